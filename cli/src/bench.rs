@@ -1,0 +1,131 @@
+//! `pictor bench`: the same job rendered directly and through a local network on the same
+//! cores; prints the wall-time ratio, what verification cost and caught, and the engine's
+//! speed.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use pictor_node::render::{render_direct, render_network, RenderSummary};
+use pictor_protocol::{rules, FrameRange};
+use serde::Serialize;
+
+use crate::render::RenderArgs;
+
+/// Flags of `pictor bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// The scene to render.
+    #[arg(default_value = "examples/scenes/cornell-box.gltf")]
+    scene: PathBuf,
+    /// Frames to render.
+    #[arg(long, default_value = "1-4")]
+    frames: FrameRange,
+    /// Image width.
+    #[arg(long, default_value_t = 512)]
+    width: u32,
+    /// Image height.
+    #[arg(long, default_value_t = 384)]
+    height: u32,
+    /// Samples per pixel (the default makes the direct render take tens of seconds on
+    /// two cores).
+    #[arg(long, default_value_t = 128)]
+    samples: u32,
+    /// Tile size.
+    #[arg(long, default_value_t = 128)]
+    tile: u32,
+    /// Checkers in the local network.
+    #[arg(long, default_value_t = 4)]
+    checkers: usize,
+    /// Workers in the local network.
+    #[arg(long, default_value_t = 3)]
+    workers: usize,
+    /// Where the frames of both runs go (`direct/` and `network/` below it).
+    #[arg(long, default_value = "out/bench")]
+    out: PathBuf,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct BenchReport {
+    direct_seconds: f64,
+    network_seconds: f64,
+    ratio_network_over_direct: f64,
+    frames_identical: bool,
+    cores: usize,
+    msamples_per_second_per_core: f64,
+    committee_size: usize,
+    samples_per_checker: usize,
+    max_shard_fraction_rerendered: f64,
+    detection_probability_10pct: f64,
+    direct: RenderSummary,
+    network: RenderSummary,
+}
+
+fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
+    RenderArgs {
+        scene: b.scene.clone(),
+        frames: b.frames,
+        out,
+        width: b.width,
+        height: b.height,
+        samples: b.samples,
+        tile: b.tile,
+        checkers: b.checkers,
+        workers: b.workers,
+        faulty_workers: 0,
+        direct,
+        json: true,
+        stall_timeout: 600,
+    }
+}
+
+pub(crate) fn run(b: BenchArgs) -> Result<()> {
+    let direct_req = args_for(&b, b.out.join("direct"), true).request()?;
+    let network_req = args_for(&b, b.out.join("network"), false).request()?;
+    eprintln!("bench: direct render...");
+    let direct = render_direct(&direct_req, |_| {})?;
+    eprintln!("bench: network render ({} checkers, {} workers)...", b.checkers, b.workers);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let network = runtime.block_on(render_network(&network_req, |_| {}))?;
+    let mut identical = direct.frames.len() == network.frames.len();
+    for (a, n) in direct.frames.iter().zip(&network.frames) {
+        identical &= std::fs::read(a)? == std::fs::read(n)?;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let samples = f64::from(b.width) * f64::from(b.height) * f64::from(b.samples) * b.frames.len() as f64;
+    let committee = network.committee_size;
+    let k = network.samples_per_checker;
+    let report = BenchReport {
+        direct_seconds: direct.wall_seconds,
+        network_seconds: network.wall_seconds,
+        ratio_network_over_direct: network.wall_seconds / direct.wall_seconds,
+        frames_identical: identical,
+        cores,
+        msamples_per_second_per_core: samples / direct.wall_seconds / 1e6 / cores as f64,
+        committee_size: committee,
+        samples_per_checker: k,
+        max_shard_fraction_rerendered: network.max_shard_fraction_rerendered,
+        detection_probability_10pct: 1.0
+            - rules::acceptance_probability(committee, k, rules::FRAUD_FRACTION),
+        direct,
+        network,
+    };
+    if b.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("pictor bench: {} frames {}x{} at {} samples/pixel, tiles of {}", b.frames.len(), b.width, b.height, b.samples, b.tile);
+        println!("  direct render            {:.2} s", report.direct_seconds);
+        println!("  network render           {:.2} s ({} checkers, {} workers, same {} cores)", report.network_seconds, b.checkers, b.workers, cores);
+        println!("  ratio network/direct     {:.3}", report.ratio_network_over_direct);
+        println!("  frames pixel-identical   {}", report.frames_identical);
+        println!("  engine speed             {:.3} Msamples/s per core", report.msamples_per_second_per_core);
+        println!("  verification             committee of {committee}, {k} pixels per checker, at most {:.3} % of a shard re-rendered", 100.0 * report.max_shard_fraction_rerendered);
+        println!("  detection (10 % falsified) {:.6}", report.detection_probability_10pct);
+    }
+    Ok(())
+}

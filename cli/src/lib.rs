@@ -1,0 +1,1 @@
+//! pictor-cli

@@ -1,0 +1,176 @@
+//! `pictor render`.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use pictor_node::render::{render_direct, render_network, Progress, RenderRequest, RenderSummary};
+use pictor_protocol::FrameRange;
+
+/// Flags of `pictor render`.
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// The scene: a glTF 2.0 file (.gltf or .glb).
+    pub(crate) scene: PathBuf,
+    /// Frames to render: `1-4` or `7`.
+    #[arg(long, default_value = "1")]
+    pub(crate) frames: FrameRange,
+    /// Where the frames are written (frame-0001.png, ...).
+    #[arg(long, default_value = "out")]
+    pub(crate) out: PathBuf,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 512)]
+    pub(crate) width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 384)]
+    pub(crate) height: u32,
+    /// Samples per pixel.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) samples: u32,
+    /// Tile size in pixels: each shard is one tile of one frame.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) tile: u32,
+    /// Checkers in the local network.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) checkers: usize,
+    /// Workers in the local network.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) workers: usize,
+    /// How many of the workers falsify some of their outputs (to see them caught).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) faulty_workers: usize,
+    /// Render in this process with no network: the baseline.
+    #[arg(long)]
+    pub(crate) direct: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Give up after this many seconds without progress.
+    #[arg(long, default_value_t = 600)]
+    pub(crate) stall_timeout: u64,
+}
+
+impl RenderArgs {
+    pub(crate) fn request(&self) -> Result<RenderRequest> {
+        if self.checkers == 0 {
+            bail!("--checkers must be at least 1");
+        }
+        if self.workers == 0 {
+            bail!("--workers must be at least 1");
+        }
+        if self.faulty_workers >= self.workers {
+            bail!(
+                "--faulty-workers {} must be fewer than --workers {}",
+                self.faulty_workers,
+                self.workers
+            );
+        }
+        Ok(RenderRequest {
+            scene: self.scene.clone(),
+            frames: self.frames,
+            width: self.width,
+            height: self.height,
+            samples: self.samples,
+            tile: self.tile,
+            out: self.out.clone(),
+            checkers: self.checkers,
+            workers: self.workers,
+            faulty_workers: self.faulty_workers,
+            stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
+        })
+    }
+}
+
+fn progress_bar(hidden: bool) -> ProgressBar {
+    let bar = if hidden {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:32} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+pub(crate) fn run(args: RenderArgs) -> Result<()> {
+    let request = args.request()?;
+    let bar = progress_bar(args.json);
+    let mut total = 0;
+    let on_progress = |p: Progress| match p {
+        Progress::Submitted { shards } => {
+            total = shards;
+            bar.set_length(shards);
+            bar.set_message(format!("0/{shards} rendered, 0/{shards} verified"));
+        }
+        Progress::Shards { rendered, verified } => {
+            bar.set_position(verified);
+            bar.set_message(format!(
+                "{rendered}/{total} rendered, {verified}/{total} verified"
+            ));
+        }
+        Progress::Rejected { shard, worker } => {
+            bar.println(format!(
+                "claim rejected by quorum: shard {shard} from worker {worker}; rendering it again elsewhere"
+            ));
+        }
+        Progress::FrameWritten { path } => {
+            bar.println(format!("wrote {}", path.display()));
+        }
+    };
+    let summary = if args.direct {
+        render_direct(&request, on_progress)
+    } else {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        runtime.block_on(render_network(&request, on_progress))
+    };
+    bar.finish_and_clear();
+    let summary = summary?;
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+pub(crate) fn print_summary(s: &RenderSummary) {
+    println!("render complete ({})", s.mode);
+    println!("  scene        {}", s.scene);
+    println!(
+        "  image        {}x{}, {} samples/pixel, tiles of {}",
+        s.width, s.height, s.samples, s.tile
+    );
+    println!("  frames       {}", s.frames.len());
+    for f in &s.frames {
+        println!("               {}", f.display());
+    }
+    println!("  shards       {}", s.shards);
+    if s.mode == "network" {
+        println!("  checkers     {} (committee of {})", s.checkers, s.committee_size);
+        println!("  workers      accepted  rejected");
+        for (worker, tally) in &s.workers {
+            println!("    {worker}   {:>8}  {:>8}", tally.accepted, tally.rejected);
+        }
+        println!("  claims rejected   {}", s.claims_rejected);
+        println!(
+            "  verification      {} attestations, {} pixels re-rendered of {} ({:.3} %), at most {:.2} % of any shard",
+            s.attestations,
+            s.pixels_rerendered,
+            s.pixels_rendered,
+            100.0 * s.pixels_rerendered as f64 / (s.pixels_rendered.max(1)) as f64,
+            100.0 * s.max_shard_fraction_rerendered
+        );
+        println!(
+            "  detection         {} samples per checker; a claim with 10 % of its pixels falsified is caught with probability {:.6}",
+            s.samples_per_checker, s.detection_probability
+        );
+    }
+    println!("  wall time    {:.2} s", s.wall_seconds);
+}

@@ -1,0 +1,120 @@
+//! The handle through which everything outside the event loop talks to a node.
+
+use libp2p::{Multiaddr, PeerId};
+use pictor_protocol::{JobId, JobSpec, PublicKey, ShardId, TileImage, Verdict};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::NodeError;
+
+/// A request to the event loop, each with its reply channel.
+#[derive(Debug)]
+pub(crate) enum Command {
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+    Dial(Multiaddr, oneshot::Sender<Result<(), NodeError>>),
+    Submit {
+        spec: Box<JobSpec>,
+        scene: Vec<u8>,
+        reply: oneshot::Sender<Result<JobId, NodeError>>,
+    },
+    Status(oneshot::Sender<NodeStatus>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A snapshot of a node's state.
+#[derive(Debug, Clone)]
+pub struct NodeStatus {
+    /// Its libp2p peer id.
+    pub peer_id: PeerId,
+    /// Its protocol key.
+    pub key: PublicKey,
+    /// Peers with an open connection.
+    pub connected_peers: usize,
+    /// Peers subscribed to every Pictor topic.
+    pub gossip_peers: usize,
+    /// For a checker: workers that may receive shards now.
+    pub eligible_workers: Option<usize>,
+    /// Jobs the node knows.
+    pub jobs: usize,
+}
+
+/// The progress of a job this node submitted.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// A shard was given to a worker.
+    Assigned {
+        shard: ShardId,
+        worker: PublicKey,
+        attempt: u32,
+    },
+    /// A worker claimed a result for a shard.
+    Rendered {
+        shard: ShardId,
+        worker: PublicKey,
+        render_ms: u64,
+    },
+    /// A checker attested a claim.
+    Attested {
+        shard: ShardId,
+        checker: PublicKey,
+        verdict: Verdict,
+        samples: usize,
+    },
+    /// A shard's output is certified and fetched; `tile` holds its verified pixels.
+    Verified {
+        shard: ShardId,
+        worker: PublicKey,
+        tile: TileImage,
+    },
+    /// A claim was rejected by a quorum; the shard goes to another worker.
+    Rejected { shard: ShardId, worker: PublicKey },
+    /// Something went wrong for the job that the user should see.
+    Problem { job: JobId, message: String },
+}
+
+/// A cloneable handle to a running node.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(crate) commands: mpsc::Sender<Command>,
+}
+
+impl Client {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| NodeError::Shutdown)?;
+        rx.await.map_err(|_| NodeError::Shutdown)
+    }
+
+    /// The addresses the node listens on.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NodeError> {
+        self.ask(Command::ListenAddrs).await
+    }
+
+    /// Dials a peer.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), NodeError> {
+        self.ask(|tx| Command::Dial(addr, tx)).await?
+    }
+
+    /// Submits a job whose scene bundle is `scene`; the node signs and publishes it.
+    pub async fn submit(&self, spec: JobSpec, scene: Vec<u8>) -> Result<JobId, NodeError> {
+        self.ask(|reply| Command::Submit {
+            spec: Box::new(spec),
+            scene,
+            reply,
+        })
+        .await?
+    }
+
+    /// The node's state.
+    pub async fn status(&self) -> Result<NodeStatus, NodeError> {
+        self.ask(Command::Status).await
+    }
+
+    /// Stops the node, flushing its database.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        self.ask(Command::Shutdown).await
+    }
+}

@@ -1,0 +1,88 @@
+//! A node's configuration: its network's parameters and its roles.
+
+use std::{path::PathBuf, time::Duration};
+
+use libp2p::Multiaddr;
+use pictor_protocol::{Keypair, PublicKey};
+
+use crate::roles::worker::Tamper;
+
+/// The parameters every node of one network shares (from its network spec).
+#[derive(Debug, Clone)]
+pub struct NetworkParams {
+    /// The network id: the domain of every signature.
+    pub id: String,
+    /// The active checkers.
+    pub checkers: Vec<PublicKey>,
+    /// Checkers on each job's committee.
+    pub committee_size: usize,
+    /// Shards a worker may hold unclaimed at once.
+    pub max_outstanding: usize,
+    /// A shard assigned this long without a claim is assigned elsewhere.
+    pub shard_timeout: Duration,
+    /// A claim not certified within this time is given up.
+    pub claim_timeout: Duration,
+    /// How often workers announce themselves.
+    pub heartbeat_interval: Duration,
+    /// A leader silent this long while shards wait is replaced.
+    pub leader_timeout: Duration,
+    /// Gossip older than this is dropped as stale.
+    pub max_message_age: Duration,
+    /// The gossipsub heartbeat.
+    pub gossip_heartbeat: Duration,
+}
+
+impl NetworkParams {
+    /// Defaults for a network of `checkers` named `id`.
+    pub fn new(id: &str, checkers: Vec<PublicKey>) -> NetworkParams {
+        NetworkParams {
+            id: id.to_owned(),
+            checkers,
+            committee_size: 4,
+            max_outstanding: 2,
+            shard_timeout: Duration::from_secs(300),
+            claim_timeout: Duration::from_secs(120),
+            heartbeat_interval: Duration::from_secs(5),
+            leader_timeout: Duration::from_secs(30),
+            max_message_age: Duration::from_secs(600),
+            gossip_heartbeat: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What a worker node brings.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerConfig {
+    /// A description of the device it renders on.
+    pub device: String,
+    /// Deliberately wrong outputs, for demonstrations and tests of verification.
+    pub tamper: Option<Tamper>,
+}
+
+/// The roles a node plays.
+#[derive(Debug, Clone, Default)]
+pub struct Roles {
+    /// Verify claims, sit on committees, assign shards.
+    pub checker: bool,
+    /// Render shards.
+    pub worker: Option<WorkerConfig>,
+}
+
+/// Everything needed to start a node.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's home: its database and key file.
+    pub home: PathBuf,
+    /// Its network.
+    pub network: NetworkParams,
+    /// Its roles.
+    pub roles: Roles,
+    /// Addresses to listen on (port 0 picks a free port).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial at start.
+    pub bootnodes: Vec<Multiaddr>,
+    /// The node's key; read from (or created in) `home` when `None`.
+    pub keypair: Option<Keypair>,
+    /// Whether the node reports the progress of its own jobs as [`crate::NodeEvent`]s.
+    pub events: bool,
+}

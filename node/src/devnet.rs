@@ -1,0 +1,225 @@
+//! A whole Pictor network in one process, on loopback: checkers, workers and a creator,
+//! each its own libp2p swarm on its own port with its own key and its own database.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use libp2p::{multiaddr::Protocol, Multiaddr};
+use pictor_protocol::{Keypair, PublicKey};
+use tokio::sync::mpsc;
+use tracing::info;
+
+use crate::{
+    identity, roles::worker::Tamper, spawn, Client, NetworkParams, NodeConfig, NodeError,
+    NodeEvent, Roles, WorkerConfig,
+};
+
+/// How the local network is made.
+#[derive(Debug, Clone)]
+pub struct DevnetConfig {
+    /// Number of checkers.
+    pub checkers: usize,
+    /// Number of workers.
+    pub workers: usize,
+    /// How many of the workers falsify some of their outputs.
+    pub faulty_workers: usize,
+    /// The directory under which every node gets its home.
+    pub root: PathBuf,
+    /// How long the network may take to form.
+    pub form_timeout: Duration,
+}
+
+/// One running node of the local network.
+#[derive(Debug)]
+pub struct DevnetNode {
+    /// What it does.
+    pub role: &'static str,
+    /// Its protocol key.
+    pub key: PublicKey,
+    /// Its handle.
+    pub client: Client,
+    /// Where it keeps its state.
+    pub home: PathBuf,
+}
+
+/// A running local network.
+#[derive(Debug)]
+pub struct Devnet {
+    /// The checkers and workers.
+    pub nodes: Vec<DevnetNode>,
+    /// The creator's node, through which jobs are submitted.
+    pub creator: Client,
+    /// The creator's key (jobs name it).
+    pub creator_key: Keypair,
+    /// Progress of the creator's jobs.
+    pub events: mpsc::Receiver<NodeEvent>,
+    /// The network's parameters.
+    pub params: NetworkParams,
+}
+
+fn loopback() -> Multiaddr {
+    Multiaddr::empty()
+        .with(Protocol::Ip4([127, 0, 0, 1].into()))
+        .with(Protocol::Tcp(0))
+}
+
+async fn address_of(client: &Client, key: &PublicKey) -> Result<Multiaddr, NodeError> {
+    for _ in 0..200 {
+        if let Some(addr) = client.listen_addrs().await?.into_iter().next() {
+            let peer = identity::peer_id(key)
+                .ok_or_else(|| NodeError::Config("node key is not a valid peer id".into()))?;
+            return Ok(addr.with(Protocol::P2p(peer)));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(NodeError::Config("node did not start listening".into()))
+}
+
+impl Devnet {
+    /// Starts the network and waits until every node hears every other and every checker
+    /// knows every worker.
+    pub async fn start(config: &DevnetConfig) -> Result<Devnet, NodeError> {
+        if config.checkers == 0 || config.workers == 0 {
+            return Err(NodeError::Config(
+                "a local network needs at least one checker and one worker".into(),
+            ));
+        }
+        if config.faulty_workers >= config.workers {
+            return Err(NodeError::Config(format!(
+                "--faulty-workers {} leaves no honest worker out of {}",
+                config.faulty_workers, config.workers
+            )));
+        }
+        let checker_keys: Vec<Keypair> = (0..config.checkers).map(|_| identity::generate()).collect();
+        let mut params = NetworkParams::new(
+            "devnet",
+            checker_keys.iter().map(Keypair::public).collect(),
+        );
+        params.committee_size = config.checkers.min(4);
+        params.heartbeat_interval = Duration::from_secs(2);
+        params.gossip_heartbeat = Duration::from_millis(200);
+        params.shard_timeout = Duration::from_secs(120);
+        params.claim_timeout = Duration::from_secs(60);
+        params.leader_timeout = Duration::from_secs(20);
+
+        let make = |home: &Path, keypair: Keypair, roles: Roles, events: bool| NodeConfig {
+            home: home.to_path_buf(),
+            network: params.clone(),
+            roles,
+            listen: vec![loopback()],
+            bootnodes: Vec::new(),
+            keypair: Some(keypair),
+            events,
+        };
+        let mut nodes = Vec::new();
+        for (i, keypair) in checker_keys.into_iter().enumerate() {
+            let home = config.root.join(format!("checker-{i}"));
+            let key = keypair.public();
+            let roles = Roles {
+                checker: true,
+                worker: None,
+            };
+            let (client, _) = spawn(make(&home, keypair, roles, false))?;
+            nodes.push(DevnetNode {
+                role: "checker",
+                key,
+                client,
+                home,
+            });
+        }
+        for i in 0..config.workers {
+            let home = config.root.join(format!("worker-{i}"));
+            let keypair = identity::generate();
+            let key = keypair.public();
+            let faulty = i >= config.workers - config.faulty_workers;
+            let roles = Roles {
+                checker: false,
+                worker: Some(WorkerConfig {
+                    device: format!("cpu ({} threads, built-in engine)", rayon_threads()),
+                    tamper: faulty.then_some(Tamper::Mixed),
+                }),
+            };
+            let (client, _) = spawn(make(&home, keypair, roles, false))?;
+            nodes.push(DevnetNode {
+                role: if faulty { "worker (faulty)" } else { "worker" },
+                key,
+                client,
+                home,
+            });
+        }
+        let creator_key = identity::generate();
+        let creator_home = config.root.join("creator");
+        let (creator, events) = spawn(make(
+            &creator_home,
+            creator_key.clone(),
+            Roles::default(),
+            true,
+        ))?;
+        let events = events.ok_or_else(|| NodeError::Config("no event stream".into()))?;
+
+        // Full mesh on loopback: every node dials every node started before it.
+        let mut clients: Vec<(Client, PublicKey)> =
+            nodes.iter().map(|n| (n.client.clone(), n.key)).collect();
+        clients.push((creator.clone(), creator_key.public()));
+        let mut addrs = Vec::new();
+        for (client, key) in &clients {
+            addrs.push(address_of(client, key).await?);
+        }
+        for (i, (client, _)) in clients.iter().enumerate() {
+            for addr in &addrs[..i] {
+                client.dial(addr.clone()).await?;
+            }
+        }
+        let devnet = Devnet {
+            nodes,
+            creator,
+            creator_key,
+            events,
+            params,
+        };
+        devnet.wait_formed(config.workers, config.form_timeout).await?;
+        info!(
+            checkers = config.checkers,
+            workers = config.workers,
+            "local network formed"
+        );
+        Ok(devnet)
+    }
+
+    async fn wait_formed(&self, workers: usize, timeout: Duration) -> Result<(), NodeError> {
+        let peers = self.nodes.len();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut formed = self.creator.status().await?.gossip_peers >= peers;
+            for node in &self.nodes {
+                let status = node.client.status().await?;
+                formed &= status.gossip_peers >= peers
+                    && status.eligible_workers.is_none_or(|n| n >= workers);
+            }
+            if formed {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(NodeError::Config(format!(
+                    "the local network did not form within {} s",
+                    timeout.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops every node, flushing their databases.
+    pub async fn shutdown(self) {
+        for node in &self.nodes {
+            let _ = node.client.shutdown().await;
+        }
+        let _ = self.creator.shutdown().await;
+    }
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

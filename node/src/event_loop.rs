@@ -1,0 +1,625 @@
+//! The event loop: the one task that owns the swarm.
+//!
+//! It validates gossip before it is forwarded (signature, network id, freshness, size,
+//! strict encoding; a bad message is rejected and its forwarder penalised by gossipsub's
+//! peer scoring), stores every accepted message before acting on it, feeds the checker
+//! state machine and carries out its outputs, renders a worker's shards on the blocking
+//! pool, and serves and fetches blocks and row proofs point to point.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    sync::Arc,
+    time::Duration,
+};
+
+use futures::StreamExt;
+use libp2p::{
+    gossipsub, request_response, swarm::SwarmEvent, PeerId, Swarm,
+};
+use pictor_gpu::Scene;
+use pictor_protocol::{
+    rules, Assignment, ClaimId, ContentId, Heartbeat, JobId, JobSpec, Keypair, Message,
+    NodeRole, PublicKey, QuorumCertificate, ShardId, SignedEnvelope, TileImage, Verdict,
+};
+use pictor_storage::Store;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::{
+    client::Command,
+    fetch::{Pending, SceneSlot},
+    identity,
+    network::{build_swarm, Behaviour, BehaviourEvent, Topics},
+    now_ms,
+    roles::checker::{Checker, CheckerInput, CheckerOutput, CheckerParams},
+    Client, NetworkParams, NodeConfig, NodeError, NodeEvent, NodeStatus, WorkerConfig,
+};
+
+/// Work finished off the network task.
+#[derive(Debug)]
+pub(crate) enum Internal {
+    SceneParsed {
+        id: ContentId,
+        result: Result<Arc<Scene>, String>,
+    },
+    TileRendered {
+        assignment: Assignment,
+        result: Result<(TileImage, u64), String>,
+    },
+    Rerendered {
+        claim: ClaimId,
+        result: Result<Vec<[u8; 3]>, String>,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct WorkerState {
+    pub(crate) config: WorkerConfig,
+    pub(crate) queue: VecDeque<Assignment>,
+    pub(crate) busy: bool,
+    /// Outputs rendered so far (decides which ones a faulty worker falsifies).
+    pub(crate) rendered: u64,
+}
+
+/// The loop's state. Fields are shared with the `fetch` module's half of the loop.
+pub(crate) struct EventLoop {
+    pub(crate) swarm: Swarm<Behaviour>,
+    pub(crate) store: Store,
+    pub(crate) keypair: Keypair,
+    pub(crate) me: PublicKey,
+    pub(crate) params: NetworkParams,
+    pub(crate) topics: Topics,
+    commands: mpsc::Receiver<Command>,
+    pub(crate) internal_tx: mpsc::Sender<Internal>,
+    internal_rx: mpsc::Receiver<Internal>,
+    pub(crate) events: Option<mpsc::Sender<NodeEvent>>,
+    pub(crate) checker: Option<Checker>,
+    pub(crate) worker: Option<WorkerState>,
+    pub(crate) jobs: BTreeMap<JobId, JobSpec>,
+    pub(crate) my_jobs: BTreeSet<JobId>,
+    pub(crate) delivered: BTreeSet<ShardId>,
+    pub(crate) scenes: BTreeMap<ContentId, SceneSlot>,
+    pub(crate) requests: HashMap<request_response::OutboundRequestId, Pending>,
+    last_heartbeat_ms: u64,
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop").field("me", &self.me).finish_non_exhaustive()
+    }
+}
+
+/// Starts a node on the current tokio runtime.
+///
+/// Returns its [`Client`] and, when `config.events` is set, the stream of progress events
+/// of the jobs it submits.
+pub fn spawn(
+    config: NodeConfig,
+) -> Result<(Client, Option<mpsc::Receiver<NodeEvent>>), NodeError> {
+    std::fs::create_dir_all(&config.home).map_err(|e| {
+        NodeError::Config(format!("cannot create home {}: {e}", config.home.display()))
+    })?;
+    let keypair = match config.keypair {
+        Some(k) => k,
+        None => identity::load_or_create(&config.home)?,
+    };
+    let store = Store::open(&config.home.join("db"))?;
+    let mut swarm = build_swarm(
+        identity::libp2p_keypair(&keypair)?,
+        &config.network.id,
+        config.network.gossip_heartbeat,
+    )?;
+    let topics = Topics::new(&config.network.id);
+    for topic in topics.all() {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic)
+            .map_err(|e| NodeError::Config(format!("subscribe: {e}")))?;
+    }
+    for addr in &config.listen {
+        swarm.listen_on(addr.clone()).map_err(|e| NodeError::Listen {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    for addr in &config.bootnodes {
+        if let Err(e) = swarm.dial(addr.clone()) {
+            warn!(%addr, error = %e, "cannot dial bootnode");
+        }
+    }
+    let checker = config.roles.checker.then(|| {
+        Checker::new(
+            keypair.clone(),
+            config.network.checkers.clone(),
+            CheckerParams {
+                network: config.network.id.clone(),
+                committee_size: config.network.committee_size,
+                max_outstanding: config.network.max_outstanding,
+                shard_timeout_ms: config.network.shard_timeout.as_millis() as u64,
+                claim_timeout_ms: config.network.claim_timeout.as_millis() as u64,
+                worker_liveness_ms: 3 * config.network.heartbeat_interval.as_millis() as u64,
+                leader_timeout_ms: config.network.leader_timeout.as_millis() as u64,
+            },
+        )
+    });
+    let (commands_tx, commands) = mpsc::channel(64);
+    let (internal_tx, internal_rx) = mpsc::channel(256);
+    let (events_tx, events_rx) = if config.events {
+        let (tx, rx) = mpsc::channel(1024);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let mut event_loop = EventLoop {
+        swarm,
+        store,
+        me: keypair.public(),
+        keypair,
+        params: config.network,
+        topics,
+        commands,
+        internal_tx,
+        internal_rx,
+        events: events_tx,
+        checker,
+        worker: config.roles.worker.map(|config| WorkerState {
+            config,
+            queue: VecDeque::new(),
+            busy: false,
+            rendered: 0,
+        }),
+        jobs: BTreeMap::new(),
+        my_jobs: BTreeSet::new(),
+        delivered: BTreeSet::new(),
+        scenes: BTreeMap::new(),
+        requests: HashMap::new(),
+        last_heartbeat_ms: 0,
+    };
+    event_loop.replay()?;
+    tokio::spawn(event_loop.run());
+    Ok((
+        Client {
+            commands: commands_tx,
+        },
+        events_rx,
+    ))
+}
+
+impl EventLoop {
+    /// Rebuilds the in-memory state from the database after a restart.
+    fn replay(&mut self) -> Result<(), NodeError> {
+        for spec in self.store.jobs()? {
+            self.dispatch(Message::Job(spec));
+        }
+        for job in self.jobs.keys().copied().collect::<Vec<_>>() {
+            for a in self.store.assignments(&job)? {
+                self.dispatch(Message::Assignment(a));
+            }
+        }
+        for claim in self.store.claims()? {
+            self.dispatch(Message::Claim(claim));
+        }
+        for a in self.store.attestations()? {
+            self.dispatch(Message::Attestation(a));
+        }
+        for qc in self.store.all_certificates()? {
+            self.dispatch(Message::Certificate(qc));
+        }
+        Ok(())
+    }
+
+    async fn run(mut self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown(reply)) => {
+                        if let Err(e) = self.store.flush() {
+                            warn!(error = %e, "flush at shutdown failed");
+                        }
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => return,
+                },
+                Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
+                _ = tick.tick() => self.on_tick(),
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = now_ms();
+        self.run_checker(CheckerInput::Tick);
+        if self.worker.is_some()
+            && now >= self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64
+        {
+            self.send_heartbeat(now);
+        }
+    }
+
+    fn send_heartbeat(&mut self, now: u64) {
+        self.last_heartbeat_ms = now;
+        let role = if self.worker.is_some() {
+            NodeRole::Worker
+        } else if self.checker.is_some() {
+            NodeRole::Checker
+        } else {
+            NodeRole::Creator
+        };
+        let heartbeat = Heartbeat {
+            node: self.me,
+            role,
+            device: self
+                .worker
+                .as_ref()
+                .map(|w| w.config.device.clone())
+                .unwrap_or_default(),
+        };
+        self.publish(Message::Heartbeat(heartbeat), false);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Dial(addr, reply) => {
+                let result = self.swarm.dial(addr.clone()).map_err(|e| NodeError::Dial {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                });
+                let _ = reply.send(result);
+            }
+            Command::Submit { spec, scene, reply } => {
+                let _ = reply.send(self.submit(*spec, scene));
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    fn status(&self) -> NodeStatus {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let topics = self.topics.all();
+        let gossip_peers = gossipsub
+            .all_peers()
+            .filter(|(_, subscribed)| {
+                topics
+                    .iter()
+                    .all(|t| subscribed.iter().any(|h| **h == t.hash()))
+            })
+            .count();
+        NodeStatus {
+            peer_id: *self.swarm.local_peer_id(),
+            key: self.me,
+            connected_peers: self.swarm.connected_peers().count(),
+            gossip_peers,
+            eligible_workers: self.checker.as_ref().map(|c| c.eligible_workers(now_ms())),
+            jobs: self.jobs.len(),
+        }
+    }
+
+    fn submit(&mut self, spec: JobSpec, scene: Vec<u8>) -> Result<JobId, NodeError> {
+        if spec.creator != self.me {
+            return Err(NodeError::InvalidJob(
+                "the job's creator is not this node's key".into(),
+            ));
+        }
+        spec.validate()
+            .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
+        let scene_id = self.store.put_block(&scene)?;
+        if scene_id != spec.scene {
+            return Err(NodeError::InvalidJob(format!(
+                "the scene bundle hashes to {scene_id}, the job names {}",
+                spec.scene
+            )));
+        }
+        let id = spec.id();
+        self.my_jobs.insert(id);
+        self.publish(Message::Job(spec), true);
+        Ok(id)
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, message.data),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                topic,
+                ..
+            })) => {
+                // A new peer listens for heartbeats: tell it about this worker at once.
+                let now = now_ms();
+                if self.worker.is_some()
+                    && topic == self.topics.topic(pictor_protocol::MessageKind::Heartbeat).hash()
+                    && now > self.last_heartbeat_ms + 100
+                {
+                    self.send_heartbeat(now);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Fetch(event)) => self.on_fetch_event(event),
+            SwarmEvent::NewListenAddr { address, .. } => {
+                debug!(%address, "listening");
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                debug!(%peer_id, "connected");
+            }
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                debug!(%peer_id, ?cause, "disconnected");
+            }
+            _ => {}
+        }
+    }
+
+    /// Checks a gossiped message before anything else happens to it.
+    fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, data: Vec<u8>) {
+        let opened = SignedEnvelope::open(
+            &data,
+            &self.params.id,
+            now_ms(),
+            self.params.max_message_age.as_millis() as u64,
+        )
+        .map_err(|e| e.to_string())
+        .and_then(|(signer, message)| {
+            self.check_message(&message)?;
+            Ok((signer, message))
+        });
+        let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+        match opened {
+            Err(reason) => {
+                warn!(peer = %source, %reason, "dropped invalid gossip; sender penalised");
+                gossipsub.report_message_validation_result(
+                    &id,
+                    &source,
+                    gossipsub::MessageAcceptance::Reject,
+                );
+            }
+            Ok((_, message)) => {
+                gossipsub.report_message_validation_result(
+                    &id,
+                    &source,
+                    gossipsub::MessageAcceptance::Accept,
+                );
+                self.ingest(message);
+            }
+        }
+    }
+
+    /// Checks that need only the message itself.
+    fn check_message(&self, message: &Message) -> Result<(), String> {
+        match message {
+            Message::Job(spec) => spec.validate().map_err(|e| e.to_string()),
+            Message::Attestation(a) => a.verify(&self.params.id).map_err(|e| e.to_string()),
+            Message::Certificate(qc) => match self.jobs.get(&qc.vote.shard.job) {
+                Some(_) => qc
+                    .verify(&self.params.id, &self.committee(&qc.vote.shard.job))
+                    .map_err(|e| e.to_string()),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn committee(&self, job: &JobId) -> Vec<PublicKey> {
+        rules::committee(job, &self.params.checkers, self.params.committee_size)
+    }
+
+    /// Stores a message, then acts on it; a message seen before is ignored.
+    fn ingest(&mut self, message: Message) {
+        match self.persist(&message) {
+            Ok(true) => self.dispatch(message),
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, "cannot store message; ignored"),
+        }
+    }
+
+    /// Writes a message to the database and flushes it. Returns whether it was new.
+    fn persist(&self, message: &Message) -> Result<bool, NodeError> {
+        let new = match message {
+            Message::Job(spec) => self.store.put_job(spec)?,
+            Message::Assignment(a) => self.store.put_assignment(a)?,
+            Message::Claim(c) => self.store.put_claim(c)?,
+            Message::Attestation(a) => self.store.put_attestation(a)?,
+            Message::Certificate(qc) => self.store.put_certificate(qc)?,
+            Message::Heartbeat(_) => return Ok(true),
+        };
+        if new {
+            self.store.flush()?;
+        }
+        Ok(new)
+    }
+
+    /// Stores, signs and gossips a message; `local` also acts on it here.
+    pub(crate) fn publish(&mut self, message: Message, local: bool) {
+        if let Err(e) = self.persist(&message) {
+            warn!(error = %e, "cannot store own message; not published");
+            return;
+        }
+        let envelope = SignedEnvelope::seal(&self.keypair, &self.params.id, now_ms(), &message);
+        let topic = self.topics.topic(message.kind());
+        if let Err(e) = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, envelope.to_bytes())
+        {
+            if !matches!(e, gossipsub::PublishError::Duplicate) {
+                debug!(error = %e, kind = ?message.kind(), "publish failed");
+            }
+        }
+        if local {
+            self.dispatch(message);
+        }
+    }
+
+    fn emit(&mut self, job: &JobId, event: NodeEvent) {
+        if !self.my_jobs.contains(job) {
+            return;
+        }
+        if let Some(events) = &self.events {
+            if events.try_send(event).is_err() {
+                warn!("progress event dropped: the receiver is slow or gone");
+            }
+        }
+    }
+
+    /// Acts on a message that is stored (or ephemeral).
+    fn dispatch(&mut self, message: Message) {
+        match message {
+            Message::Job(spec) => {
+                let id = spec.id();
+                self.jobs.insert(id, spec.clone());
+                self.run_checker(CheckerInput::Job(spec));
+            }
+            Message::Heartbeat(h) => {
+                if h.role == NodeRole::Worker {
+                    self.run_checker(CheckerInput::WorkerSeen(h.node));
+                }
+            }
+            Message::Assignment(a) => {
+                let job = a.shard.job;
+                self.emit(
+                    &job,
+                    NodeEvent::Assigned {
+                        shard: a.shard,
+                        worker: a.worker,
+                        attempt: a.attempt,
+                    },
+                );
+                if a.worker == self.me && self.committee(&job).contains(&a.assigned_by) {
+                    if let Some(worker) = &mut self.worker {
+                        worker.queue.push_back(a.clone());
+                    }
+                    self.start_next_shard();
+                }
+                self.run_checker(CheckerInput::Assignment(a));
+            }
+            Message::Claim(claim) => {
+                self.emit(
+                    &claim.shard.job,
+                    NodeEvent::Rendered {
+                        shard: claim.shard,
+                        worker: claim.worker,
+                        render_ms: claim.render_ms,
+                    },
+                );
+                self.run_checker(CheckerInput::Claim(claim));
+            }
+            Message::Attestation(a) => {
+                self.emit(
+                    &a.vote.shard.job,
+                    NodeEvent::Attested {
+                        shard: a.vote.shard,
+                        checker: a.checker,
+                        verdict: a.vote.verdict,
+                        samples: a.samples.len(),
+                    },
+                );
+                self.run_checker(CheckerInput::Attestation(a));
+            }
+            Message::Certificate(qc) => {
+                self.on_certificate(&qc);
+                self.run_checker(CheckerInput::Certificate(qc));
+            }
+        }
+    }
+
+    /// The creator's side of a certificate: fetch a verified output, or note a rejection.
+    fn on_certificate(&mut self, qc: &QuorumCertificate) {
+        let job = qc.vote.shard.job;
+        if !self.my_jobs.contains(&job) || self.delivered.contains(&qc.vote.shard) {
+            return;
+        }
+        if qc.verify(&self.params.id, &self.committee(&job)).is_err() {
+            return;
+        }
+        let worker = match self.store.claim(&qc.vote.claim) {
+            Ok(Some(claim)) => Some(claim.worker),
+            _ => None,
+        };
+        match qc.vote.verdict {
+            Verdict::Valid => {
+                self.delivered.insert(qc.vote.shard);
+                self.fetch_output(qc, worker);
+            }
+            Verdict::Invalid => {
+                if let Some(worker) = worker {
+                    self.emit(
+                        &job,
+                        NodeEvent::Rejected {
+                            shard: qc.vote.shard,
+                            worker,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    pub(crate) fn run_checker(&mut self, input: CheckerInput) {
+        let Some(checker) = &mut self.checker else {
+            return;
+        };
+        let outputs = checker.handle(now_ms(), input);
+        for output in outputs {
+            match output {
+                CheckerOutput::Publish(message) => self.publish(message, false),
+                CheckerOutput::FetchRows {
+                    claim,
+                    worker,
+                    output,
+                    width,
+                    height,
+                    rows,
+                } => self.fetch_rows(claim, worker, output, width, height, rows),
+                CheckerOutput::Rerender {
+                    claim,
+                    job,
+                    frame,
+                    pixels,
+                } => self.rerender(claim, job, frame, pixels),
+                CheckerOutput::Finalized {
+                    shard,
+                    claim,
+                    verdict,
+                } => info!(%shard, claim = %claim, ?verdict, "shard decided by quorum"),
+                CheckerOutput::Banned(worker) => {
+                    warn!(worker = %worker.short(), "worker banned: its claim was rejected by quorum")
+                }
+            }
+        }
+    }
+
+    fn on_internal(&mut self, internal: Internal) {
+        match internal {
+            Internal::SceneParsed { id, result } => self.on_scene_parsed(id, result),
+            Internal::TileRendered { assignment, result } => {
+                self.on_tile_rendered(assignment, result)
+            }
+            Internal::Rerendered { claim, result } => {
+                self.run_checker(CheckerInput::Rerendered {
+                    claim,
+                    pixels: result,
+                });
+            }
+        }
+    }
+
+    pub(crate) fn peer_of(&self, key: &PublicKey) -> Option<PeerId> {
+        identity::peer_id(key)
+    }
+
+    pub(crate) fn connected(&self) -> Vec<PeerId> {
+        self.swarm.connected_peers().copied().collect()
+    }
+}

@@ -1,0 +1,31 @@
+//! `pictor-node`: a node of the Pictor render network.
+//!
+//! One task owns the libp2p swarm ([`event_loop`]); everything else talks to it through a
+//! cloneable [`Client`] that sends commands over a bounded channel. The rules of the
+//! network are deterministic state machines ([`roles::checker::Checker`]) that the loop
+//! feeds with verified messages and whose outputs it carries out. [`devnet`] starts a
+//! whole local network in one process; [`render`] carries a job through it.
+
+mod client;
+mod config;
+pub mod devnet;
+mod error;
+mod event_loop;
+mod fetch;
+pub mod identity;
+pub mod network;
+pub mod render;
+pub mod roles;
+
+pub use client::{Client, NodeEvent, NodeStatus};
+pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig};
+pub use error::NodeError;
+pub use event_loop::spawn;
+
+/// Milliseconds since the Unix epoch: the only clock the node reads.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,151 @@
+//! The node's [`Behaviour`] and how its swarm is built.
+
+use std::time::Duration;
+
+use libp2p::{
+    gossipsub, identify, identity, ping, request_response, swarm::NetworkBehaviour, Swarm,
+    SwarmBuilder,
+};
+use pictor_protocol::{MessageKind, MAX_GOSSIP_SIZE};
+
+use super::codec::{Codec, PROTOCOL};
+use crate::NodeError;
+
+/// Every protocol a Pictor node speaks on its swarm.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    pub identify: identify::Behaviour,
+    pub ping: ping::Behaviour,
+    pub gossipsub: gossipsub::Behaviour,
+    pub fetch: request_response::Behaviour<Codec>,
+}
+
+impl std::fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behaviour").finish_non_exhaustive()
+    }
+}
+
+/// The gossip topics of one network: one per kind of message.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    network: String,
+}
+
+impl Topics {
+    /// The topics of network `network`.
+    pub fn new(network: &str) -> Topics {
+        Topics {
+            network: network.to_owned(),
+        }
+    }
+
+    /// The topic that carries messages of `kind`.
+    pub fn topic(&self, kind: MessageKind) -> gossipsub::IdentTopic {
+        let name = match kind {
+            MessageKind::Job => "jobs",
+            MessageKind::Assignment => "shards",
+            MessageKind::Claim => "claims",
+            MessageKind::Attestation => "attestations",
+            MessageKind::Certificate => "certificates",
+            MessageKind::Heartbeat => "heartbeats",
+            _ => "other",
+        };
+        gossipsub::IdentTopic::new(format!("/pictor/{}/{name}/1", self.network))
+    }
+
+    /// All topics a node subscribes to.
+    pub fn all(&self) -> Vec<gossipsub::IdentTopic> {
+        [
+            MessageKind::Job,
+            MessageKind::Assignment,
+            MessageKind::Claim,
+            MessageKind::Attestation,
+            MessageKind::Certificate,
+            MessageKind::Heartbeat,
+        ]
+        .into_iter()
+        .map(|k| self.topic(k))
+        .collect()
+    }
+}
+
+fn gossipsub_config(heartbeat: Duration) -> Result<gossipsub::Config, NodeError> {
+    gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(heartbeat)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        // Messages are forwarded only after the node has checked them.
+        .validate_messages()
+        .max_transmit_size(MAX_GOSSIP_SIZE + 1024)
+        // Identical messages (a certificate assembled by several checkers) are one message.
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+        })
+        .mesh_n_low(2)
+        .mesh_n(4)
+        .mesh_n_high(8)
+        .mesh_outbound_min(1)
+        .build()
+        .map_err(|e| NodeError::Config(format!("gossipsub: {e}")))
+}
+
+fn peer_score(network: &str) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+    let mut params = gossipsub::PeerScoreParams::default();
+    // A message that fails validation costs its forwarder dearly (P4): a handful and it
+    // falls under the graylist threshold, so its gossip is ignored.
+    for topic in Topics::new(network).all() {
+        let topic_params = gossipsub::TopicScoreParams {
+            topic_weight: 1.0,
+            invalid_message_deliveries_weight: -100.0,
+            invalid_message_deliveries_decay: 0.9,
+            ..Default::default()
+        };
+        params.topics.insert(topic.hash(), topic_params);
+    }
+    (params, gossipsub::PeerScoreThresholds::default())
+}
+
+/// Builds a swarm with TCP and QUIC, noise, yamux and the node's behaviour.
+pub fn build_swarm(
+    keypair: identity::Keypair,
+    network: &str,
+    heartbeat: Duration,
+) -> Result<Swarm<Behaviour>, NodeError> {
+    let agent = format!("pictor/{}", env!("CARGO_PKG_VERSION"));
+    let protocol_version = format!("/pictor/{network}/1");
+    let gossip_config = gossipsub_config(heartbeat)?;
+    let swarm = SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default().nodelay(true),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .map_err(|e| NodeError::Config(format!("tcp transport: {e}")))?
+        .with_quic()
+        .with_behaviour(|key| {
+            let mut gossipsub = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip_config,
+            )?;
+            let (params, thresholds) = peer_score(network);
+            gossipsub.with_peer_score(params, thresholds)?;
+            Ok(Behaviour {
+                identify: identify::Behaviour::new(
+                    identify::Config::new(protocol_version, key.public()).with_agent_version(agent),
+                ),
+                ping: ping::Behaviour::default(),
+                gossipsub,
+                fetch: request_response::Behaviour::new(
+                    [(PROTOCOL, request_response::ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(60))
+                        .with_max_concurrent_streams(256),
+                ),
+            })
+        })
+        .map_err(|e| NodeError::Config(format!("behaviour: {e}")))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+        .build();
+    Ok(swarm)
+}

@@ -1,0 +1,6 @@
+//! The libp2p side of a node: the composed behaviour, the swarm, topics, the fetch codec.
+
+mod behaviour;
+pub mod codec;
+
+pub use behaviour::{build_swarm, Behaviour, BehaviourEvent, Topics};

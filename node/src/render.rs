@@ -1,0 +1,340 @@
+//! `pictor render`: one job carried through a local network (or rendered directly, the
+//! baseline), with verified frames written as PNG files.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use pictor_gpu::{decode_png, encode_png, render_frame, RenderSettings, Scene, SceneBundle};
+use pictor_protocol::{rules, ContentId, Engine, FrameRange, JobSpec};
+use serde::Serialize;
+
+use crate::{
+    devnet::{Devnet, DevnetConfig},
+    now_ms, NodeError, NodeEvent,
+};
+
+/// What to render and how.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    pub scene: PathBuf,
+    pub frames: FrameRange,
+    pub width: u32,
+    pub height: u32,
+    pub samples: u32,
+    pub tile: u32,
+    pub out: PathBuf,
+    pub checkers: usize,
+    pub workers: usize,
+    pub faulty_workers: usize,
+    /// Give up when nothing has happened for this long.
+    pub stall_timeout: Duration,
+}
+
+/// Progress of a render, for a progress bar.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The network formed and the job was submitted.
+    Submitted { shards: u64 },
+    /// Shards rendered and verified so far.
+    Shards { rendered: u64, verified: u64 },
+    /// A claim was rejected.
+    Rejected { shard: String, worker: String },
+    /// A frame was written.
+    FrameWritten { path: PathBuf },
+}
+
+/// One worker's tally.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerTally {
+    pub accepted: u64,
+    pub rejected: u64,
+}
+
+/// What a render did, for the summary (and `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RenderSummary {
+    pub mode: &'static str,
+    pub scene: String,
+    pub frames: Vec<PathBuf>,
+    pub width: u32,
+    pub height: u32,
+    pub samples: u32,
+    pub tile: u32,
+    pub shards: u64,
+    pub checkers: usize,
+    pub workers: BTreeMap<String, WorkerTally>,
+    pub claims_rejected: u64,
+    pub attestations: u64,
+    pub committee_size: usize,
+    pub samples_per_checker: usize,
+    /// Pixels the checkers re-rendered, over all shards.
+    pub pixels_rerendered: u64,
+    /// Pixels the workers rendered in accepted shards.
+    pub pixels_rendered: u64,
+    /// The largest fraction of any one shard's pixels re-rendered by its committee.
+    pub max_shard_fraction_rerendered: f64,
+    /// The chance that a claim with 10 % of its pixels falsified is rejected.
+    pub detection_probability: f64,
+    pub wall_seconds: f64,
+}
+
+/// Reads and checks the scene and the request before anything starts or is written.
+fn prepare(req: &RenderRequest) -> Result<(Vec<u8>, Scene), NodeError> {
+    if !req.scene.exists() {
+        return Err(NodeError::InvalidJob(format!(
+            "scene {} not found",
+            req.scene.display()
+        )));
+    }
+    let bundle = SceneBundle::from_path(&req.scene)?.to_bytes();
+    let scene = Scene::from_bundle_bytes(&bundle)?;
+    for frame in req.frames.iter() {
+        scene.check_frame(frame)?;
+    }
+    Ok((bundle, scene))
+}
+
+fn frame_path(out: &Path, frame: u32) -> PathBuf {
+    out.join(format!("frame-{frame:04}.png"))
+}
+
+/// Writes a frame atomically, then checks that the file decodes to the same pixels.
+fn write_frame(out: &Path, frame: u32, width: u32, height: u32, rgb: &[u8]) -> Result<PathBuf, NodeError> {
+    let png = encode_png(width, height, rgb)?;
+    let (w, h, decoded) = decode_png(&png)?;
+    if (w, h) != (width, height) || decoded != rgb {
+        return Err(NodeError::Config(format!(
+            "frame {frame}: the encoded PNG does not decode to the verified pixels"
+        )));
+    }
+    let path = frame_path(out, frame);
+    let tmp = path.with_extension("png.partial");
+    let io = |e: std::io::Error| NodeError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::write(&tmp, &png).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(path)
+}
+
+fn create_out(out: &Path) -> Result<(), NodeError> {
+    std::fs::create_dir_all(out).map_err(|e| NodeError::Io {
+        path: out.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn job_spec(req: &RenderRequest) -> JobSpec {
+    JobSpec {
+        creator: pictor_protocol::Keypair::from_seed([0; 32]).public(),
+        scene: ContentId::of(&[]),
+        scene_name: req
+            .scene
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        engine: Engine::Builtin,
+        frames: req.frames,
+        width: req.width,
+        height: req.height,
+        samples: req.samples,
+        tile: req.tile,
+        price_cap: 0,
+        nonce: now_ms(),
+    }
+}
+
+fn empty_summary(req: &RenderRequest, mode: &'static str, shards: u64) -> RenderSummary {
+    RenderSummary {
+        mode,
+        scene: req.scene.display().to_string(),
+        frames: Vec::new(),
+        width: req.width,
+        height: req.height,
+        samples: req.samples,
+        tile: req.tile,
+        shards,
+        checkers: 0,
+        workers: BTreeMap::new(),
+        claims_rejected: 0,
+        attestations: 0,
+        committee_size: 0,
+        samples_per_checker: 0,
+        pixels_rerendered: 0,
+        pixels_rendered: 0,
+        max_shard_fraction_rerendered: 0.0,
+        detection_probability: 0.0,
+        wall_seconds: 0.0,
+    }
+}
+
+/// Renders the frames in this process with no network: the baseline.
+pub fn render_direct(
+    req: &RenderRequest,
+    mut progress: impl FnMut(Progress),
+) -> Result<RenderSummary, NodeError> {
+    let started = Instant::now();
+    let mut spec = job_spec(req);
+    spec.validate().map_err(|e| NodeError::InvalidJob(e.to_string()))?;
+    spec.scene = ContentId::of(&[]);
+    let (_, scene) = prepare(req)?;
+    create_out(&req.out)?;
+    let mut summary = empty_summary(req, "direct", spec.shard_count());
+    for frame in req.frames.iter() {
+        let settings = RenderSettings {
+            width: req.width,
+            height: req.height,
+            samples: req.samples,
+            frame,
+        };
+        let rgb = render_frame(&scene, &settings)?;
+        let path = write_frame(&req.out, frame, req.width, req.height, &rgb)?;
+        progress(Progress::FrameWritten { path: path.clone() });
+        summary.frames.push(path);
+    }
+    summary.pixels_rendered = u64::from(req.width) * u64::from(req.height) * req.frames.len() as u64;
+    summary.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Starts a local network, submits the job, waits for every shard to be verified, and
+/// writes the frames.
+pub async fn render_network(
+    req: &RenderRequest,
+    mut progress: impl FnMut(Progress),
+) -> Result<RenderSummary, NodeError> {
+    let started = Instant::now();
+    let mut spec = job_spec(req);
+    spec.validate().map_err(|e| NodeError::InvalidJob(e.to_string()))?;
+    let (bundle, _) = prepare(req)?;
+    let root = tempfile::Builder::new()
+        .prefix("pictor-devnet-")
+        .tempdir()
+        .map_err(|e| NodeError::Config(format!("cannot make a temporary home: {e}")))?;
+    let mut devnet = Devnet::start(&DevnetConfig {
+        checkers: req.checkers,
+        workers: req.workers,
+        faulty_workers: req.faulty_workers,
+        root: root.path().to_path_buf(),
+        form_timeout: Duration::from_secs(60),
+    })
+    .await?;
+    let result = run_job(&mut devnet, req, &mut spec, bundle, &mut progress).await;
+    devnet.shutdown().await;
+    let mut summary = result?;
+    summary.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+async fn run_job(
+    devnet: &mut Devnet,
+    req: &RenderRequest,
+    spec: &mut JobSpec,
+    bundle: Vec<u8>,
+    progress: &mut impl FnMut(Progress),
+) -> Result<RenderSummary, NodeError> {
+    spec.creator = devnet.creator_key.public();
+    spec.scene = ContentId::of(&bundle);
+    let shards = spec.shard_count();
+    let committee_size = devnet.params.committee_size.min(devnet.params.checkers.len());
+    let k = rules::samples_per_checker(committee_size, rules::FRAUD_FRACTION, rules::DETECTION_TARGET);
+    let job = devnet.creator.submit(spec.clone(), bundle).await?;
+    progress(Progress::Submitted { shards });
+
+    let mut summary = empty_summary(req, "network", shards);
+    summary.checkers = devnet.params.checkers.len();
+    summary.committee_size = committee_size;
+    summary.samples_per_checker = k;
+    summary.detection_probability =
+        1.0 - rules::acceptance_probability(committee_size, k, rules::FRAUD_FRACTION);
+    for node in devnet.nodes.iter().filter(|n| n.role.starts_with("worker")) {
+        summary.workers.insert(node.key.short(), WorkerTally::default());
+    }
+    create_out(&req.out)?;
+
+    let (width, height) = (spec.width, spec.height);
+    let frame_len = width as usize * height as usize * 3;
+    let mut frames: BTreeMap<u32, (Vec<u8>, u32)> = BTreeMap::new();
+    let mut rendered = 0u64;
+    let mut verified = 0u64;
+    let mut rerendered_per_shard: BTreeMap<_, u64> = BTreeMap::new();
+    while verified < shards {
+        let event = tokio::time::timeout(req.stall_timeout, devnet.events.recv())
+            .await
+            .map_err(|_| {
+                NodeError::Config(format!(
+                    "no progress for {} s ({verified} of {shards} shards verified)",
+                    req.stall_timeout.as_secs()
+                ))
+            })?
+            .ok_or(NodeError::Shutdown)?;
+        match event {
+            NodeEvent::Rendered { .. } => {
+                rendered += 1;
+                progress(Progress::Shards { rendered, verified });
+            }
+            NodeEvent::Attested { shard, samples, .. } => {
+                summary.attestations += 1;
+                summary.pixels_rerendered += samples as u64;
+                *rerendered_per_shard.entry(shard).or_default() += samples as u64;
+            }
+            NodeEvent::Rejected { shard, worker } => {
+                summary.claims_rejected += 1;
+                summary.workers.entry(worker.short()).or_default().rejected += 1;
+                progress(Progress::Rejected {
+                    shard: shard.to_string(),
+                    worker: worker.short(),
+                });
+            }
+            NodeEvent::Verified {
+                shard,
+                worker,
+                tile,
+            } => {
+                let Some(rect) = spec.tile_rect(shard.tile) else {
+                    continue;
+                };
+                if tile.width != rect.w || tile.height != rect.h {
+                    return Err(NodeError::Config(format!(
+                        "{shard}: certified tile is {}x{}, expected {}x{}",
+                        tile.width, tile.height, rect.w, rect.h
+                    )));
+                }
+                verified += 1;
+                summary.workers.entry(worker.short()).or_default().accepted += 1;
+                summary.pixels_rendered += u64::from(rect.w) * u64::from(rect.h);
+                let fraction = rerendered_per_shard.get(&shard).copied().unwrap_or(0) as f64
+                    / (f64::from(rect.w) * f64::from(rect.h));
+                let (buffer, filled) = frames
+                    .entry(shard.frame)
+                    .or_insert_with(|| (vec![0u8; frame_len], 0));
+                for row in 0..rect.h {
+                    let src = (row * rect.w * 3) as usize..((row + 1) * rect.w * 3) as usize;
+                    let dst_start = (((rect.y + row) * width + rect.x) * 3) as usize;
+                    buffer[dst_start..dst_start + src.len()].copy_from_slice(&tile.pixels[src]);
+                }
+                *filled += 1;
+                summary.max_shard_fraction_rerendered =
+                    summary.max_shard_fraction_rerendered.max(fraction);
+                progress(Progress::Shards { rendered, verified });
+                if *filled == spec.tiles_per_frame() {
+                    if let Some((buffer, _)) = frames.remove(&shard.frame) {
+                        let path = write_frame(&req.out, shard.frame, width, height, &buffer)?;
+                        progress(Progress::FrameWritten { path: path.clone() });
+                        summary.frames.push(path);
+                    }
+                }
+            }
+            NodeEvent::Problem { message, .. } => {
+                tracing::warn!(%message, %job, "job problem");
+            }
+            NodeEvent::Assigned { .. } => {}
+        }
+    }
+    summary.frames.sort();
+    Ok(summary)
+}

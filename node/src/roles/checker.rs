@@ -1,0 +1,651 @@
+//! The checker: Job Manager, Node Manager and Quality Assurance as one deterministic state
+//! machine. The node loop feeds it verified messages, fetched rows, re-render results and
+//! ticks; it answers with what to publish, fetch and re-render. No I/O happens here, so
+//! tests drive it directly.
+//!
+//! Per job the checkers form a committee (rendezvous hashing over the checker set). One
+//! committee member leads the job's assignments; any member takes over when the leader
+//! falls silent. Every committee member verifies every claim of the job: it derives its
+//! sample from its own signature over the claim id (unknown to the worker when it
+//! rendered), fetches only the sampled rows with bao proofs, re-renders those pixels and
+//! signs an attestation. More than two thirds of the committee on the same vote make a
+//! quorum certificate, which is final.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pictor_protocol::{
+    rules, Assignment, Attestation, ClaimId, ContentId, JobId, JobSpec, Keypair, Message,
+    MessageKind, PixelSample, PublicKey, QuorumCertificate, ResultClaim, ShardId, Signature,
+    Verdict, Vote,
+};
+
+/// The rules' parameters for one network.
+#[derive(Debug, Clone)]
+pub struct CheckerParams {
+    /// The network id (domain of every signature).
+    pub network: String,
+    /// How many checkers sit on a job's committee.
+    pub committee_size: usize,
+    /// How many shards a worker may hold unclaimed at once.
+    pub max_outstanding: usize,
+    /// A shard assigned this long ago without a claim is assigned again elsewhere.
+    pub shard_timeout_ms: u64,
+    /// A claim not certified this long after it arrived is given up.
+    pub claim_timeout_ms: u64,
+    /// A worker not heard from for this long is not given new shards.
+    pub worker_liveness_ms: u64,
+    /// A leader silent this long while shards wait is replaced by the next member.
+    pub leader_timeout_ms: u64,
+}
+
+/// What the node loop tells the checker.
+#[derive(Debug)]
+pub enum CheckerInput {
+    /// A job, validated and signed by its creator.
+    Job(JobSpec),
+    /// A worker announced itself (heartbeat).
+    WorkerSeen(PublicKey),
+    /// An assignment made by a committee member.
+    Assignment(Assignment),
+    /// A worker's result claim.
+    Claim(ResultClaim),
+    /// The sampled rows of a claim's output, verified against its content id.
+    Rows {
+        claim: ClaimId,
+        rows: Result<Vec<(u32, Vec<u8>)>, String>,
+    },
+    /// The re-rendered sample of a claim, in the order of [`CheckerOutput::Rerender`].
+    Rerendered {
+        claim: ClaimId,
+        pixels: Result<Vec<[u8; 3]>, String>,
+    },
+    /// An attestation (its signatures already checked).
+    Attestation(Attestation),
+    /// A quorum certificate.
+    Certificate(QuorumCertificate),
+    /// Time passes.
+    Tick,
+}
+
+/// What the checker asks the node loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckerOutput {
+    /// Sign and gossip a message (after storing it).
+    Publish(Message),
+    /// Fetch these rows of a claim's output from its worker, with proofs.
+    FetchRows {
+        claim: ClaimId,
+        worker: PublicKey,
+        output: ContentId,
+        width: u32,
+        height: u32,
+        rows: Vec<u32>,
+    },
+    /// Re-render these pixels (image coordinates) of a job's frame.
+    Rerender {
+        claim: ClaimId,
+        job: JobId,
+        frame: u32,
+        pixels: Vec<(u32, u32)>,
+    },
+    /// A shard's outcome became final.
+    Finalized {
+        shard: ShardId,
+        claim: ClaimId,
+        verdict: Verdict,
+    },
+    /// A worker is banned: its claim was rejected by quorum.
+    Banned(PublicKey),
+}
+
+#[derive(Debug, Default)]
+struct WorkerRecord {
+    last_seen_ms: u64,
+    banned: bool,
+}
+
+#[derive(Debug, Default)]
+struct ShardState {
+    attempt: u32,
+    assignment: Option<Assignment>,
+    assigned_ms: u64,
+    claim: Option<(ClaimId, u64)>,
+    failed: BTreeSet<PublicKey>,
+    done: bool,
+}
+
+#[derive(Debug)]
+struct JobState {
+    spec: JobSpec,
+    committee: Vec<PublicKey>,
+    samples: usize,
+    shards: BTreeMap<ShardId, ShardState>,
+    last_progress_ms: u64,
+    leader_epoch: usize,
+}
+
+#[derive(Debug)]
+struct ClaimState {
+    claim: ResultClaim,
+    seed_signature: Signature,
+    positions: Vec<(u32, u32)>,
+    claimed: Vec<[u8; 3]>,
+    attested: bool,
+}
+
+/// The checker's state.
+#[derive(Debug)]
+pub struct Checker {
+    keypair: Keypair,
+    me: PublicKey,
+    checkers: Vec<PublicKey>,
+    params: CheckerParams,
+    jobs: BTreeMap<JobId, JobState>,
+    workers: BTreeMap<PublicKey, WorkerRecord>,
+    claims: BTreeMap<ClaimId, ClaimState>,
+    /// Attestations by claim, then by checker (one each).
+    votes: BTreeMap<ClaimId, BTreeMap<PublicKey, Attestation>>,
+    certified: BTreeSet<ClaimId>,
+}
+
+/// Bounds on what a flood of messages can make a checker hold.
+const MAX_JOBS: usize = 10_000;
+const MAX_PENDING_VOTES: usize = 100_000;
+
+impl Checker {
+    /// A checker with key `keypair` in a network whose active checkers are `checkers`.
+    pub fn new(keypair: Keypair, checkers: Vec<PublicKey>, params: CheckerParams) -> Checker {
+        let me = keypair.public();
+        Checker {
+            keypair,
+            me,
+            checkers,
+            params,
+            jobs: BTreeMap::new(),
+            workers: BTreeMap::new(),
+            claims: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            certified: BTreeSet::new(),
+        }
+    }
+
+    /// This checker's key.
+    pub fn key(&self) -> PublicKey {
+        self.me
+    }
+
+    /// The committee of a known job.
+    pub fn committee(&self, job: &JobId) -> Option<&[PublicKey]> {
+        self.jobs.get(job).map(|j| j.committee.as_slice())
+    }
+
+    /// Whether the worker is banned.
+    pub fn is_banned(&self, worker: &PublicKey) -> bool {
+        self.workers.get(worker).is_some_and(|w| w.banned)
+    }
+
+    /// The number of workers that may receive shards now.
+    pub fn eligible_workers(&self, now_ms: u64) -> usize {
+        self.eligible(now_ms).len()
+    }
+
+    /// Shards of `job` not yet final.
+    pub fn open_shards(&self, job: &JobId) -> Option<usize> {
+        self.jobs
+            .get(job)
+            .map(|j| j.shards.values().filter(|s| !s.done).count())
+    }
+
+    /// Feeds one input; returns what to do.
+    pub fn handle(&mut self, now_ms: u64, input: CheckerInput) -> Vec<CheckerOutput> {
+        let mut out = Vec::new();
+        match input {
+            CheckerInput::Job(spec) => self.on_job(now_ms, spec, &mut out),
+            CheckerInput::WorkerSeen(worker) => {
+                self.workers.entry(worker).or_default().last_seen_ms = now_ms;
+                self.assign_all(now_ms, &mut out);
+            }
+            CheckerInput::Assignment(a) => self.on_assignment(now_ms, a),
+            CheckerInput::Claim(claim) => self.on_claim(now_ms, claim, &mut out),
+            CheckerInput::Rows { claim, rows } => self.on_rows(claim, rows, &mut out),
+            CheckerInput::Rerendered { claim, pixels } => {
+                self.on_rerendered(now_ms, claim, pixels, &mut out)
+            }
+            CheckerInput::Attestation(a) => self.on_attestation(now_ms, a, &mut out),
+            CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
+            CheckerInput::Tick => self.on_tick(now_ms, &mut out),
+        }
+        out
+    }
+
+    fn on_job(&mut self, now_ms: u64, spec: JobSpec, out: &mut Vec<CheckerOutput>) {
+        let id = spec.id();
+        if self.jobs.contains_key(&id) || self.jobs.len() >= MAX_JOBS {
+            return;
+        }
+        let committee = rules::committee(&id, &self.checkers, self.params.committee_size);
+        let samples = rules::samples_per_checker(
+            committee.len(),
+            rules::FRAUD_FRACTION,
+            rules::DETECTION_TARGET,
+        );
+        let shards = spec
+            .shards()
+            .into_iter()
+            .map(|s| (s, ShardState::default()))
+            .collect();
+        self.jobs.insert(
+            id,
+            JobState {
+                spec,
+                committee,
+                samples,
+                shards,
+                last_progress_ms: now_ms,
+                leader_epoch: 0,
+            },
+        );
+        // Claims and votes that arrived before the job are examined now.
+        let early: Vec<ResultClaim> = self
+            .claims
+            .values()
+            .filter(|c| c.claim.shard.job == id)
+            .map(|c| c.claim.clone())
+            .collect();
+        for claim in early {
+            self.on_claim(now_ms, claim, out);
+        }
+        self.assign_all(now_ms, out);
+    }
+
+    fn on_assignment(&mut self, now_ms: u64, a: Assignment) {
+        let Some(job) = self.jobs.get_mut(&a.shard.job) else {
+            return;
+        };
+        if !job.committee.contains(&a.assigned_by) {
+            return;
+        }
+        let Some(shard) = job.shards.get_mut(&a.shard) else {
+            return;
+        };
+        if shard.done || a.attempt < shard.attempt {
+            return;
+        }
+        if a.attempt == shard.attempt && shard.assignment.is_some() {
+            return; // the first assignment of an attempt stands
+        }
+        shard.attempt = a.attempt;
+        shard.assigned_ms = now_ms;
+        shard.claim = None;
+        shard.assignment = Some(a);
+        job.last_progress_ms = now_ms;
+    }
+
+    fn on_claim(&mut self, now_ms: u64, claim: ResultClaim, out: &mut Vec<CheckerOutput>) {
+        let id = claim.id();
+        let Some(job) = self.jobs.get_mut(&claim.shard.job) else {
+            return;
+        };
+        let Some(rect) = job.spec.tile_rect(claim.shard.tile) else {
+            return;
+        };
+        let Some(shard) = job.shards.get_mut(&claim.shard) else {
+            return;
+        };
+        let matches = shard
+            .assignment
+            .as_ref()
+            .is_some_and(|a| a.worker == claim.worker && a.attempt == claim.attempt);
+        if shard.done || !matches || claim.width != rect.w || claim.height != rect.h {
+            return;
+        }
+        if shard.claim.is_none() {
+            shard.claim = Some((id, now_ms));
+            job.last_progress_ms = now_ms;
+        }
+        if !job.committee.contains(&self.me) || self.claims.contains_key(&id) {
+            return;
+        }
+        let seed_signature = self
+            .keypair
+            .sign(MessageKind::SampleSeed, &self.params.network, &id.0);
+        let seed = rules::sample_seed(&seed_signature);
+        let positions = rules::sample_pixels(&seed, rect.w, rect.h, job.samples);
+        let rows: BTreeSet<u32> = positions.iter().map(|&(_, y)| y).collect();
+        out.push(CheckerOutput::FetchRows {
+            claim: id,
+            worker: claim.worker,
+            output: claim.output,
+            width: rect.w,
+            height: rect.h,
+            rows: rows.into_iter().collect(),
+        });
+        self.claims.insert(
+            id,
+            ClaimState {
+                claim,
+                seed_signature,
+                positions,
+                claimed: Vec::new(),
+                attested: false,
+            },
+        );
+    }
+
+    fn on_rows(
+        &mut self,
+        id: ClaimId,
+        rows: Result<Vec<(u32, Vec<u8>)>, String>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(state) = self.claims.get_mut(&id) else {
+            return;
+        };
+        // A worker that cannot show its rows is left to the claim timeout.
+        let Ok(rows) = rows else {
+            return;
+        };
+        let rows: BTreeMap<u32, Vec<u8>> = rows.into_iter().collect();
+        let mut claimed = Vec::with_capacity(state.positions.len());
+        for &(x, y) in &state.positions {
+            let at = x as usize * 3;
+            match rows.get(&y).and_then(|r| r.get(at..at + 3)) {
+                Some(p) => claimed.push([p[0], p[1], p[2]]),
+                None => return,
+            }
+        }
+        state.claimed = claimed;
+        let Some(job) = self.jobs.get(&state.claim.shard.job) else {
+            return;
+        };
+        let Some(rect) = job.spec.tile_rect(state.claim.shard.tile) else {
+            return;
+        };
+        out.push(CheckerOutput::Rerender {
+            claim: id,
+            job: state.claim.shard.job,
+            frame: state.claim.shard.frame,
+            pixels: state
+                .positions
+                .iter()
+                .map(|&(x, y)| (rect.x + x, rect.y + y))
+                .collect(),
+        });
+    }
+
+    fn on_rerendered(
+        &mut self,
+        now_ms: u64,
+        id: ClaimId,
+        pixels: Result<Vec<[u8; 3]>, String>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(state) = self.claims.get_mut(&id) else {
+            return;
+        };
+        let Ok(expected) = pixels else {
+            return;
+        };
+        if state.attested || expected.len() != state.positions.len() {
+            return;
+        }
+        let samples: Vec<PixelSample> = state
+            .positions
+            .iter()
+            .zip(expected.iter().zip(&state.claimed))
+            .map(|(&(x, y), (&expected, &claimed))| PixelSample {
+                x,
+                y,
+                expected,
+                claimed,
+            })
+            .collect();
+        let verdict = if samples.iter().all(|s| s.expected == s.claimed) {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        };
+        let vote = Vote {
+            shard: state.claim.shard,
+            claim: id,
+            output: state.claim.output,
+            verdict,
+        };
+        let vote_signature =
+            self.keypair
+                .sign(MessageKind::Vote, &self.params.network, &vote.signing_bytes());
+        let attestation = Attestation {
+            vote,
+            checker: self.me,
+            vote_signature,
+            seed_signature: state.seed_signature,
+            samples,
+        };
+        state.attested = true;
+        out.push(CheckerOutput::Publish(Message::Attestation(
+            attestation.clone(),
+        )));
+        self.on_attestation(now_ms, attestation, out);
+    }
+
+    fn on_attestation(&mut self, now_ms: u64, a: Attestation, out: &mut Vec<CheckerOutput>) {
+        let claim = a.vote.claim;
+        if self.certified.contains(&claim) {
+            return;
+        }
+        if let Some(job) = self.jobs.get(&a.vote.shard.job) {
+            if !job.committee.contains(&a.checker) {
+                return;
+            }
+            if let Some(rect) = job.spec.tile_rect(a.vote.shard.tile) {
+                if a.check_samples(rect.w, rect.h, job.samples).is_err() {
+                    return;
+                }
+            }
+        }
+        let pending: usize = self.votes.values().map(BTreeMap::len).sum();
+        if pending >= MAX_PENDING_VOTES {
+            return;
+        }
+        self.votes
+            .entry(claim)
+            .or_default()
+            .entry(a.checker)
+            .or_insert(a);
+        self.try_certify(now_ms, claim, out);
+    }
+
+    /// Assembles a certificate when more than two thirds of the committee signed one vote.
+    fn try_certify(&mut self, now_ms: u64, claim: ClaimId, out: &mut Vec<CheckerOutput>) {
+        let Some(votes) = self.votes.get(&claim) else {
+            return;
+        };
+        let Some(first) = votes.values().next() else {
+            return;
+        };
+        let Some(job) = self.jobs.get(&first.vote.shard.job) else {
+            return;
+        };
+        let threshold = rules::quorum_threshold(job.committee.len());
+        for verdict in [Verdict::Valid, Verdict::Invalid] {
+            let agreeing: Vec<&Attestation> = votes
+                .values()
+                .filter(|a| a.vote.verdict == verdict && job.committee.contains(&a.checker))
+                .collect();
+            if agreeing.len() < threshold {
+                continue;
+            }
+            let vote = agreeing[0].vote.clone();
+            let mut signatures: Vec<(PublicKey, Signature)> = agreeing
+                .iter()
+                .filter(|a| a.vote == vote)
+                .map(|a| (a.checker, a.vote_signature))
+                .collect();
+            signatures.sort_by_key(|(k, _)| *k);
+            if signatures.len() < threshold {
+                continue;
+            }
+            let qc = QuorumCertificate { vote, signatures };
+            out.push(CheckerOutput::Publish(Message::Certificate(qc.clone())));
+            self.on_certificate(now_ms, qc, out);
+            return;
+        }
+    }
+
+    fn on_certificate(&mut self, now_ms: u64, qc: QuorumCertificate, out: &mut Vec<CheckerOutput>) {
+        let claim = qc.vote.claim;
+        if self.certified.contains(&claim) {
+            return;
+        }
+        let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {
+            return;
+        };
+        if qc.verify(&self.params.network, &job.committee).is_err() {
+            return;
+        }
+        self.certified.insert(claim);
+        self.votes.remove(&claim);
+        let Some(shard) = job.shards.get_mut(&qc.vote.shard) else {
+            return;
+        };
+        job.last_progress_ms = now_ms;
+        let worker = self
+            .claims
+            .get(&claim)
+            .map(|c| c.claim.worker)
+            .or_else(|| shard.assignment.as_ref().map(|a| a.worker));
+        self.claims.remove(&claim);
+        if shard.done {
+            return;
+        }
+        match qc.vote.verdict {
+            Verdict::Valid => {
+                shard.done = true;
+                out.push(CheckerOutput::Finalized {
+                    shard: qc.vote.shard,
+                    claim,
+                    verdict: Verdict::Valid,
+                });
+            }
+            Verdict::Invalid => {
+                out.push(CheckerOutput::Finalized {
+                    shard: qc.vote.shard,
+                    claim,
+                    verdict: Verdict::Invalid,
+                });
+                shard.attempt += 1;
+                shard.assignment = None;
+                shard.claim = None;
+                if let Some(worker) = worker {
+                    shard.failed.insert(worker);
+                    let record = self.workers.entry(worker).or_default();
+                    if !record.banned {
+                        record.banned = true;
+                        out.push(CheckerOutput::Banned(worker));
+                    }
+                }
+                self.assign_all(now_ms, out);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        let params = self.params.clone();
+        for job in self.jobs.values_mut() {
+            let mut waiting = false;
+            for shard in job.shards.values_mut().filter(|s| !s.done) {
+                waiting = true;
+                let expired = match (&shard.assignment, shard.claim) {
+                    (Some(_), None) => now_ms > shard.assigned_ms + params.shard_timeout_ms,
+                    (Some(_), Some((_, at))) => now_ms > at + params.claim_timeout_ms,
+                    (None, _) => false,
+                };
+                if expired {
+                    if let Some(a) = shard.assignment.take() {
+                        shard.failed.insert(a.worker);
+                    }
+                    shard.claim = None;
+                    shard.attempt += 1;
+                }
+            }
+            if waiting && now_ms > job.last_progress_ms + params.leader_timeout_ms {
+                job.leader_epoch += 1;
+                job.last_progress_ms = now_ms;
+            }
+        }
+        self.assign_all(now_ms, out);
+    }
+
+    fn eligible(&self, now_ms: u64) -> Vec<PublicKey> {
+        self.workers
+            .iter()
+            .filter(|(_, w)| !w.banned && now_ms <= w.last_seen_ms + self.params.worker_liveness_ms)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The leader of each job assigns waiting shards to the least-loaded eligible workers.
+    fn assign_all(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        let eligible = self.eligible(now_ms);
+        if eligible.is_empty() {
+            return;
+        }
+        // Outstanding (assigned, unclaimed) shards per worker across all jobs.
+        let mut load: BTreeMap<PublicKey, usize> = eligible.iter().map(|w| (*w, 0)).collect();
+        for job in self.jobs.values() {
+            for shard in job.shards.values().filter(|s| !s.done && s.claim.is_none()) {
+                if let Some(a) = &shard.assignment {
+                    if let Some(l) = load.get_mut(&a.worker) {
+                        *l += 1;
+                    }
+                }
+            }
+        }
+        let me = self.me;
+        let max = self.params.max_outstanding;
+        let deadline = self.params.shard_timeout_ms;
+        for job in self.jobs.values_mut() {
+            let leader = job.committee.get(job.leader_epoch % job.committee.len().max(1));
+            if leader != Some(&me) {
+                continue;
+            }
+            for (id, shard) in job.shards.iter_mut() {
+                if shard.done || shard.assignment.is_some() {
+                    continue;
+                }
+                let candidates: Vec<PublicKey> = eligible
+                    .iter()
+                    .filter(|w| !shard.failed.contains(w) && load.get(w).is_some_and(|l| *l < max))
+                    .copied()
+                    .collect();
+                let Some(min) = candidates.iter().filter_map(|w| load.get(w)).min().copied()
+                else {
+                    break;
+                };
+                let least: Vec<PublicKey> = candidates
+                    .into_iter()
+                    .filter(|w| load.get(w) == Some(&min))
+                    .collect();
+                let Some(worker) =
+                    rules::assign_worker(id, shard.attempt, &least, &shard.failed)
+                else {
+                    continue;
+                };
+                let a = Assignment {
+                    shard: *id,
+                    worker,
+                    attempt: shard.attempt,
+                    assigned_by: me,
+                    deadline_ms: now_ms + deadline,
+                };
+                shard.assignment = Some(a.clone());
+                shard.assigned_ms = now_ms;
+                job.last_progress_ms = now_ms;
+                if let Some(l) = load.get_mut(&worker) {
+                    *l += 1;
+                }
+                out.push(CheckerOutput::Publish(Message::Assignment(a)));
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The checker state machine driven directly: four checkers, workers, claims honest and
+//! falsified, all in memory and deterministic.
+
+use std::collections::BTreeMap;
+
+use pictor_protocol::{
+    ContentId, Engine, FrameRange, JobSpec, Keypair, Message, PublicKey, ResultClaim, TileImage,
+    Verdict,
+};
+
+use super::checker::{Checker, CheckerInput, CheckerOutput, CheckerParams};
+
+const NET: &str = "test-net";
+
+fn params() -> CheckerParams {
+    CheckerParams {
+        network: NET.into(),
+        committee_size: 4,
+        max_outstanding: 2,
+        shard_timeout_ms: 10_000,
+        claim_timeout_ms: 10_000,
+        worker_liveness_ms: 60_000,
+        leader_timeout_ms: 30_000,
+    }
+}
+
+struct Rig {
+    checkers: Vec<Checker>,
+    workers: Vec<PublicKey>,
+    job: JobSpec,
+    /// Messages published, in order, with the index of the publishing checker.
+    published: Vec<(usize, Message)>,
+}
+
+fn key(i: u8) -> Keypair {
+    Keypair::from_seed([i; 32])
+}
+
+fn tile(w: u32, h: u32, shade: u8) -> TileImage {
+    TileImage {
+        width: w,
+        height: h,
+        pixels: (0..w * h * 3).map(|i| (i as u8).wrapping_add(shade)).collect(),
+    }
+}
+
+impl Rig {
+    fn new(workers: u8) -> Rig {
+        let keys: Vec<Keypair> = (1..=4).map(key).collect();
+        let set: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
+        let checkers = keys
+            .into_iter()
+            .map(|k| Checker::new(k, set.clone(), params()))
+            .collect();
+        let job = JobSpec {
+            creator: key(100).public(),
+            scene: ContentId::of(b"scene"),
+            scene_name: "scene.gltf".into(),
+            engine: Engine::Builtin,
+            frames: FrameRange { first: 1, last: 1 },
+            width: 64,
+            height: 32,
+            samples: 4,
+            tile: 32,
+            price_cap: 0,
+            nonce: 7,
+        };
+        Rig {
+            checkers,
+            workers: (0..workers).map(|i| key(50 + i).public()).collect(),
+            job,
+            published: Vec::new(),
+        }
+    }
+
+    /// Delivers an input to every checker and gossips what they publish until quiet.
+    fn broadcast(&mut self, now: u64, input: impl Fn() -> CheckerInput) -> Vec<(usize, CheckerOutput)> {
+        let mut all = Vec::new();
+        for i in 0..self.checkers.len() {
+            for out in self.checkers[i].handle(now, input()) {
+                all.push((i, out));
+            }
+        }
+        self.gossip(now, all)
+    }
+
+    fn gossip(&mut self, now: u64, outputs: Vec<(usize, CheckerOutput)>) -> Vec<(usize, CheckerOutput)> {
+        let mut queue = outputs;
+        let mut rest = Vec::new();
+        while let Some((from, out)) = queue.pop() {
+            match out {
+                CheckerOutput::Publish(m) => {
+                    self.published.push((from, m.clone()));
+                    for i in 0..self.checkers.len() {
+                        if i == from {
+                            continue;
+                        }
+                        let input = match m.clone() {
+                            Message::Assignment(a) => CheckerInput::Assignment(a),
+                            Message::Attestation(a) => CheckerInput::Attestation(a),
+                            Message::Certificate(c) => CheckerInput::Certificate(c),
+                            other => panic!("unexpected publish {other:?}"),
+                        };
+                        for o in self.checkers[i].handle(now, input) {
+                            queue.push((i, o));
+                        }
+                    }
+                }
+                other => rest.push((from, other)),
+            }
+        }
+        rest
+    }
+
+    fn assignments(&self) -> Vec<pictor_protocol::Assignment> {
+        self.published
+            .iter()
+            .filter_map(|(_, m)| match m {
+                Message::Assignment(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A worker claims `output` for the assignment; each checker fetches rows, the rig
+    /// answers with `served` and the re-render with `truth`.
+    fn claim_and_verify(
+        &mut self,
+        now: u64,
+        a: &pictor_protocol::Assignment,
+        served: &TileImage,
+        truth: &TileImage,
+    ) -> Vec<(usize, CheckerOutput)> {
+        let claim = ResultClaim {
+            shard: a.shard,
+            worker: a.worker,
+            attempt: a.attempt,
+            output: ContentId::of(&served.to_block()),
+            width: served.width,
+            height: served.height,
+            render_ms: 5,
+            device: "test".into(),
+        };
+        let outs = self.broadcast(now, || CheckerInput::Claim(claim.clone()));
+        let mut pending = outs;
+        let mut done = Vec::new();
+        while let Some((i, out)) = pending.pop() {
+            let next = match out {
+                CheckerOutput::FetchRows { claim, rows, .. } => {
+                    let rows = rows
+                        .iter()
+                        .map(|&r| {
+                            let at = (r * served.width * 3) as usize;
+                            (r, served.pixels[at..at + (served.width * 3) as usize].to_vec())
+                        })
+                        .collect();
+                    CheckerInput::Rows { claim, rows: Ok(rows) }
+                }
+                CheckerOutput::Rerender { claim, pixels, .. } => {
+                    let rect = self.job.tile_rect(a.shard.tile).expect("tile");
+                    let values = pixels
+                        .iter()
+                        .map(|&(x, y)| {
+                            let at = (((y - rect.y) * truth.width + (x - rect.x)) * 3) as usize;
+                            [truth.pixels[at], truth.pixels[at + 1], truth.pixels[at + 2]]
+                        })
+                        .collect();
+                    CheckerInput::Rerendered { claim, pixels: Ok(values) }
+                }
+                other => {
+                    done.push((i, other));
+                    continue;
+                }
+            };
+            let outs: Vec<(usize, CheckerOutput)> =
+                self.checkers[i].handle(now, next).into_iter().map(|o| (i, o)).collect();
+            pending.extend(self.gossip(now, outs));
+        }
+        done
+    }
+}
+
+fn finals(outs: &[(usize, CheckerOutput)]) -> BTreeMap<usize, Verdict> {
+    outs.iter()
+        .filter_map(|(i, o)| match o {
+            CheckerOutput::Finalized { verdict, .. } => Some((*i, *verdict)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn leader_assigns_every_shard_once_and_honest_claims_are_certified() {
+    let mut rig = Rig::new(2);
+    let job = rig.job.clone();
+    for w in rig.workers.clone() {
+        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+    }
+    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let assignments = rig.assignments();
+    assert_eq!(assignments.len(), 2, "two tiles, one assignment each");
+    let leaders: std::collections::BTreeSet<_> = assignments.iter().map(|a| a.assigned_by).collect();
+    assert_eq!(leaders.len(), 1, "one leader assigns");
+    assert_ne!(assignments[0].worker, assignments[1].worker, "load is spread");
+
+    for a in &assignments {
+        let good = tile(32, 32, a.shard.tile as u8);
+        let outs = rig.claim_and_verify(10, a, &good, &good);
+        let finals = finals(&outs);
+        assert_eq!(finals.len(), 4, "every checker sees the certificate: {outs:?}");
+        assert!(finals.values().all(|v| *v == Verdict::Valid));
+    }
+    for c in &rig.checkers {
+        assert_eq!(c.open_shards(&job.id()), Some(0));
+    }
+    let certificates = rig
+        .published
+        .iter()
+        .filter(|(_, m)| matches!(m, Message::Certificate(_)))
+        .count();
+    assert!(certificates >= 2);
+}
+
+#[test]
+fn falsified_claim_is_rejected_worker_banned_and_shard_reassigned() {
+    let mut rig = Rig::new(2);
+    let job = rig.job.clone();
+    for w in rig.workers.clone() {
+        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+    }
+    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let first = rig.assignments()[0].clone();
+    let truth = tile(32, 32, 3);
+    let mut forged = truth.clone();
+    // A quarter of the pixels changed.
+    for (i, px) in forged.pixels.chunks_exact_mut(3).enumerate() {
+        if i % 4 == 0 {
+            px[0] ^= 0x55;
+        }
+    }
+    let outs = rig.claim_and_verify(10, &first, &forged, &truth);
+    let finals = finals(&outs);
+    assert_eq!(finals.len(), 4);
+    assert!(finals.values().all(|v| *v == Verdict::Invalid), "{outs:?}");
+    assert!(outs
+        .iter()
+        .any(|(_, o)| matches!(o, CheckerOutput::Banned(w) if *w == first.worker)));
+    for c in &rig.checkers {
+        assert!(c.is_banned(&first.worker));
+        assert_eq!(c.open_shards(&job.id()), Some(2));
+    }
+    let again: Vec<_> = rig
+        .assignments()
+        .into_iter()
+        .filter(|a| a.shard == first.shard && a.attempt == 1)
+        .collect();
+    assert_eq!(again.len(), 1, "the shard is assigned again");
+    assert_ne!(again[0].worker, first.worker, "to another worker");
+    let outs = rig.claim_and_verify(20, &again[0], &truth, &truth);
+    assert!(finals_valid(&outs));
+}
+
+fn finals_valid(outs: &[(usize, CheckerOutput)]) -> bool {
+    let f = finals(outs);
+    f.len() == 4 && f.values().all(|v| *v == Verdict::Valid)
+}
+
+#[test]
+fn claims_from_unassigned_workers_are_ignored() {
+    let mut rig = Rig::new(1);
+    let job = rig.job.clone();
+    rig.broadcast(0, || CheckerInput::Job(job.clone()));
+    let w = rig.workers[0];
+    rig.broadcast(1, || CheckerInput::WorkerSeen(w));
+    let mut a = rig.assignments()[0].clone();
+    a.worker = key(99).public();
+    let t = tile(32, 32, 0);
+    let outs = rig.claim_and_verify(5, &a, &t, &t);
+    assert!(outs.is_empty(), "no fetch, no vote: {outs:?}");
+}

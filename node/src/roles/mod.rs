@@ -1,0 +1,8 @@
+//! The roles of a node. The checker is a pure state machine; the worker's rendering and
+//! tampering (for fault demonstrations) live beside it.
+
+pub mod checker;
+pub mod worker;
+
+#[cfg(test)]
+mod checker_tests;

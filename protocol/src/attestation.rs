@@ -1,0 +1,322 @@
+//! Attestations: a checker's signed verdict on a claim, with the pixels it sampled, so any
+//! peer can re-check the checker cheaply.
+
+use serde::{Deserialize, Serialize};
+
+use crate::claim::{ClaimId, ResultClaim};
+use crate::codec;
+use crate::content::ContentId;
+use crate::identity::{Keypair, MessageKind, PublicKey, Signature, SignatureError};
+use crate::job::ShardId;
+use crate::rules;
+
+/// Why an attestation was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttestationError {
+    /// The vote signature does not verify.
+    #[error("vote signature: {0}")]
+    BadVoteSignature(SignatureError),
+    /// The sample-seed signature does not verify.
+    #[error("sample seed signature: {0}")]
+    BadSeedSignature(SignatureError),
+    /// The verdict does not follow from the samples.
+    #[error("verdict {verdict:?} does not follow from the samples")]
+    VerdictMismatch {
+        /// The stated verdict.
+        verdict: Verdict,
+    },
+    /// More samples than [`rules::MAX_SAMPLES`].
+    #[error("{0} samples, more than allowed")]
+    TooManySamples(usize),
+    /// The sampled positions are not the ones the seed signature selects.
+    #[error("sampled positions are not those derived from the seed signature")]
+    WrongSamplePositions,
+    /// The vote does not match the claim it is about.
+    #[error("vote does not match the claim (shard, id or output differ)")]
+    ClaimMismatch,
+}
+
+/// A checker's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The output matches the re-render.
+    Valid,
+    /// The output is wrong, or the worker did not serve provable rows.
+    Invalid,
+}
+
+/// What a quorum certifies: a verdict on one claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vote {
+    /// The shard.
+    pub shard: ShardId,
+    /// The claim judged.
+    pub claim: ClaimId,
+    /// The claim's output.
+    pub output: ContentId,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl Vote {
+    /// A vote on `claim`.
+    pub fn on(claim: &ResultClaim, verdict: Verdict) -> Vote {
+        Vote {
+            shard: claim.shard,
+            claim: claim.id(),
+            output: claim.output,
+            verdict,
+        }
+    }
+
+    /// The bytes a checker signs (with [`MessageKind::Vote`]): the canonical CBOR.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Signs the vote.
+    pub fn sign(&self, keypair: &Keypair, network: &str) -> Signature {
+        keypair.sign(MessageKind::Vote, network, &self.signing_bytes())
+    }
+
+    /// Verifies `signer`'s signature on this vote.
+    pub fn verify(
+        &self,
+        network: &str,
+        signer: &PublicKey,
+        signature: &Signature,
+    ) -> Result<(), SignatureError> {
+        signer.verify(MessageKind::Vote, network, &self.signing_bytes(), signature)
+    }
+}
+
+/// One sampled pixel: what the checker rendered and what the verified rows hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PixelSample {
+    /// Tile-local x.
+    pub x: u32,
+    /// Tile-local y.
+    pub y: u32,
+    /// The checker's re-render.
+    pub expected: [u8; 3],
+    /// The worker's output, from rows verified against the claim's content id.
+    pub claimed: [u8; 3],
+}
+
+/// The checker's seed signature over a claim id ([`MessageKind::SampleSeed`]) and the
+/// sample seed it yields. Deterministic, unpredictable without the checker's key.
+pub fn seed_signature(keypair: &Keypair, network: &str, claim: &ClaimId) -> (Signature, [u8; 32]) {
+    let sig = keypair.sign(MessageKind::SampleSeed, network, &claim.0);
+    (sig, rules::sample_seed(&sig))
+}
+
+/// A checker's signed verdict on a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// The vote.
+    pub vote: Vote,
+    /// The checker.
+    pub checker: PublicKey,
+    /// The checker's signature on the vote ([`MessageKind::Vote`]).
+    pub vote_signature: Signature,
+    /// The checker's signature on the claim id ([`MessageKind::SampleSeed`]); its blake3 seeds
+    /// the sample.
+    pub seed_signature: Signature,
+    /// The sampled pixels, in [`rules::sample_pixels`] order. Empty only for an `Invalid`
+    /// verdict where the worker did not serve provable rows.
+    pub samples: Vec<PixelSample>,
+}
+
+impl Attestation {
+    /// Makes an attestation on `claim`. The verdict is `Valid` iff `samples` is non-empty and
+    /// every sample matches exactly; empty samples mean the output could not be obtained.
+    pub fn create(
+        keypair: &Keypair,
+        network: &str,
+        claim: &ResultClaim,
+        samples: Vec<PixelSample>,
+    ) -> Attestation {
+        let vote = Vote::on(claim, verdict_of(&samples));
+        let (seed_signature, _) = seed_signature(keypair, network, &vote.claim);
+        Attestation {
+            vote,
+            checker: keypair.public(),
+            vote_signature: vote.sign(keypair, network),
+            seed_signature,
+            samples,
+        }
+    }
+
+    /// The sample seed.
+    pub fn sample_seed(&self) -> [u8; 32] {
+        rules::sample_seed(&self.seed_signature)
+    }
+
+    /// Checks both signatures and that the verdict follows from the samples.
+    pub fn verify(&self, network: &str) -> Result<(), AttestationError> {
+        if self.samples.len() > rules::MAX_SAMPLES {
+            return Err(AttestationError::TooManySamples(self.samples.len()));
+        }
+        self.vote
+            .verify(network, &self.checker, &self.vote_signature)
+            .map_err(AttestationError::BadVoteSignature)?;
+        self.checker
+            .verify(
+                MessageKind::SampleSeed,
+                network,
+                &self.vote.claim.0,
+                &self.seed_signature,
+            )
+            .map_err(AttestationError::BadSeedSignature)?;
+        if verdict_of(&self.samples) != self.vote.verdict {
+            return Err(AttestationError::VerdictMismatch {
+                verdict: self.vote.verdict,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that the samples sit exactly at
+    /// `sample_pixels(sample_seed(seed_signature), w, h, k)`. An `Invalid` attestation with
+    /// no samples (output unavailable) passes.
+    pub fn check_samples(&self, w: u32, h: u32, k: usize) -> Result<(), AttestationError> {
+        if self.samples.is_empty() && self.vote.verdict == Verdict::Invalid {
+            return Ok(());
+        }
+        let want = rules::sample_pixels(&self.sample_seed(), w, h, k);
+        let got = self.samples.iter().map(|s| (s.x, s.y));
+        if want.len() == self.samples.len() && want.iter().copied().eq(got) {
+            Ok(())
+        } else {
+            Err(AttestationError::WrongSamplePositions)
+        }
+    }
+
+    /// Checks that the vote is about `claim` (shard, claim id and output agree).
+    pub fn check_claim(&self, claim: &ResultClaim) -> Result<(), AttestationError> {
+        let v = &self.vote;
+        if v.shard == claim.shard && v.output == claim.output && v.claim == claim.id() {
+            Ok(())
+        } else {
+            Err(AttestationError::ClaimMismatch)
+        }
+    }
+}
+
+/// `Valid` iff there is at least one sample and all match exactly.
+pub fn verdict_of(samples: &[PixelSample]) -> Verdict {
+    if !samples.is_empty() && samples.iter().all(|s| s.expected == s.claimed) {
+        Verdict::Valid
+    } else {
+        Verdict::Invalid
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::job::JobId;
+
+    pub(crate) fn claim() -> ResultClaim {
+        ResultClaim {
+            shard: ShardId {
+                job: JobId([5; 32]),
+                frame: 1,
+                tile: 0,
+            },
+            worker: Keypair::from_seed([50; 32]).public(),
+            attempt: 0,
+            output: ContentId::of(b"tile"),
+            width: 64,
+            height: 64,
+            render_ms: 5,
+            device: "cpu".into(),
+        }
+    }
+
+    pub(crate) fn samples_for(
+        kp: &Keypair,
+        net: &str,
+        c: &ResultClaim,
+        bad: bool,
+    ) -> Vec<PixelSample> {
+        let (_, seed) = seed_signature(kp, net, &c.id());
+        rules::sample_pixels(&seed, c.width, c.height, 27)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (x, y))| PixelSample {
+                x,
+                y,
+                expected: [1, 2, 3],
+                claimed: if bad && i == 5 { [1, 2, 4] } else { [1, 2, 3] },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn valid_and_invalid_attestations_verify() {
+        let kp = Keypair::from_seed([9; 32]);
+        let c = claim();
+        let good = Attestation::create(&kp, "devnet", &c, samples_for(&kp, "devnet", &c, false));
+        assert_eq!(good.vote.verdict, Verdict::Valid);
+        assert_eq!(good.verify("devnet"), Ok(()));
+        assert_eq!(good.check_samples(64, 64, 27), Ok(()));
+        assert_eq!(good.check_claim(&c), Ok(()));
+        assert!(good.verify("testnet").is_err());
+        let bad = Attestation::create(&kp, "devnet", &c, samples_for(&kp, "devnet", &c, true));
+        assert_eq!(bad.vote.verdict, Verdict::Invalid);
+        assert_eq!(bad.verify("devnet"), Ok(()));
+        let unavailable = Attestation::create(&kp, "devnet", &c, Vec::new());
+        assert_eq!(unavailable.vote.verdict, Verdict::Invalid);
+        assert_eq!(unavailable.check_samples(64, 64, 27), Ok(()));
+    }
+
+    #[test]
+    fn lying_attestations_rejected() {
+        let kp = Keypair::from_seed([9; 32]);
+        let c = claim();
+        let good = Attestation::create(&kp, "devnet", &c, samples_for(&kp, "devnet", &c, false));
+        // Samples at positions of the checker's choosing.
+        let mut moved = good.clone();
+        moved.samples[0].x = (moved.samples[0].x + 1) % 64;
+        assert_eq!(
+            moved.check_samples(64, 64, 27),
+            Err(AttestationError::WrongSamplePositions)
+        );
+        assert_eq!(
+            good.check_samples(64, 64, 26),
+            Err(AttestationError::WrongSamplePositions)
+        );
+        // A Valid vote over a mismatching sample.
+        let mut lie = good.clone();
+        lie.samples[3].claimed = [0, 0, 0];
+        assert!(matches!(
+            lie.verify("devnet"),
+            Err(AttestationError::VerdictMismatch { .. })
+        ));
+        // Another checker's seed signature.
+        let mut stolen = good.clone();
+        stolen.seed_signature = seed_signature(&Keypair::from_seed([8; 32]), "devnet", &c.id()).0;
+        assert!(matches!(
+            stolen.verify("devnet"),
+            Err(AttestationError::BadSeedSignature(_))
+        ));
+        let mut flipped = good.clone();
+        flipped.vote.verdict = Verdict::Invalid;
+        assert!(matches!(
+            flipped.verify("devnet"),
+            Err(AttestationError::BadVoteSignature(_))
+        ));
+        let mut other = c.clone();
+        other.attempt = 1;
+        assert_eq!(
+            good.check_claim(&other),
+            Err(AttestationError::ClaimMismatch)
+        );
+    }
+}

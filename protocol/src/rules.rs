@@ -1,0 +1,300 @@
+//! Pure decision rules: quorum sizes, committees, leaders, worker assignment and sampling.
+//! Deterministic functions of their inputs; every node computes the same answers.
+
+use std::collections::BTreeSet;
+
+use crate::identity::{PublicKey, Signature};
+use crate::job::{JobId, ShardId};
+
+/// The fraction of a falsified tile's pixels assumed wrong when sizing samples.
+pub const FRAUD_FRACTION: f64 = 0.10;
+/// The probability with which a falsified claim must be rejected.
+pub const DETECTION_TARGET: f64 = 0.999;
+/// Most pixels one checker samples (bounds [`sample_pixels`] and attestations).
+pub const MAX_SAMPLES: usize = 4096;
+
+/// Signatures needed out of `n`: more than two thirds, `floor(2n/3) + 1` (1 for `n = 0`,
+/// which no empty committee can reach).
+pub fn quorum_threshold(n: usize) -> usize {
+    n.saturating_mul(2) / 3 + 1
+}
+
+/// Faulty members tolerated out of `n`: `(n - 1) / 3` (0 for `n = 0`).
+pub fn max_faulty(n: usize) -> usize {
+    n.saturating_sub(1) / 3
+}
+
+fn score(tag: &[u8], subject: &[u8], key: &PublicKey) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(tag);
+    h.update(subject);
+    h.update(key.as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// Keys ordered by descending rendezvous score (ties broken by key), deduplicated.
+fn ranked(tag: &[u8], subject: &[u8], keys: &[PublicKey]) -> Vec<PublicKey> {
+    let unique: BTreeSet<PublicKey> = keys.iter().copied().collect();
+    let mut scored: Vec<([u8; 32], PublicKey)> = unique
+        .into_iter()
+        .map(|k| (score(tag, subject, &k), k))
+        .collect();
+    scored.sort_unstable_by(|a, b| b.cmp(a));
+    scored.into_iter().map(|(_, k)| k).collect()
+}
+
+/// The committee of a job: the `size` checkers with the highest
+/// `blake3("committee" || job || key)`, in score order. Independent of input order and
+/// duplicates.
+pub fn committee(job: &JobId, checkers: &[PublicKey], size: usize) -> Vec<PublicKey> {
+    let mut c = ranked(b"committee", &job.0, checkers);
+    c.truncate(size);
+    c
+}
+
+/// The committee member that leads a shard (assigns it, reassigns on timeout).
+pub fn shard_leader(shard: &ShardId, committee: &[PublicKey]) -> Option<PublicKey> {
+    ranked(b"leader", &shard.to_key(), committee)
+        .into_iter()
+        .next()
+}
+
+/// The worker for `shard` at `attempt`: rendezvous over `shard || attempt`, skipping
+/// `excluded` (workers that failed or are banned).
+pub fn assign_worker(
+    shard: &ShardId,
+    attempt: u32,
+    eligible: &[PublicKey],
+    excluded: &BTreeSet<PublicKey>,
+) -> Option<PublicKey> {
+    let mut subject = shard.to_key().to_vec();
+    subject.extend_from_slice(&attempt.to_le_bytes());
+    eligible
+        .iter()
+        .filter(|k| !excluded.contains(k))
+        .map(|k| (score(b"assign", &subject, k), *k))
+        .max()
+        .map(|(_, k)| k)
+}
+
+/// The sample seed a checker's seed signature commits to: blake3 of the signature bytes.
+pub fn sample_seed(seed_signature: &Signature) -> [u8; 32] {
+    *blake3::hash(seed_signature.as_bytes()).as_bytes()
+}
+
+/// `k` distinct tile-local pixel positions `(x, y)` in a `w × h` tile, drawn from the
+/// blake3 XOF of `seed` by rejection sampling (no modulo bias), sorted ascending by
+/// `(x, y)`. All pixels if `k >= w * h`. `k` is capped at [`MAX_SAMPLES`].
+pub fn sample_pixels(seed: &[u8; 32], w: u32, h: u32, k: usize) -> Vec<(u32, u32)> {
+    let n = u64::from(w) * u64::from(h);
+    let k = k.min(MAX_SAMPLES) as u64;
+    if n == 0 || k == 0 {
+        return Vec::new();
+    }
+    let mut picked = BTreeSet::new();
+    if k >= n {
+        picked.extend(0..n);
+    } else {
+        let bits = 64 - (n - 1).leading_zeros();
+        let mask = if bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        };
+        let mut xof = blake3::Hasher::new().update(seed).finalize_xof();
+        let mut buf = [0u8; 8];
+        while (picked.len() as u64) < k {
+            xof.fill(&mut buf);
+            let v = u64::from_le_bytes(buf) & mask;
+            if v < n {
+                picked.insert(v);
+            }
+        }
+    }
+    let w = u64::from(w);
+    let mut out: Vec<(u32, u32)> = picked
+        .into_iter()
+        .map(|i| ((i % w) as u32, (i / w) as u32))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// The distinct rows of some pixel positions, ascending (what a checker fetches).
+pub fn sample_rows(positions: &[(u32, u32)]) -> Vec<u32> {
+    let rows: BTreeSet<u32> = positions.iter().map(|&(_, y)| y).collect();
+    rows.into_iter().collect()
+}
+
+fn binomial(n: usize, i: usize) -> f64 {
+    let i = i.min(n - i);
+    let mut c = 1.0f64;
+    for j in 0..i {
+        c = c * (n - j) as f64 / (j + 1) as f64;
+    }
+    c
+}
+
+/// Probability that a falsified claim still gathers a quorum of Valid votes: at least
+/// `quorum_threshold(n)` of `n` checkers each miss the fraud with `k` samples, each sample
+/// catching it independently with probability `fraud_fraction`.
+pub fn acceptance_probability(n: usize, k: usize, fraud_fraction: f64) -> f64 {
+    if n == 0 {
+        return 0.0;
+    }
+    let q = quorum_threshold(n);
+    let miss = (1.0 - fraud_fraction.clamp(0.0, 1.0)).powi(k.min(i32::MAX as usize) as i32);
+    let mut p = 0.0;
+    for i in q..=n {
+        p += binomial(n, i) * miss.powi(i as i32) * (1.0 - miss).powi((n - i) as i32);
+    }
+    p
+}
+
+/// The smallest `k >= 1` such that a falsified claim is accepted with probability at most
+/// `1 - detection_target` (see [`acceptance_probability`]); [`MAX_SAMPLES`] if none is.
+pub fn samples_per_checker(
+    committee_size: usize,
+    fraud_fraction: f64,
+    detection_target: f64,
+) -> usize {
+    let allowed = 1.0 - detection_target;
+    (1..=MAX_SAMPLES)
+        .find(|&k| acceptance_probability(committee_size, k, fraud_fraction) <= allowed)
+        .unwrap_or(MAX_SAMPLES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Keypair;
+    use proptest::prelude::*;
+
+    fn keys(n: u8) -> Vec<PublicKey> {
+        (0..n)
+            .map(|i| Keypair::from_seed([i; 32]).public())
+            .collect()
+    }
+
+    #[test]
+    fn threshold_table() {
+        let table = [
+            (0, 1),
+            (1, 1),
+            (2, 2),
+            (3, 3),
+            (4, 3),
+            (5, 4),
+            (6, 5),
+            (7, 5),
+            (10, 7),
+        ];
+        for (n, q) in table {
+            assert_eq!(quorum_threshold(n), q, "n={n}");
+        }
+        assert_eq!(max_faulty(4), 1);
+        assert_eq!(max_faulty(7), 2);
+        assert_eq!(max_faulty(1), 0);
+    }
+
+    #[test]
+    fn samples_per_checker_examples() {
+        assert_eq!(samples_per_checker(4, FRAUD_FRACTION, DETECTION_TARGET), 27);
+        assert_eq!(samples_per_checker(1, FRAUD_FRACTION, DETECTION_TARGET), 66);
+        for n in 1..=10 {
+            let k = samples_per_checker(n, FRAUD_FRACTION, DETECTION_TARGET);
+            let allowed = 1.0 - DETECTION_TARGET;
+            assert!(
+                acceptance_probability(n, k, FRAUD_FRACTION) <= allowed,
+                "n={n}"
+            );
+            if k > 1 {
+                assert!(
+                    acceptance_probability(n, k - 1, FRAUD_FRACTION) > allowed,
+                    "n={n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sample_pixels_basics() {
+        let s = sample_pixels(&[1; 32], 64, 64, 27);
+        assert_eq!(s.len(), 27);
+        assert_eq!(s, sample_pixels(&[1; 32], 64, 64, 27));
+        assert_ne!(s, sample_pixels(&[2; 32], 64, 64, 27));
+        assert_eq!(sample_pixels(&[1; 32], 3, 2, 10).len(), 6);
+        assert!(sample_pixels(&[1; 32], 0, 2, 10).is_empty());
+        assert_eq!(
+            sample_pixels(&[1; 32], 16384, 16384, 1_000_000).len(),
+            MAX_SAMPLES
+        );
+        assert_eq!(sample_rows(&[(1, 5), (2, 3), (0, 5)]), vec![3, 5]);
+    }
+
+    #[test]
+    fn leader_and_exclusion() {
+        let ks = keys(6);
+        let shard = ShardId {
+            job: JobId([3; 32]),
+            frame: 1,
+            tile: 0,
+        };
+        let leader = shard_leader(&shard, &ks);
+        assert!(leader.is_some_and(|l| ks.contains(&l)));
+        assert_eq!(shard_leader(&shard, &[]), None);
+        let first = assign_worker(&shard, 0, &ks, &BTreeSet::new());
+        let excluded: BTreeSet<_> = first.into_iter().collect();
+        let second = assign_worker(&shard, 0, &ks, &excluded);
+        assert!(second.is_some() && second != first);
+        let all: BTreeSet<_> = ks.iter().copied().collect();
+        assert_eq!(assign_worker(&shard, 0, &ks, &all), None);
+    }
+
+    proptest! {
+        #[test]
+        fn committee_is_order_independent(n in 0u8..20, size in 0usize..25, seed in any::<u64>(), job in any::<[u8; 32]>()) {
+            let ks = keys(n);
+            let mut shuffled = ks.clone();
+            // Deterministic shuffle from the seed, plus a duplicate.
+            let mut s = seed;
+            for i in (1..shuffled.len()).rev() {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (s >> 33) as usize % (i + 1));
+            }
+            if let Some(&k) = ks.first() { shuffled.push(k); }
+            let job = JobId(job);
+            let a = committee(&job, &ks, size);
+            prop_assert_eq!(&a, &committee(&job, &shuffled, size));
+            prop_assert_eq!(a.len(), size.min(n as usize));
+            let unique: BTreeSet<_> = a.iter().collect();
+            prop_assert_eq!(unique.len(), a.len());
+            let shard = ShardId { job, frame: 1, tile: 0 };
+            prop_assert_eq!(shard_leader(&shard, &ks), shard_leader(&shard, &shuffled));
+            prop_assert_eq!(
+                assign_worker(&shard, 2, &ks, &BTreeSet::new()),
+                assign_worker(&shard, 2, &shuffled, &BTreeSet::new())
+            );
+        }
+
+        #[test]
+        fn excluded_never_chosen(n in 1u8..12, excl in proptest::collection::vec(any::<u8>(), 0..12), attempt in any::<u32>()) {
+            let ks = keys(n);
+            let excluded: BTreeSet<_> = excl.iter().filter_map(|i| ks.get(*i as usize % ks.len()).copied()).collect();
+            let shard = ShardId { job: JobId([9; 32]), frame: 2, tile: 3 };
+            match assign_worker(&shard, attempt, &ks, &excluded) {
+                Some(w) => prop_assert!(!excluded.contains(&w) && ks.contains(&w)),
+                None => prop_assert_eq!(excluded.len(), ks.len()),
+            }
+        }
+
+        #[test]
+        fn samples_distinct_in_bounds(seed in any::<[u8; 32]>(), w in 1u32..300, h in 1u32..300, k in 0usize..200) {
+            let s = sample_pixels(&seed, w, h, k);
+            prop_assert_eq!(s.len(), k.min((w * h) as usize));
+            prop_assert!(s.windows(2).all(|p| p[0] < p[1]));
+            prop_assert!(s.iter().all(|&(x, y)| x < w && y < h));
+            prop_assert_eq!(&s, &sample_pixels(&seed, w, h, k));
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Point-to-point requests and responses (request-response protocol, CBOR).
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, CodecError, MAX_GOSSIP_SIZE, MAX_RESPONSE_SIZE};
+use crate::content::ContentId;
+use crate::proof::RowsProof;
+
+/// A direct request to a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Request {
+    /// A whole block by content id.
+    GetBlock {
+        /// The block.
+        id: ContentId,
+    },
+    /// Some rows of a tile block with bao proofs.
+    GetRows {
+        /// The tile block.
+        output: ContentId,
+        /// Its width.
+        width: u32,
+        /// Its height.
+        height: u32,
+        /// The rows (at most [`crate::proof::MAX_PROOF_ROWS`]).
+        rows: Vec<u32>,
+    },
+}
+
+/// A peer's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The block's bytes (check them against the id).
+    Block(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The proven rows.
+    Rows(RowsProof),
+    /// The peer does not hold it.
+    NotFound,
+    /// The peer failed; a short reason.
+    Error(String),
+}
+
+impl Request {
+    /// Canonical CBOR.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Strict decode, at most [`MAX_GOSSIP_SIZE`] bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Request, CodecError> {
+        codec::decode(bytes, MAX_GOSSIP_SIZE)
+    }
+}
+
+impl Response {
+    /// Canonical CBOR.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Strict decode, at most [`MAX_RESPONSE_SIZE`] bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Response, CodecError> {
+        codec::decode(bytes, MAX_RESPONSE_SIZE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let reqs = [
+            Request::GetBlock {
+                id: ContentId::of(b"a"),
+            },
+            Request::GetRows {
+                output: ContentId::of(b"b"),
+                width: 64,
+                height: 64,
+                rows: vec![1, 9],
+            },
+        ];
+        for r in reqs {
+            assert_eq!(Request::from_bytes(&r.to_bytes()), Ok(r));
+        }
+        let resps = [
+            Response::Block(vec![1, 2, 3]),
+            Response::Rows(RowsProof {
+                header: vec![1],
+                rows: vec![],
+            }),
+            Response::NotFound,
+            Response::Error("busy".into()),
+        ];
+        for r in resps {
+            assert_eq!(Response::from_bytes(&r.to_bytes()), Ok(r));
+        }
+    }
+
+    #[test]
+    fn size_bounds() {
+        let big = Response::Block(vec![0; MAX_RESPONSE_SIZE]);
+        assert!(matches!(
+            Response::from_bytes(&big.to_bytes()),
+            Err(CodecError::TooLarge { .. })
+        ));
+        let ok = Response::Block(vec![0; MAX_GOSSIP_SIZE * 2]);
+        assert!(Response::from_bytes(&ok.to_bytes()).is_ok());
+        let req = Request::GetRows {
+            output: ContentId::of(b"b"),
+            width: 1,
+            height: 1,
+            rows: vec![u32::MAX; 20_000],
+        };
+        assert!(Request::from_bytes(&req.to_bytes()).is_err());
+    }
+}

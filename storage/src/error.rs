@@ -1,0 +1,27 @@
+use std::path::PathBuf;
+
+/// What can go wrong reading or writing the node's database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The database could not be opened (missing permissions, a lock held by another
+    /// process, a corrupt file).
+    #[error("cannot open the database at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sled::Error,
+    },
+    /// A read or write failed (for example the disk is full). Nothing was changed.
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored record did not decode: the database is corrupt or from another version.
+    #[error("corrupt {what} record in the database: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    /// A block's bytes do not hash to the id they were stored under.
+    #[error("block {id} in the database does not match its content id")]
+    BlockMismatch { id: String },
+    /// A block is larger than the store accepts.
+    #[error("block of {len} bytes exceeds the limit of {max} bytes")]
+    BlockTooLarge { len: usize, max: usize },
+}

@@ -1,0 +1,91 @@
+//! `pictor-storage`: the node's durable state on disk.
+//!
+//! One [sled] database per node holds the jobs it knows, the shard assignments, result
+//! claims, attestations and quorum certificates it has seen, and the content-addressed
+//! block store (scene bundles and shard outputs, keyed by their blake3 [`ContentId`]).
+//!
+//! Every write that a peer may rely on is flushed before the caller acts on it: the
+//! node stores a claim, an attestation or a certificate, calls [`Store::flush`], and only
+//! then publishes. On restart the node replays what is stored here.
+//!
+//! This crate knows nothing about the swarm; it stores protocol types as canonical CBOR.
+
+mod blocks;
+mod error;
+mod records;
+
+use std::path::{Path, PathBuf};
+
+pub use blocks::MAX_BLOCK_SIZE;
+pub use error::StorageError;
+
+/// The names of the sled trees, one per kind of record.
+const TREE_JOBS: &str = "jobs";
+const TREE_ASSIGNMENTS: &str = "assignments";
+const TREE_CLAIMS: &str = "claims";
+const TREE_ATTESTATIONS: &str = "attestations";
+const TREE_CERTIFICATES: &str = "certificates";
+const TREE_BLOCKS: &str = "blocks";
+const TREE_META: &str = "meta";
+
+/// A node's database. Cheap to clone; all clones share one sled database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    jobs: sled::Tree,
+    assignments: sled::Tree,
+    claims: sled::Tree,
+    attestations: sled::Tree,
+    certificates: sled::Tree,
+    blocks: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &Path) -> Result<Store, StorageError> {
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|source| StorageError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let tree = |name: &str| db.open_tree(name).map_err(StorageError::from);
+        Ok(Store {
+            path: path.to_path_buf(),
+            jobs: tree(TREE_JOBS)?,
+            assignments: tree(TREE_ASSIGNMENTS)?,
+            claims: tree(TREE_CLAIMS)?,
+            attestations: tree(TREE_ATTESTATIONS)?,
+            certificates: tree(TREE_CERTIFICATES)?,
+            blocks: tree(TREE_BLOCKS)?,
+            meta: tree(TREE_META)?,
+            db,
+        })
+    }
+
+    /// Where the database lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes every write so far durable. Call before acting on stored state.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Reads a small metadata value.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.meta.get(key.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Writes a small metadata value and flushes it.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.meta.insert(key.as_bytes(), value)?;
+        self.flush()
+    }
+}

@@ -1,0 +1,27 @@
+//! Shared helpers of Pictor's multi-node integration tests.
+
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// An example scene shipped in `examples/scenes/`.
+pub fn example_scene(name: &str) -> PathBuf {
+    repo_root().join("examples").join("scenes").join(name)
+}
+
+/// A public sample model from the shared assets, if present.
+pub fn shared_model(name: &str) -> Option<PathBuf> {
+    let path = repo_root()
+        .join("..")
+        .join("shared")
+        .join("assets")
+        .join("gltf")
+        .join(name);
+    path.exists().then_some(path)
+}
