@@ -87,7 +87,10 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
     let network_req = args_for(&b, b.out.join("network"), false).request()?;
     eprintln!("bench: direct render...");
     let direct = render_direct(&direct_req, |_| {})?;
-    eprintln!("bench: network render ({} checkers, {} workers)...", b.checkers, b.workers);
+    eprintln!(
+        "bench: network render ({} checkers, {} workers)...",
+        b.checkers, b.workers
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -97,7 +100,8 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
         identical &= std::fs::read(a)? == std::fs::read(n)?;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let samples = f64::from(b.width) * f64::from(b.height) * f64::from(b.samples) * b.frames.len() as f64;
+    let samples =
+        f64::from(b.width) * f64::from(b.height) * f64::from(b.samples) * b.frames.len() as f64;
     let committee = network.committee_size;
     let k = network.samples_per_checker;
     let report = BenchReport {
@@ -118,14 +122,33 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
     if b.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("pictor bench: {} frames {}x{} at {} samples/pixel, tiles of {}", b.frames.len(), b.width, b.height, b.samples, b.tile);
+        println!(
+            "pictor bench: {} frames {}x{} at {} samples/pixel, tiles of {}",
+            b.frames.len(),
+            b.width,
+            b.height,
+            b.samples,
+            b.tile
+        );
         println!("  direct render            {:.2} s", report.direct_seconds);
-        println!("  network render           {:.2} s ({} checkers, {} workers, same {} cores)", report.network_seconds, b.checkers, b.workers, cores);
-        println!("  ratio network/direct     {:.3}", report.ratio_network_over_direct);
+        println!(
+            "  network render           {:.2} s ({} checkers, {} workers, same {} cores)",
+            report.network_seconds, b.checkers, b.workers, cores
+        );
+        println!(
+            "  ratio network/direct     {:.3}",
+            report.ratio_network_over_direct
+        );
         println!("  frames pixel-identical   {}", report.frames_identical);
-        println!("  engine speed             {:.3} Msamples/s per core", report.msamples_per_second_per_core);
+        println!(
+            "  engine speed             {:.3} Msamples/s per core",
+            report.msamples_per_second_per_core
+        );
         println!("  verification             committee of {committee}, {k} pixels per checker, at most {:.3} % of a shard re-rendered", 100.0 * report.max_shard_fraction_rerendered);
-        println!("  detection (10 % falsified) {:.6}", report.detection_probability_10pct);
+        println!(
+            "  detection (10 % falsified) {:.6}",
+            report.detection_probability_10pct
+        );
     }
     Ok(())
 }

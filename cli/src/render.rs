@@ -153,10 +153,16 @@ pub(crate) fn print_summary(s: &RenderSummary) {
     }
     println!("  shards       {}", s.shards);
     if s.mode == "network" {
-        println!("  checkers     {} (committee of {})", s.checkers, s.committee_size);
+        println!(
+            "  checkers     {} (committee of {})",
+            s.checkers, s.committee_size
+        );
         println!("  workers      accepted  rejected");
         for (worker, tally) in &s.workers {
-            println!("    {worker}   {:>8}  {:>8}", tally.accepted, tally.rejected);
+            println!(
+                "    {worker}   {:>8}  {:>8}",
+                tally.accepted, tally.rejected
+            );
         }
         println!("  claims rejected   {}", s.claims_rejected);
         println!(

@@ -14,8 +14,18 @@ fn cornell(c: &mut Criterion) {
             return;
         }
     };
-    let settings = RenderSettings { width: 256, height: 256, samples: 4, frame: 1 };
-    let rect = Rect { x: 64, y: 64, w: 64, h: 64 };
+    let settings = RenderSettings {
+        width: 256,
+        height: 256,
+        samples: 4,
+        frame: 1,
+    };
+    let rect = Rect {
+        x: 64,
+        y: 64,
+        w: 64,
+        h: 64,
+    };
     let mut group = c.benchmark_group("cornell-box");
     group.sample_size(10);
     group.throughput(Throughput::Elements(samples_traced(&settings, rect)));

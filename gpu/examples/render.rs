@@ -16,14 +16,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let num = |i: usize, default: u32| -> Result<u32, std::num::ParseIntError> {
         args.get(i).map_or(Ok(default), |s| s.parse())
     };
-    let settings = RenderSettings { width: num(2, 256)?, height: num(3, 256)?, samples: num(4, 16)?, frame: num(5, 1)? };
+    let settings = RenderSettings {
+        width: num(2, 256)?,
+        height: num(3, 256)?,
+        samples: num(4, 16)?,
+        frame: num(5, 1)?,
+    };
     let t = Instant::now();
     let scene = Scene::load(&PathBuf::from(&args[0]))?;
     eprintln!("loaded {scene:?} in {:.2?}", t.elapsed());
     let t = Instant::now();
     let rgb = render_frame(&scene, &settings)?;
     let secs = t.elapsed().as_secs_f64();
-    let samples = samples_traced(&settings, Rect { x: 0, y: 0, w: settings.width, h: settings.height });
+    let samples = samples_traced(
+        &settings,
+        Rect {
+            x: 0,
+            y: 0,
+            w: settings.width,
+            h: settings.height,
+        },
+    );
     let threads = rayon::current_num_threads();
     eprintln!(
         "rendered {}x{} at {} spp in {secs:.2} s: {:.3} Msamples/s, {:.3} Msamples/s/core ({threads} threads)",

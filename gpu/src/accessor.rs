@@ -13,6 +13,32 @@ const MAX_ACCESSOR_COUNT: u64 = 1 << 26;
 /// The raw bytes of every buffer of the document, by buffer index.
 pub(crate) type Buffers<'a> = [&'a [u8]];
 
+/// Total number of accessor values (floats or indices) a scene may load: bounds memory
+/// even when many primitives reference the same huge accessor.
+pub(crate) const MAX_LOADED_VALUES: u64 = 64 * 1024 * 1024;
+
+/// Counts down the values a scene may still load.
+#[derive(Debug)]
+pub(crate) struct Budget(std::cell::Cell<u64>);
+
+impl Budget {
+    pub(crate) fn new() -> Budget {
+        Budget(std::cell::Cell::new(MAX_LOADED_VALUES))
+    }
+    fn take(&self, n: u64) -> Result<(), SceneError> {
+        let left = self.0.get();
+        if n > left {
+            return Err(SceneError::TooLarge {
+                what: "accessor values loaded",
+                actual: MAX_LOADED_VALUES - left + n,
+                limit: MAX_LOADED_VALUES,
+            });
+        }
+        self.0.set(left - n);
+        Ok(())
+    }
+}
+
 fn bad(what: String) -> SceneError {
     SceneError::Gltf(format!("invalid accessor: {what}"))
 }
@@ -31,14 +57,19 @@ fn view_slice<'a>(
     count: u64,
     elem: usize,
 ) -> Result<Layout<'a>, SceneError> {
-    let v = root.buffer_views.get(view).ok_or_else(|| bad(format!("no buffer view {view}")))?;
+    let v = root
+        .buffer_views
+        .get(view)
+        .ok_or_else(|| bad(format!("no buffer view {view}")))?;
     let buf: &'a [u8] = buffers
         .get(v.buffer.value())
         .copied()
         .ok_or_else(|| bad(format!("no buffer {}", v.buffer.value())))?;
     let stride = v.byte_stride.map_or(elem, |s| s.0);
     if stride < elem {
-        return Err(bad(format!("byte stride {stride} is smaller than the element size {elem}")));
+        return Err(bad(format!(
+            "byte stride {stride} is smaller than the element size {elem}"
+        )));
     }
     let view_start = v.byte_offset.map_or(0, |o| o.0);
     let view_end = view_start
@@ -49,7 +80,9 @@ fn view_slice<'a>(
     let span = if count == 0 {
         Some(0)
     } else {
-        (count - 1).checked_mul(stride as u64).and_then(|s| s.checked_add(elem as u64))
+        (count - 1)
+            .checked_mul(stride as u64)
+            .and_then(|s| s.checked_add(elem as u64))
     };
     let end = start.zip(span).and_then(|(s, n)| s.checked_add(n));
     match (start, end) {
@@ -91,7 +124,9 @@ fn component(data: &[u8], ty: ComponentType, normalized: bool) -> f32 {
 fn index_value(data: &[u8], ty: ComponentType) -> u64 {
     match ty {
         ComponentType::U8 | ComponentType::I8 => u64::from(data[0]),
-        ComponentType::U16 | ComponentType::I16 => u64::from(u16::from_le_bytes([data[0], data[1]])),
+        ComponentType::U16 | ComponentType::I16 => {
+            u64::from(u16::from_le_bytes([data[0], data[1]]))
+        }
         _ => u64::from(u32::from_le_bytes([data[0], data[1], data[2], data[3]])),
     }
 }
@@ -102,10 +137,14 @@ fn index_value(data: &[u8], ty: ComponentType) -> u64 {
 pub(crate) fn read_f32(
     root: &Root,
     buffers: &Buffers<'_>,
+    budget: &Budget,
     index: usize,
     want: usize,
 ) -> Result<Vec<f32>, SceneError> {
-    let acc = root.accessors.get(index).ok_or_else(|| bad(format!("no accessor {index}")))?;
+    let acc = root
+        .accessors
+        .get(index)
+        .ok_or_else(|| bad(format!("no accessor {index}")))?;
     let (Checked::Valid(ct), Checked::Valid(ty)) = (&acc.component_type, &acc.type_) else {
         return Err(bad(format!("accessor {index} has an invalid type")));
     };
@@ -118,7 +157,9 @@ pub(crate) fn read_f32(
         _ => return Err(bad(format!("accessor {index} is a matrix"))),
     };
     if comps != want {
-        return Err(bad(format!("accessor {index} has {comps} components, expected {want}")));
+        return Err(bad(format!(
+            "accessor {index} has {comps} components, expected {want}"
+        )));
     }
     let count = acc.count.0;
     if count > MAX_ACCESSOR_COUNT {
@@ -135,10 +176,23 @@ pub(crate) fn read_f32(
             *o = component(&bytes[c * csize..], ct, acc.normalized);
         }
     };
+    let layout = match acc.buffer_view {
+        Some(view) => {
+            let offset = acc.byte_offset.map_or(0, |o| o.0);
+            Some(view_slice(
+                root,
+                buffers,
+                view.value(),
+                offset,
+                count,
+                elem,
+            )?)
+        }
+        None => None,
+    };
+    budget.take(count * comps as u64)?;
     let mut out = vec![0.0f32; count as usize * comps];
-    if let Some(view) = acc.buffer_view {
-        let offset = acc.byte_offset.map_or(0, |o| o.0);
-        let l = view_slice(root, buffers, view.value(), offset, count, elem)?;
+    if let Some(l) = layout {
         for (i, o) in out.chunks_exact_mut(comps).enumerate() {
             read_elem(&l.data[i * l.stride..], o);
         }
@@ -146,18 +200,36 @@ pub(crate) fn read_f32(
     if let Some(sparse) = &acc.sparse {
         let n = sparse.count.0;
         if n > count {
-            return Err(bad(format!("accessor {index} has more sparse values than elements")));
+            return Err(bad(format!(
+                "accessor {index} has more sparse values than elements"
+            )));
         }
         let Checked::Valid(ict) = &sparse.indices.component_type else {
             return Err(bad(format!("accessor {index} has invalid sparse indices")));
         };
         let isize = ict.0.size();
-        let il = view_slice(root, buffers, sparse.indices.buffer_view.value(), sparse.indices.byte_offset.0, n, isize)?;
-        let vl = view_slice(root, buffers, sparse.values.buffer_view.value(), sparse.values.byte_offset.0, n, elem)?;
+        let il = view_slice(
+            root,
+            buffers,
+            sparse.indices.buffer_view.value(),
+            sparse.indices.byte_offset.0,
+            n,
+            isize,
+        )?;
+        let vl = view_slice(
+            root,
+            buffers,
+            sparse.values.buffer_view.value(),
+            sparse.values.byte_offset.0,
+            n,
+            elem,
+        )?;
         for i in 0..n as usize {
             let target = index_value(&il.data[i * isize..], ict.0);
             if target >= count {
-                return Err(bad(format!("accessor {index} has a sparse index out of range")));
+                return Err(bad(format!(
+                    "accessor {index} has a sparse index out of range"
+                )));
             }
             let t = target as usize * comps;
             read_elem(&vl.data[i * elem..], &mut out[t..t + comps]);
@@ -167,15 +239,26 @@ pub(crate) fn read_f32(
 }
 
 /// Reads an index accessor (unsigned scalar integers).
-pub(crate) fn read_indices(root: &Root, buffers: &Buffers<'_>, index: usize) -> Result<Vec<u32>, SceneError> {
-    let acc = root.accessors.get(index).ok_or_else(|| bad(format!("no accessor {index}")))?;
+pub(crate) fn read_indices(
+    root: &Root,
+    buffers: &Buffers<'_>,
+    budget: &Budget,
+    index: usize,
+) -> Result<Vec<u32>, SceneError> {
+    let acc = root
+        .accessors
+        .get(index)
+        .ok_or_else(|| bad(format!("no accessor {index}")))?;
     match (&acc.component_type, &acc.type_) {
         (Checked::Valid(ct), Checked::Valid(Type::Scalar))
-            if matches!(ct.0, ComponentType::U8 | ComponentType::U16 | ComponentType::U32) =>
+            if matches!(
+                ct.0,
+                ComponentType::U8 | ComponentType::U16 | ComponentType::U32
+            ) =>
         {
             if acc.sparse.is_some() {
                 // Rare for indices; read through the generic path (exact up to 2^24).
-                let v = read_f32(root, buffers, index, 1)?;
+                let v = read_f32(root, buffers, budget, index, 1)?;
                 return Ok(v.into_iter().map(|f| f as u32).collect());
             }
             let count = acc.count.0;
@@ -188,14 +271,18 @@ pub(crate) fn read_indices(root: &Root, buffers: &Buffers<'_>, index: usize) -> 
             }
             let size = ct.0.size();
             let Some(view) = acc.buffer_view else {
+                budget.take(count)?;
                 return Ok(vec![0; count as usize]);
             };
             let offset = acc.byte_offset.map_or(0, |o| o.0);
             let l = view_slice(root, buffers, view.value(), offset, count, size)?;
+            budget.take(count)?;
             Ok((0..count as usize)
                 .map(|i| index_value(&l.data[i * l.stride..], ct.0) as u32)
                 .collect())
         }
-        _ => Err(bad(format!("index accessor {index} must be unsigned integer scalars"))),
+        _ => Err(bad(format!(
+            "index accessor {index} must be unsigned integer scalars"
+        ))),
     }
 }

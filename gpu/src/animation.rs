@@ -51,7 +51,12 @@ impl Channel {
 
     /// Whether the key and value counts agree (checked by the loader).
     pub(crate) fn is_consistent(&self) -> bool {
-        let per_key = self.comps() * if self.interpolation == Interpolation::CubicSpline { 3 } else { 1 };
+        let per_key = self.comps()
+            * if self.interpolation == Interpolation::CubicSpline {
+                3
+            } else {
+                1
+            };
         !self.times.is_empty()
             && self.values.len() == self.times.len() * per_key
             && self.times.iter().all(|t| t.is_finite())
@@ -64,7 +69,11 @@ impl Channel {
 
     fn key(&self, k: usize) -> [f32; 4] {
         let c = self.comps();
-        let (stride, off) = if self.interpolation == Interpolation::CubicSpline { (3 * c, c) } else { (c, 0) };
+        let (stride, off) = if self.interpolation == Interpolation::CubicSpline {
+            (3 * c, c)
+        } else {
+            (c, 0)
+        };
         let mut out = [0.0; 4];
         if let Some(v) = self.values.get(k * stride + off..k * stride + off + c) {
             out[..c].copy_from_slice(v);
@@ -88,12 +97,20 @@ impl Channel {
             let s = if t1 > t0 { (t - t0) / (t1 - t0) } else { 0.0 };
             (after - 1, after, s)
         };
-        let s = if self.interpolation == Interpolation::Step { 0.0 } else { s };
+        let s = if self.interpolation == Interpolation::Step {
+            0.0
+        } else {
+            s
+        };
         let (a, b) = (self.key(k0), self.key(k1));
         match self.property {
             Property::Rotation => {
                 let (qa, qb) = (Quat::from_array(a), Quat::from_array(b));
-                trs.r = if s == 0.0 { qa.normalize() } else { qa.normalize().slerp(qb.normalize(), s) };
+                trs.r = if s == 0.0 {
+                    qa.normalize()
+                } else {
+                    qa.normalize().slerp(qb.normalize(), s)
+                };
             }
             p => {
                 let v = Vec3::new(a[0], a[1], a[2]).lerp(Vec3::new(b[0], b[1], b[2]), s);
@@ -132,7 +149,11 @@ mod tests {
             values: vec![0.0, 0.0, 0.0, 2.0, 4.0, 6.0],
         };
         assert!(c.is_consistent());
-        let mut trs = Trs { t: Vec3::ZERO, r: Quat::IDENTITY, s: Vec3::ONE };
+        let mut trs = Trs {
+            t: Vec3::ZERO,
+            r: Quat::IDENTITY,
+            s: Vec3::ONE,
+        };
         c.apply(0.5, &mut trs);
         assert_eq!(trs.t, Vec3::new(1.0, 2.0, 3.0));
         c.apply(7.0, &mut trs);

@@ -39,10 +39,14 @@ impl SceneBundle {
         let main = path
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| SceneError::UnsupportedFormat { path: display.clone() })?
+            .ok_or_else(|| SceneError::UnsupportedFormat {
+                path: display.clone(),
+            })?
             .to_owned();
-        normalize_relative(&main)
-            .map_err(|reason| SceneError::UnsafeUri { uri: main.clone(), reason })?;
+        normalize_relative(&main).map_err(|reason| SceneError::UnsafeUri {
+            uri: main.clone(),
+            reason,
+        })?;
         let dir = path.parent().unwrap_or(Path::new(""));
         let mut total = 0u64;
         let main_bytes = read_limited(path, &mut total)?;
@@ -53,7 +57,9 @@ impl SceneBundle {
             }
             let file_path = key.split('/').fold(dir.to_path_buf(), |p, c| p.join(c));
             if !file_path.is_file() {
-                return Err(SceneError::MissingFile { path: file_path.display().to_string() });
+                return Err(SceneError::MissingFile {
+                    path: file_path.display().to_string(),
+                });
             }
             let bytes = read_limited(&file_path, &mut total)?;
             files.insert(key, bytes);
@@ -96,7 +102,10 @@ impl SceneBundle {
         let (version, main, files): (u8, String, BTreeMap<String, serde_bytes::ByteBuf>) =
             ciborium::from_reader(&mut rest).map_err(|e| bad(format!("not a bundle: {e}")))?;
         if !rest.is_empty() {
-            return Err(bad(format!("{} trailing bytes after the bundle", rest.len())));
+            return Err(bad(format!(
+                "{} trailing bytes after the bundle",
+                rest.len()
+            )));
         }
         if version != BUNDLE_VERSION {
             return Err(bad(format!("unsupported bundle version {version}")));
@@ -108,15 +117,25 @@ impl SceneBundle {
             match normalize_relative(key) {
                 Ok(n) if &n == key => {}
                 Ok(_) => return Err(bad(format!("path {:?} is not normalized", truncate(key)))),
-                Err(reason) => return Err(SceneError::UnsafeUri { uri: truncate(key), reason }),
+                Err(reason) => {
+                    return Err(SceneError::UnsafeUri {
+                        uri: truncate(key),
+                        reason,
+                    })
+                }
             }
         }
         let lower = main.to_ascii_lowercase();
         if !(lower.ends_with(".gltf") || lower.ends_with(".glb")) {
-            return Err(SceneError::UnsupportedFormat { path: truncate(&main) });
+            return Err(SceneError::UnsupportedFormat {
+                path: truncate(&main),
+            });
         }
         if !files.contains_key(&main) {
-            return Err(bad(format!("main file {:?} is not in the bundle", truncate(&main))));
+            return Err(bad(format!(
+                "main file {:?} is not in the bundle",
+                truncate(&main)
+            )));
         }
         let bundle = SceneBundle {
             main,
@@ -138,7 +157,10 @@ fn too_many_files(actual: usize) -> SceneError {
 }
 
 fn read_limited(path: &Path, total: &mut u64) -> Result<Vec<u8>, SceneError> {
-    let io = |source| SceneError::Io { path: path.to_path_buf(), source };
+    let io = |source| SceneError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let len = std::fs::metadata(path).map_err(io)?.len();
     *total = total.saturating_add(len);
     if *total > MAX_BUNDLE_BYTES {
@@ -153,7 +175,11 @@ fn read_limited(path: &Path, total: &mut u64) -> Result<Vec<u8>, SceneError> {
 
 /// Parses the glTF JSON of a scene file (`name` is used in messages).
 pub(crate) fn parse_json(name: &str, bytes: &[u8]) -> Result<gltf::json::Root, SceneError> {
-    let json = if crate::container::is_glb(bytes) { split_glb(name, bytes)?.json } else { bytes };
+    let json = if crate::container::is_glb(bytes) {
+        split_glb(name, bytes)?.json
+    } else {
+        bytes
+    };
     gltf::json::Root::from_slice(json)
         .map_err(|e| SceneError::Gltf(format!("{name}: invalid glTF: {e}")))
 }
@@ -186,7 +212,10 @@ mod tests {
         let mut files = BTreeMap::new();
         files.insert("a.gltf".to_owned(), b"{}".to_vec());
         files.insert("tex/b.png".to_owned(), vec![1, 2, 3]);
-        SceneBundle { main: "a.gltf".into(), files }
+        SceneBundle {
+            main: "a.gltf".into(),
+            files,
+        }
     }
 
     #[test]
@@ -196,7 +225,10 @@ mod tests {
         assert_eq!(SceneBundle::from_bytes(&bytes).ok(), Some(b.clone()));
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(matches!(SceneBundle::from_bytes(&longer), Err(SceneError::Bundle(_))));
+        assert!(matches!(
+            SceneBundle::from_bytes(&longer),
+            Err(SceneError::Bundle(_))
+        ));
         assert!(SceneBundle::from_bytes(&bytes[..bytes.len() - 1]).is_err());
     }
 
@@ -204,9 +236,15 @@ mod tests {
     fn unsafe_keys_are_rejected() {
         let mut b = sample();
         b.files.insert("../x".into(), vec![]);
-        assert!(matches!(SceneBundle::from_bytes(&b.to_bytes()), Err(SceneError::UnsafeUri { .. })));
+        assert!(matches!(
+            SceneBundle::from_bytes(&b.to_bytes()),
+            Err(SceneError::UnsafeUri { .. })
+        ));
         let mut b = sample();
         b.main = "missing.gltf".into();
-        assert!(matches!(SceneBundle::from_bytes(&b.to_bytes()), Err(SceneError::Bundle(_))));
+        assert!(matches!(
+            SceneBundle::from_bytes(&b.to_bytes()),
+            Err(SceneError::Bundle(_))
+        ));
     }
 }

@@ -13,7 +13,11 @@ pub(crate) struct Triangle {
 
 impl Triangle {
     pub(crate) fn new(a: Vec3, b: Vec3, c: Vec3) -> Triangle {
-        Triangle { v0: a, e1: b - a, e2: c - a }
+        Triangle {
+            v0: a,
+            e1: b - a,
+            e2: c - a,
+        }
     }
     fn bounds(&self) -> (Vec3, Vec3) {
         let (a, b, c) = (self.v0, self.v0 + self.e1, self.v0 + self.e2);
@@ -52,7 +56,11 @@ pub(crate) struct Ray {
 
 impl Ray {
     pub(crate) fn new(o: Vec3, d: Vec3) -> Ray {
-        Ray { o, d, inv_d: Vec3::new(1.0 / d.x, 1.0 / d.y, 1.0 / d.z) }
+        Ray {
+            o,
+            d,
+            inv_d: Vec3::new(1.0 / d.x, 1.0 / d.y, 1.0 / d.z),
+        }
     }
 }
 
@@ -98,7 +106,12 @@ impl Bvh {
         let bounds: Vec<(Vec3, Vec3)> = tris.iter().map(Triangle::bounds).collect();
         let centroids: Vec<Vec3> = bounds.iter().map(|(a, b)| (*a + *b) * 0.5).collect();
         let mut order: Vec<u32> = (0..tris.len() as u32).collect();
-        let mut nodes = vec![Node { min: Vec3::ZERO, max: Vec3::ZERO, first: 0, count: 0 }];
+        let mut nodes = vec![Node {
+            min: Vec3::ZERO,
+            max: Vec3::ZERO,
+            first: 0,
+            count: 0,
+        }];
         // (node index, start, end, depth)
         let mut work = vec![(0usize, 0usize, tris.len(), 0usize)];
         while let Some((ni, start, end, depth)) = work.pop() {
@@ -124,9 +137,23 @@ impl Bvh {
                 continue;
             }
             let ext = cmax - cmin;
-            let axis = if ext.x >= ext.y && ext.x >= ext.z { 0 } else if ext.y >= ext.z { 1 } else { 2 };
+            let axis = if ext.x >= ext.y && ext.x >= ext.z {
+                0
+            } else if ext.y >= ext.z {
+                1
+            } else {
+                2
+            };
             let mid = if depth < MAX_DEPTH {
-                sah_split(idx, &bounds, &centroids, axis, cmin[axis], ext[axis], half_area(min, max))
+                sah_split(
+                    idx,
+                    &bounds,
+                    &centroids,
+                    axis,
+                    cmin[axis],
+                    ext[axis],
+                    half_area(min, max),
+                )
             } else {
                 None
             };
@@ -148,8 +175,18 @@ impl Bvh {
                 }
             };
             let left = nodes.len();
-            nodes.push(Node { min, max, first: 0, count: 0 });
-            nodes.push(Node { min, max, first: 0, count: 0 });
+            nodes.push(Node {
+                min,
+                max,
+                first: 0,
+                count: 0,
+            });
+            nodes.push(Node {
+                min,
+                max,
+                first: 0,
+                count: 0,
+            });
             nodes[ni].first = left as u32;
             work.push((left + 1, start + mid, end, depth + 1));
             work.push((left, start, start + mid, depth + 1));
@@ -161,48 +198,75 @@ impl Bvh {
     pub(crate) fn intersect(&self, tris: &[Triangle], ray: &Ray, t_max: f32) -> Option<Hit> {
         let mut best: Option<Hit> = None;
         let mut t_best = t_max;
-        self.traverse(ray, |first, count, t_limit| {
-            for i in first..first + count {
-                if let Some(tri) = tris.get(i) {
-                    if let Some((t, u, v)) = tri.intersect(ray, t_best) {
-                        t_best = t;
-                        best = Some(Hit { t, u, v, tri: i as u32 });
+        self.traverse(
+            ray,
+            |first, count, t_limit| {
+                for i in first..first + count {
+                    if let Some(tri) = tris.get(i) {
+                        if let Some((t, u, v)) = tri.intersect(ray, t_best) {
+                            t_best = t;
+                            best = Some(Hit {
+                                t,
+                                u,
+                                v,
+                                tri: i as u32,
+                            });
+                        }
                     }
                 }
-            }
-            *t_limit = t_best;
-            false
-        }, t_max);
+                *t_limit = t_best;
+                false
+            },
+            t_max,
+        );
         best
     }
 
     /// Whether anything lies in (0, t_max) along the ray.
     pub(crate) fn occluded(&self, tris: &[Triangle], ray: &Ray, t_max: f32) -> bool {
         let mut hit = false;
-        self.traverse(ray, |first, count, _| {
-            hit = tris[first.min(tris.len())..(first + count).min(tris.len())]
-                .iter()
-                .any(|t| t.intersect(ray, t_max).is_some());
-            hit
-        }, t_max);
+        self.traverse(
+            ray,
+            |first, count, _| {
+                hit = tris[first.min(tris.len())..(first + count).min(tris.len())]
+                    .iter()
+                    .any(|t| t.intersect(ray, t_max).is_some());
+                hit
+            },
+            t_max,
+        );
         hit
     }
 
     /// Visits leaves front to back; `leaf` may lower the search distance and returns
     /// `true` to stop.
-    fn traverse(&self, ray: &Ray, mut leaf: impl FnMut(usize, usize, &mut f32) -> bool, t_max: f32) {
-        if self.nodes.is_empty() {
-            return;
-        }
+    fn traverse(
+        &self,
+        ray: &Ray,
+        mut leaf: impl FnMut(usize, usize, &mut f32) -> bool,
+        t_max: f32,
+    ) {
         let mut t_limit = t_max;
-        let mut stack = [0u32; STACK];
+        let Some(root) = self.nodes.first() else {
+            return;
+        };
+        let Some(t_root) = slab(root, ray, t_limit) else {
+            return;
+        };
+        // (node, entry distance): a node is skipped if a closer hit was found since it
+        // was pushed, without testing its box again.
+        let mut stack = [(0u32, 0.0f32); STACK];
+        stack[0] = (0, t_root);
         let mut sp = 1usize;
         while sp > 0 {
             sp -= 1;
-            let Some(node) = self.nodes.get(stack[sp] as usize) else { continue };
-            if slab(node, ray, t_limit).is_none() {
+            let (index, t_near) = stack[sp];
+            if t_near >= t_limit {
                 continue;
             }
+            let Some(node) = self.nodes.get(index as usize) else {
+                continue;
+            };
             if node.count > 0 {
                 if leaf(node.first as usize, node.count as usize, &mut t_limit) {
                     return;
@@ -210,19 +274,21 @@ impl Bvh {
                 continue;
             }
             let (l, r) = (node.first as usize, node.first as usize + 1);
-            let (Some(ln), Some(rn)) = (self.nodes.get(l), self.nodes.get(r)) else { continue };
+            let (Some(ln), Some(rn)) = (self.nodes.get(l), self.nodes.get(r)) else {
+                continue;
+            };
             let (tl, tr) = (slab(ln, ray, t_limit), slab(rn, ray, t_limit));
             // Push the far child first so the near one is visited first.
             let order = match (tl, tr) {
-                (Some(a), Some(b)) if b < a => [Some(l), Some(r)],
-                (Some(_), Some(_)) => [Some(r), Some(l)],
-                (Some(_), None) => [None, Some(l)],
-                (None, Some(_)) => [None, Some(r)],
+                (Some(a), Some(b)) if b < a => [Some((l, a)), Some((r, b))],
+                (Some(a), Some(b)) => [Some((r, b)), Some((l, a))],
+                (Some(a), None) => [None, Some((l, a))],
+                (None, Some(b)) => [None, Some((r, b))],
                 (None, None) => [None, None],
             };
-            for c in order.into_iter().flatten() {
+            for (c, t) in order.into_iter().flatten() {
                 if sp < STACK {
-                    stack[sp] = c as u32;
+                    stack[sp] = (c as u32, t);
                     sp += 1;
                 }
             }
@@ -261,7 +327,11 @@ fn sah_split(
     }
     let scale = BINS as f32 / extent;
     let bin_of = |i: u32| (((centroids[i as usize][axis] - cmin) * scale) as usize).min(BINS - 1);
-    let empty = (Vec3::splat(f32::INFINITY), Vec3::splat(f32::NEG_INFINITY), 0usize);
+    let empty = (
+        Vec3::splat(f32::INFINITY),
+        Vec3::splat(f32::NEG_INFINITY),
+        0usize,
+    );
     let mut bins = [empty; BINS];
     for &i in idx.iter() {
         let b = &mut bins[bin_of(i)];
@@ -274,13 +344,25 @@ fn sah_split(
     let mut right_cost = [0.0f32; BINS];
     let mut acc = empty;
     for k in (1..BINS).rev() {
-        acc = (acc.0.min(bins[k].0), acc.1.max(bins[k].1), acc.2 + bins[k].2);
-        right_cost[k] = if acc.2 == 0 { 0.0 } else { half_area(acc.0, acc.1) * acc.2 as f32 };
+        acc = (
+            acc.0.min(bins[k].0),
+            acc.1.max(bins[k].1),
+            acc.2 + bins[k].2,
+        );
+        right_cost[k] = if acc.2 == 0 {
+            0.0
+        } else {
+            half_area(acc.0, acc.1) * acc.2 as f32
+        };
     }
     let mut best: Option<(f32, usize)> = None;
     let mut acc = empty;
     for k in 0..BINS - 1 {
-        acc = (acc.0.min(bins[k].0), acc.1.max(bins[k].1), acc.2 + bins[k].2);
+        acc = (
+            acc.0.min(bins[k].0),
+            acc.1.max(bins[k].1),
+            acc.2 + bins[k].2,
+        );
         if acc.2 == 0 || acc.2 == idx.len() {
             continue;
         }
@@ -315,7 +397,11 @@ mod tests {
         for i in 0..n {
             for j in 0..n {
                 let o = Vec3::new(i as f32, j as f32, (i * 7 % 5) as f32);
-                t.push(Triangle::new(o, o + Vec3::new(1.0, 0.0, 0.0), o + Vec3::new(0.0, 1.0, 0.0)));
+                t.push(Triangle::new(
+                    o,
+                    o + Vec3::new(1.0, 0.0, 0.0),
+                    o + Vec3::new(0.0, 1.0, 0.0),
+                ));
             }
         }
         t
@@ -334,9 +420,14 @@ mod tests {
                 .filter_map(|t| t.intersect(&ray, f32::INFINITY))
                 .map(|h| h.0)
                 .fold(f32::INFINITY, f32::min);
-            let fast = bvh.intersect(&sorted, &ray, f32::INFINITY).map_or(f32::INFINITY, |h| h.t);
+            let fast = bvh
+                .intersect(&sorted, &ray, f32::INFINITY)
+                .map_or(f32::INFINITY, |h| h.t);
             assert_eq!(brute, fast);
-            assert_eq!(bvh.occluded(&sorted, &ray, f32::INFINITY), brute.is_finite());
+            assert_eq!(
+                bvh.occluded(&sorted, &ray, f32::INFINITY),
+                brute.is_finite()
+            );
         }
     }
 }

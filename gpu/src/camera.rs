@@ -38,7 +38,10 @@ impl Camera {
     /// The camera of a scene node; aspect ratio from the render size.
     pub(crate) fn from_pose(pose: &CameraPose, width: u32, height: u32) -> Camera {
         let origin = pose.world.translation();
-        let mut forward = pose.world.transform_vector(Vec3::new(0.0, 0.0, -1.0)).normalize();
+        let mut forward = pose
+            .world
+            .transform_vector(Vec3::new(0.0, 0.0, -1.0))
+            .normalize();
         let up0 = pose.world.transform_vector(Vec3::new(0.0, 1.0, 0.0));
         let mut right = forward.cross(up0).normalize();
         if forward == Vec3::ZERO || right == Vec3::ZERO {
@@ -48,15 +51,31 @@ impl Camera {
         let up = right.cross(forward);
         let (half_h, orthographic) = match pose.projection {
             Projection::Perspective { yfov } => {
-                let yfov = if yfov.is_finite() { yfov.clamp(1.0e-3, 3.1) } else { DEFAULT_YFOV };
+                let yfov = if yfov.is_finite() {
+                    yfov.clamp(1.0e-3, 3.1)
+                } else {
+                    DEFAULT_YFOV
+                };
                 (libm::tanf(yfov * 0.5), false)
             }
             Projection::Orthographic { ymag } => {
-                let ymag = if ymag.is_finite() && ymag.abs() > 0.0 { ymag.abs() } else { 1.0 };
+                let ymag = if ymag.is_finite() && ymag.abs() > 0.0 {
+                    ymag.abs()
+                } else {
+                    1.0
+                };
                 (ymag, true)
             }
         };
-        Camera { origin, right, up, forward, half_h, orthographic, aspect: aspect(width, height) }
+        Camera {
+            origin,
+            right,
+            up,
+            forward,
+            half_h,
+            orthographic,
+            aspect: aspect(width, height),
+        }
     }
 
     /// The default camera: on +Z of the bounding box centre, looking down -Z, 45° vertical
@@ -93,7 +112,10 @@ impl Camera {
         if self.orthographic {
             Ray::new(self.origin + self.right * sx + self.up * sy, self.forward)
         } else {
-            Ray::new(self.origin, (self.forward + self.right * sx + self.up * sy).normalize())
+            Ray::new(
+                self.origin,
+                (self.forward + self.right * sx + self.up * sy).normalize(),
+            )
         }
     }
 }

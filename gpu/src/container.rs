@@ -55,8 +55,12 @@ pub(crate) fn split_glb<'a>(name: &str, bytes: &'a [u8]) -> Result<Glb<'a>, Scen
         let len = read_u32(bytes, at).ok_or_else(|| bad("truncated chunk header"))? as usize;
         let ty = read_u32(bytes, at + 4).ok_or_else(|| bad("truncated chunk header"))?;
         let start = at + 8;
-        let end = start.checked_add(len).ok_or_else(|| bad("chunk length overflows"))?;
-        let data = bytes.get(start..end).ok_or_else(|| bad("truncated chunk"))?;
+        let end = start
+            .checked_add(len)
+            .ok_or_else(|| bad("chunk length overflows"))?;
+        let data = bytes
+            .get(start..end)
+            .ok_or_else(|| bad("truncated chunk"))?;
         if ty != expect {
             return Err(bad(&format!("unexpected chunk type {ty:#010x}")));
         }
@@ -80,7 +84,10 @@ pub(crate) enum UriTarget {
 /// Resolves a glTF URI. Files are relative to the main scene file, which sits at the root
 /// of the bundle; absolute paths, `..` components and non-file schemes are rejected.
 pub(crate) fn resolve_uri(uri: &str) -> Result<UriTarget, SceneError> {
-    let unsafe_uri = |reason| SceneError::UnsafeUri { uri: truncate(uri), reason };
+    let unsafe_uri = |reason| SceneError::UnsafeUri {
+        uri: truncate(uri),
+        reason,
+    };
     if let Some(rest) = uri.strip_prefix("data:") {
         let (meta, payload) = rest
             .split_once(',')
@@ -94,7 +101,9 @@ pub(crate) fn resolve_uri(uri: &str) -> Result<UriTarget, SceneError> {
         return Ok(UriTarget::Data(data));
     }
     let path = percent_decode(uri).ok_or(unsafe_uri("invalid percent-encoding"))?;
-    Ok(UriTarget::File(normalize_relative(&path).map_err(unsafe_uri)?))
+    Ok(UriTarget::File(
+        normalize_relative(&path).map_err(unsafe_uri)?,
+    ))
 }
 
 /// Checks that `path` is a plain relative path below the bundle root and normalizes it.
@@ -164,9 +173,23 @@ mod tests {
 
     #[test]
     fn uris_are_confined() {
-        assert_eq!(resolve_uri("a/./b%20c.bin").ok(), Some(UriTarget::File("a/b c.bin".into())));
-        for bad in ["../x", "a/../../x", "/etc/passwd", "file:///etc/passwd", "http://x/y", "C:\\x", ""] {
-            assert!(matches!(resolve_uri(bad), Err(SceneError::UnsafeUri { .. })), "{bad}");
+        assert_eq!(
+            resolve_uri("a/./b%20c.bin").ok(),
+            Some(UriTarget::File("a/b c.bin".into()))
+        );
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "file:///etc/passwd",
+            "http://x/y",
+            "C:\\x",
+            "",
+        ] {
+            assert!(
+                matches!(resolve_uri(bad), Err(SceneError::UnsafeUri { .. })),
+                "{bad}"
+            );
         }
         assert_eq!(
             resolve_uri("data:application/octet-stream;base64,AAEC").ok(),

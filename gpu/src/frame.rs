@@ -73,14 +73,24 @@ fn local_transforms(data: &SceneData, t: f32) -> Vec<Mat4> {
 /// each node at most once, so cycles and shared subtrees cannot blow up.
 pub(crate) fn walk(data: &SceneData, locals: Option<&[Mat4]>, mut visit: impl FnMut(usize, &Mat4)) {
     let mut seen = vec![false; data.nodes.len()];
-    let mut stack: Vec<(usize, Mat4)> = data.roots.iter().rev().map(|&r| (r, Mat4::IDENTITY)).collect();
+    let mut stack: Vec<(usize, Mat4)> = data
+        .roots
+        .iter()
+        .rev()
+        .map(|&r| (r, Mat4::IDENTITY))
+        .collect();
     while let Some((i, parent)) = stack.pop() {
-        let Some(node) = data.nodes.get(i) else { continue };
+        let Some(node) = data.nodes.get(i) else {
+            continue;
+        };
         if std::mem::replace(&mut seen[i], true) {
             tracing::warn!("node {i} is reachable more than once; later instances are ignored");
             continue;
         }
-        let local = locals.and_then(|l| l.get(i)).copied().unwrap_or(Mat4::IDENTITY);
+        let local = locals
+            .and_then(|l| l.get(i))
+            .copied()
+            .unwrap_or(Mat4::IDENTITY);
         let world = parent.mul(&local);
         visit(i, &world);
         stack.extend(node.children.iter().rev().map(|&c| (c, world)));
@@ -99,7 +109,10 @@ pub(crate) fn build(data: &SceneData, t: f32, default_sun: bool) -> Result<Frame
     walk(data, Some(&locals), |i, world| {
         let node = &data.nodes[i];
         if let (None, Some(Some(p))) = (camera, node.camera.and_then(|c| data.cameras.get(c))) {
-            camera = Some(CameraPose { world: *world, projection: *p });
+            camera = Some(CameraPose {
+                world: *world,
+                projection: *p,
+            });
         }
         if let Some(Some(def)) = node.light.and_then(|l| data.lights.get(l)) {
             let light = Light::place(def, world);
@@ -107,7 +120,9 @@ pub(crate) fn build(data: &SceneData, t: f32, default_sun: bool) -> Result<Frame
                 lights.push(light);
             }
         }
-        let Some(prims) = node.mesh.and_then(|m| data.meshes.get(m)) else { return };
+        let Some(prims) = node.mesh.and_then(|m| data.meshes.get(m)) else {
+            return;
+        };
         // A mirroring transform reverses the winding (glTF 3.7.4).
         let flip = world.c[0][0] * (world.c[1][1] * world.c[2][2] - world.c[2][1] * world.c[1][2])
             - world.c[1][0] * (world.c[0][1] * world.c[2][2] - world.c[2][1] * world.c[0][2])
@@ -123,11 +138,16 @@ pub(crate) fn build(data: &SceneData, t: f32, default_sun: bool) -> Result<Frame
                 });
                 return;
             }
-            let pos: Vec<Vec3> = p.positions.iter().map(|&v| world.transform_point(v)).collect();
-            let nrm: Option<Vec<Vec3>> = p
-                .normals
-                .as_ref()
-                .map(|ns| ns.iter().map(|&n| world.transform_normal(n).normalize()).collect());
+            let pos: Vec<Vec3> = p
+                .positions
+                .iter()
+                .map(|&v| world.transform_point(v))
+                .collect();
+            let nrm: Option<Vec<Vec3>> = p.normals.as_ref().map(|ns| {
+                ns.iter()
+                    .map(|&n| world.transform_normal(n).normalize())
+                    .collect()
+            });
             for tri in &p.triangles {
                 let [a, mut b, mut c] = tri.map(|i| i as usize);
                 if flip {
@@ -151,7 +171,13 @@ pub(crate) fn build(data: &SceneData, t: f32, default_sun: bool) -> Result<Frame
                     None => [[0.0; 2]; 3],
                 };
                 tris.push(triangle);
-                shading.push(TriShading { normals, uvs, material: p.material, emit_pdf: 0.0, area });
+                shading.push(TriShading {
+                    normals,
+                    uvs,
+                    material: p.material,
+                    emit_pdf: 0.0,
+                    area,
+                });
             }
         }
     });
@@ -179,7 +205,18 @@ pub(crate) fn build(data: &SceneData, t: f32, default_sun: bool) -> Result<Frame
         }
     }
     let (emitters, emitter_cdf) = emitter_distribution(data, &mut shading);
-    Ok(Frame { tris, shading, bvh, emitters, emitter_cdf, lights, camera, min, max, instanced })
+    Ok(Frame {
+        tris,
+        shading,
+        bvh,
+        emitters,
+        emitter_cdf,
+        lights,
+        camera,
+        min,
+        max,
+        instanced,
+    })
 }
 
 /// Picks emissive triangles with probability proportional to area × emitted luminance.
@@ -189,7 +226,10 @@ fn emitter_distribution(data: &SceneData, shading: &mut [TriShading]) -> (Vec<u3
     for (i, s) in shading.iter().enumerate() {
         let m = &data.materials;
         if m.is_emissive(s.material) && s.area > 0.0 {
-            let w = s.area * m.materials.get(s.material as usize).map_or(0.0, |m| m.emissive.luminance());
+            let w = s.area
+                * m.materials
+                    .get(s.material as usize)
+                    .map_or(0.0, |m| m.emissive.luminance());
             if w > 0.0 && w.is_finite() {
                 emitters.push(i as u32);
                 weights.push(w);
@@ -216,7 +256,10 @@ impl Frame {
         if self.emitters.is_empty() {
             return None;
         }
-        let k = self.emitter_cdf.partition_point(|&c| c <= u).min(self.emitters.len() - 1);
+        let k = self
+            .emitter_cdf
+            .partition_point(|&c| c <= u)
+            .min(self.emitters.len() - 1);
         self.emitters.get(k).copied()
     }
 }

@@ -15,16 +15,23 @@ pub fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, Render
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    let mut writer = enc.write_header().map_err(|e| RenderError::Png(e.to_string()))?;
-    writer.write_image_data(rgb).map_err(|e| RenderError::Png(e.to_string()))?;
-    writer.finish().map_err(|e| RenderError::Png(e.to_string()))?;
+    let mut writer = enc
+        .write_header()
+        .map_err(|e| RenderError::Png(e.to_string()))?;
+    writer
+        .write_image_data(rgb)
+        .map_err(|e| RenderError::Png(e.to_string()))?;
+    writer
+        .finish()
+        .map_err(|e| RenderError::Png(e.to_string()))?;
     Ok(out)
 }
 
 /// Decodes a PNG (any colour type / depth) to 8-bit RGB: `(width, height, rgb)`.
 pub fn decode_png(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), RenderError> {
     let err = |e: image::ImageError| RenderError::Png(e.to_string());
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Png);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(65_536);
     limits.max_image_height = Some(65_536);
@@ -44,7 +51,10 @@ mod tests {
         let png = encode_png(4, 3, &rgb).ok();
         let back = png.as_deref().map(decode_png).and_then(Result::ok);
         assert_eq!(back, Some((4, 3, rgb)));
-        assert!(matches!(encode_png(4, 3, &[0; 5]), Err(RenderError::Png(_))));
+        assert!(matches!(
+            encode_png(4, 3, &[0; 5]),
+            Err(RenderError::Png(_))
+        ));
         assert!(decode_png(b"not a png").is_err());
     }
 }

@@ -13,6 +13,8 @@ use crate::sampler::SampleRng;
 pub(crate) const MAX_DEPTH: u32 = 5;
 /// Russian roulette starts after this many bounces.
 const RR_DEPTH: u32 = 3;
+/// Fraction of a surface's roughness that every later surface on the path gets at least.
+const REGULARIZATION: f32 = 0.5;
 /// Per-sample radiance clamp (suppresses fireflies; keeps the estimator bounded).
 pub(crate) const MAX_SAMPLE_RADIANCE: f32 = 16.0;
 
@@ -49,12 +51,18 @@ impl Tracer<'_> {
         let mut l = Vec3::ZERO;
         let mut beta = Vec3::ONE;
         let mut prev_pdf = 0.0f32; // pdf of the BSDF sample that produced `ray`; 0 = camera ray
+                                   // Path regularization: after a rough bounce, later surfaces are treated as at least
+                                   // half as rough, which removes most caustic fireflies (diffuse → glossy → light).
+        let mut min_roughness = 0.0f32;
         for depth in 0..MAX_DEPTH {
             let Some(hit) = frame.bvh.intersect(&frame.tris, &ray, f32::INFINITY) else {
                 l += beta.mul_elem(self.env);
                 break;
             };
-            let (Some(tri), Some(sh)) = (frame.tris.get(hit.tri as usize), frame.shading.get(hit.tri as usize)) else {
+            let (Some(tri), Some(sh)) = (
+                frame.tris.get(hit.tri as usize),
+                frame.shading.get(hit.tri as usize),
+            ) else {
                 break;
             };
             let (u, v) = (hit.u, hit.v);
@@ -77,7 +85,9 @@ impl Tracer<'_> {
             if ns.dot(wo) <= 0.0 {
                 ns = ng_f;
             }
-            let surf = mats.eval(sh.material, uv);
+            let mut surf = mats.eval(sh.material, uv);
+            surf.roughness = surf.roughness.max(min_roughness);
+            min_roughness = min_roughness.max(surf.roughness * REGULARIZATION);
 
             // Emission hit by this ray.
             if surf.emission.max_component() > 0.0 && (front || mats.double_sided(sh.material)) {
@@ -96,7 +106,9 @@ impl Tracer<'_> {
 
             // Next-event estimation: punctual lights.
             for light in &frame.lights {
-                let Some(ls) = light.sample(origin) else { continue };
+                let Some(ls) = light.sample(origin) else {
+                    continue;
+                };
                 let cos_i = ls.wi.dot(ns);
                 if cos_i <= 0.0 || ls.wi.dot(ng_f) <= 0.0 {
                     continue;
@@ -105,8 +117,15 @@ impl Tracer<'_> {
                 if f.max_component() <= 0.0 {
                     continue;
                 }
-                let t_max = if ls.dist.is_finite() { ls.dist * (1.0 - 1.0e-4) } else { f32::INFINITY };
-                if !frame.bvh.occluded(&frame.tris, &Ray::new(origin, ls.wi), t_max) {
+                let t_max = if ls.dist.is_finite() {
+                    ls.dist * (1.0 - 1.0e-4)
+                } else {
+                    f32::INFINITY
+                };
+                if !frame
+                    .bvh
+                    .occluded(&frame.tris, &Ray::new(origin, ls.wi), t_max)
+                {
                     l += beta.mul_elem(f).mul_elem(ls.li) * cos_i;
                 }
             }
@@ -140,15 +159,32 @@ impl Tracer<'_> {
             prev_pdf = s.pdf;
             ray = Ray::new(origin, s.wi);
         }
-        let c = |x: f32| if x.is_finite() { x.clamp(0.0, MAX_SAMPLE_RADIANCE) } else { 0.0 };
+        let c = |x: f32| {
+            if x.is_finite() {
+                x.clamp(0.0, MAX_SAMPLE_RADIANCE)
+            } else {
+                0.0
+            }
+        };
         Vec3::new(c(l.x), c(l.y), c(l.z))
     }
 
     /// Light from one emissive triangle picked by power, MIS-weighted against the BSDF.
-    fn sample_emitter(&self, bsdf: &Bsdf, origin: Vec3, ns: Vec3, ng_f: Vec3, wo: Vec3, u: [f32; 3]) -> Vec3 {
+    fn sample_emitter(
+        &self,
+        bsdf: &Bsdf,
+        origin: Vec3,
+        ns: Vec3,
+        ng_f: Vec3,
+        wo: Vec3,
+        u: [f32; 3],
+    ) -> Vec3 {
         let frame = self.frame;
-        let Some(e) = frame.pick_emitter(u[0]) else { return Vec3::ZERO };
-        let (Some(tri), Some(sh)) = (frame.tris.get(e as usize), frame.shading.get(e as usize)) else {
+        let Some(e) = frame.pick_emitter(u[0]) else {
+            return Vec3::ZERO;
+        };
+        let (Some(tri), Some(sh)) = (frame.tris.get(e as usize), frame.shading.get(e as usize))
+        else {
             return Vec3::ZERO;
         };
         let su = libm::sqrtf(u[1]);
@@ -187,7 +223,10 @@ impl Tracer<'_> {
         if le.max_component() <= 0.0 {
             return Vec3::ZERO;
         }
-        if frame.bvh.occluded(&frame.tris, &Ray::new(origin, wi), dist * (1.0 - 1.0e-4)) {
+        if frame
+            .bvh
+            .occluded(&frame.tris, &Ray::new(origin, wi), dist * (1.0 - 1.0e-4))
+        {
             return Vec3::ZERO;
         }
         f.mul_elem(le) * (cos_i * power_heuristic(light_pdf, bsdf_pdf) / light_pdf)

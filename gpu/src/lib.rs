@@ -35,7 +35,8 @@
 //! # Determinism
 //! The same scene bytes and settings give the same pixels on every machine: only IEEE
 //! basic operations and the pure-Rust `libm` are used for anything that decides a pixel;
-//! every sample has its own random stream seeded from (scene id, frame, x, y, sample);
+//! every sample has its own random stream seeded from (scene id, frame, x, y, sample)
+//! (frame 1 for static scenes, so that every frame of a static scene is the same image);
 //! samples are summed in a fixed order on one thread; scene preparation (including the BVH
 //! build) does not depend on thread scheduling or hash order. So [`render_pixel`] returns
 //! exactly the bytes of that pixel in [`render_tile`] and [`render_frame`].
@@ -76,7 +77,8 @@ pub use error::{RenderError, SceneError};
 pub use frame::{MAX_LIGHTS, MAX_TRIANGLES};
 pub use image_io::{decode_png, encode_png};
 pub use render::{
-    render_frame, render_pixel, render_tile, samples_traced, Rect, RenderSettings, MAX_IMAGE_SIZE, MAX_SAMPLES,
+    render_frame, render_pixel, render_tile, samples_traced, Rect, RenderSettings, MAX_IMAGE_SIZE,
+    MAX_SAMPLES,
 };
 pub use scene::{Scene, DEFAULT_SKY_RADIANCE};
-pub use texture::{MAX_TEXTURES, MAX_TEXTURE_SIZE};
+pub use texture::{MAX_TEXTURES, MAX_TEXTURE_SIZE, MAX_TOTAL_TEXELS};

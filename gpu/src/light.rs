@@ -47,7 +47,9 @@ pub(crate) const SUN_TOWARD: Vec3 = Vec3::new(0.4, 1.0, 0.6);
 
 impl Light {
     pub(crate) fn place(def: &LightDef, world: &Mat4) -> Light {
-        let mut direction = world.transform_vector(Vec3::new(0.0, 0.0, -1.0)).normalize();
+        let mut direction = world
+            .transform_vector(Vec3::new(0.0, 0.0, -1.0))
+            .normalize();
         if direction == Vec3::ZERO {
             direction = Vec3::new(0.0, 0.0, -1.0);
         }
@@ -94,7 +96,11 @@ impl Light {
                 (d * (1.0 / dist), dist, li)
             }
         };
-        if let LightKind::Spot { cos_inner, cos_outer } = self.kind {
+        if let LightKind::Spot {
+            cos_inner,
+            cos_outer,
+        } = self.kind
+        {
             let cd = self.direction.dot(-wi);
             let scale = 1.0 / (cos_inner - cos_outer).max(0.001);
             let a = ((cd - cos_outer) * scale).clamp(0.0, 1.0);

@@ -5,7 +5,7 @@ use gltf::json::validation::Checked;
 use gltf::json::Root;
 use rayon::prelude::*;
 
-use crate::accessor::{read_f32, read_indices, Buffers};
+use crate::accessor::{read_f32, read_indices, Budget, Buffers};
 use crate::animation::{Channel, Interpolation, Property};
 use crate::bundle::SceneBundle;
 use crate::camera::Projection;
@@ -14,11 +14,14 @@ use crate::error::SceneError;
 use crate::light::{LightDef, LightKind};
 use crate::material::{Material, Materials};
 use crate::math::{Mat4, Quat, Vec3};
-use crate::texture::{Image, TexelTables, Texture, MAX_TEXTURES};
+use crate::texture::{Image, TexelTables, Texture, MAX_TEXTURES, MAX_TOTAL_TEXELS};
 
 /// Extensions a scene may require; any other required extension is refused.
-const SUPPORTED_EXTENSIONS: &[&str] =
-    &["KHR_lights_punctual", "KHR_materials_emissive_strength", "KHR_mesh_quantization"];
+const SUPPORTED_EXTENSIONS: &[&str] = &[
+    "KHR_lights_punctual",
+    "KHR_materials_emissive_strength",
+    "KHR_mesh_quantization",
+];
 
 /// One triangle-list primitive in object space.
 #[derive(Debug)]
@@ -61,7 +64,35 @@ pub(crate) struct SceneData {
 }
 
 fn invalid(name: &str, what: impl std::fmt::Display) -> SceneError {
-    SceneError::Gltf(format!("{name}: invalid glTF: {what}"))
+    let what = what.to_string();
+    let what = what.strip_prefix("invalid glTF: ").unwrap_or(&what);
+    SceneError::Gltf(format!(
+        "{name}: invalid glTF: {}",
+        truncate(what.trim_end_matches(';'))
+    ))
+}
+
+/// glTF requires `min`/`max` on POSITION accessors, and the validator enforces it; many
+/// hand-written files omit them. The engine never reads them, so placeholders are filled
+/// in rather than refusing the scene.
+fn fill_position_bounds(root: &mut Root) {
+    let mut positions = Vec::new();
+    for mesh in &root.meshes {
+        for p in &mesh.primitives {
+            if let Some(i) = p.attributes.get(&Checked::Valid(gltf::Semantic::Positions)) {
+                positions.push(i.value());
+            }
+        }
+    }
+    for i in positions {
+        if let Some(a) = root.accessors.get_mut(i) {
+            let zero = || Some(gltf::json::Value::from(vec![0.0f32; 3]));
+            if a.min.is_none() || a.max.is_none() {
+                a.min = zero();
+                a.max = zero();
+            }
+        }
+    }
 }
 
 /// Parses and validates the main file of the bundle and converts it.
@@ -70,14 +101,17 @@ pub(crate) fn load(bundle: &SceneBundle) -> Result<SceneData, SceneError> {
     let main = bundle
         .files
         .get(name)
-        .ok_or_else(|| SceneError::MissingFile { path: name.to_owned() })?;
+        .ok_or_else(|| SceneError::MissingFile {
+            path: name.to_owned(),
+        })?;
     let (json, bin) = if is_glb(main) {
         let glb = split_glb(name, main)?;
         (glb.json, glb.bin)
     } else {
         (main.as_slice(), None)
     };
-    let root = Root::from_slice(json).map_err(|e| invalid(name, e))?;
+    let mut root = Root::from_slice(json).map_err(|e| invalid(name, e))?;
+    fill_position_bounds(&mut root);
     let doc = gltf::Document::from_json(root).map_err(|e| invalid(name, e))?;
     for ext in &doc.as_json().extensions_required {
         if !SUPPORTED_EXTENSIONS.contains(&ext.as_str()) {
@@ -95,7 +129,10 @@ pub(crate) fn load(bundle: &SceneBundle) -> Result<SceneData, SceneError> {
             _ => None,
         });
         if b.uri.is_none() && (i != 0 || bin.is_none()) {
-            return Err(invalid(name, format!("buffer {i} has no uri and no GLB binary chunk")));
+            return Err(invalid(
+                name,
+                format!("buffer {i} has no uri and no GLB binary chunk"),
+            ));
         }
     }
     let mut buffers: Vec<&[u8]> = Vec::with_capacity(root.buffers.len());
@@ -108,7 +145,8 @@ pub(crate) fn load(bundle: &SceneBundle) -> Result<SceneData, SceneError> {
     }
     let materials = load_materials(bundle, &doc, &buffers)?;
     let default_material = (materials.materials.len() - 1) as u32;
-    let meshes = load_meshes(name, &doc, &buffers, default_material)?;
+    let budget = Budget::new();
+    let meshes = load_meshes(name, &doc, &buffers, &budget, default_material)?;
     Ok(SceneData {
         materials,
         meshes,
@@ -116,7 +154,7 @@ pub(crate) fn load(bundle: &SceneBundle) -> Result<SceneData, SceneError> {
         roots: scene_roots(&doc),
         cameras: root.cameras.iter().map(camera_projection).collect(),
         lights: load_lights(root),
-        channels: load_channels(name, &doc, &buffers)?,
+        channels: load_channels(name, &doc, &buffers, &budget)?,
     })
 }
 
@@ -127,11 +165,18 @@ fn file_bytes<'a>(bundle: &'a SceneBundle, uri: &str) -> Result<&'a [u8], SceneE
             .get(&key)
             .map(Vec::as_slice)
             .ok_or(SceneError::MissingFile { path: key }),
-        UriTarget::Data(_) => Err(SceneError::UnsafeUri { uri: truncate(uri), reason: "unexpected data uri" }),
+        UriTarget::Data(_) => Err(SceneError::UnsafeUri {
+            uri: truncate(uri),
+            reason: "unexpected data uri",
+        }),
     }
 }
 
-fn load_materials(bundle: &SceneBundle, doc: &gltf::Document, buffers: &Buffers<'_>) -> Result<Materials, SceneError> {
+fn load_materials(
+    bundle: &SceneBundle,
+    doc: &gltf::Document,
+    buffers: &Buffers<'_>,
+) -> Result<Materials, SceneError> {
     let root = doc.as_json();
     if root.images.len() > MAX_TEXTURES {
         return Err(SceneError::TooLarge {
@@ -143,7 +188,11 @@ fn load_materials(bundle: &SceneBundle, doc: &gltf::Document, buffers: &Buffers<
     // Encoded bytes of each image, then decode them in parallel (order is preserved).
     let mut encoded: Vec<(String, Vec<u8>)> = Vec::with_capacity(root.images.len());
     for (i, img) in root.images.iter().enumerate() {
-        let label = img.uri.as_deref().filter(|u| !u.starts_with("data:")).map_or(format!("image {i}"), truncate);
+        let label = img
+            .uri
+            .as_deref()
+            .filter(|u| !u.starts_with("data:"))
+            .map_or(format!("image {i}"), truncate);
         let bytes = match (&img.uri, img.buffer_view) {
             (Some(uri), _) => match resolve_uri(uri)? {
                 UriTarget::Data(d) => d,
@@ -157,12 +206,27 @@ fn load_materials(bundle: &SceneBundle, doc: &gltf::Document, buffers: &Buffers<
                     buffers.get(v.buffer.value())?.get(start..end)
                 });
                 slice
-                    .ok_or_else(|| SceneError::Image { name: label.clone(), reason: "buffer view out of range".into() })?
+                    .ok_or_else(|| SceneError::Image {
+                        name: label.clone(),
+                        reason: "buffer view out of range".into(),
+                    })?
                     .to_vec()
             }
             (None, None) => Vec::new(),
         };
         encoded.push((label, bytes));
+    }
+    let mut texels = 0u64;
+    for (label, bytes) in &encoded {
+        let (w, h) = Image::dimensions(label, bytes)?;
+        texels += u64::from(w) * u64::from(h);
+    }
+    if texels > MAX_TOTAL_TEXELS {
+        return Err(SceneError::TooLarge {
+            what: "total texture pixels",
+            actual: texels,
+            limit: MAX_TOTAL_TEXELS,
+        });
     }
     let images: Vec<Image> = encoded
         .par_iter()
@@ -183,7 +247,11 @@ fn load_materials(bundle: &SceneBundle, doc: &gltf::Document, buffers: &Buffers<
     let tex = |info: Option<gltf::texture::Info<'_>>| {
         info.map(|i| {
             if i.tex_coord() != 0 {
-                tracing::warn!("texture {} uses TEXCOORD_{}; TEXCOORD_0 is used instead", i.texture().index(), i.tex_coord());
+                tracing::warn!(
+                    "texture {} uses TEXCOORD_{}; TEXCOORD_0 is used instead",
+                    i.texture().index(),
+                    i.tex_coord()
+                );
             }
             i.texture().index()
         })
@@ -212,17 +280,27 @@ fn load_materials(bundle: &SceneBundle, doc: &gltf::Document, buffers: &Buffers<
         }
     }
     materials.push(Material::default());
-    Ok(Materials { materials, textures, images, tables: TexelTables::new() })
+    Ok(Materials {
+        materials,
+        textures,
+        images,
+        tables: TexelTables::new(),
+    })
 }
 
 fn load_meshes(
     name: &str,
     doc: &gltf::Document,
     buffers: &Buffers<'_>,
+    budget: &Budget,
     default_material: u32,
 ) -> Result<Vec<Vec<Primitive>>, SceneError> {
     let root = doc.as_json();
-    let vec3s = |v: Vec<f32>| v.chunks_exact(3).map(|c| Vec3::new(c[0], c[1], c[2])).collect::<Vec<_>>();
+    let vec3s = |v: Vec<f32>| {
+        v.chunks_exact(3)
+            .map(|c| Vec3::new(c[0], c[1], c[2]))
+            .collect::<Vec<_>>()
+    };
     let mut meshes = Vec::new();
     for mesh in doc.meshes() {
         let mut prims = Vec::new();
@@ -233,18 +311,22 @@ fn load_meshes(
                 continue;
             }
             let Some(pos) = p.get(&gltf::Semantic::Positions) else {
-                tracing::warn!("{name}: mesh {} primitive {pi} has no POSITION; skipping it", mesh.index());
+                tracing::warn!(
+                    "{name}: mesh {} primitive {pi} has no POSITION; skipping it",
+                    mesh.index()
+                );
                 continue;
             };
-            let positions = vec3s(read_f32(root, buffers, pos.index(), 3)?);
+            let positions = vec3s(read_f32(root, buffers, budget, pos.index(), 3)?);
             let n = positions.len();
             let normals = match p.get(&gltf::Semantic::Normals) {
-                Some(a) => Some(vec3s(read_f32(root, buffers, a.index(), 3)?)).filter(|v| v.len() == n),
+                Some(a) => Some(vec3s(read_f32(root, buffers, budget, a.index(), 3)?))
+                    .filter(|v| v.len() == n),
                 None => None,
             };
             let uvs = match p.get(&gltf::Semantic::TexCoords(0)) {
                 Some(a) => Some(
-                    read_f32(root, buffers, a.index(), 2)?
+                    read_f32(root, buffers, budget, a.index(), 2)?
                         .chunks_exact(2)
                         .map(|c| [c[0], c[1]])
                         .collect::<Vec<_>>(),
@@ -253,7 +335,7 @@ fn load_meshes(
                 None => None,
             };
             let indices = match p.indices() {
-                Some(a) => read_indices(root, buffers, a.index())?,
+                Some(a) => read_indices(root, buffers, budget, a.index())?,
                 None => (0..n as u32).collect(),
             };
             let total = indices.len() / 3;
@@ -270,7 +352,13 @@ fn load_meshes(
                 );
             }
             let material = p.material().index().map_or(default_material, |i| i as u32);
-            prims.push(Primitive { positions, normals, uvs, triangles, material });
+            prims.push(Primitive {
+                positions,
+                normals,
+                uvs,
+                triangles,
+                material,
+            });
         }
         meshes.push(prims);
     }
@@ -282,14 +370,18 @@ fn load_nodes(doc: &gltf::Document) -> Vec<Node> {
     doc.nodes()
         .map(|n| {
             let local = match n.transform() {
-                gltf::scene::Transform::Matrix { matrix } => LocalTransform::Matrix(Mat4 { c: matrix }),
-                gltf::scene::Transform::Decomposed { translation, rotation, scale } => {
-                    LocalTransform::Trs(crate::animation::Trs {
-                        t: Vec3::from_array(translation),
-                        r: Quat::from_array(rotation),
-                        s: Vec3::from_array(scale),
-                    })
+                gltf::scene::Transform::Matrix { matrix } => {
+                    LocalTransform::Matrix(Mat4 { c: matrix })
                 }
+                gltf::scene::Transform::Decomposed {
+                    translation,
+                    rotation,
+                    scale,
+                } => LocalTransform::Trs(crate::animation::Trs {
+                    t: Vec3::from_array(translation),
+                    r: Quat::from_array(rotation),
+                    s: Vec3::from_array(scale),
+                }),
             };
             let light = root
                 .nodes
@@ -334,7 +426,11 @@ fn camera_projection(c: &gltf::json::Camera) -> Option<Projection> {
 
 fn load_lights(root: &Root) -> Vec<Option<LightDef>> {
     use gltf::json::extensions::scene::khr_lights_punctual::Type;
-    let Some(lights) = root.extensions.as_ref().and_then(|e| e.khr_lights_punctual.as_ref()) else {
+    let Some(lights) = root
+        .extensions
+        .as_ref()
+        .and_then(|e| e.khr_lights_punctual.as_ref())
+    else {
         return Vec::new();
     };
     lights
@@ -345,21 +441,34 @@ fn load_lights(root: &Root) -> Vec<Option<LightDef>> {
                 (Checked::Valid(Type::Directional), _) => LightKind::Directional,
                 (Checked::Valid(Type::Point), _) => LightKind::Point,
                 (Checked::Valid(Type::Spot), spot) => {
-                    let (inner, outer) = spot.as_ref().map_or((0.0, core::f32::consts::FRAC_PI_4), |s| {
-                        (s.inner_cone_angle, s.outer_cone_angle)
-                    });
-                    LightKind::Spot { cos_inner: libm::cosf(inner), cos_outer: libm::cosf(outer) }
+                    let (inner, outer) = spot
+                        .as_ref()
+                        .map_or((0.0, core::f32::consts::FRAC_PI_4), |s| {
+                            (s.inner_cone_angle, s.outer_cone_angle)
+                        });
+                    LightKind::Spot {
+                        cos_inner: libm::cosf(inner),
+                        cos_outer: libm::cosf(outer),
+                    }
                 }
                 _ => return None,
             };
             let intensity = Vec3::from_array(l.color) * l.intensity;
-            (intensity.is_finite() && intensity.min(Vec3::ZERO) == Vec3::ZERO)
-                .then_some(LightDef { kind, intensity, range: l.range })
+            (intensity.is_finite() && intensity.min(Vec3::ZERO) == Vec3::ZERO).then_some(LightDef {
+                kind,
+                intensity,
+                range: l.range,
+            })
         })
         .collect()
 }
 
-fn load_channels(name: &str, doc: &gltf::Document, buffers: &Buffers<'_>) -> Result<Vec<Channel>, SceneError> {
+fn load_channels(
+    name: &str,
+    doc: &gltf::Document,
+    buffers: &Buffers<'_>,
+    budget: &Budget,
+) -> Result<Vec<Channel>, SceneError> {
     use gltf::animation::{Interpolation as I, Property as P};
     let root = doc.as_json();
     let mut out = Vec::new();
@@ -382,13 +491,16 @@ fn load_channels(name: &str, doc: &gltf::Document, buffers: &Buffers<'_>) -> Res
                 node: ch.target().node().index(),
                 property,
                 interpolation,
-                times: read_f32(root, buffers, s.input().index(), 1)?,
-                values: read_f32(root, buffers, s.output().index(), comps)?,
+                times: read_f32(root, buffers, budget, s.input().index(), 1)?,
+                values: read_f32(root, buffers, budget, s.output().index(), comps)?,
             };
             if channel.is_consistent() {
                 out.push(channel);
             } else {
-                tracing::warn!("{name}: animation {} has an inconsistent channel; ignoring it", anim.index());
+                tracing::warn!(
+                    "{name}: animation {} has an inconsistent channel; ignoring it",
+                    anim.index()
+                );
             }
         }
     }

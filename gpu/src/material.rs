@@ -47,7 +47,10 @@ impl Materials {
     fn get(&self, index: u32) -> &Material {
         // The loader always appends the default material, so this never falls through
         // in practice; the fallback keeps a bad index harmless.
-        self.materials.get(index as usize).or(self.materials.last()).unwrap_or(&DEFAULT)
+        self.materials
+            .get(index as usize)
+            .or(self.materials.last())
+            .unwrap_or(&DEFAULT)
     }
 
     fn texture(&self, t: Option<usize>, uv: [f32; 2], srgb: bool) -> Vec3 {
@@ -71,12 +74,15 @@ impl Materials {
         if m.emissive.max_component() <= 0.0 {
             return Vec3::ZERO;
         }
-        m.emissive.mul_elem(self.texture(m.emissive_texture, uv, true))
+        m.emissive
+            .mul_elem(self.texture(m.emissive_texture, uv, true))
     }
 
     pub(crate) fn eval(&self, index: u32, uv: [f32; 2]) -> SurfacePoint {
         let m = self.get(index);
-        let base_color = m.base_color.mul_elem(self.texture(m.base_texture, uv, true));
+        let base_color = m
+            .base_color
+            .mul_elem(self.texture(m.base_texture, uv, true));
         let (mut metallic, mut roughness) = (m.metallic, m.roughness);
         if m.metallic_roughness_texture.is_some() {
             let t = self.texture(m.metallic_roughness_texture, uv, false);
@@ -104,6 +110,12 @@ static DEFAULT: Material = Material {
 };
 
 fn clamp01(v: Vec3) -> Vec3 {
-    let c = |x: f32| if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 };
+    let c = |x: f32| {
+        if x.is_finite() {
+            x.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
     Vec3::new(c(v.x), c(v.y), c(v.z))
 }

@@ -135,19 +135,39 @@ pub(crate) struct Quat {
 }
 
 impl Quat {
-    pub(crate) const IDENTITY: Quat = Quat { x: 0.0, y: 0.0, z: 0.0, w: 1.0 };
+    pub(crate) const IDENTITY: Quat = Quat {
+        x: 0.0,
+        y: 0.0,
+        z: 0.0,
+        w: 1.0,
+    };
 
     pub(crate) fn from_array(a: [f32; 4]) -> Quat {
-        Quat { x: a[0], y: a[1], z: a[2], w: a[3] }
+        Quat {
+            x: a[0],
+            y: a[1],
+            z: a[2],
+            w: a[3],
+        }
     }
     fn dot(self, o: Quat) -> f32 {
         self.x * o.x + self.y * o.y + self.z * o.z + self.w * o.w
     }
     fn scale(self, s: f32) -> Quat {
-        Quat { x: self.x * s, y: self.y * s, z: self.z * s, w: self.w * s }
+        Quat {
+            x: self.x * s,
+            y: self.y * s,
+            z: self.z * s,
+            w: self.w * s,
+        }
     }
     fn add(self, o: Quat) -> Quat {
-        Quat { x: self.x + o.x, y: self.y + o.y, z: self.z + o.z, w: self.w + o.w }
+        Quat {
+            x: self.x + o.x,
+            y: self.y + o.y,
+            z: self.z + o.z,
+            w: self.w + o.w,
+        }
     }
     pub(crate) fn normalize(self) -> Quat {
         let l = libm::sqrtf(self.dot(self));
@@ -184,7 +204,12 @@ pub(crate) struct Mat4 {
 
 impl Mat4 {
     pub(crate) const IDENTITY: Mat4 = Mat4 {
-        c: [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]],
+        c: [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ],
     };
 
     /// `T * R * S`, as glTF composes a node's local transform.
@@ -197,9 +222,24 @@ impl Mat4 {
         let (wx, wy, wz) = (w * x2, w * y2, w * z2);
         Mat4 {
             c: [
-                [(1.0 - (yy + zz)) * s.x, (xy + wz) * s.x, (xz - wy) * s.x, 0.0],
-                [(xy - wz) * s.y, (1.0 - (xx + zz)) * s.y, (yz + wx) * s.y, 0.0],
-                [(xz + wy) * s.z, (yz - wx) * s.z, (1.0 - (xx + yy)) * s.z, 0.0],
+                [
+                    (1.0 - (yy + zz)) * s.x,
+                    (xy + wz) * s.x,
+                    (xz - wy) * s.x,
+                    0.0,
+                ],
+                [
+                    (xy - wz) * s.y,
+                    (1.0 - (xx + zz)) * s.y,
+                    (yz + wx) * s.y,
+                    0.0,
+                ],
+                [
+                    (xz + wy) * s.z,
+                    (yz - wx) * s.z,
+                    (1.0 - (xx + yy)) * s.z,
+                    0.0,
+                ],
                 [t.x, t.y, t.z, 1.0],
             ],
         }
@@ -266,7 +306,16 @@ mod tests {
     fn trs_rotates_about_y() {
         // 90 degrees about +Y maps +X to -Z.
         let h = libm::sqrtf(0.5);
-        let m = Mat4::from_trs(Vec3::ZERO, Quat { x: 0.0, y: h, z: 0.0, w: h }, Vec3::ONE);
+        let m = Mat4::from_trs(
+            Vec3::ZERO,
+            Quat {
+                x: 0.0,
+                y: h,
+                z: 0.0,
+                w: h,
+            },
+            Vec3::ONE,
+        );
         let p = m.transform_point(Vec3::new(1.0, 0.0, 0.0));
         assert!((p - Vec3::new(0.0, 0.0, -1.0)).length() < 1e-6);
     }
@@ -283,7 +332,15 @@ mod tests {
     #[test]
     fn slerp_halfway() {
         let h = libm::sqrtf(0.5);
-        let q = Quat::IDENTITY.slerp(Quat { x: 0.0, y: h, z: 0.0, w: h }, 0.5);
+        let q = Quat::IDENTITY.slerp(
+            Quat {
+                x: 0.0,
+                y: h,
+                z: 0.0,
+                w: h,
+            },
+            0.5,
+        );
         let e = libm::sinf(core::f32::consts::FRAC_PI_8);
         assert!((q.y - e).abs() < 1e-6);
     }

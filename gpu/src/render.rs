@@ -52,6 +52,9 @@ struct Prepared<'a> {
     frame: std::sync::Arc<Frame>,
     camera: Camera,
     settings: RenderSettings,
+    /// The frame number that seeds the random streams: 1 for static scenes, whose frames
+    /// are all the same image.
+    seed_frame: u32,
 }
 
 fn prepare<'a>(scene: &'a Scene, settings: &RenderSettings) -> Result<Prepared<'a>, RenderError> {
@@ -77,13 +80,32 @@ fn prepare<'a>(scene: &'a Scene, settings: &RenderSettings) -> Result<Prepared<'
             Camera::default_for(min, max, s.width, s.height)
         }
     };
-    Ok(Prepared { scene, frame, camera, settings: *s })
+    let seed_frame = if scene.frame_range().is_some() {
+        s.frame
+    } else {
+        1
+    };
+    Ok(Prepared {
+        scene,
+        frame,
+        camera,
+        settings: *s,
+        seed_frame,
+    })
 }
 
 /// Linear → sRGB, then 8-bit quantisation (values are clamped to [0, 1] first).
 fn encode(c: f32) -> u8 {
-    let c = if c.is_finite() { c.clamp(0.0, 1.0) } else { 0.0 };
-    let s = if c <= 0.003_130_8 { 12.92 * c } else { 1.055 * libm::powf(c, 1.0 / 2.4) - 0.055 };
+    let c = if c.is_finite() {
+        c.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let s = if c <= 0.003_130_8 {
+        12.92 * c
+    } else {
+        1.055 * libm::powf(c, 1.0 / 2.4) - 0.055
+    };
     (s * 255.0 + 0.5) as u8
 }
 
@@ -91,12 +113,18 @@ impl Prepared<'_> {
     /// The one place a pixel's value is computed; its samples are summed in order.
     fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
         let s = &self.settings;
-        let tracer = Tracer { frame: &self.frame, materials: &self.scene.data.materials, env: self.scene.env };
+        let tracer = Tracer {
+            frame: &self.frame,
+            materials: &self.scene.data.materials,
+            env: self.scene.env,
+        };
         let mut sum = Vec3::ZERO;
         for i in 0..s.samples {
-            let mut rng = SampleRng::new(self.scene.seed(), s.frame, x, y, i);
+            let mut rng = SampleRng::new(self.scene.seed(), self.seed_frame, x, y, i);
             let (jx, jy) = (rng.next_f32(), rng.next_f32());
-            let ray = self.camera.ray(x as f32 + jx, y as f32 + jy, s.width, s.height);
+            let ray = self
+                .camera
+                .ray(x as f32 + jx, y as f32 + jy, s.width, s.height);
             sum += tracer.radiance(ray, &mut rng);
         }
         let n = s.samples as f32;
@@ -106,12 +134,22 @@ impl Prepared<'_> {
 
 /// Renders `rect` of the image: RGB8, row-major, `w * h * 3` bytes. Rows are rendered in
 /// parallel on the current rayon pool; the bytes do not depend on the pool.
-pub fn render_tile(scene: &Scene, settings: &RenderSettings, rect: Rect) -> Result<Vec<u8>, RenderError> {
+pub fn render_tile(
+    scene: &Scene,
+    settings: &RenderSettings,
+    rect: Rect,
+) -> Result<Vec<u8>, RenderError> {
     let p = prepare(scene, settings)?;
     let inside = rect.w > 0
         && rect.h > 0
-        && rect.x.checked_add(rect.w).is_some_and(|r| r <= settings.width)
-        && rect.y.checked_add(rect.h).is_some_and(|b| b <= settings.height);
+        && rect
+            .x
+            .checked_add(rect.w)
+            .is_some_and(|r| r <= settings.width)
+        && rect
+            .y
+            .checked_add(rect.h)
+            .is_some_and(|b| b <= settings.height);
     if !inside {
         return Err(RenderError::RectOutOfBounds {
             x: rect.x,
@@ -124,17 +162,24 @@ pub fn render_tile(scene: &Scene, settings: &RenderSettings, rect: Rect) -> Resu
     }
     let row_bytes = rect.w as usize * 3;
     let mut out = vec![0u8; row_bytes * rect.h as usize];
-    out.par_chunks_mut(row_bytes).enumerate().for_each(|(row, line)| {
-        let y = rect.y + row as u32;
-        for (col, px) in line.chunks_exact_mut(3).enumerate() {
-            px.copy_from_slice(&p.pixel(rect.x + col as u32, y));
-        }
-    });
+    out.par_chunks_mut(row_bytes)
+        .enumerate()
+        .for_each(|(row, line)| {
+            let y = rect.y + row as u32;
+            for (col, px) in line.chunks_exact_mut(3).enumerate() {
+                px.copy_from_slice(&p.pixel(rect.x + col as u32, y));
+            }
+        });
     Ok(out)
 }
 
 /// Renders one pixel; the same bytes as that pixel in [`render_tile`] / [`render_frame`].
-pub fn render_pixel(scene: &Scene, settings: &RenderSettings, x: u32, y: u32) -> Result<[u8; 3], RenderError> {
+pub fn render_pixel(
+    scene: &Scene,
+    settings: &RenderSettings,
+    x: u32,
+    y: u32,
+) -> Result<[u8; 3], RenderError> {
     let p = prepare(scene, settings)?;
     if x >= settings.width || y >= settings.height {
         return Err(RenderError::RectOutOfBounds {
@@ -151,5 +196,14 @@ pub fn render_pixel(scene: &Scene, settings: &RenderSettings, x: u32, y: u32) ->
 
 /// Renders the whole image: RGB8, row-major.
 pub fn render_frame(scene: &Scene, settings: &RenderSettings) -> Result<Vec<u8>, RenderError> {
-    render_tile(scene, settings, Rect { x: 0, y: 0, w: settings.width, h: settings.height })
+    render_tile(
+        scene,
+        settings,
+        Rect {
+            x: 0,
+            y: 0,
+            w: settings.width,
+            h: settings.height,
+        },
+    )
 }

@@ -52,7 +52,10 @@ mod tests {
         assert_eq!(va, vb);
         assert_ne!(va, vc);
         // Pinned: guards against accidental changes of the generator.
-        assert_eq!(SampleRng::new(0, 1, 0, 0, 0).next_u32(), SampleRng::new(0, 1, 0, 0, 0).next_u32());
+        assert_eq!(
+            SampleRng::new(0, 1, 0, 0, 0).next_u32(),
+            SampleRng::new(0, 1, 0, 0, 0).next_u32()
+        );
         let f = a.next_f32();
         assert!((0.0..1.0).contains(&f));
     }

@@ -62,7 +62,11 @@ impl Scene {
         let frame_range = if data.channels.is_empty() {
             None
         } else {
-            let duration = data.channels.iter().map(|c| c.duration()).fold(0.0f32, f32::max);
+            let duration = data
+                .channels
+                .iter()
+                .map(|c| c.duration())
+                .fold(0.0f32, f32::max);
             Some((1, last_frame(duration)))
         };
         let mut rest = frame::build(&data, 0.0, false)?;
@@ -73,7 +77,11 @@ impl Scene {
         if default_sun {
             rest.lights.push(crate::light::Light::default_sun());
         }
-        let env = if default_sun { Vec3::splat(DEFAULT_SKY_RADIANCE) } else { Vec3::ZERO };
+        let env = if default_sun {
+            Vec3::splat(DEFAULT_SKY_RADIANCE)
+        } else {
+            Vec3::ZERO
+        };
         let mut seed_bytes = [0u8; 8];
         seed_bytes.copy_from_slice(&id[..8]);
         Ok(Scene {
@@ -126,7 +134,11 @@ impl Scene {
         if let Some((_, f)) = lock().iter().find(|(k, _)| *k == frame) {
             return Ok(f.clone());
         }
-        let built = Arc::new(frame::build(&self.data, frame_time(frame), self.default_sun)?);
+        let built = Arc::new(frame::build(
+            &self.data,
+            frame_time(frame),
+            self.default_sun,
+        )?);
         let mut cache = lock();
         if !cache.iter().any(|(k, _)| *k == frame) {
             if cache.len() >= FRAME_CACHE {
@@ -168,5 +180,6 @@ fn keep_visible_channels(data: &mut SceneData) {
             }
         }
     }
-    data.channels.retain(|c| visible.get(c.node).copied().unwrap_or(false));
+    data.channels
+        .retain(|c| visible.get(c.node).copied().unwrap_or(false));
 }

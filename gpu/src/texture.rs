@@ -8,6 +8,9 @@ pub const MAX_TEXTURE_SIZE: u32 = 8192;
 /// Largest number of images in a scene.
 pub const MAX_TEXTURES: usize = 64;
 
+/// Largest total number of texels over all images of a scene (64 Mi, 192 MiB decoded).
+pub const MAX_TOTAL_TEXELS: u64 = 64 * 1024 * 1024;
+
 /// A wrap mode for one texture axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wrap {
@@ -40,9 +43,31 @@ impl std::fmt::Debug for Image {
 }
 
 impl Image {
+    /// Reads only the header: width and height.
+    pub(crate) fn dimensions(name: &str, bytes: &[u8]) -> Result<(u32, u32), SceneError> {
+        let err = |reason: String| SceneError::Image {
+            name: name.to_owned(),
+            reason,
+        };
+        let (w, h) = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| err(e.to_string()))?
+            .into_dimensions()
+            .map_err(|e| err(e.to_string()))?;
+        if w > MAX_TEXTURE_SIZE || h > MAX_TEXTURE_SIZE {
+            return Err(err(format!(
+                "{w}x{h} is larger than {MAX_TEXTURE_SIZE}x{MAX_TEXTURE_SIZE}"
+            )));
+        }
+        Ok((w, h))
+    }
+
     /// Decodes PNG or JPEG bytes, enforcing [`MAX_TEXTURE_SIZE`].
     pub(crate) fn decode(name: &str, bytes: &[u8]) -> Result<Image, SceneError> {
-        let err = |reason: String| SceneError::Image { name: name.to_owned(), reason };
+        let err = |reason: String| SceneError::Image {
+            name: name.to_owned(),
+            reason,
+        };
         let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| err(e.to_string()))?;
@@ -56,7 +81,11 @@ impl Image {
         if width == 0 || height == 0 {
             return Err(err("image is empty".to_owned()));
         }
-        Ok(Image { width, height, rgb: img.into_raw() })
+        Ok(Image {
+            width,
+            height,
+            rgb: img.into_raw(),
+        })
     }
 }
 
@@ -112,21 +141,41 @@ fn wrap(i: i64, n: u32, mode: Wrap) -> usize {
 
 impl Texture {
     /// Samples at `uv` and returns linear RGB. `srgb` selects the colour decoding.
-    pub(crate) fn sample(&self, images: &[Image], tables: &TexelTables, uv: [f32; 2], srgb: bool) -> Vec3 {
-        let Some(img) = images.get(self.image) else { return Vec3::ONE };
+    pub(crate) fn sample(
+        &self,
+        images: &[Image],
+        tables: &TexelTables,
+        uv: [f32; 2],
+        srgb: bool,
+    ) -> Vec3 {
+        let Some(img) = images.get(self.image) else {
+            return Vec3::ONE;
+        };
         let table = if srgb { &tables.srgb } else { &tables.linear };
         let texel = |x: i64, y: i64| -> Vec3 {
             let xi = wrap(x, img.width, self.wrap_s);
             let yi = wrap(y, img.height, self.wrap_t);
             let o = (yi * img.width as usize + xi) * 3;
             match img.rgb.get(o..o + 3) {
-                Some(p) => Vec3::new(table[p[0] as usize], table[p[1] as usize], table[p[2] as usize]),
+                Some(p) => Vec3::new(
+                    table[p[0] as usize],
+                    table[p[1] as usize],
+                    table[p[2] as usize],
+                ),
                 None => Vec3::ONE,
             }
         };
         // Keep coordinates in a range where the f32 -> i64 conversion is exact and safe.
-        let u = if uv[0].is_finite() { uv[0].clamp(-1.0e6, 1.0e6) } else { 0.0 };
-        let v = if uv[1].is_finite() { uv[1].clamp(-1.0e6, 1.0e6) } else { 0.0 };
+        let u = if uv[0].is_finite() {
+            uv[0].clamp(-1.0e6, 1.0e6)
+        } else {
+            0.0
+        };
+        let v = if uv[1].is_finite() {
+            uv[1].clamp(-1.0e6, 1.0e6)
+        } else {
+            0.0
+        };
         let fx = u * img.width as f32 - 0.5;
         let fy = v * img.height as f32 - 0.5;
         if self.nearest {

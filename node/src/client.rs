@@ -17,6 +17,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<JobId, NodeError>>,
     },
     Status(oneshot::Sender<NodeStatus>),
+    PeerScore(PeerId, oneshot::Sender<Option<f64>>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -79,7 +80,10 @@ pub struct Client {
 }
 
 impl Client {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NodeError> {
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NodeError> {
         let (tx, rx) = oneshot::channel();
         self.commands
             .send(make(tx))
@@ -111,6 +115,11 @@ impl Client {
     /// The node's state.
     pub async fn status(&self) -> Result<NodeStatus, NodeError> {
         self.ask(Command::Status).await
+    }
+
+    /// The gossipsub score this node gives `peer` (negative once it misbehaved).
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, NodeError> {
+        self.ask(|tx| Command::PeerScore(peer, tx)).await
     }
 
     /// Stops the node, flushing its database.

@@ -92,11 +92,10 @@ impl Devnet {
                 config.faulty_workers, config.workers
             )));
         }
-        let checker_keys: Vec<Keypair> = (0..config.checkers).map(|_| identity::generate()).collect();
-        let mut params = NetworkParams::new(
-            "devnet",
-            checker_keys.iter().map(Keypair::public).collect(),
-        );
+        let checker_keys: Vec<Keypair> =
+            (0..config.checkers).map(|_| identity::generate()).collect();
+        let mut params =
+            NetworkParams::new("devnet", checker_keys.iter().map(Keypair::public).collect());
         params.committee_size = config.checkers.min(4);
         params.heartbeat_interval = Duration::from_secs(2);
         params.gossip_heartbeat = Duration::from_millis(200);
@@ -179,7 +178,9 @@ impl Devnet {
             events,
             params,
         };
-        devnet.wait_formed(config.workers, config.form_timeout).await?;
+        devnet
+            .wait_formed(config.workers, config.form_timeout)
+            .await?;
         info!(
             checkers = config.checkers,
             workers = config.workers,

@@ -13,13 +13,11 @@ use std::{
 };
 
 use futures::StreamExt;
-use libp2p::{
-    gossipsub, request_response, swarm::SwarmEvent, PeerId, Swarm,
-};
+use libp2p::{gossipsub, request_response, swarm::SwarmEvent, PeerId, Swarm};
 use pictor_gpu::Scene;
 use pictor_protocol::{
-    rules, Assignment, ClaimId, ContentId, Heartbeat, JobId, JobSpec, Keypair, Message,
-    NodeRole, PublicKey, QuorumCertificate, ShardId, SignedEnvelope, TileImage, Verdict,
+    rules, Assignment, ClaimId, ContentId, Heartbeat, JobId, JobSpec, Keypair, Message, NodeRole,
+    PublicKey, QuorumCertificate, ShardId, SignedEnvelope, TileImage, Verdict,
 };
 use pictor_storage::Store;
 use tokio::sync::mpsc;
@@ -85,7 +83,9 @@ pub(crate) struct EventLoop {
 
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventLoop").field("me", &self.me).finish_non_exhaustive()
+        f.debug_struct("EventLoop")
+            .field("me", &self.me)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,9 +93,7 @@ impl std::fmt::Debug for EventLoop {
 ///
 /// Returns its [`Client`] and, when `config.events` is set, the stream of progress events
 /// of the jobs it submits.
-pub fn spawn(
-    config: NodeConfig,
-) -> Result<(Client, Option<mpsc::Receiver<NodeEvent>>), NodeError> {
+pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEvent>>), NodeError> {
     std::fs::create_dir_all(&config.home).map_err(|e| {
         NodeError::Config(format!("cannot create home {}: {e}", config.home.display()))
     })?;
@@ -118,10 +116,12 @@ pub fn spawn(
             .map_err(|e| NodeError::Config(format!("subscribe: {e}")))?;
     }
     for addr in &config.listen {
-        swarm.listen_on(addr.clone()).map_err(|e| NodeError::Listen {
-            addr: addr.to_string(),
-            reason: e.to_string(),
-        })?;
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NodeError::Listen {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?;
     }
     for addr in &config.bootnodes {
         if let Err(e) = swarm.dial(addr.clone()) {
@@ -212,23 +212,26 @@ impl EventLoop {
     async fn run(mut self) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        let reply = loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
                 command = self.commands.recv() => match command {
-                    Some(Command::Shutdown(reply)) => {
-                        if let Err(e) = self.store.flush() {
-                            warn!(error = %e, "flush at shutdown failed");
-                        }
-                        let _ = reply.send(());
-                        return;
-                    }
+                    Some(Command::Shutdown(reply)) => break Some(reply),
                     Some(command) => self.on_command(command),
-                    None => return,
+                    None => break None,
                 },
                 Some(internal) = self.internal_rx.recv() => self.on_internal(internal),
                 _ = tick.tick() => self.on_tick(),
             }
+        };
+        if let Err(e) = self.store.flush() {
+            warn!(error = %e, "flush at shutdown failed");
+        }
+        // Release the database and the sockets before saying the node has stopped, so
+        // that a node can start again on the same home at once.
+        drop(self);
+        if let Some(reply) = reply {
+            let _ = reply.send(());
         }
     }
 
@@ -280,6 +283,9 @@ impl EventLoop {
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.status());
+            }
+            Command::PeerScore(peer, reply) => {
+                let _ = reply.send(self.swarm.behaviour().gossipsub.peer_score(&peer));
             }
             Command::Shutdown(_) => {}
         }
@@ -341,7 +347,11 @@ impl EventLoop {
                 // A new peer listens for heartbeats: tell it about this worker at once.
                 let now = now_ms();
                 if self.worker.is_some()
-                    && topic == self.topics.topic(pictor_protocol::MessageKind::Heartbeat).hash()
+                    && topic
+                        == self
+                            .topics
+                            .topic(pictor_protocol::MessageKind::Heartbeat)
+                            .hash()
                     && now > self.last_heartbeat_ms + 100
                 {
                     self.send_heartbeat(now);
@@ -594,7 +604,7 @@ impl EventLoop {
                     verdict,
                 } => info!(%shard, claim = %claim, ?verdict, "shard decided by quorum"),
                 CheckerOutput::Banned(worker) => {
-                    warn!(worker = %worker.short(), "worker banned: its claim was rejected by quorum")
+                    info!(worker = %worker.short(), "worker banned: its claim was rejected by quorum")
                 }
             }
         }

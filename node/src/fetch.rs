@@ -9,8 +9,8 @@ use std::sync::Arc;
 use libp2p::{request_response, PeerId};
 use pictor_gpu::{render_pixel, RenderSettings, Scene};
 use pictor_protocol::{
-    proof, Assignment, ClaimId, ContentId, JobId, PublicKey, QuorumCertificate, Request,
-    Response, ResultClaim, ShardId, TileImage, MAX_RESPONSE_SIZE,
+    proof, Assignment, ClaimId, ContentId, JobId, PublicKey, QuorumCertificate, Request, Response,
+    ResultClaim, ShardId, TileImage, MAX_RESPONSE_SIZE,
 };
 use tracing::{debug, warn};
 
@@ -190,7 +190,13 @@ impl EventLoop {
         }
     }
 
-    pub(crate) fn rerender(&mut self, claim: ClaimId, job: JobId, frame: u32, pixels: Vec<(u32, u32)>) {
+    pub(crate) fn rerender(
+        &mut self,
+        claim: ClaimId,
+        job: JobId,
+        frame: u32,
+        pixels: Vec<(u32, u32)>,
+    ) {
         self.with_scene(
             job,
             SceneWaiter::Rerender {
@@ -310,7 +316,11 @@ impl EventLoop {
             height,
             rows: rows.clone(),
         };
-        let request_id = self.swarm.behaviour_mut().fetch.send_request(&peer, request);
+        let request_id = self
+            .swarm
+            .behaviour_mut()
+            .fetch
+            .send_request(&peer, request);
         self.requests.insert(
             request_id,
             Pending::Rows {
@@ -363,10 +373,7 @@ impl EventLoop {
 
     // ----- responses and inbound requests -----
 
-    pub(crate) fn on_fetch_event(
-        &mut self,
-        event: request_response::Event<Request, Response>,
-    ) {
+    pub(crate) fn on_fetch_event(&mut self, event: request_response::Event<Request, Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {

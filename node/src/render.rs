@@ -102,7 +102,13 @@ fn frame_path(out: &Path, frame: u32) -> PathBuf {
 }
 
 /// Writes a frame atomically, then checks that the file decodes to the same pixels.
-fn write_frame(out: &Path, frame: u32, width: u32, height: u32, rgb: &[u8]) -> Result<PathBuf, NodeError> {
+fn write_frame(
+    out: &Path,
+    frame: u32,
+    width: u32,
+    height: u32,
+    rgb: &[u8],
+) -> Result<PathBuf, NodeError> {
     let png = encode_png(width, height, rgb)?;
     let (w, h, decoded) = decode_png(&png)?;
     if (w, h) != (width, height) || decoded != rgb {
@@ -179,7 +185,8 @@ pub fn render_direct(
 ) -> Result<RenderSummary, NodeError> {
     let started = Instant::now();
     let mut spec = job_spec(req);
-    spec.validate().map_err(|e| NodeError::InvalidJob(e.to_string()))?;
+    spec.validate()
+        .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
     spec.scene = ContentId::of(&[]);
     let (_, scene) = prepare(req)?;
     create_out(&req.out)?;
@@ -196,7 +203,8 @@ pub fn render_direct(
         progress(Progress::FrameWritten { path: path.clone() });
         summary.frames.push(path);
     }
-    summary.pixels_rendered = u64::from(req.width) * u64::from(req.height) * req.frames.len() as u64;
+    summary.pixels_rendered =
+        u64::from(req.width) * u64::from(req.height) * req.frames.len() as u64;
     summary.wall_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -209,7 +217,8 @@ pub async fn render_network(
 ) -> Result<RenderSummary, NodeError> {
     let started = Instant::now();
     let mut spec = job_spec(req);
-    spec.validate().map_err(|e| NodeError::InvalidJob(e.to_string()))?;
+    spec.validate()
+        .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
     let (bundle, _) = prepare(req)?;
     let root = tempfile::Builder::new()
         .prefix("pictor-devnet-")
@@ -240,8 +249,15 @@ async fn run_job(
     spec.creator = devnet.creator_key.public();
     spec.scene = ContentId::of(&bundle);
     let shards = spec.shard_count();
-    let committee_size = devnet.params.committee_size.min(devnet.params.checkers.len());
-    let k = rules::samples_per_checker(committee_size, rules::FRAUD_FRACTION, rules::DETECTION_TARGET);
+    let committee_size = devnet
+        .params
+        .committee_size
+        .min(devnet.params.checkers.len());
+    let k = rules::samples_per_checker(
+        committee_size,
+        rules::FRAUD_FRACTION,
+        rules::DETECTION_TARGET,
+    );
     let job = devnet.creator.submit(spec.clone(), bundle).await?;
     progress(Progress::Submitted { shards });
 
@@ -252,7 +268,9 @@ async fn run_job(
     summary.detection_probability =
         1.0 - rules::acceptance_probability(committee_size, k, rules::FRAUD_FRACTION);
     for node in devnet.nodes.iter().filter(|n| n.role.starts_with("worker")) {
-        summary.workers.insert(node.key.short(), WorkerTally::default());
+        summary
+            .workers
+            .insert(node.key.short(), WorkerTally::default());
     }
     create_out(&req.out)?;
 

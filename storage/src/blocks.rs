@@ -2,7 +2,7 @@
 
 use pictor_protocol::ContentId;
 
-use crate::{Store, StorageError};
+use crate::{StorageError, Store};
 
 /// The largest block the store accepts (a scene bundle may be large).
 pub const MAX_BLOCK_SIZE: usize = 256 * 1024 * 1024;

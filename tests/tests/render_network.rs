@@ -39,7 +39,12 @@ fn assert_same_frames(network: &RenderSummary, direct: &RenderSummary) {
         assert_eq!((nw, nh), (96, 64));
         assert_eq!((nw, nh), (dw, dh));
         let differing = np.iter().zip(&dp).filter(|(a, b)| a != b).count();
-        assert_eq!(differing, 0, "{} differs from the direct render", n.display());
+        assert_eq!(
+            differing,
+            0,
+            "{} differs from the direct render",
+            n.display()
+        );
     }
     // The two frames differ: the box moves.
     assert_ne!(pixels(&network.frames[0]).2, pixels(&network.frames[1]).2);

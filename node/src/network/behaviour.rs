@@ -96,6 +96,16 @@ fn peer_score(network: &str) -> (gossipsub::PeerScoreParams, gossipsub::PeerScor
     for topic in Topics::new(network).all() {
         let topic_params = gossipsub::TopicScoreParams {
             topic_weight: 1.0,
+            // Small rewards for staying in the mesh and delivering first...
+            time_in_mesh_weight: 0.01,
+            time_in_mesh_quantum: Duration::from_secs(1),
+            time_in_mesh_cap: 300.0,
+            first_message_deliveries_weight: 0.5,
+            first_message_deliveries_cap: 50.0,
+            // ...no penalty for quiet topics (most of ours are quiet most of the time)...
+            mesh_message_deliveries_weight: 0.0,
+            mesh_failure_penalty_weight: 0.0,
+            // ...and a heavy one for every message that fails validation.
             invalid_message_deliveries_weight: -100.0,
             invalid_message_deliveries_decay: 0.9,
             ..Default::default()

@@ -306,9 +306,9 @@ impl Checker {
         if !job.committee.contains(&self.me) || self.claims.contains_key(&id) {
             return;
         }
-        let seed_signature = self
-            .keypair
-            .sign(MessageKind::SampleSeed, &self.params.network, &id.0);
+        let seed_signature =
+            self.keypair
+                .sign(MessageKind::SampleSeed, &self.params.network, &id.0);
         let seed = rules::sample_seed(&seed_signature);
         let positions = rules::sample_pixels(&seed, rect.w, rect.h, job.samples);
         let rows: BTreeSet<u32> = positions.iter().map(|&(_, y)| y).collect();
@@ -411,9 +411,11 @@ impl Checker {
             output: state.claim.output,
             verdict,
         };
-        let vote_signature =
-            self.keypair
-                .sign(MessageKind::Vote, &self.params.network, &vote.signing_bytes());
+        let vote_signature = self.keypair.sign(
+            MessageKind::Vote,
+            &self.params.network,
+            &vote.signing_bytes(),
+        );
         let attestation = Attestation {
             vote,
             checker: self.me,
@@ -475,7 +477,7 @@ impl Checker {
             if agreeing.len() < threshold {
                 continue;
             }
-            let vote = agreeing[0].vote.clone();
+            let vote = agreeing[0].vote;
             let mut signatures: Vec<(PublicKey, Signature)> = agreeing
                 .iter()
                 .filter(|a| a.vote == vote)
@@ -605,7 +607,9 @@ impl Checker {
         let max = self.params.max_outstanding;
         let deadline = self.params.shard_timeout_ms;
         for job in self.jobs.values_mut() {
-            let leader = job.committee.get(job.leader_epoch % job.committee.len().max(1));
+            let leader = job
+                .committee
+                .get(job.leader_epoch % job.committee.len().max(1));
             if leader != Some(&me) {
                 continue;
             }
@@ -618,16 +622,14 @@ impl Checker {
                     .filter(|w| !shard.failed.contains(w) && load.get(w).is_some_and(|l| *l < max))
                     .copied()
                     .collect();
-                let Some(min) = candidates.iter().filter_map(|w| load.get(w)).min().copied()
-                else {
+                let Some(min) = candidates.iter().filter_map(|w| load.get(w)).min().copied() else {
                     break;
                 };
                 let least: Vec<PublicKey> = candidates
                     .into_iter()
                     .filter(|w| load.get(w) == Some(&min))
                     .collect();
-                let Some(worker) =
-                    rules::assign_worker(id, shard.attempt, &least, &shard.failed)
+                let Some(worker) = rules::assign_worker(id, shard.attempt, &least, &shard.failed)
                 else {
                     continue;
                 };

@@ -40,7 +40,9 @@ fn tile(w: u32, h: u32, shade: u8) -> TileImage {
     TileImage {
         width: w,
         height: h,
-        pixels: (0..w * h * 3).map(|i| (i as u8).wrapping_add(shade)).collect(),
+        pixels: (0..w * h * 3)
+            .map(|i| (i as u8).wrapping_add(shade))
+            .collect(),
     }
 }
 
@@ -74,7 +76,11 @@ impl Rig {
     }
 
     /// Delivers an input to every checker and gossips what they publish until quiet.
-    fn broadcast(&mut self, now: u64, input: impl Fn() -> CheckerInput) -> Vec<(usize, CheckerOutput)> {
+    fn broadcast(
+        &mut self,
+        now: u64,
+        input: impl Fn() -> CheckerInput,
+    ) -> Vec<(usize, CheckerOutput)> {
         let mut all = Vec::new();
         for i in 0..self.checkers.len() {
             for out in self.checkers[i].handle(now, input()) {
@@ -84,7 +90,11 @@ impl Rig {
         self.gossip(now, all)
     }
 
-    fn gossip(&mut self, now: u64, outputs: Vec<(usize, CheckerOutput)>) -> Vec<(usize, CheckerOutput)> {
+    fn gossip(
+        &mut self,
+        now: u64,
+        outputs: Vec<(usize, CheckerOutput)>,
+    ) -> Vec<(usize, CheckerOutput)> {
         let mut queue = outputs;
         let mut rest = Vec::new();
         while let Some((from, out)) = queue.pop() {
@@ -151,10 +161,16 @@ impl Rig {
                         .iter()
                         .map(|&r| {
                             let at = (r * served.width * 3) as usize;
-                            (r, served.pixels[at..at + (served.width * 3) as usize].to_vec())
+                            (
+                                r,
+                                served.pixels[at..at + (served.width * 3) as usize].to_vec(),
+                            )
                         })
                         .collect();
-                    CheckerInput::Rows { claim, rows: Ok(rows) }
+                    CheckerInput::Rows {
+                        claim,
+                        rows: Ok(rows),
+                    }
                 }
                 CheckerOutput::Rerender { claim, pixels, .. } => {
                     let rect = self.job.tile_rect(a.shard.tile).expect("tile");
@@ -165,15 +181,21 @@ impl Rig {
                             [truth.pixels[at], truth.pixels[at + 1], truth.pixels[at + 2]]
                         })
                         .collect();
-                    CheckerInput::Rerendered { claim, pixels: Ok(values) }
+                    CheckerInput::Rerendered {
+                        claim,
+                        pixels: Ok(values),
+                    }
                 }
                 other => {
                     done.push((i, other));
                     continue;
                 }
             };
-            let outs: Vec<(usize, CheckerOutput)> =
-                self.checkers[i].handle(now, next).into_iter().map(|o| (i, o)).collect();
+            let outs: Vec<(usize, CheckerOutput)> = self.checkers[i]
+                .handle(now, next)
+                .into_iter()
+                .map(|o| (i, o))
+                .collect();
             pending.extend(self.gossip(now, outs));
         }
         done
@@ -199,15 +221,23 @@ fn leader_assigns_every_shard_once_and_honest_claims_are_certified() {
     rig.broadcast(1, || CheckerInput::Job(job.clone()));
     let assignments = rig.assignments();
     assert_eq!(assignments.len(), 2, "two tiles, one assignment each");
-    let leaders: std::collections::BTreeSet<_> = assignments.iter().map(|a| a.assigned_by).collect();
+    let leaders: std::collections::BTreeSet<_> =
+        assignments.iter().map(|a| a.assigned_by).collect();
     assert_eq!(leaders.len(), 1, "one leader assigns");
-    assert_ne!(assignments[0].worker, assignments[1].worker, "load is spread");
+    assert_ne!(
+        assignments[0].worker, assignments[1].worker,
+        "load is spread"
+    );
 
     for a in &assignments {
         let good = tile(32, 32, a.shard.tile as u8);
         let outs = rig.claim_and_verify(10, a, &good, &good);
         let finals = finals(&outs);
-        assert_eq!(finals.len(), 4, "every checker sees the certificate: {outs:?}");
+        assert_eq!(
+            finals.len(),
+            4,
+            "every checker sees the certificate: {outs:?}"
+        );
         assert!(finals.values().all(|v| *v == Verdict::Valid));
     }
     for c in &rig.checkers {

@@ -1,0 +1,132 @@
+//! The `pictor` binary as a user runs it: bad input gets one line naming the problem, a
+//! non-zero exit code, and nothing written; good input writes frames and a summary.
+
+use std::{path::Path, process::Command};
+
+fn pictor(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_pictor"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("pictor runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn assert_one_line_error(code: i32, stderr: &str, mentions: &str) {
+    assert_ne!(code, 0, "non-zero exit");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr:?}");
+    assert!(
+        lines[0].to_lowercase().contains(&mentions.to_lowercase()),
+        "{:?} should mention {mentions:?}",
+        lines[0]
+    );
+}
+
+#[test]
+fn missing_scene_is_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let out_s = out.to_string_lossy().into_owned();
+    let (code, _, err) = pictor(&["render", "no/such/scene.gltf", "--out", &out_s]);
+    assert_one_line_error(code, &err, "not found");
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn unreadable_gltf_is_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scene = dir.path().join("broken.gltf");
+    std::fs::write(&scene, b"{ this is not glTF").expect("write");
+    let out = dir.path().join("out");
+    let (code, _, err) = pictor(&[
+        "render",
+        &scene.to_string_lossy(),
+        "--out",
+        &out.to_string_lossy(),
+        "--direct",
+    ]);
+    assert_one_line_error(code, &err, "broken.gltf");
+    assert!(!out.exists());
+}
+
+#[test]
+fn frame_outside_the_animation_is_one_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let (code, _, err) = pictor(&[
+        "render",
+        "examples/scenes/cornell-box.gltf",
+        "--frames",
+        "1-999",
+        "--out",
+        &out.to_string_lossy(),
+    ]);
+    assert_one_line_error(code, &err, "frame");
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_flags_are_one_line() {
+    let (code, _, err) = pictor(&[
+        "render",
+        "examples/scenes/cornell-box.gltf",
+        "--samples",
+        "many",
+    ]);
+    assert_one_line_error(code, &err, "samples");
+    let (code, _, err) = pictor(&["render", "examples/scenes/cornell-box.gltf", "--frobnicate"]);
+    assert_one_line_error(code, &err, "frobnicate");
+    let (code, _, err) = pictor(&[
+        "render",
+        "examples/scenes/cornell-box.gltf",
+        "--frames",
+        "4-1",
+    ]);
+    assert_one_line_error(code, &err, "frames");
+    let (code, _, err) = pictor(&[
+        "render",
+        "examples/scenes/cornell-box.gltf",
+        "--workers",
+        "2",
+        "--faulty-workers",
+        "2",
+    ]);
+    assert_one_line_error(code, &err, "faulty-workers");
+    let (code, _, err) = pictor(&["render", "examples/scenes/cornell-box.gltf", "--width", "0"]);
+    assert_one_line_error(code, &err, "width");
+}
+
+#[test]
+fn direct_render_writes_frames_and_a_json_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("frames");
+    let (code, stdout, err) = pictor(&[
+        "render",
+        "examples/scenes/cornell-box.gltf",
+        "--frames",
+        "1-2",
+        "--width",
+        "48",
+        "--height",
+        "32",
+        "--samples",
+        "2",
+        "--tile",
+        "16",
+        "--out",
+        &out.to_string_lossy(),
+        "--direct",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(summary["mode"], "direct");
+    assert_eq!(summary["frames"].as_array().map(Vec::len), Some(2));
+    assert!(out.join("frame-0001.png").exists());
+    assert!(out.join("frame-0002.png").exists());
+}

@@ -1,0 +1,77 @@
+//! A node stops and starts again on the same home: what it had accepted is still there,
+//! replayed from its sled database.
+
+use std::time::Duration;
+
+use pictor_gpu::SceneBundle;
+use pictor_node::{spawn, NetworkParams, NodeConfig, Roles};
+use pictor_protocol::{ContentId, Engine, FrameRange, JobSpec, Keypair};
+use pictor_tests::example_scene;
+
+fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
+    NodeConfig {
+        home: home.to_path_buf(),
+        network: NetworkParams::new("restart-net", vec![key.public()]),
+        roles: Roles {
+            checker: true,
+            worker: None,
+        },
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootnodes: Vec::new(),
+        keypair: None,
+        events: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_job_survives_a_restart() {
+    let home = tempfile::tempdir().expect("tempdir");
+    // First start: the node makes its key in its home.
+    let probe = {
+        let (client, _) = spawn(config(home.path(), &Keypair::from_seed([0; 32]))).expect("start");
+        let key = client.status().await.expect("status").key;
+        client.shutdown().await.expect("stop");
+        key
+    };
+    let key_file = home.path().join(pictor_node::identity::KEY_FILE);
+    let seed = hex_seed(&std::fs::read_to_string(key_file).expect("key file"));
+    let key = Keypair::from_seed(seed);
+    assert_eq!(key.public(), probe, "the key file holds the node's key");
+
+    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
+        .expect("scene")
+        .to_bytes();
+    let spec = JobSpec {
+        creator: key.public(),
+        scene: ContentId::of(&bundle),
+        scene_name: "cornell-box.gltf".into(),
+        engine: Engine::Builtin,
+        frames: FrameRange { first: 1, last: 2 },
+        width: 64,
+        height: 64,
+        samples: 1,
+        tile: 32,
+        price_cap: 0,
+        nonce: 42,
+    };
+    let (client, _) = spawn(config(home.path(), &key)).expect("start");
+    let id = client.submit(spec, bundle).await.expect("submit");
+    assert_eq!(client.status().await.expect("status").jobs, 1);
+    client.shutdown().await.expect("stop");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let (client, _) = spawn(config(home.path(), &key)).expect("restart");
+    let status = client.status().await.expect("status");
+    assert_eq!(status.key, key.public(), "same identity after restart");
+    assert_eq!(status.jobs, 1, "job {id} replayed from the database");
+    client.shutdown().await.expect("stop");
+}
+
+fn hex_seed(text: &str) -> [u8; 32] {
+    let text = text.trim();
+    let mut seed = [0u8; 32];
+    for (i, byte) in seed.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    seed
+}
