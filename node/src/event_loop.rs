@@ -30,7 +30,7 @@ use crate::{
     network::{build_swarm, Behaviour, BehaviourEvent, Topics},
     now_ms,
     roles::checker::{Checker, CheckerInput, CheckerOutput, CheckerParams},
-    Client, NetworkParams, NodeConfig, NodeError, NodeEvent, NodeStatus, WorkerConfig,
+    validation, Client, NetworkParams, NodeConfig, NodeError, NodeEvent, NodeStatus, WorkerConfig,
 };
 
 /// Work finished off the network task.
@@ -47,6 +47,11 @@ pub(crate) enum Internal {
     Rerendered {
         claim: ClaimId,
         result: Result<Vec<[u8; 3]>, String>,
+    },
+    Validated {
+        source: PeerId,
+        id: gossipsub::MessageId,
+        result: Result<Box<Message>, String>,
     },
 }
 
@@ -69,6 +74,7 @@ pub(crate) struct EventLoop {
     pub(crate) topics: Topics,
     commands: mpsc::Receiver<Command>,
     pub(crate) internal_tx: mpsc::Sender<Internal>,
+    validate_tx: mpsc::Sender<validation::Unchecked>,
     internal_rx: mpsc::Receiver<Internal>,
     pub(crate) events: Option<mpsc::Sender<NodeEvent>>,
     pub(crate) checker: Option<Checker>,
@@ -151,6 +157,15 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
     } else {
         (None, None)
     };
+    let validate_tx = validation::spawn(
+        validation::Rules {
+            network: config.network.id.clone(),
+            checkers: config.network.checkers.clone(),
+            committee_size: config.network.committee_size,
+            max_age_ms: config.network.max_message_age.as_millis() as u64,
+        },
+        internal_tx.clone(),
+    );
     let mut event_loop = EventLoop {
         swarm,
         store,
@@ -160,6 +175,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         topics,
         commands,
         internal_tx,
+        validate_tx,
         internal_rx,
         events: events_tx,
         checker,
@@ -371,21 +387,36 @@ impl EventLoop {
         }
     }
 
-    /// Checks a gossiped message before anything else happens to it.
+    /// Queues a gossiped message for validation; nothing else happens to it before.
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, data: Vec<u8>) {
-        let opened = SignedEnvelope::open(
-            &data,
-            &self.params.id,
-            now_ms(),
-            self.params.max_message_age.as_millis() as u64,
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|(signer, message)| {
-            self.check_message(&message)?;
-            Ok((signer, message))
-        });
+        let unchecked = validation::Unchecked {
+            source,
+            id: id.clone(),
+            data,
+        };
+        if self.validate_tx.try_send(unchecked).is_err() {
+            debug!(peer = %source, "validation queue full; message ignored");
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(
+                    &id,
+                    &source,
+                    gossipsub::MessageAcceptance::Ignore,
+                );
+        }
+    }
+
+    /// Reports a verdict to gossipsub (forwarding valid messages, penalising the sender
+    /// of invalid ones) and acts on a valid message.
+    fn on_validated(
+        &mut self,
+        source: PeerId,
+        id: gossipsub::MessageId,
+        result: Result<Box<Message>, String>,
+    ) {
         let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
-        match opened {
+        match result {
             Err(reason) => {
                 warn!(peer = %source, %reason, "dropped invalid gossip; sender penalised");
                 gossipsub.report_message_validation_result(
@@ -394,29 +425,14 @@ impl EventLoop {
                     gossipsub::MessageAcceptance::Reject,
                 );
             }
-            Ok((_, message)) => {
+            Ok(message) => {
                 gossipsub.report_message_validation_result(
                     &id,
                     &source,
                     gossipsub::MessageAcceptance::Accept,
                 );
-                self.ingest(message);
+                self.ingest(*message);
             }
-        }
-    }
-
-    /// Checks that need only the message itself.
-    fn check_message(&self, message: &Message) -> Result<(), String> {
-        match message {
-            Message::Job(spec) => spec.validate().map_err(|e| e.to_string()),
-            Message::Attestation(a) => a.verify(&self.params.id).map_err(|e| e.to_string()),
-            Message::Certificate(qc) => match self.jobs.get(&qc.vote.shard.job) {
-                Some(_) => qc
-                    .verify(&self.params.id, &self.committee(&qc.vote.shard.job))
-                    .map_err(|e| e.to_string()),
-                None => Ok(()),
-            },
-            _ => Ok(()),
         }
     }
 
@@ -616,6 +632,7 @@ impl EventLoop {
             Internal::TileRendered { assignment, result } => {
                 self.on_tile_rendered(assignment, result)
             }
+            Internal::Validated { source, id, result } => self.on_validated(source, id, result),
             Internal::Rerendered { claim, result } => {
                 self.run_checker(CheckerInput::Rerendered {
                     claim,

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod network;
 pub mod render;
 pub mod roles;
+mod validation;
 
 pub use client::{Client, NodeEvent, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig};

@@ -71,7 +71,9 @@ pub fn render_shard(
         None | Some(Tamper::Mixed) => render_tile(scene, &settings, rect)?,
         Some(Tamper::Noise) => {
             let len = rect.w as usize * rect.h as usize * 3;
-            let mut state = u64::from(shard.tile) * 0x9e37_79b9_7f4a_7c15 + 1;
+            let mut state = u64::from(shard.tile)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .wrapping_add(1);
             (0..len)
                 .map(|_| {
                     state ^= state << 13;

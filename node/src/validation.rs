@@ -1,0 +1,96 @@
+//! Gossip validation off the network task.
+//!
+//! The event loop hands every gossiped message to a bounded queue; a validator task takes
+//! up to [`BATCH`] at a time and checks them on the blocking pool (size, strict decoding,
+//! network id, freshness, `verify_strict` signatures, author, and the signatures inside
+//! attestations and certificates). Verdicts come back to the loop, which reports them to
+//! gossipsub (so only valid messages are forwarded) and acts on the valid ones. When the
+//! queue is full a message is ignored, not penalised: a burst is not an offence.
+
+use libp2p::{gossipsub::MessageId, PeerId};
+use pictor_protocol::{rules, Message, SignedEnvelope};
+use tokio::sync::mpsc;
+
+use crate::{event_loop::Internal, now_ms};
+
+/// Messages checked together on the blocking pool.
+pub(crate) const BATCH: usize = 64;
+/// Messages waiting for validation before new ones are ignored.
+pub(crate) const QUEUE: usize = 1024;
+
+/// One gossiped message waiting for its verdict.
+#[derive(Debug)]
+pub(crate) struct Unchecked {
+    pub(crate) source: PeerId,
+    pub(crate) id: MessageId,
+    pub(crate) data: Vec<u8>,
+}
+
+/// What the validator needs to know of the network.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) network: String,
+    pub(crate) checkers: Vec<pictor_protocol::PublicKey>,
+    pub(crate) committee_size: usize,
+    pub(crate) max_age_ms: u64,
+}
+
+impl Rules {
+    /// Every check that needs only the message itself.
+    pub(crate) fn check(&self, data: &[u8], now_ms: u64) -> Result<Message, String> {
+        let (_, message) = SignedEnvelope::open(data, &self.network, now_ms, self.max_age_ms)
+            .map_err(|e| e.to_string())?;
+        match &message {
+            Message::Attestation(a) => a.verify(&self.network).map_err(|e| e.to_string())?,
+            Message::Certificate(qc) => {
+                let committee =
+                    rules::committee(&qc.vote.shard.job, &self.checkers, self.committee_size);
+                qc.verify(&self.network, &committee)
+                    .map_err(|e| e.to_string())?
+            }
+            _ => {}
+        }
+        Ok(message)
+    }
+}
+
+/// Starts the validator; returns the queue to feed it.
+pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Internal>) -> mpsc::Sender<Unchecked> {
+    let (tx, mut rx) = mpsc::channel::<Unchecked>(QUEUE);
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let rules = rules.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                let now = now_ms();
+                batch
+                    .into_iter()
+                    .map(|m| {
+                        let result = rules.check(&m.data, now).map(Box::new);
+                        Internal::Validated {
+                            source: m.source,
+                            id: m.id,
+                            result,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let Ok(checked) = checked else {
+                continue;
+            };
+            for verdict in checked {
+                if verdicts.send(verdict).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    tx
+}
