@@ -19,6 +19,9 @@ pub enum NodeError {
     /// Dialling a peer failed.
     #[error("cannot dial {addr}: {reason}")]
     Dial { addr: String, reason: String },
+    /// The scene file does not exist.
+    #[error("scene {0} not found")]
+    SceneNotFound(String),
     /// The job is not acceptable.
     #[error("invalid job: {0}")]
     InvalidJob(String),

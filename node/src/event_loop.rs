@@ -33,6 +33,9 @@ use crate::{
     validation, Client, NetworkParams, NodeConfig, NodeError, NodeEvent, NodeStatus, WorkerConfig,
 };
 
+/// The most jobs a node keeps in memory.
+const MAX_JOBS: usize = 10_000;
+
 /// Work finished off the network task.
 #[derive(Debug)]
 pub(crate) enum Internal {
@@ -336,6 +339,13 @@ impl EventLoop {
         }
         spec.validate()
             .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
+        if scene.len() + 64 > pictor_protocol::MAX_RESPONSE_SIZE {
+            return Err(NodeError::InvalidJob(format!(
+                "the scene bundle is {} bytes; scenes up to {} bytes can be distributed",
+                scene.len(),
+                pictor_protocol::MAX_RESPONSE_SIZE - 64
+            )));
+        }
         let scene_id = self.store.put_block(&scene)?;
         if scene_id != spec.scene {
             return Err(NodeError::InvalidJob(format!(
@@ -504,6 +514,10 @@ impl EventLoop {
         match message {
             Message::Job(spec) => {
                 let id = spec.id();
+                if self.jobs.len() >= MAX_JOBS && !self.jobs.contains_key(&id) {
+                    warn!(job = %id.short(), "job ignored: this node holds too many jobs");
+                    return;
+                }
                 self.jobs.insert(id, spec.clone());
                 self.run_checker(CheckerInput::Job(spec));
             }
@@ -566,9 +580,7 @@ impl EventLoop {
         if !self.my_jobs.contains(&job) || self.delivered.contains(&qc.vote.shard) {
             return;
         }
-        if qc.verify(&self.params.id, &self.committee(&job)).is_err() {
-            return;
-        }
+        // The validator (or, on replay, the first ingest) has verified the certificate.
         let worker = match self.store.claim(&qc.vote.claim) {
             Ok(Some(claim)) => Some(claim.worker),
             _ => None,

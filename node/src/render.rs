@@ -84,10 +84,7 @@ pub struct RenderSummary {
 /// Reads and checks the scene and the request before anything starts or is written.
 fn prepare(req: &RenderRequest) -> Result<(Vec<u8>, Scene), NodeError> {
     if !req.scene.exists() {
-        return Err(NodeError::InvalidJob(format!(
-            "scene {} not found",
-            req.scene.display()
-        )));
+        return Err(NodeError::SceneNotFound(req.scene.display().to_string()));
     }
     let bundle = SceneBundle::from_path(&req.scene)?.to_bytes();
     let scene = Scene::from_bundle_bytes(&bundle)?;

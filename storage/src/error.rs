@@ -12,6 +12,9 @@ pub enum StorageError {
         #[source]
         source: sled::Error,
     },
+    /// Another process (another pictor node on the same home?) holds the database.
+    #[error("the database at {path} is in use by another process")]
+    Locked { path: PathBuf },
     /// A read or write failed (for example the disk is full). Nothing was changed.
     #[error("database error: {0}")]
     Sled(#[from] sled::Error),

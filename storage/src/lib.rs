@@ -44,15 +44,40 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the database in `path`.
+    ///
+    /// The database is flushed explicitly at every commit point (see [`Store::flush`]), so
+    /// sled's background flusher is off: with it, a dropped database keeps its file lock
+    /// until the flusher wakes up. If another process holds the lock, opening retries for
+    /// up to two seconds and then fails with [`StorageError::Locked`].
     pub fn open(path: &Path) -> Result<Store, StorageError> {
-        let db = sled::Config::new()
-            .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|source| StorageError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .mode(sled::Mode::HighThroughput)
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    return Err(StorageError::Locked {
+                        path: path.to_path_buf(),
+                    })
+                }
+                Err(source) => {
+                    return Err(StorageError::Open {
+                        path: path.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+        };
         let tree = |name: &str| db.open_tree(name).map_err(StorageError::from);
         Ok(Store {
             path: path.to_path_buf(),
@@ -87,5 +112,26 @@ impl Store {
     pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
         self.meta.insert(key.as_bytes(), value)?;
         self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_in_use_is_a_clear_error_and_free_once_dropped() -> Result<(), StorageError> {
+        let dir = tempfile::tempdir().map_err(|e| StorageError::Corrupt {
+            what: "test",
+            reason: e.to_string(),
+        })?;
+        let first = Store::open(dir.path())?;
+        let second = Store::open(dir.path());
+        assert!(
+            matches!(second, Err(StorageError::Locked { .. })),
+            "second open: {second:?}"
+        );
+        drop(first);
+        Store::open(dir.path()).map(|_| ())
     }
 }

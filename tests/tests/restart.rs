@@ -1,8 +1,6 @@
 //! A node stops and starts again on the same home: what it had accepted is still there,
 //! replayed from its sled database.
 
-use std::time::Duration;
-
 use pictor_gpu::SceneBundle;
 use pictor_node::{spawn, NetworkParams, NodeConfig, Roles};
 use pictor_protocol::{ContentId, Engine, FrameRange, JobSpec, Keypair};
@@ -58,7 +56,6 @@ async fn accepted_job_survives_a_restart() {
     let id = client.submit(spec, bundle).await.expect("submit");
     assert_eq!(client.status().await.expect("status").jobs, 1);
     client.shutdown().await.expect("stop");
-    tokio::time::sleep(Duration::from_millis(50)).await;
 
     let (client, _) = spawn(config(home.path(), &key)).expect("restart");
     let status = client.status().await.expect("status");

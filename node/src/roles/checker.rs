@@ -133,6 +133,18 @@ struct ClaimState {
     attested: bool,
 }
 
+/// Whether a worker is heard from recently and not banned.
+fn live(
+    workers: &BTreeMap<PublicKey, WorkerRecord>,
+    worker: &PublicKey,
+    now_ms: u64,
+    liveness_ms: u64,
+) -> bool {
+    workers
+        .get(worker)
+        .is_some_and(|w| !w.banned && now_ms <= w.last_seen_ms + liveness_ms)
+}
+
 /// The checker's state.
 #[derive(Debug)]
 pub struct Checker {
@@ -558,7 +570,10 @@ impl Checker {
             for shard in job.shards.values_mut().filter(|s| !s.done) {
                 waiting = true;
                 let expired = match (&shard.assignment, shard.claim) {
-                    (Some(_), None) => now_ms > shard.assigned_ms + params.shard_timeout_ms,
+                    (Some(a), None) => {
+                        now_ms > shard.assigned_ms + params.shard_timeout_ms
+                            || !live(&self.workers, &a.worker, now_ms, params.worker_liveness_ms)
+                    }
                     (Some(_), Some((_, at))) => now_ms > at + params.claim_timeout_ms,
                     (None, _) => false,
                 };
@@ -580,9 +595,9 @@ impl Checker {
 
     fn eligible(&self, now_ms: u64) -> Vec<PublicKey> {
         self.workers
-            .iter()
-            .filter(|(_, w)| !w.banned && now_ms <= w.last_seen_ms + self.params.worker_liveness_ms)
-            .map(|(k, _)| *k)
+            .keys()
+            .filter(|k| live(&self.workers, k, now_ms, self.params.worker_liveness_ms))
+            .copied()
             .collect()
     }
 
@@ -616,6 +631,11 @@ impl Checker {
             for (id, shard) in job.shards.iter_mut() {
                 if shard.done || shard.assignment.is_some() {
                     continue;
+                }
+                if eligible.iter().all(|w| shard.failed.contains(w)) {
+                    // Every live worker timed out on this shard once; try them again
+                    // rather than leave it stranded (banned workers are not eligible).
+                    shard.failed.retain(|w| !eligible.contains(w));
                 }
                 let candidates: Vec<PublicKey> = eligible
                     .iter()

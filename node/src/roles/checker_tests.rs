@@ -308,3 +308,32 @@ fn claims_from_unassigned_workers_are_ignored() {
     let outs = rig.claim_and_verify(5, &a, &t, &t);
     assert!(outs.is_empty(), "no fetch, no vote: {outs:?}");
 }
+
+#[test]
+fn shards_of_a_silent_worker_go_to_a_live_one() {
+    let mut rig = Rig::new(2);
+    let job = rig.job.clone();
+    for w in rig.workers.clone() {
+        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+    }
+    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let first = rig.assignments();
+    assert_eq!(first.len(), 2);
+    let (silent, alive) = (first[0].worker, first[1].worker);
+    // Only `alive` keeps announcing itself; time passes beyond the liveness window.
+    let later = params().worker_liveness_ms + 1_000;
+    rig.broadcast(later, || CheckerInput::WorkerSeen(alive));
+    rig.broadcast(later, || CheckerInput::Tick);
+    let again: Vec<_> = rig
+        .assignments()
+        .into_iter()
+        .filter(|a| a.shard == first[0].shard && a.attempt == 1)
+        .collect();
+    assert_eq!(
+        again.len(),
+        1,
+        "the silent worker's shard is assigned again"
+    );
+    assert_eq!(again[0].worker, alive);
+    assert_ne!(again[0].worker, silent);
+}
