@@ -156,6 +156,12 @@ async fn hostile_gossip_is_dropped_and_its_sender_penalised() {
     let stale =
         SignedEnvelope::seal(&creator, NET, 1_000, &Message::Job(job(&creator, 4))).to_bytes();
     let junk = vec![0xa5u8; 60 * 1024];
+    // Over the protocol's 64 KiB limit (but under gossipsub's transport limit).
+    let oversized = {
+        let mut big = good.clone();
+        big.resize(pictor_protocol::MAX_GOSSIP_SIZE + 512, 0);
+        big
+    };
     let truncated = good[..good.len() / 2].to_vec();
     let mut wrong_signer =
         SignedEnvelope::seal(&creator, NET, now_ms(), &Message::Job(job(&creator, 5)));
@@ -166,6 +172,7 @@ async fn hostile_gossip_is_dropped_and_its_sender_penalised() {
         foreign,
         stale,
         junk,
+        oversized,
         truncated,
         wrong_signer.to_bytes(),
     ] {

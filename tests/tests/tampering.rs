@@ -97,3 +97,59 @@ fn every_falsification_is_caught_by_every_checker() {
         }
     }
 }
+
+/// A tenth of the pixels changed: each checker alone may miss it (27 samples miss with
+/// probability 0.9^27 = 5.8 %), but the committee must not reach a quorum of valid votes
+/// (that happens with probability 0.075 %; the keys and claims here are fixed).
+#[test]
+fn a_tenth_of_the_pixels_falsified_gets_no_valid_quorum() {
+    let bundle = pictor_gpu::SceneBundle::from_path(&example_scene("cornell-box.gltf"))
+        .expect("scene")
+        .to_bytes();
+    let scene = Scene::from_bundle_bytes(&bundle).expect("scene loads");
+    let spec = spec(&bundle);
+    let checkers: Vec<Keypair> = (1..=4).map(|i| Keypair::from_seed([i; 32])).collect();
+    let k = rules::samples_per_checker(4, rules::FRAUD_FRACTION, rules::DETECTION_TARGET);
+    let mut caught_by = Vec::new();
+    for shard in spec.shards() {
+        let forged =
+            render_shard(&scene, &spec, &shard, Some(Tamper::TenthOfPixels)).expect("render");
+        let rect = spec.tile_rect(shard.tile).expect("tile");
+        let claim = ResultClaim {
+            shard,
+            worker: Keypair::from_seed([51; 32]).public(),
+            attempt: 0,
+            output: ContentId::of(&forged.to_block()),
+            width: forged.width,
+            height: forged.height,
+            render_ms: 1,
+            device: "test".into(),
+        };
+        let settings = RenderSettings {
+            width: spec.width,
+            height: spec.height,
+            samples: spec.samples,
+            frame: shard.frame,
+        };
+        let mut valid_votes = 0;
+        for checker in &checkers {
+            let seed_sig = checker.sign(MessageKind::SampleSeed, "devnet", &claim.id().0);
+            let positions = rules::sample_pixels(&rules::sample_seed(&seed_sig), rect.w, rect.h, k);
+            let clean = positions.iter().all(|&(x, y)| {
+                let expected =
+                    render_pixel(&scene, &settings, rect.x + x, rect.y + y).expect("pixel");
+                let at = ((y * rect.w + x) * 3) as usize;
+                forged.pixels[at..at + 3] == expected
+            });
+            if clean {
+                valid_votes += 1;
+            }
+        }
+        assert!(
+            valid_votes < rules::quorum_threshold(4),
+            "{shard}: {valid_votes} checkers missed a tenth of the pixels falsified"
+        );
+        caught_by.push(4 - valid_votes);
+    }
+    assert_eq!(caught_by.len(), spec.shards().len());
+}

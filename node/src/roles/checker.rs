@@ -158,11 +158,14 @@ pub struct Checker {
     /// Attestations by claim, then by checker (one each).
     votes: BTreeMap<ClaimId, BTreeMap<PublicKey, Attestation>>,
     certified: BTreeSet<ClaimId>,
+    /// Claims that arrived before their assignment.
+    early_claims: BTreeMap<ShardId, Vec<ResultClaim>>,
 }
 
 /// Bounds on what a flood of messages can make a checker hold.
 const MAX_JOBS: usize = 10_000;
 const MAX_PENDING_VOTES: usize = 100_000;
+const MAX_EARLY_CLAIMS: usize = 10_000;
 
 impl Checker {
     /// A checker with key `keypair` in a network whose active checkers are `checkers`.
@@ -178,6 +181,7 @@ impl Checker {
             claims: BTreeMap::new(),
             votes: BTreeMap::new(),
             certified: BTreeSet::new(),
+            early_claims: BTreeMap::new(),
         }
     }
 
@@ -217,7 +221,7 @@ impl Checker {
                 self.workers.entry(worker).or_default().last_seen_ms = now_ms;
                 self.assign_all(now_ms, &mut out);
             }
-            CheckerInput::Assignment(a) => self.on_assignment(now_ms, a),
+            CheckerInput::Assignment(a) => self.on_assignment(now_ms, a, &mut out),
             CheckerInput::Claim(claim) => self.on_claim(now_ms, claim, &mut out),
             CheckerInput::Rows { claim, rows } => self.on_rows(claim, rows, &mut out),
             CheckerInput::Rerendered { claim, pixels } => {
@@ -270,7 +274,7 @@ impl Checker {
         self.assign_all(now_ms, out);
     }
 
-    fn on_assignment(&mut self, now_ms: u64, a: Assignment) {
+    fn on_assignment(&mut self, now_ms: u64, a: Assignment, out: &mut Vec<CheckerOutput>) {
         let Some(job) = self.jobs.get_mut(&a.shard.job) else {
             return;
         };
@@ -289,8 +293,14 @@ impl Checker {
         shard.attempt = a.attempt;
         shard.assigned_ms = now_ms;
         shard.claim = None;
+        let id = a.shard;
         shard.assignment = Some(a);
         job.last_progress_ms = now_ms;
+        if let Some(early) = self.early_claims.remove(&id) {
+            for claim in early {
+                self.on_claim(now_ms, claim, out);
+            }
+        }
     }
 
     fn on_claim(&mut self, now_ms: u64, claim: ResultClaim, out: &mut Vec<CheckerOutput>) {
@@ -308,7 +318,17 @@ impl Checker {
             .assignment
             .as_ref()
             .is_some_and(|a| a.worker == claim.worker && a.attempt == claim.attempt);
-        if shard.done || !matches || claim.width != rect.w || claim.height != rect.h {
+        if shard.done || claim.width != rect.w || claim.height != rect.h {
+            return;
+        }
+        if !matches {
+            // Its assignment may still be on its way; look again when one arrives.
+            if claim.attempt >= shard.attempt && self.early_claims.len() < MAX_EARLY_CLAIMS {
+                self.early_claims
+                    .entry(claim.shard)
+                    .or_default()
+                    .push(claim);
+            }
             return;
         }
         if shard.claim.is_none() {
@@ -523,11 +543,11 @@ impl Checker {
             return;
         };
         job.last_progress_ms = now_ms;
-        let worker = self
+        let rejected = self
             .claims
             .get(&claim)
-            .map(|c| c.claim.worker)
-            .or_else(|| shard.assignment.as_ref().map(|a| a.worker));
+            .map(|c| (c.claim.worker, c.claim.attempt))
+            .or_else(|| shard.assignment.as_ref().map(|a| (a.worker, a.attempt)));
         self.claims.remove(&claim);
         if shard.done {
             return;
@@ -547,9 +567,17 @@ impl Checker {
                     claim,
                     verdict: Verdict::Invalid,
                 });
-                shard.attempt += 1;
-                shard.assignment = None;
-                shard.claim = None;
+                let (worker, attempt) = match rejected {
+                    Some((w, a)) => (Some(w), a),
+                    None => (None, shard.attempt),
+                };
+                // The assignment that replaces the rejected one may have arrived first:
+                // only a rejection of the current attempt moves the shard on.
+                if shard.attempt <= attempt {
+                    shard.attempt = attempt + 1;
+                    shard.assignment = None;
+                    shard.claim = None;
+                }
                 if let Some(worker) = worker {
                     shard.failed.insert(worker);
                     let record = self.workers.entry(worker).or_default();

@@ -19,6 +19,8 @@ pub enum Tamper {
     CopyOtherTile,
     /// Change a quarter of the pixels.
     QuarterOfPixels,
+    /// Change a tenth of the pixels (the fraction the sample size is designed for).
+    TenthOfPixels,
     /// Render with an eighth of the samples.
     FewerSamples,
 }
@@ -110,6 +112,15 @@ pub fn render_shard(
                 if i % 4 == 0 {
                     px[0] = px[0].wrapping_add(97);
                     px[1] = px[1].wrapping_add(31);
+                }
+            }
+            pixels
+        }
+        Some(Tamper::TenthOfPixels) => {
+            let mut pixels = render_tile(scene, &settings, rect)?;
+            for (i, px) in pixels.chunks_exact_mut(3).enumerate() {
+                if i % 10 == 3 {
+                    px[2] = px[2].wrapping_add(61);
                 }
             }
             pixels
