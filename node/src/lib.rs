@@ -12,6 +12,7 @@ pub mod devnet;
 mod error;
 mod event_loop;
 mod fetch;
+mod gossip;
 pub mod identity;
 pub mod network;
 pub mod render;

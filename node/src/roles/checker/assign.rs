@@ -1,0 +1,130 @@
+//! The Job Manager's half of the checker: who may render, who renders what, and what
+//! happens when time passes (timeouts, silent workers, a silent leader).
+
+use std::collections::BTreeMap;
+
+use pictor_protocol::{rules, Assignment, Message, PublicKey};
+
+use super::{Checker, CheckerOutput, WorkerRecord};
+
+/// Whether a worker is heard from recently and not banned.
+pub(super) fn live(
+    workers: &BTreeMap<PublicKey, WorkerRecord>,
+    worker: &PublicKey,
+    now_ms: u64,
+    liveness_ms: u64,
+) -> bool {
+    workers
+        .get(worker)
+        .is_some_and(|w| !w.banned && now_ms <= w.last_seen_ms + liveness_ms)
+}
+
+impl Checker {
+    pub(super) fn on_tick(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        let params = self.params.clone();
+        for job in self.jobs.values_mut() {
+            let mut waiting = false;
+            for shard in job.shards.values_mut().filter(|s| !s.done) {
+                waiting = true;
+                let expired = match (&shard.assignment, shard.claim) {
+                    (Some(a), None) => {
+                        now_ms > shard.assigned_ms + params.shard_timeout_ms
+                            || !live(&self.workers, &a.worker, now_ms, params.worker_liveness_ms)
+                    }
+                    (Some(_), Some((_, at))) => now_ms > at + params.claim_timeout_ms,
+                    (None, _) => false,
+                };
+                if expired {
+                    if let Some(a) = shard.assignment.take() {
+                        shard.failed.insert(a.worker);
+                    }
+                    shard.claim = None;
+                    shard.attempt += 1;
+                }
+            }
+            if waiting && now_ms > job.last_progress_ms + params.leader_timeout_ms {
+                job.leader_epoch += 1;
+                job.last_progress_ms = now_ms;
+            }
+        }
+        self.assign_all(now_ms, out);
+    }
+
+    pub(super) fn eligible(&self, now_ms: u64) -> Vec<PublicKey> {
+        self.workers
+            .keys()
+            .filter(|k| live(&self.workers, k, now_ms, self.params.worker_liveness_ms))
+            .copied()
+            .collect()
+    }
+
+    /// The leader of each job assigns waiting shards to the least-loaded eligible workers.
+    pub(super) fn assign_all(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        let eligible = self.eligible(now_ms);
+        if eligible.is_empty() {
+            return;
+        }
+        // Outstanding (assigned, unclaimed) shards per worker across all jobs.
+        let mut load: BTreeMap<PublicKey, usize> = eligible.iter().map(|w| (*w, 0)).collect();
+        for job in self.jobs.values() {
+            for shard in job.shards.values().filter(|s| !s.done && s.claim.is_none()) {
+                if let Some(a) = &shard.assignment {
+                    if let Some(l) = load.get_mut(&a.worker) {
+                        *l += 1;
+                    }
+                }
+            }
+        }
+        let me = self.me;
+        let max = self.params.max_outstanding;
+        let deadline = self.params.shard_timeout_ms;
+        for job in self.jobs.values_mut() {
+            let leader = job
+                .committee
+                .get(job.leader_epoch % job.committee.len().max(1));
+            if leader != Some(&me) {
+                continue;
+            }
+            for (id, shard) in job.shards.iter_mut() {
+                if shard.done || shard.assignment.is_some() {
+                    continue;
+                }
+                if eligible.iter().all(|w| shard.failed.contains(w)) {
+                    // Every live worker timed out on this shard once; try them again
+                    // rather than leave it stranded (banned workers are not eligible).
+                    shard.failed.retain(|w| !eligible.contains(w));
+                }
+                let candidates: Vec<PublicKey> = eligible
+                    .iter()
+                    .filter(|w| !shard.failed.contains(w) && load.get(w).is_some_and(|l| *l < max))
+                    .copied()
+                    .collect();
+                let Some(min) = candidates.iter().filter_map(|w| load.get(w)).min().copied() else {
+                    break;
+                };
+                let least: Vec<PublicKey> = candidates
+                    .into_iter()
+                    .filter(|w| load.get(w) == Some(&min))
+                    .collect();
+                let Some(worker) = rules::assign_worker(id, shard.attempt, &least, &shard.failed)
+                else {
+                    continue;
+                };
+                let a = Assignment {
+                    shard: *id,
+                    worker,
+                    attempt: shard.attempt,
+                    assigned_by: me,
+                    deadline_ms: now_ms + deadline,
+                };
+                shard.assignment = Some(a.clone());
+                shard.assigned_ms = now_ms;
+                job.last_progress_ms = now_ms;
+                if let Some(l) = load.get_mut(&worker) {
+                    *l += 1;
+                }
+                out.push(CheckerOutput::Publish(Message::Assignment(a)));
+            }
+        }
+    }
+}
