@@ -43,6 +43,10 @@ pub(crate) struct BenchArgs {
     /// Where the frames of both runs go (`direct/` and `network/` below it).
     #[arg(long, default_value = "out/bench")]
     out: PathBuf,
+    /// Render direct and network this many times, alternating, and report the median
+    /// ratio (machines are noisy).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
     /// Print the figures as one JSON object.
     #[arg(long)]
     json: bool,
@@ -50,6 +54,9 @@ pub(crate) struct BenchArgs {
 
 #[derive(Debug, Serialize)]
 struct BenchReport {
+    runs: usize,
+    ratios: Vec<f64>,
+    median_ratio: f64,
     direct_seconds: f64,
     network_seconds: f64,
     ratio_network_over_direct: f64,
@@ -85,16 +92,35 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
 pub(crate) fn run(b: BenchArgs) -> Result<()> {
     let direct_req = args_for(&b, b.out.join("direct"), true).request()?;
     let network_req = args_for(&b, b.out.join("network"), false).request()?;
-    eprintln!("bench: direct render...");
-    let direct = render_direct(&direct_req, |_| {})?;
-    eprintln!(
-        "bench: network render ({} checkers, {} workers)...",
-        b.checkers, b.workers
-    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let network = runtime.block_on(render_network(&network_req, |_| {}))?;
+    let runs = b.runs.max(1);
+    let mut ratios = Vec::with_capacity(runs);
+    let mut last = None;
+    for run in 1..=runs {
+        eprintln!("bench: run {run}/{runs}: direct render...");
+        let direct = render_direct(&direct_req, |_| {})?;
+        eprintln!(
+            "bench: run {run}/{runs}: network render ({} checkers, {} workers)...",
+            b.checkers, b.workers
+        );
+        let network = runtime.block_on(render_network(&network_req, |_| {}))?;
+        let ratio = network.wall_seconds / direct.wall_seconds;
+        eprintln!("bench: run {run}/{runs}: ratio {ratio:.3}");
+        ratios.push(ratio);
+        last = Some((direct, network));
+    }
+    let Some((direct, network)) = last else {
+        anyhow::bail!("no run completed");
+    };
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median_ratio = if sorted.len() % 2 == 1 {
+        sorted[sorted.len() / 2]
+    } else {
+        (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
+    };
     let mut identical = direct.frames.len() == network.frames.len();
     for (a, n) in direct.frames.iter().zip(&network.frames) {
         identical &= std::fs::read(a)? == std::fs::read(n)?;
@@ -105,6 +131,9 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
     let committee = network.committee_size;
     let k = network.samples_per_checker;
     let report = BenchReport {
+        runs,
+        ratios,
+        median_ratio,
         direct_seconds: direct.wall_seconds,
         network_seconds: network.wall_seconds,
         ratio_network_over_direct: network.wall_seconds / direct.wall_seconds,
@@ -136,9 +165,18 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
             report.network_seconds, b.checkers, b.workers, cores
         );
         println!(
-            "  ratio network/direct     {:.3}",
-            report.ratio_network_over_direct
+            "  ratio network/direct     {:.3}{}",
+            report.ratio_network_over_direct,
+            if runs > 1 { " (last run)" } else { "" }
         );
+        if runs > 1 {
+            let all: Vec<String> = report.ratios.iter().map(|r| format!("{r:.3}")).collect();
+            println!(
+                "  median over {runs} runs      {:.3} ({})",
+                report.median_ratio,
+                all.join(", ")
+            );
+        }
         println!("  frames pixel-identical   {}", report.frames_identical);
         println!(
             "  engine speed             {:.3} Msamples/s per core",

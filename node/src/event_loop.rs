@@ -16,8 +16,8 @@ use futures::StreamExt;
 use libp2p::{gossipsub, request_response, swarm::SwarmEvent, PeerId, Swarm};
 use pictor_gpu::Scene;
 use pictor_protocol::{
-    Assignment, ClaimId, ContentId, Heartbeat, JobId, JobSpec, Keypair, Message, NodeRole,
-    PublicKey, ShardId, TileImage,
+    Assignment, ClaimId, ContentId, Heartbeat, JobId, JobSpec, Keypair, Message, MessageKind,
+    NodeRole, PublicKey, ShardId, TileImage,
 };
 use pictor_storage::Store;
 use tokio::sync::mpsc;
@@ -265,6 +265,9 @@ impl EventLoop {
     }
 
     fn send_heartbeat(&mut self, now: u64) {
+        if now == self.last_heartbeat_ms {
+            return; // the same bytes again: one heartbeat per millisecond is plenty
+        }
         self.last_heartbeat_ms = now;
         let role = if self.worker.is_some() {
             NodeRole::Worker
@@ -370,17 +373,11 @@ impl EventLoop {
                 topic,
                 ..
             })) => {
-                // A new peer listens for heartbeats: tell it about this worker at once.
-                let now = now_ms();
-                if self.worker.is_some()
-                    && topic
-                        == self
-                            .topics
-                            .topic(pictor_protocol::MessageKind::Heartbeat)
-                            .hash()
-                    && now > self.last_heartbeat_ms + 100
-                {
-                    self.send_heartbeat(now);
+                // A new peer listens for heartbeats: tell it about this worker at once
+                // (once per subscribing peer, so this is bounded by the peers we have).
+                let heartbeats = self.topics.topic(MessageKind::Heartbeat).hash();
+                if self.worker.is_some() && topic == heartbeats {
+                    self.send_heartbeat(now_ms());
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Fetch(event)) => self.on_fetch_event(event),

@@ -255,7 +255,7 @@ impl EventLoop {
                             render_ms,
                             device,
                         };
-                        debug!(shard = %claim.shard, %output, "claiming");
+                        debug!(shard = %claim.shard, %output, render_ms, "claiming");
                         self.publish(pictor_protocol::Message::Claim(claim), true);
                     }
                 }

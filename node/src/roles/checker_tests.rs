@@ -30,6 +30,8 @@ struct Rig {
     job: JobSpec,
     /// Messages published, in order, with the index of the publishing checker.
     published: Vec<(usize, Message)>,
+    /// A checker whose messages never reach the others (it has gone silent).
+    silent: Option<usize>,
 }
 
 fn key(i: u8) -> Keypair {
@@ -72,6 +74,7 @@ impl Rig {
             workers: (0..workers).map(|i| key(50 + i).public()).collect(),
             job,
             published: Vec::new(),
+            silent: None,
         }
     }
 
@@ -100,6 +103,9 @@ impl Rig {
         while let Some((from, out)) = queue.pop() {
             match out {
                 CheckerOutput::Publish(m) => {
+                    if self.silent == Some(from) {
+                        continue;
+                    }
                     self.published.push((from, m.clone()));
                     for i in 0..self.checkers.len() {
                         if i == from {
@@ -336,4 +342,50 @@ fn shards_of_a_silent_worker_go_to_a_live_one() {
     );
     assert_eq!(again[0].worker, alive);
     assert_ne!(again[0].worker, silent);
+}
+
+#[test]
+fn one_certificate_per_shard_and_others_step_in_when_the_leader_is_silent() {
+    let mut rig = Rig::new(2);
+    let job = rig.job.clone();
+    for w in rig.workers.clone() {
+        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+    }
+    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let assignments = rig.assignments();
+    let leader_key = assignments[0].assigned_by;
+    let leader = (0..4)
+        .find(|&i| rig.checkers[i].key() == leader_key)
+        .expect("the leader is a checker");
+    let certificates = |rig: &Rig| {
+        rig.published
+            .iter()
+            .filter(|(_, m)| matches!(m, Message::Certificate(_)))
+            .map(|(i, _)| *i)
+            .collect::<Vec<_>>()
+    };
+
+    // With everyone talking: exactly one certificate, from the leader.
+    let good = tile(32, 32, 0);
+    rig.claim_and_verify(10, &assignments[0], &good, &good);
+    assert_eq!(certificates(&rig), vec![leader]);
+
+    // The leader goes silent: the other three still reach a quorum, hold their
+    // certificates back for the grace period, then publish.
+    rig.silent = Some(leader);
+    let before = certificates(&rig).len();
+    let outs = rig.claim_and_verify(20, &assignments[1], &good, &good);
+    assert!(finals(&outs).len() >= 3, "the others decide: {outs:?}");
+    assert_eq!(
+        certificates(&rig).len(),
+        before,
+        "nothing during the grace period"
+    );
+    rig.broadcast(20 + 1_000, || CheckerInput::Tick);
+    let after = certificates(&rig);
+    assert!(
+        after.len() > before,
+        "a certificate is published after the grace period"
+    );
+    assert!(after[before..].iter().all(|&i| i != leader));
 }

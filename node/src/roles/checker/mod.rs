@@ -150,12 +150,16 @@ pub struct Checker {
     certified: BTreeSet<ClaimId>,
     /// Claims that arrived before their assignment.
     early_claims: BTreeMap<ShardId, Vec<ResultClaim>>,
+    /// Certificates this checker assembled and holds back while the leader publishes.
+    unpublished: BTreeMap<ClaimId, (QuorumCertificate, u64)>,
 }
 
 /// Bounds on what a flood of messages can make a checker hold.
 const MAX_JOBS: usize = 10_000;
 const MAX_PENDING_VOTES: usize = 100_000;
 const MAX_EARLY_CLAIMS: usize = 10_000;
+/// How long a committee member waits for the leader's certificate before publishing its own.
+const CERTIFICATE_GRACE_MS: u64 = 1_000;
 
 impl Checker {
     /// A checker with key `keypair` in a network whose active checkers are `checkers`.
@@ -172,6 +176,7 @@ impl Checker {
             votes: BTreeMap::new(),
             certified: BTreeSet::new(),
             early_claims: BTreeMap::new(),
+            unpublished: BTreeMap::new(),
         }
     }
 
@@ -218,8 +223,11 @@ impl Checker {
                 self.on_rerendered(now_ms, claim, pixels, &mut out)
             }
             CheckerInput::Attestation(a) => self.on_attestation(now_ms, a, &mut out),
-            CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
-            CheckerInput::Tick => self.on_tick(now_ms, &mut out),
+            CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, false, &mut out),
+            CheckerInput::Tick => {
+                self.publish_overdue_certificates(now_ms, &mut out);
+                self.on_tick(now_ms, &mut out)
+            }
         }
         out
     }
@@ -321,18 +329,26 @@ impl Checker {
             }
             return;
         }
-        if shard.claim.is_none() {
+        let freed_a_slot = shard.claim.is_none();
+        if freed_a_slot {
             shard.claim = Some((id, now_ms));
             job.last_progress_ms = now_ms;
         }
-        if !job.committee.contains(&self.me) || self.claims.contains_key(&id) {
+        let verify = job.committee.contains(&self.me) && !self.claims.contains_key(&id);
+        let samples = job.samples;
+        if freed_a_slot {
+            // The worker has room for another shard: refill its queue now, not at the
+            // next tick, so that it never waits with shards left to render.
+            self.assign_all(now_ms, out);
+        }
+        if !verify {
             return;
         }
         let seed_signature =
             self.keypair
                 .sign(MessageKind::SampleSeed, &self.params.network, &id.0);
         let seed = rules::sample_seed(&seed_signature);
-        let positions = rules::sample_pixels(&seed, rect.w, rect.h, job.samples);
+        let positions = rules::sample_pixels(&seed, rect.w, rect.h, samples);
         let rows: BTreeSet<u32> = positions.iter().map(|&(_, y)| y).collect();
         out.push(CheckerOutput::FetchRows {
             claim: id,
@@ -479,6 +495,21 @@ impl Checker {
         self.try_certify(now_ms, claim, out);
     }
 
+    /// Publishes the certificates whose leader stayed silent past the grace period.
+    fn publish_overdue_certificates(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        let overdue: Vec<ClaimId> = self
+            .unpublished
+            .iter()
+            .filter(|(_, (_, due))| now_ms >= *due)
+            .map(|(claim, _)| *claim)
+            .collect();
+        for claim in overdue {
+            if let Some((qc, _)) = self.unpublished.remove(&claim) {
+                out.push(CheckerOutput::Publish(Message::Certificate(qc)));
+            }
+        }
+    }
+
     /// Assembles a certificate when more than two thirds of the committee signed one vote.
     fn try_certify(&mut self, now_ms: u64, claim: ClaimId, out: &mut Vec<CheckerOutput>) {
         let Some(votes) = self.votes.get(&claim) else {
@@ -510,21 +541,43 @@ impl Checker {
                 continue;
             }
             let qc = QuorumCertificate { vote, signatures };
-            out.push(CheckerOutput::Publish(Message::Certificate(qc.clone())));
-            self.on_certificate(now_ms, qc, out);
+            // Every member reaches the quorum from the same attestations; one certificate
+            // on the wire is enough. The job's leader publishes it at once, the others
+            // only if none has been seen after a grace period (the leader may be gone).
+            let leader = job
+                .committee
+                .get(job.leader_epoch % job.committee.len().max(1));
+            if leader == Some(&self.me) {
+                out.push(CheckerOutput::Publish(Message::Certificate(qc.clone())));
+            } else {
+                self.unpublished
+                    .insert(claim, (qc.clone(), now_ms + CERTIFICATE_GRACE_MS));
+            }
+            // Its signatures come from attestations the node has verified.
+            self.on_certificate(now_ms, qc, true, out);
             return;
         }
     }
 
-    fn on_certificate(&mut self, now_ms: u64, qc: QuorumCertificate, out: &mut Vec<CheckerOutput>) {
+    fn on_certificate(
+        &mut self,
+        now_ms: u64,
+        qc: QuorumCertificate,
+        verified: bool,
+        out: &mut Vec<CheckerOutput>,
+    ) {
         let claim = qc.vote.claim;
+        if !verified {
+            // Someone else's certificate is on the wire: ours need not be.
+            self.unpublished.remove(&claim);
+        }
         if self.certified.contains(&claim) {
             return;
         }
         let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {
             return;
         };
-        if qc.verify(&self.params.network, &job.committee).is_err() {
+        if !verified && qc.verify(&self.params.network, &job.committee).is_err() {
             return;
         }
         self.certified.insert(claim);
