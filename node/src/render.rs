@@ -181,10 +181,9 @@ pub fn render_direct(
     mut progress: impl FnMut(Progress),
 ) -> Result<RenderSummary, NodeError> {
     let started = Instant::now();
-    let mut spec = job_spec(req);
+    let spec = job_spec(req);
     spec.validate()
         .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
-    spec.scene = ContentId::of(&[]);
     let (_, scene) = prepare(req)?;
     create_out(&req.out)?;
     let mut summary = empty_summary(req, "direct", spec.shard_count());
