@@ -55,6 +55,10 @@ pub struct Vote {
     pub shard: ShardId,
     /// The claim judged.
     pub claim: ClaimId,
+    /// The worker that made the claim (who is banned if it is rejected).
+    pub worker: PublicKey,
+    /// The claim's attempt (a rejection moves the shard past it).
+    pub attempt: u32,
     /// The claim's output.
     pub output: ContentId,
     /// The verdict.
@@ -67,6 +71,8 @@ impl Vote {
         Vote {
             shard: claim.shard,
             claim: claim.id(),
+            worker: claim.worker,
+            attempt: claim.attempt,
             output: claim.output,
             verdict,
         }
@@ -200,7 +206,12 @@ impl Attestation {
     /// Checks that the vote is about `claim` (shard, claim id and output agree).
     pub fn check_claim(&self, claim: &ResultClaim) -> Result<(), AttestationError> {
         let v = &self.vote;
-        if v.shard == claim.shard && v.output == claim.output && v.claim == claim.id() {
+        if v.shard == claim.shard
+            && v.output == claim.output
+            && v.claim == claim.id()
+            && v.worker == claim.worker
+            && v.attempt == claim.attempt
+        {
             Ok(())
         } else {
             Err(AttestationError::ClaimMismatch)

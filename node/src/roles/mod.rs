@@ -6,3 +6,5 @@ pub mod worker;
 
 #[cfg(test)]
 mod checker_tests;
+#[cfg(test)]
+mod sim_tests;

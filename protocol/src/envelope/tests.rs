@@ -216,14 +216,22 @@ fn sig() -> impl Strategy<Value = Signature> {
 }
 
 fn vote() -> impl Strategy<Value = Vote> {
-    (shard(), any::<[u8; 32]>(), any::<[u8; 32]>(), any::<bool>()).prop_map(|(shard, c, o, v)| {
-        Vote {
+    (
+        shard(),
+        any::<[u8; 32]>(),
+        key(),
+        any::<u32>(),
+        any::<[u8; 32]>(),
+        any::<bool>(),
+    )
+        .prop_map(|(shard, c, worker, attempt, o, v)| Vote {
             shard,
             claim: ClaimId(c),
+            worker,
+            attempt,
             output: ContentId::from_digest(o),
             verdict: if v { Verdict::Valid } else { Verdict::Invalid },
-        }
-    })
+        })
 }
 
 fn message() -> impl Strategy<Value = Message> {

@@ -31,7 +31,12 @@ impl Checker {
                         now_ms > shard.assigned_ms + params.shard_timeout_ms
                             || !live(&self.workers, &a.worker, now_ms, params.worker_liveness_ms)
                     }
-                    (Some(_), Some((_, at))) => now_ms > at + params.claim_timeout_ms,
+                    // A banned worker's claim is never accepted (see `on_claim`): every
+                    // checker moves its shards on, whether or not its claim has arrived.
+                    (Some(a), Some((_, at))) => {
+                        now_ms > at + params.claim_timeout_ms
+                            || self.workers.get(&a.worker).is_some_and(|w| w.banned)
+                    }
                     (None, _) => false,
                 };
                 if expired {

@@ -16,9 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 mod assign;
 
 use pictor_protocol::{
-    rules, Assignment, Attestation, ClaimId, ContentId, JobId, JobSpec, Keypair, Message,
-    MessageKind, PixelSample, PublicKey, QuorumCertificate, ResultClaim, ShardId, Signature,
-    Verdict, Vote,
+    rules, verdict_of, Assignment, Attestation, ClaimId, ContentId, JobId, JobSpec, Keypair,
+    Message, MessageKind, PixelSample, PublicKey, QuorumCertificate, ResultClaim, ShardId,
+    Signature, Verdict, Vote,
 };
 
 /// The rules' parameters for one network.
@@ -148,8 +148,10 @@ pub struct Checker {
     /// Attestations by claim, then by checker (one each).
     votes: BTreeMap<ClaimId, BTreeMap<PublicKey, Attestation>>,
     certified: BTreeSet<ClaimId>,
-    /// Claims that arrived before their assignment.
+    /// Claims that arrived before their assignment (or job).
     early_claims: BTreeMap<ShardId, Vec<ResultClaim>>,
+    /// Assignments that arrived before their job.
+    early_assignments: BTreeMap<JobId, Vec<Assignment>>,
     /// Certificates this checker assembled and holds back while the leader publishes.
     unpublished: BTreeMap<ClaimId, (QuorumCertificate, u64)>,
 }
@@ -157,7 +159,8 @@ pub struct Checker {
 /// Bounds on what a flood of messages can make a checker hold.
 const MAX_JOBS: usize = 10_000;
 const MAX_PENDING_VOTES: usize = 100_000;
-const MAX_EARLY_CLAIMS: usize = 10_000;
+/// Claims and assignments held until their job or assignment arrives.
+const MAX_EARLY: usize = 10_000;
 /// How long a committee member waits for the leader's certificate before publishing its own.
 const CERTIFICATE_GRACE_MS: u64 = 1_000;
 
@@ -176,6 +179,7 @@ impl Checker {
             votes: BTreeMap::new(),
             certified: BTreeSet::new(),
             early_claims: BTreeMap::new(),
+            early_assignments: BTreeMap::new(),
             unpublished: BTreeMap::new(),
         }
     }
@@ -205,6 +209,11 @@ impl Checker {
         self.jobs
             .get(job)
             .map(|j| j.shards.values().filter(|s| !s.done).count())
+    }
+
+    fn early_len(&self) -> usize {
+        self.early_claims.values().map(Vec::len).sum::<usize>()
+            + self.early_assignments.values().map(Vec::len).sum::<usize>()
     }
 
     /// Feeds one input; returns what to do.
@@ -259,21 +268,32 @@ impl Checker {
                 leader_epoch: 0,
             },
         );
-        // Claims and votes that arrived before the job are examined now.
-        let early: Vec<ResultClaim> = self
-            .claims
-            .values()
-            .filter(|c| c.claim.shard.job == id)
-            .map(|c| c.claim.clone())
+        // Assignments (and through them, claims) and votes that arrived before the job
+        // are examined now: gossip on different topics arrives in any order.
+        for a in self.early_assignments.remove(&id).unwrap_or_default() {
+            self.on_assignment(now_ms, a, out);
+        }
+        let pending: Vec<ClaimId> = self
+            .votes
+            .iter()
+            .filter(|(_, v)| v.values().next().is_some_and(|a| a.vote.shard.job == id))
+            .map(|(c, _)| *c)
             .collect();
-        for claim in early {
-            self.on_claim(now_ms, claim, out);
+        for claim in pending {
+            self.try_certify(now_ms, claim, out);
         }
         self.assign_all(now_ms, out);
     }
 
     fn on_assignment(&mut self, now_ms: u64, a: Assignment, out: &mut Vec<CheckerOutput>) {
         let Some(job) = self.jobs.get_mut(&a.shard.job) else {
+            // The job may still be on its way.
+            if self.early_len() < MAX_EARLY {
+                self.early_assignments
+                    .entry(a.shard.job)
+                    .or_default()
+                    .push(a);
+            }
             return;
         };
         if !job.committee.contains(&a.assigned_by) {
@@ -303,7 +323,17 @@ impl Checker {
 
     fn on_claim(&mut self, now_ms: u64, claim: ResultClaim, out: &mut Vec<CheckerOutput>) {
         let id = claim.id();
+        if self.is_banned(&claim.worker) {
+            return;
+        }
         let Some(job) = self.jobs.get_mut(&claim.shard.job) else {
+            // Its job (and assignment) may still be on their way.
+            if self.early_len() < MAX_EARLY {
+                self.early_claims
+                    .entry(claim.shard)
+                    .or_default()
+                    .push(claim);
+            }
             return;
         };
         let Some(rect) = job.spec.tile_rect(claim.shard.tile) else {
@@ -321,7 +351,7 @@ impl Checker {
         }
         if !matches {
             // Its assignment may still be on its way; look again when one arrives.
-            if claim.attempt >= shard.attempt && self.early_claims.len() < MAX_EARLY_CLAIMS {
+            if claim.attempt >= shard.attempt && self.early_len() < MAX_EARLY {
                 self.early_claims
                     .entry(claim.shard)
                     .or_default()
@@ -438,17 +468,7 @@ impl Checker {
                 claimed,
             })
             .collect();
-        let verdict = if samples.iter().all(|s| s.expected == s.claimed) {
-            Verdict::Valid
-        } else {
-            Verdict::Invalid
-        };
-        let vote = Vote {
-            shard: state.claim.shard,
-            claim: id,
-            output: state.claim.output,
-            verdict,
-        };
+        let vote = Vote::on(&state.claim, verdict_of(&samples));
         let vote_signature = self.keypair.sign(
             MessageKind::Vote,
             &self.params.network,
@@ -586,11 +606,9 @@ impl Checker {
             return;
         };
         job.last_progress_ms = now_ms;
-        let rejected = self
-            .claims
-            .get(&claim)
-            .map(|c| (c.claim.worker, c.claim.attempt))
-            .or_else(|| shard.assignment.as_ref().map(|a| (a.worker, a.attempt)));
+        // The certificate names the claim's worker and attempt: never guess them from the
+        // shard's current assignment, which may already belong to the next worker.
+        let rejected = Some((qc.vote.worker, qc.vote.attempt));
         self.claims.remove(&claim);
         if shard.done {
             return;
