@@ -78,6 +78,17 @@ impl Rig {
         }
     }
 
+    /// A rig whose checkers know `workers` live workers and then the job.
+    fn started(workers: u8) -> Rig {
+        let mut rig = Rig::new(workers);
+        for w in rig.workers.clone() {
+            rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+        }
+        let job = rig.job.clone();
+        rig.broadcast(1, || CheckerInput::Job(job.clone()));
+        rig
+    }
+
     /// Delivers an input to every checker and gossips what they publish until quiet.
     fn broadcast(
         &mut self,
@@ -219,12 +230,8 @@ fn finals(outs: &[(usize, CheckerOutput)]) -> BTreeMap<usize, Verdict> {
 
 #[test]
 fn leader_assigns_every_shard_once_and_honest_claims_are_certified() {
-    let mut rig = Rig::new(2);
+    let mut rig = Rig::started(2);
     let job = rig.job.clone();
-    for w in rig.workers.clone() {
-        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
-    }
-    rig.broadcast(1, || CheckerInput::Job(job.clone()));
     let assignments = rig.assignments();
     assert_eq!(assignments.len(), 2, "two tiles, one assignment each");
     let leaders: std::collections::BTreeSet<_> =
@@ -259,12 +266,8 @@ fn leader_assigns_every_shard_once_and_honest_claims_are_certified() {
 
 #[test]
 fn falsified_claim_is_rejected_worker_banned_and_shard_reassigned() {
-    let mut rig = Rig::new(2);
+    let mut rig = Rig::started(2);
     let job = rig.job.clone();
-    for w in rig.workers.clone() {
-        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
-    }
-    rig.broadcast(1, || CheckerInput::Job(job.clone()));
     let first = rig.assignments()[0].clone();
     let truth = tile(32, 32, 3);
     let mut forged = truth.clone();
@@ -317,12 +320,7 @@ fn claims_from_unassigned_workers_are_ignored() {
 
 #[test]
 fn shards_of_a_silent_worker_go_to_a_live_one() {
-    let mut rig = Rig::new(2);
-    let job = rig.job.clone();
-    for w in rig.workers.clone() {
-        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
-    }
-    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let mut rig = Rig::started(2);
     let first = rig.assignments();
     assert_eq!(first.len(), 2);
     let (silent, alive) = (first[0].worker, first[1].worker);
@@ -346,12 +344,7 @@ fn shards_of_a_silent_worker_go_to_a_live_one() {
 
 #[test]
 fn one_certificate_per_shard_and_others_step_in_when_the_leader_is_silent() {
-    let mut rig = Rig::new(2);
-    let job = rig.job.clone();
-    for w in rig.workers.clone() {
-        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
-    }
-    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let mut rig = Rig::started(2);
     let assignments = rig.assignments();
     let leader_key = assignments[0].assigned_by;
     let leader = (0..4)
