@@ -28,6 +28,26 @@ fn put<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result<bool, S
     Ok(previous.is_none())
 }
 
+fn decode_record<T: DeserializeOwned + Serialize>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StorageError> {
+    codec::decode::<T>(bytes, MAX_RECORD_SIZE).map_err(|e| StorageError::Corrupt {
+        what,
+        reason: e.to_string(),
+    })
+}
+
+fn get<T: DeserializeOwned + Serialize>(
+    tree: &sled::Tree,
+    key: &[u8],
+    what: &'static str,
+) -> Result<Option<T>, StorageError> {
+    tree.get(key)?
+        .map(|bytes| decode_record(&bytes, what))
+        .transpose()
+}
+
 fn scan<T: DeserializeOwned + Serialize>(
     tree: &sled::Tree,
     prefix: &[u8],
@@ -36,10 +56,7 @@ fn scan<T: DeserializeOwned + Serialize>(
     tree.scan_prefix(prefix)
         .map(|entry| {
             let (_, value) = entry?;
-            codec::decode::<T>(&value, MAX_RECORD_SIZE).map_err(|e| StorageError::Corrupt {
-                what,
-                reason: e.to_string(),
-            })
+            decode_record(&value, what)
         })
         .collect()
 }
@@ -52,15 +69,7 @@ impl Store {
 
     /// Reads one job.
     pub fn job(&self, id: &JobId) -> Result<Option<JobSpec>, StorageError> {
-        match self.jobs.get(id.0)? {
-            None => Ok(None),
-            Some(bytes) => codec::decode(&bytes, MAX_RECORD_SIZE)
-                .map(Some)
-                .map_err(|e| StorageError::Corrupt {
-                    what: "job",
-                    reason: e.to_string(),
-                }),
-        }
+        get(&self.jobs, &id.0, "job")
     }
 
     /// Every stored job.
@@ -87,15 +96,7 @@ impl Store {
 
     /// Reads one claim.
     pub fn claim(&self, id: &ClaimId) -> Result<Option<ResultClaim>, StorageError> {
-        match self.claims.get(id.0)? {
-            None => Ok(None),
-            Some(bytes) => codec::decode(&bytes, MAX_RECORD_SIZE)
-                .map(Some)
-                .map_err(|e| StorageError::Corrupt {
-                    what: "claim",
-                    reason: e.to_string(),
-                }),
-        }
+        get(&self.claims, &id.0, "claim")
     }
 
     /// Every stored claim.

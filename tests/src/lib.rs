@@ -14,14 +14,3 @@ pub fn repo_root() -> PathBuf {
 pub fn example_scene(name: &str) -> PathBuf {
     repo_root().join("examples").join("scenes").join(name)
 }
-
-/// A public sample model from the shared assets, if present.
-pub fn shared_model(name: &str) -> Option<PathBuf> {
-    let path = repo_root()
-        .join("..")
-        .join("shared")
-        .join("assets")
-        .join("gltf")
-        .join(name);
-    path.exists().then_some(path)
-}

@@ -63,7 +63,8 @@ pub enum CheckerInput {
     },
     /// An attestation (its signatures already checked).
     Attestation(Attestation),
-    /// A quorum certificate.
+    /// A quorum certificate (already checked against the job's committee: the node's
+    /// validator verifies every certificate before it is forwarded or acted on).
     Certificate(QuorumCertificate),
     /// Time passes.
     Tick,
@@ -232,7 +233,7 @@ impl Checker {
                 self.on_rerendered(now_ms, claim, pixels, &mut out)
             }
             CheckerInput::Attestation(a) => self.on_attestation(now_ms, a, &mut out),
-            CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, false, &mut out),
+            CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
             CheckerInput::Tick => {
                 self.publish_overdue_certificates(now_ms, &mut out);
                 self.on_tick(now_ms, &mut out)
@@ -567,39 +568,29 @@ impl Checker {
             let leader = job
                 .committee
                 .get(job.leader_epoch % job.committee.len().max(1));
-            if leader == Some(&self.me) {
+            let publish_now = leader == Some(&self.me);
+            if publish_now {
                 out.push(CheckerOutput::Publish(Message::Certificate(qc.clone())));
-            } else {
-                self.unpublished
-                    .insert(claim, (qc.clone(), now_ms + CERTIFICATE_GRACE_MS));
             }
-            // Its signatures come from attestations the node has verified.
-            self.on_certificate(now_ms, qc, true, out);
+            self.on_certificate(now_ms, qc.clone(), out);
+            if !publish_now {
+                self.unpublished
+                    .insert(claim, (qc, now_ms + CERTIFICATE_GRACE_MS));
+            }
             return;
         }
     }
 
-    fn on_certificate(
-        &mut self,
-        now_ms: u64,
-        qc: QuorumCertificate,
-        verified: bool,
-        out: &mut Vec<CheckerOutput>,
-    ) {
+    fn on_certificate(&mut self, now_ms: u64, qc: QuorumCertificate, out: &mut Vec<CheckerOutput>) {
         let claim = qc.vote.claim;
-        if !verified {
-            // Someone else's certificate is on the wire: ours need not be.
-            self.unpublished.remove(&claim);
-        }
+        // A certificate for this claim is on the wire: ours need not be.
+        self.unpublished.remove(&claim);
         if self.certified.contains(&claim) {
             return;
         }
         let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {
             return;
         };
-        if !verified && qc.verify(&self.params.network, &job.committee).is_err() {
-            return;
-        }
         self.certified.insert(claim);
         self.votes.remove(&claim);
         let Some(shard) = job.shards.get_mut(&qc.vote.shard) else {
