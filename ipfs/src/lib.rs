@@ -1,0 +1,1 @@
+//! IPFS interop: Bitswap 1.2, UnixFS files, the trustless gateway.
