@@ -31,9 +31,12 @@ pub(crate) struct BenchArgs {
     /// two cores).
     #[arg(long, default_value_t = 128)]
     samples: u32,
-    /// Tile size.
-    #[arg(long, default_value_t = 128)]
-    tile: u32,
+    /// Tile size (default: 128 for the built-in engine, 256 for Blender).
+    #[arg(long)]
+    tile: Option<u32>,
+    /// The engine (default: from the scene's file type, as for `pictor render`).
+    #[arg(long)]
+    engine: Option<pictor_protocol::Engine>,
     /// Checkers in the local network.
     #[arg(long, default_value_t = 4)]
     checkers: usize,
@@ -74,6 +77,7 @@ struct BenchReport {
 fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
     RenderArgs {
         scene: b.scene.clone(),
+        engine: b.engine,
         frames: b.frames,
         out,
         width: b.width,
@@ -152,12 +156,13 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "pictor bench: {} frames {}x{} at {} samples/pixel, tiles of {}",
+            "pictor bench: {} engine, {} frames {}x{} at {} samples/pixel, tiles of {}",
+            network_req.engine,
             b.frames.len(),
             b.width,
             b.height,
             b.samples,
-            b.tile
+            network_req.tile
         );
         println!("  direct render            {:.2} s", report.direct_seconds);
         println!(
@@ -182,7 +187,12 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
             "  engine speed             {:.3} Msamples/s per core",
             report.msamples_per_second_per_core
         );
-        println!("  verification             committee of {committee}, {k} pixels per checker, at most {:.3} % of a shard re-rendered", 100.0 * report.max_shard_fraction_rerendered);
+        let unit = if network_req.engine.is_bit_exact() {
+            "pixels"
+        } else {
+            "regions of 8x8"
+        };
+        println!("  verification             committee of {committee}, {k} {unit} per checker, at most {:.3} % of a shard re-rendered", 100.0 * report.max_shard_fraction_rerendered);
         println!(
             "  detection (10 % falsified) {:.6}",
             report.detection_probability_10pct

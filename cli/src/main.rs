@@ -1,6 +1,7 @@
 //! `pictor`: the command line of a Pictor render-network node.
 
 mod bench;
+mod gpu;
 mod render;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Measure the network against a direct render, verification cost and engine speed.
     Bench(bench::BenchArgs),
+    /// Show this machine's GPUs, CPU and render engines (and benchmark it with `--bench`).
+    Gpu(gpu::GpuArgs),
 }
 
 fn init_logging(filter: &str) {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Gpu(args) => gpu::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

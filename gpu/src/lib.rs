@@ -71,8 +71,21 @@ mod sampler;
 mod scene;
 mod texture;
 
+pub mod benchmark;
+pub mod blender;
+pub mod compare;
+pub mod device;
+pub mod requirements;
+
 pub use animation::FPS;
+pub use benchmark::{BenchmarkError, BenchmarkScore};
+pub use blender::{
+    render_frame_direct, Blender, BlenderDevice, BlenderEngine, BlenderError, BlenderSession,
+    BlenderVersion, RegionRequest, RgbImage, SessionOptions,
+};
 pub use bundle::{SceneBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES};
+pub use compare::{compare_region, psnr, ssim, Comparison, Thresholds};
+pub use device::{CpuInfo, DeviceClass, DeviceInfo, EngineInfo, GpuInfo, Inventory};
 pub use error::{RenderError, SceneError};
 pub use frame::{MAX_LIGHTS, MAX_TRIANGLES};
 pub use image_io::{decode_png, encode_png};
@@ -80,5 +93,6 @@ pub use render::{
     render_frame, render_pixel, render_tile, samples_traced, Rect, RenderSettings, MAX_IMAGE_SIZE,
     MAX_SAMPLES,
 };
+pub use requirements::{CapabilityView, HardwareRequirements, RequirementsError, Shortfall, Unmet};
 pub use scene::{Scene, DEFAULT_SKY_RADIANCE};
 pub use texture::{MAX_TEXTURES, MAX_TEXTURE_SIZE, MAX_TOTAL_TEXELS};

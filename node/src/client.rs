@@ -1,6 +1,8 @@
 //! The handle through which everything outside the event loop talks to a node.
 
+use cid::Cid;
 use libp2p::{Multiaddr, PeerId};
+use pictor_ipfs::BitswapStats;
 use pictor_protocol::{JobId, JobSpec, PublicKey, ShardId, TileImage, Verdict};
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +20,16 @@ pub(crate) enum Command {
     },
     Status(oneshot::Sender<NodeStatus>),
     PeerScore(PeerId, oneshot::Sender<Option<f64>>),
+    AddFile {
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<Cid, NodeError>>,
+    },
+    GetFile {
+        root: Cid,
+        peers: Vec<PeerId>,
+        limit: u64,
+        reply: oneshot::Sender<Result<Vec<u8>, NodeError>>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -36,6 +48,10 @@ pub struct NodeStatus {
     pub eligible_workers: Option<usize>,
     /// Jobs the node knows.
     pub jobs: usize,
+    /// Where its IPFS trustless gateway answers, if it has an HTTP port.
+    pub http: Option<std::net::SocketAddr>,
+    /// Bitswap counters.
+    pub bitswap: BitswapStats,
 }
 
 /// The progress of a job this node submitted.
@@ -120,6 +136,30 @@ impl Client {
     /// The gossipsub score this node gives `peer` (negative once it misbehaved).
     pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>, NodeError> {
         self.ask(|tx| Command::PeerScore(peer, tx)).await
+    }
+
+    /// Adds a file to the node's block store as UnixFS (one raw block if it fits a chunk,
+    /// else chunked dag-pb), announces its root in Kademlia and returns the root's CID.
+    /// Any IPFS peer can then fetch it over Bitswap, or over the node's gateway.
+    pub async fn add_file(&self, bytes: Vec<u8>) -> Result<Cid, NodeError> {
+        self.ask(|reply| Command::AddFile { bytes, reply }).await?
+    }
+
+    /// Fetches the UnixFS file `root` from `peers` through Bitswap (blocks are checked
+    /// against their CIDs and stored); at most `limit` bytes.
+    pub async fn get_file(
+        &self,
+        root: Cid,
+        peers: Vec<PeerId>,
+        limit: u64,
+    ) -> Result<Vec<u8>, NodeError> {
+        self.ask(|reply| Command::GetFile {
+            root,
+            peers,
+            limit,
+            reply,
+        })
+        .await?
     }
 
     /// Stops the node, flushing its database.

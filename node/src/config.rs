@@ -57,6 +57,8 @@ pub struct WorkerConfig {
     pub device: String,
     /// Deliberately wrong outputs, for demonstrations and tests of verification.
     pub tamper: Option<Tamper>,
+    /// The device Blender renders on (CPU when `None`).
+    pub blender_device: Option<pictor_gpu::BlenderDevice>,
 }
 
 /// The roles a node plays.
@@ -85,4 +87,6 @@ pub struct NodeConfig {
     pub keypair: Option<Keypair>,
     /// Whether the node reports the progress of its own jobs as [`crate::NodeEvent`]s.
     pub events: bool,
+    /// Where the node's HTTP port (the IPFS trustless gateway) listens; `None`: no HTTP.
+    pub http: Option<std::net::SocketAddr>,
 }

@@ -111,6 +111,8 @@ impl Devnet {
             bootnodes: Vec::new(),
             keypair: Some(keypair),
             events,
+            // The creator answers IPFS gateway requests for the frames it holds.
+            http: events.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         };
         let mut nodes = Vec::new();
         for (i, keypair) in checker_keys.into_iter().enumerate() {
@@ -136,8 +138,9 @@ impl Devnet {
             let roles = Roles {
                 checker: false,
                 worker: Some(WorkerConfig {
-                    device: format!("cpu ({} threads, built-in engine)", rayon_threads()),
+                    device: format!("cpu ({} threads)", rayon_threads()),
                     tamper: faulty.then_some(Tamper::Mixed),
+                    blender_device: None,
                 }),
             };
             let (client, _) = spawn(make(&home, keypair, roles, false))?;

@@ -43,6 +43,15 @@ pub enum NodeError {
     /// A file could not be written.
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
+    /// An engine (Blender) is missing or failed; the text is the engine's own.
+    #[error("{0}")]
+    Engine(String),
+    /// The scene file is not one the engine can read.
+    #[error("invalid scene: {0}")]
+    InvalidScene(String),
+    /// An IPFS operation (Bitswap, UnixFS) failed.
+    #[error("ipfs: {0}")]
+    Ipfs(String),
     /// Publishing to the network failed.
     #[error("publish failed: {0}")]
     Publish(String),

@@ -12,9 +12,11 @@ use std::{
     time::Duration,
 };
 
+use cid::Cid;
 use futures::StreamExt;
 use libp2p::{gossipsub, request_response, swarm::SwarmEvent, PeerId, Swarm};
-use pictor_gpu::Scene;
+use pictor_gpu::BlenderDevice;
+use pictor_ipfs::{Bitswap, BitswapConfig, Blockstore};
 use pictor_protocol::{
     Assignment, ClaimId, ContentId, Heartbeat, JobId, JobSpec, Keypair, Message, MessageKind,
     NodeRole, PublicKey, ShardId, TileImage,
@@ -25,13 +27,18 @@ use tracing::{debug, warn};
 
 use crate::{
     client::Command,
+    engines::LoadedScene,
     fetch::{Pending, SceneSlot},
     identity,
     network::{build_swarm, Behaviour, BehaviourEvent, Topics},
     now_ms,
     roles::checker::{Checker, CheckerInput, CheckerParams},
-    validation, Client, NetworkParams, NodeConfig, NodeError, NodeEvent, NodeStatus, WorkerConfig,
+    validation, Client, NetworkParams, NodeConfig, NodeError, NodeEvent, NodeStatus,
+    SledBlockstore, WorkerConfig,
 };
+
+/// The most addresses of one peer that go into the Kademlia routing table.
+const MAX_PEER_ADDRS: usize = 8;
 
 /// The most jobs a node keeps in memory.
 pub(crate) const MAX_JOBS: usize = 10_000;
@@ -41,7 +48,7 @@ pub(crate) const MAX_JOBS: usize = 10_000;
 pub(crate) enum Internal {
     SceneParsed {
         id: ContentId,
-        result: Result<Arc<Scene>, String>,
+        result: Result<Arc<LoadedScene>, String>,
     },
     TileRendered {
         assignment: Assignment,
@@ -50,6 +57,22 @@ pub(crate) enum Internal {
     Rerendered {
         claim: ClaimId,
         result: Result<Vec<[u8; 3]>, String>,
+    },
+    RerenderedRegions {
+        claim: ClaimId,
+        result: Result<Vec<Vec<u8>>, String>,
+    },
+    OutputFetched {
+        shard: ShardId,
+        worker: Option<PublicKey>,
+        output: ContentId,
+        result: Result<Vec<u8>, String>,
+    },
+    OutputRows {
+        claim: ClaimId,
+        width: u32,
+        rows: Vec<u32>,
+        result: Result<Vec<u8>, String>,
     },
     Validated {
         source: PeerId,
@@ -62,6 +85,8 @@ pub(crate) enum Internal {
 pub(crate) struct WorkerState {
     pub(crate) config: WorkerConfig,
     pub(crate) queue: VecDeque<Assignment>,
+    /// Assignments whose job has not arrived yet (gossip is not ordered).
+    pub(crate) early: Vec<Assignment>,
     pub(crate) busy: bool,
     /// Outputs rendered so far (decides which ones a faulty worker falsifies).
     pub(crate) rendered: u64,
@@ -71,6 +96,10 @@ pub(crate) struct WorkerState {
 pub(crate) struct EventLoop {
     pub(crate) swarm: Swarm<Behaviour>,
     pub(crate) store: Store,
+    /// The node's home (database, key, Blender scenes).
+    pub(crate) home: std::path::PathBuf,
+    /// The device this node's Blender renders on.
+    pub(crate) blender_device: BlenderDevice,
     pub(crate) keypair: Keypair,
     pub(crate) me: PublicKey,
     pub(crate) params: NetworkParams,
@@ -88,6 +117,11 @@ pub(crate) struct EventLoop {
     pub(crate) scenes: BTreeMap<ContentId, SceneSlot>,
     pub(crate) requests: HashMap<request_response::OutboundRequestId, Pending>,
     last_heartbeat_ms: u64,
+    /// Bitswap: blocks by CID, to and from any IPFS peer.
+    pub(crate) bitswap: Bitswap,
+    /// The Bitswap service and the gateway, stopped at shutdown.
+    services: Vec<tokio::task::JoinHandle<()>>,
+    http: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -116,6 +150,34 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         &config.network.id,
         config.network.gossip_heartbeat,
     )?;
+    let blockstore: Arc<dyn Blockstore> = Arc::new(SledBlockstore::new(store.clone()));
+    let (bitswap, bitswap_service) = Bitswap::new(
+        swarm.behaviour().stream.new_control(),
+        blockstore.clone(),
+        BitswapConfig::default(),
+    )
+    .map_err(|e| NodeError::Config(format!("bitswap: {e}")))?;
+    let mut services = vec![tokio::spawn(bitswap_service)];
+    let http = match config.http {
+        None => None,
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std)
+                .map_err(|e| NodeError::Listen {
+                    addr: format!("http://{addr}"),
+                    reason: e.to_string(),
+                })?;
+            let bound = listener.local_addr().map_err(|e| NodeError::Listen {
+                addr: format!("http://{addr}"),
+                reason: e.to_string(),
+            })?;
+            services.push(tokio::spawn(pictor_ipfs::gateway::serve(
+                listener, blockstore,
+            )));
+            Some(bound)
+        }
+    };
     let topics = Topics::new(&config.network.id);
     for topic in topics.all() {
         swarm
@@ -169,9 +231,17 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         },
         internal_tx.clone(),
     );
+    let blender_device = config
+        .roles
+        .worker
+        .as_ref()
+        .and_then(|w| w.blender_device)
+        .unwrap_or(BlenderDevice::Cpu);
     let mut event_loop = EventLoop {
         swarm,
         store,
+        home: config.home.clone(),
+        blender_device,
         me: keypair.public(),
         keypair,
         params: config.network,
@@ -185,6 +255,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         worker: config.roles.worker.map(|config| WorkerState {
             config,
             queue: VecDeque::new(),
+            early: Vec::new(),
             busy: false,
             rendered: 0,
         }),
@@ -194,6 +265,9 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         scenes: BTreeMap::new(),
         requests: HashMap::new(),
         last_heartbeat_ms: 0,
+        bitswap,
+        services,
+        http,
     };
     event_loop.replay()?;
     tokio::spawn(event_loop.run());
@@ -245,6 +319,11 @@ impl EventLoop {
         };
         if let Err(e) = self.store.flush() {
             warn!(error = %e, "flush at shutdown failed");
+        }
+        // Bitswap and the gateway hold the database too: stop them first.
+        for service in std::mem::take(&mut self.services) {
+            service.abort();
+            let _ = service.await;
         }
         // Release the database and the sockets before saying the node has stopped, so
         // that a node can start again on the same home at once.
@@ -309,7 +388,51 @@ impl EventLoop {
             Command::PeerScore(peer, reply) => {
                 let _ = reply.send(self.swarm.behaviour().gossipsub.peer_score(&peer));
             }
+            Command::AddFile { bytes, reply } => {
+                let _ = reply.send(self.add_file(bytes));
+            }
+            Command::GetFile {
+                root,
+                peers,
+                limit,
+                reply,
+            } => {
+                let bitswap = self.bitswap.clone();
+                tokio::spawn(async move {
+                    let result = bitswap
+                        .get_file(&root, &peers, limit)
+                        .await
+                        .map(|b| b.to_vec())
+                        .map_err(|e| NodeError::Ipfs(e.to_string()));
+                    let _ = reply.send(result);
+                });
+            }
             Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Imports `bytes` as a UnixFS file into the block store, flushes, and announces the
+    /// root in Kademlia.
+    fn add_file(&mut self, bytes: Vec<u8>) -> Result<Cid, NodeError> {
+        let (root, blocks) =
+            pictor_ipfs::unixfs::import(bytes.into(), pictor_ipfs::unixfs::DEFAULT_CHUNK_SIZE)
+                .map_err(|e| NodeError::Ipfs(e.to_string()))?;
+        let store = SledBlockstore::new(self.store.clone());
+        for block in &blocks {
+            store
+                .put(block)
+                .map_err(|e| NodeError::Ipfs(e.to_string()))?;
+        }
+        self.store.flush()?;
+        self.provide(&root);
+        Ok(root)
+    }
+
+    /// Announces in Kademlia that this node holds `cid`.
+    pub(crate) fn provide(&mut self, cid: &Cid) {
+        let key = libp2p::kad::RecordKey::new(&cid.hash().to_bytes());
+        if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
+            debug!(%cid, error = %e, "not announced in Kademlia");
         }
     }
 
@@ -331,6 +454,8 @@ impl EventLoop {
             gossip_peers,
             eligible_workers: self.checker.as_ref().map(|c| c.eligible_workers(now_ms())),
             jobs: self.jobs.len(),
+            http: self.http,
+            bitswap: self.bitswap.stats(),
         }
     }
 
@@ -381,6 +506,20 @@ impl EventLoop {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Fetch(event)) => self.on_fetch_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(
+                libp2p::identify::Event::Received { peer_id, info, .. },
+            )) => {
+                // Peers that speak the DHT join the routing table under the addresses
+                // they listen on.
+                if info.protocols.contains(&crate::network::KAD_PROTOCOL) {
+                    for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => {
+                debug!(?event, "kademlia");
+            }
             SwarmEvent::NewListenAddr { address, .. } => {
                 debug!(%address, "listening");
             }
@@ -401,6 +540,24 @@ impl EventLoop {
                 self.on_tile_rendered(assignment, result)
             }
             Internal::Validated { source, id, result } => self.on_validated(source, id, result),
+            Internal::OutputFetched {
+                shard,
+                worker,
+                output,
+                result,
+            } => self.on_output_fetched(shard, worker, output, result),
+            Internal::OutputRows {
+                claim,
+                width,
+                rows,
+                result,
+            } => self.on_output_rows(claim, width, rows, result),
+            Internal::RerenderedRegions { claim, result } => {
+                self.run_checker(CheckerInput::RerenderedRegions {
+                    claim,
+                    regions: result,
+                });
+            }
             Internal::Rerendered { claim, result } => {
                 self.run_checker(CheckerInput::Rerendered {
                     claim,

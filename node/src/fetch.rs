@@ -7,16 +7,20 @@
 use std::sync::Arc;
 
 use libp2p::{request_response, PeerId};
-use pictor_gpu::{render_pixel, RenderSettings, Scene};
+use pictor_gpu::{render_pixel, Rect, RenderSettings};
 use pictor_protocol::{
-    proof, Assignment, ClaimId, ContentId, JobId, PublicKey, QuorumCertificate, Request, Response,
-    ResultClaim, ShardId, TileImage, MAX_RESPONSE_SIZE,
+    proof, Assignment, ClaimId, ContentId, Engine, JobId, PublicKey, QuorumCertificate, Request,
+    Response, ResultClaim, ShardId, TileImage, MAX_RESPONSE_SIZE,
 };
 use tracing::{debug, warn};
 
 use crate::{
+    engines::LoadedScene,
     event_loop::{EventLoop, Internal},
-    roles::{checker::CheckerInput, worker::render_shard},
+    roles::{
+        checker::CheckerInput,
+        worker::{render_shard, render_shard_with, ShardError},
+    },
     NodeEvent,
 };
 
@@ -25,12 +29,7 @@ use crate::{
 pub(crate) enum Pending {
     Scene {
         id: ContentId,
-        others: Vec<PeerId>,
-    },
-    Output {
-        shard: ShardId,
-        worker: Option<PublicKey>,
-        output: ContentId,
+        engine: Engine,
         others: Vec<PeerId>,
     },
     Rows {
@@ -52,13 +51,19 @@ pub(crate) enum SceneWaiter {
         frame: u32,
         pixels: Vec<(u32, u32)>,
     },
+    RerenderRegions {
+        claim: ClaimId,
+        job: JobId,
+        frame: u32,
+        regions: Vec<(u32, u32, u32, u32)>,
+    },
 }
 
 /// Where a scene stands on this node.
 #[derive(Debug)]
 pub(crate) enum SceneSlot {
     Loading(Vec<SceneWaiter>),
-    Ready(Arc<Scene>),
+    Ready(Arc<LoadedScene>),
     Failed(String),
 }
 
@@ -72,6 +77,7 @@ impl EventLoop {
         };
         let id = spec.scene;
         let creator = spec.creator;
+        let engine = spec.engine;
         match self.scenes.get_mut(&id) {
             Some(SceneSlot::Ready(scene)) => {
                 let scene = scene.clone();
@@ -85,27 +91,35 @@ impl EventLoop {
             None => {
                 self.scenes.insert(id, SceneSlot::Loading(vec![waiter]));
                 match self.store.get_block(&id) {
-                    Ok(Some(bytes)) => self.parse_scene(id, bytes),
+                    Ok(Some(bytes)) => self.parse_scene(id, engine, bytes),
                     _ => {
                         let peers = self.candidates(self.peer_of(&creator));
-                        self.request_block(id, peers, |id, others| Pending::Scene { id, others });
+                        self.request_block(id, peers, |id, others| Pending::Scene {
+                            id,
+                            engine,
+                            others,
+                        });
                     }
                 }
             }
         }
     }
 
-    fn parse_scene(&mut self, id: ContentId, bytes: Vec<u8>) {
+    fn parse_scene(&mut self, id: ContentId, engine: Engine, bytes: Vec<u8>) {
         let tx = self.internal_tx.clone();
+        let scenes_dir = self.home.join("scenes");
+        let device = self.blender_device;
         tokio::task::spawn_blocking(move || {
-            let result = Scene::from_bundle_bytes(&bytes)
-                .map(Arc::new)
-                .map_err(|e| e.to_string());
+            let result = LoadedScene::load(engine, id, &bytes, &scenes_dir, device).map(Arc::new);
             let _ = tx.blocking_send(Internal::SceneParsed { id, result });
         });
     }
 
-    pub(crate) fn on_scene_parsed(&mut self, id: ContentId, result: Result<Arc<Scene>, String>) {
+    pub(crate) fn on_scene_parsed(
+        &mut self,
+        id: ContentId,
+        result: Result<Arc<LoadedScene>, String>,
+    ) {
         let waiters = match self.scenes.remove(&id) {
             Some(SceneSlot::Loading(w)) => w,
             _ => Vec::new(),
@@ -140,10 +154,17 @@ impl EventLoop {
                 claim,
                 pixels: Err(reason),
             }),
+            SceneWaiter::RerenderRegions { claim, .. } => {
+                warn!(%claim, %reason, "cannot re-render the sampled regions");
+                self.run_checker(CheckerInput::RerenderedRegions {
+                    claim,
+                    regions: Err(reason),
+                })
+            }
         }
     }
 
-    fn run_waiter(&mut self, scene: Arc<Scene>, waiter: SceneWaiter) {
+    fn run_waiter(&mut self, scene: Arc<LoadedScene>, waiter: SceneWaiter) {
         let tx = self.internal_tx.clone();
         match waiter {
             SceneWaiter::Render(assignment) => {
@@ -157,9 +178,23 @@ impl EventLoop {
                 });
                 tokio::task::spawn_blocking(move || {
                     let started = std::time::Instant::now();
-                    let result = render_shard(&scene, &spec, &assignment.shard, tamper)
-                        .map(|tile| (tile, started.elapsed().as_millis() as u64))
-                        .map_err(|e| e.to_string());
+                    let result = match &*scene {
+                        LoadedScene::Builtin(scene) => {
+                            render_shard(scene, &spec, &assignment.shard, tamper)
+                                .map_err(|e| e.to_string())
+                        }
+                        LoadedScene::Blender(blend) => {
+                            let frame = assignment.shard.frame;
+                            let mut render = |rect: Rect, samples: u32| {
+                                blend
+                                    .render(&spec, frame, rect, samples)
+                                    .map_err(ShardError::Render)
+                            };
+                            render_shard_with(&spec, &assignment.shard, tamper, &mut render)
+                                .map_err(|e| e.to_string())
+                        }
+                    }
+                    .map(|tile| (tile, started.elapsed().as_millis() as u64));
                     let _ = tx.blocking_send(Internal::TileRendered { assignment, result });
                 });
             }
@@ -179,15 +214,62 @@ impl EventLoop {
                     frame,
                 };
                 tokio::task::spawn_blocking(move || {
-                    let result = pixels
-                        .iter()
-                        .map(|&(x, y)| render_pixel(&scene, &settings, x, y))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| e.to_string());
+                    let result = match &*scene {
+                        LoadedScene::Builtin(scene) => pixels
+                            .iter()
+                            .map(|&(x, y)| render_pixel(scene, &settings, x, y))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(|e| e.to_string()),
+                        LoadedScene::Blender(_) => {
+                            Err("a Blender job is verified by regions, not pixels".into())
+                        }
+                    };
                     let _ = tx.blocking_send(Internal::Rerendered { claim, result });
                 });
             }
+            SceneWaiter::RerenderRegions {
+                claim,
+                job,
+                frame,
+                regions,
+            } => {
+                let Some(spec) = self.jobs.get(&job).cloned() else {
+                    return;
+                };
+                tokio::task::spawn_blocking(move || {
+                    let result = match &*scene {
+                        LoadedScene::Blender(blend) => regions
+                            .iter()
+                            .map(|&(x, y, w, h)| {
+                                blend.render(&spec, frame, Rect { x, y, w, h }, spec.samples)
+                            })
+                            .collect::<Result<Vec<_>, _>>(),
+                        LoadedScene::Builtin(_) => {
+                            Err("a built-in job is verified pixel by pixel".into())
+                        }
+                    };
+                    let _ = tx.blocking_send(Internal::RerenderedRegions { claim, result });
+                });
+            }
         }
+    }
+
+    pub(crate) fn rerender_regions(
+        &mut self,
+        claim: ClaimId,
+        job: JobId,
+        frame: u32,
+        regions: Vec<(u32, u32, u32, u32)>,
+    ) {
+        self.with_scene(
+            job,
+            SceneWaiter::RerenderRegions {
+                claim,
+                job,
+                frame,
+                regions,
+            },
+        );
     }
 
     pub(crate) fn rerender(
@@ -218,8 +300,17 @@ impl EventLoop {
         if worker.busy {
             return;
         }
-        let Some(assignment) = worker.queue.pop_front() else {
-            return;
+        let assignment = loop {
+            let Some(assignment) = worker.queue.pop_front() else {
+                return;
+            };
+            if self.jobs.contains_key(&assignment.shard.job) {
+                break assignment;
+            }
+            // Its job is still on its way: render it when the job arrives.
+            if worker.early.len() < MAX_EARLY_ASSIGNMENTS {
+                worker.early.push(assignment);
+            }
         };
         worker.busy = true;
         self.with_scene(assignment.shard.job, SceneWaiter::Render(assignment));
@@ -240,6 +331,7 @@ impl EventLoop {
                 match self.store.put_block(&block) {
                     Err(e) => warn!(error = %e, "cannot store output; claim not made"),
                     Ok(output) => {
+                        self.provide(&output.to_cid());
                         let device = self
                             .worker
                             .as_ref()
@@ -295,6 +387,7 @@ impl EventLoop {
         self.requests.insert(request_id, pending(id, peers));
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn fetch_rows(
         &mut self,
         claim: ClaimId,
@@ -303,6 +396,7 @@ impl EventLoop {
         width: u32,
         height: u32,
         rows: Vec<u32>,
+        whole_output: bool,
     ) {
         let Some(peer) = self.peer_of(&worker) else {
             return self.run_checker(CheckerInput::Rows {
@@ -310,6 +404,9 @@ impl EventLoop {
                 rows: Err("worker key is not a peer id".into()),
             });
         };
+        if whole_output {
+            return self.fetch_output_rows(claim, peer, output, width, rows);
+        }
         let request = Request::GetRows {
             output,
             width,
@@ -333,27 +430,133 @@ impl EventLoop {
         );
     }
 
-    /// The creator fetches a certified output, from its worker first.
+    /// The creator fetches a certified output by CID through Bitswap, from its worker
+    /// first (then from any connected peer that has it).
     pub(crate) fn fetch_output(&mut self, qc: &QuorumCertificate, worker: Option<PublicKey>) {
         let peers = self.candidates(worker.and_then(|w| self.peer_of(&w)));
         let shard = qc.vote.shard;
-        self.request_block(qc.vote.output, peers, |output, others| Pending::Output {
-            shard,
-            worker,
-            output,
-            others,
+        let output = qc.vote.output;
+        let bitswap = self.bitswap.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = bitswap
+                .get(&output.to_cid(), &peers, OUTPUT_TIMEOUT)
+                .await
+                .map(|block| block.into_data().to_vec())
+                .map_err(|e| e.to_string());
+            let _ = tx
+                .send(Internal::OutputFetched {
+                    shard,
+                    worker,
+                    output,
+                    result,
+                })
+                .await;
         });
+    }
+
+    pub(crate) fn on_output_fetched(
+        &mut self,
+        shard: ShardId,
+        worker: Option<PublicKey>,
+        output: ContentId,
+        result: Result<Vec<u8>, String>,
+    ) {
+        // Bitswap checked the bytes against the CID; the block must also be a tile.
+        let tile = result.and_then(|bytes| {
+            TileImage::from_block(&bytes).map_err(|e| format!("output {output}: {e}"))
+        });
+        match tile {
+            Ok(tile) => {
+                let worker = worker.unwrap_or(self.me);
+                let job = shard.job;
+                if let Some(events) = &self.events {
+                    if self.my_jobs.contains(&job) {
+                        let event = NodeEvent::Verified {
+                            shard,
+                            worker,
+                            tile,
+                        };
+                        if events.try_send(event).is_err() {
+                            warn!("verified tile dropped: the receiver is slow or gone");
+                        }
+                    }
+                }
+            }
+            Err(reason) => {
+                self.delivered.remove(&shard);
+                let job = shard.job;
+                self.emit_problem(job, format!("cannot fetch output of {shard}: {reason}"));
+            }
+        }
+    }
+
+    /// For engines verified by regions, whose sampled regions cover most rows: the whole
+    /// output by CID through Bitswap (checked against the CID, which also proves every
+    /// row), then the rows the checker asked for.
+    fn fetch_output_rows(
+        &mut self,
+        claim: ClaimId,
+        peer: PeerId,
+        output: ContentId,
+        width: u32,
+        rows: Vec<u32>,
+    ) {
+        let bitswap = self.bitswap.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            let result = bitswap
+                .get(&output.to_cid(), &[peer], OUTPUT_TIMEOUT)
+                .await
+                .map(|block| block.into_data().to_vec())
+                .map_err(|e| e.to_string());
+            let _ = tx
+                .send(Internal::OutputRows {
+                    claim,
+                    width,
+                    rows,
+                    result,
+                })
+                .await;
+        });
+    }
+
+    pub(crate) fn on_output_rows(
+        &mut self,
+        claim: ClaimId,
+        width: u32,
+        rows: Vec<u32>,
+        result: Result<Vec<u8>, String>,
+    ) {
+        let rows = result.and_then(|bytes| {
+            let tile = TileImage::from_block(&bytes).map_err(|e| e.to_string())?;
+            if tile.width != width {
+                return Err(format!(
+                    "output is {} wide, the claim says {width}",
+                    tile.width
+                ));
+            }
+            let len = width as usize * 3;
+            rows.iter()
+                .map(|&r| {
+                    let at = r as usize * len;
+                    tile.pixels
+                        .get(at..at + len)
+                        .map(|row| (r, row.to_vec()))
+                        .ok_or_else(|| format!("output has no row {r}"))
+                })
+                .collect::<Result<Vec<_>, String>>()
+        });
+        if let Err(reason) = &rows {
+            warn!(%claim, %reason, "output unavailable");
+        }
+        self.run_checker(CheckerInput::Rows { claim, rows });
     }
 
     fn block_unavailable(&mut self, pending: Pending) {
         match pending {
             Pending::Scene { id, .. } => {
                 self.on_scene_parsed(id, Err(format!("no peer provided scene {id}")))
-            }
-            Pending::Output { shard, output, .. } => {
-                self.delivered.remove(&shard);
-                let job = shard.job;
-                self.emit_problem(job, format!("no peer provided output {output} of {shard}"));
             }
             Pending::Rows { claim, .. } => self.run_checker(CheckerInput::Rows {
                 claim,
@@ -463,58 +666,29 @@ impl EventLoop {
                     rows: verified,
                 });
             }
-            Pending::Scene { id, others } => match checked_block(&id, response) {
+            Pending::Scene { id, engine, others } => match checked_block(&id, response) {
                 Ok(bytes) => match self.store.put_block(&bytes) {
-                    Ok(_) => self.parse_scene(id, bytes),
+                    Ok(_) => self.parse_scene(id, engine, bytes),
                     Err(e) => self.on_scene_parsed(id, Err(e.to_string())),
                 },
                 Err(reason) => {
                     debug!(%peer, %reason, "scene fetch failed; trying the next peer");
-                    self.request_block(id, others, |id, others| Pending::Scene { id, others });
+                    self.request_block(id, others, |id, others| Pending::Scene {
+                        id,
+                        engine,
+                        others,
+                    });
                 }
             },
-            Pending::Output {
-                shard,
-                worker,
-                output,
-                others,
-            } => {
-                let tile = checked_block(&output, response).and_then(|bytes| {
-                    let tile = TileImage::from_block(&bytes).map_err(|e| e.to_string())?;
-                    self.store.put_block(&bytes).map_err(|e| e.to_string())?;
-                    Ok(tile)
-                });
-                match tile {
-                    Ok(tile) => {
-                        let worker = worker.unwrap_or(self.me);
-                        let job = shard.job;
-                        if let Some(events) = &self.events {
-                            if self.my_jobs.contains(&job) {
-                                let event = NodeEvent::Verified {
-                                    shard,
-                                    worker,
-                                    tile,
-                                };
-                                if events.try_send(event).is_err() {
-                                    warn!("verified tile dropped: the receiver is slow or gone");
-                                }
-                            }
-                        }
-                    }
-                    Err(reason) => {
-                        debug!(%peer, %reason, "output fetch failed; trying the next peer");
-                        self.request_block(output, others, |output, others| Pending::Output {
-                            shard,
-                            worker,
-                            output,
-                            others,
-                        });
-                    }
-                }
-            }
         }
     }
 }
+
+/// Assignments a worker keeps while their jobs are on their way.
+const MAX_EARLY_ASSIGNMENTS: usize = 1024;
+
+/// How long a creator or checker waits for an output over Bitswap.
+const OUTPUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The bytes of a block answer, checked against the id that was asked for.
 fn checked_block(id: &ContentId, response: Result<Response, String>) -> Result<Vec<u8>, String> {

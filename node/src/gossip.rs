@@ -85,7 +85,8 @@ impl EventLoop {
             Message::Claim(c) => self.store.put_claim(c)?,
             Message::Attestation(a) => self.store.put_attestation(a)?,
             Message::Certificate(qc) => self.store.put_certificate(qc)?,
-            Message::Heartbeat(_) => return Ok(true),
+            // Ephemeral, like heartbeats: the newest record per node is kept in memory.
+            Message::Heartbeat(_) | Message::Capability(_) => return Ok(true),
         };
         if new {
             self.store.flush()?;
@@ -138,11 +139,24 @@ impl EventLoop {
                 }
                 self.jobs.insert(id, spec.clone());
                 self.run_checker(CheckerInput::Job(spec));
+                // Assignments that arrived before their job can be rendered now.
+                if let Some(worker) = &mut self.worker {
+                    let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut worker.early)
+                        .into_iter()
+                        .partition(|a| a.shard.job == id);
+                    worker.early = waiting;
+                    worker.queue.extend(ready);
+                    self.start_next_shard();
+                }
             }
             Message::Heartbeat(h) => {
                 if h.role == NodeRole::Worker {
                     self.run_checker(CheckerInput::WorkerSeen(h.node));
                 }
+            }
+            Message::Capability(c) => {
+                // Not used yet: checkers will match it against the network's requirements.
+                debug!(node = %c.node.short(), devices = c.devices.len(), "capability record");
             }
             Message::Assignment(a) => {
                 let job = a.shard.job;
@@ -180,7 +194,11 @@ impl EventLoop {
                         shard: a.vote.shard,
                         checker: a.checker,
                         verdict: a.vote.verdict,
-                        samples: a.samples.len(),
+                        samples: a.samples.len()
+                            + a.regions
+                                .iter()
+                                .map(|r| (r.w * r.h) as usize)
+                                .sum::<usize>(),
                     },
                 );
                 self.run_checker(CheckerInput::Attestation(a));
@@ -237,13 +255,20 @@ impl EventLoop {
                     width,
                     height,
                     rows,
-                } => self.fetch_rows(claim, worker, output, width, height, rows),
+                    whole_output,
+                } => self.fetch_rows(claim, worker, output, width, height, rows, whole_output),
                 CheckerOutput::Rerender {
                     claim,
                     job,
                     frame,
                     pixels,
                 } => self.rerender(claim, job, frame, pixels),
+                CheckerOutput::RerenderRegions {
+                    claim,
+                    job,
+                    frame,
+                    regions,
+                } => self.rerender_regions(claim, job, frame, regions),
                 CheckerOutput::Finalized {
                     shard,
                     claim,

@@ -6,9 +6,11 @@
 //! feeds with verified messages and whose outputs it carries out. [`devnet`] starts a
 //! whole local network in one process; [`render`] carries a job through it.
 
+mod blocks;
 mod client;
 mod config;
 pub mod devnet;
+mod engines;
 mod error;
 mod event_loop;
 mod fetch;
@@ -19,6 +21,7 @@ pub mod render;
 pub mod roles;
 mod validation;
 
+pub use blocks::SledBlockstore;
 pub use client::{Client, NodeEvent, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig};
 pub use error::NodeError;

@@ -7,19 +7,26 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pictor_gpu::{decode_png, encode_png, render_frame, RenderSettings, Scene, SceneBundle};
+use pictor_gpu::{
+    decode_png, encode_png, render_frame, render_frame_direct, Blender, RegionRequest,
+    RenderSettings, Scene, SceneBundle,
+};
 use pictor_protocol::{rules, ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
 
 use crate::{
     devnet::{Devnet, DevnetConfig},
-    now_ms, NodeError, NodeEvent,
+    engines::{blender_seed, BLENDER_RENDER_TIMEOUT},
+    now_ms,
+    roles::perceptual::blender_engine,
+    NodeError, NodeEvent,
 };
 
 /// What to render and how.
 #[derive(Debug, Clone)]
 pub struct RenderRequest {
     pub scene: PathBuf,
+    pub engine: Engine,
     pub frames: FrameRange,
     pub width: u32,
     pub height: u32,
@@ -58,7 +65,11 @@ pub struct WorkerTally {
 pub struct RenderSummary {
     pub mode: &'static str,
     pub scene: String,
+    pub engine: Engine,
     pub frames: Vec<PathBuf>,
+    /// The frames' CIDs on the creator node (UnixFS files, served over Bitswap and the
+    /// node's gateway while it runs). Empty for a direct render.
+    pub frame_cids: Vec<String>,
     pub width: u32,
     pub height: u32,
     pub samples: u32,
@@ -81,17 +92,49 @@ pub struct RenderSummary {
     pub wall_seconds: f64,
 }
 
+/// A scene checked and ready to render directly.
+enum Prepared {
+    Builtin(Scene),
+    Blender(Blender),
+}
+
 /// Reads and checks the scene and the request before anything starts or is written.
-fn prepare(req: &RenderRequest) -> Result<(Vec<u8>, Scene), NodeError> {
+/// Returns the scene block that the job names.
+fn prepare(req: &RenderRequest) -> Result<(Vec<u8>, Prepared), NodeError> {
     if !req.scene.exists() {
         return Err(NodeError::SceneNotFound(req.scene.display().to_string()));
+    }
+    if req.engine.is_blender() {
+        let blender = Blender::locate().map_err(|e| NodeError::Engine(e.to_string()))?;
+        let bytes = std::fs::read(&req.scene).map_err(|e| NodeError::Io {
+            path: req.scene.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        check_blend(&req.scene, &bytes)?;
+        return Ok((bytes, Prepared::Blender(blender)));
     }
     let bundle = SceneBundle::from_path(&req.scene)?.to_bytes();
     let scene = Scene::from_bundle_bytes(&bundle)?;
     for frame in req.frames.iter() {
         scene.check_frame(frame)?;
     }
-    Ok((bundle, scene))
+    Ok((bundle, Prepared::Builtin(scene)))
+}
+
+/// A `.blend` file starts with `BLENDER` (or is gzip- or zstd-compressed); anything else
+/// is refused before Blender is asked to open it.
+fn check_blend(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+    let plain = bytes.starts_with(b"BLENDER");
+    let gzip = bytes.starts_with(&[0x1f, 0x8b]);
+    let zstd = bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    if plain || gzip || zstd {
+        Ok(())
+    } else {
+        Err(NodeError::InvalidScene(format!(
+            "{} is not a Blender file (it does not start with the .blend header)",
+            path.display()
+        )))
+    }
 }
 
 fn frame_path(out: &Path, frame: u32) -> PathBuf {
@@ -140,7 +183,7 @@ fn job_spec(req: &RenderRequest) -> JobSpec {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        engine: Engine::Builtin,
+        engine: req.engine,
         frames: req.frames,
         width: req.width,
         height: req.height,
@@ -155,7 +198,9 @@ fn empty_summary(req: &RenderRequest, mode: &'static str, shards: u64) -> Render
     RenderSummary {
         mode,
         scene: req.scene.display().to_string(),
+        engine: req.engine,
         frames: Vec::new(),
+        frame_cids: Vec::new(),
         width: req.width,
         height: req.height,
         samples: req.samples,
@@ -184,17 +229,33 @@ pub fn render_direct(
     let spec = job_spec(req);
     spec.validate()
         .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
-    let (_, scene) = prepare(req)?;
+    let (scene_block, prepared) = prepare(req)?;
+    let scene_id = ContentId::of(&scene_block);
     create_out(&req.out)?;
     let mut summary = empty_summary(req, "direct", spec.shard_count());
     for frame in req.frames.iter() {
-        let settings = RenderSettings {
-            width: req.width,
-            height: req.height,
-            samples: req.samples,
-            frame,
+        let rgb = match &prepared {
+            Prepared::Builtin(scene) => {
+                let settings = RenderSettings {
+                    width: req.width,
+                    height: req.height,
+                    samples: req.samples,
+                    frame,
+                };
+                render_frame(scene, &settings)?
+            }
+            Prepared::Blender(blender) => {
+                // Plain Blender (`blender -b scene -f N`), with the settings a job fixes.
+                let request = RegionRequest {
+                    seed: blender_seed(&scene_id),
+                    engine: blender_engine(req.engine),
+                    ..RegionRequest::full_frame(frame, req.width, req.height, req.samples)
+                };
+                render_frame_direct(blender, &req.scene, &request, BLENDER_RENDER_TIMEOUT)
+                    .map_err(|e| NodeError::Engine(e.to_string()))?
+                    .pixels
+            }
         };
-        let rgb = render_frame(&scene, &settings)?;
         let path = write_frame(&req.out, frame, req.width, req.height, &rgb)?;
         progress(Progress::FrameWritten { path: path.clone() });
         summary.frames.push(path);
@@ -338,6 +399,12 @@ async fn run_job(
                 if *filled == spec.tiles_per_frame() {
                     if let Some((buffer, _)) = frames.remove(&shard.frame) {
                         let path = write_frame(&req.out, shard.frame, width, height, &buffer)?;
+                        let png = std::fs::read(&path).map_err(|e| NodeError::Io {
+                            path: path.display().to_string(),
+                            reason: e.to_string(),
+                        })?;
+                        let cid = devnet.creator.add_file(png).await?;
+                        summary.frame_cids.push(cid.to_string());
                         progress(Progress::FrameWritten { path: path.clone() });
                         summary.frames.push(path);
                     }
@@ -349,6 +416,12 @@ async fn run_job(
             NodeEvent::Assigned { .. } => {}
         }
     }
-    summary.frames.sort();
+    let mut pairs: Vec<(PathBuf, String)> = summary
+        .frames
+        .drain(..)
+        .zip(summary.frame_cids.drain(..))
+        .collect();
+    pairs.sort();
+    (summary.frames, summary.frame_cids) = pairs.into_iter().unzip();
     Ok(summary)
 }

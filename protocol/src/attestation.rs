@@ -32,6 +32,9 @@ pub enum AttestationError {
     /// The sampled positions are not the ones the seed signature selects.
     #[error("sampled positions are not those derived from the seed signature")]
     WrongSamplePositions,
+    /// Both pixel samples and perceptual regions; an attestation carries one kind.
+    #[error("attestation carries both pixel samples and regions")]
+    MixedEvidence,
     /// The vote does not match the claim it is about.
     #[error("vote does not match the claim (shard, id or output differ)")]
     ClaimMismatch,
@@ -134,8 +137,33 @@ pub struct Attestation {
     /// the sample.
     pub seed_signature: Signature,
     /// The sampled pixels, in [`rules::sample_pixels`] order. Empty only for an `Invalid`
-    /// verdict where the worker did not serve provable rows.
+    /// verdict where the worker did not serve provable rows, and for engines verified
+    /// perceptually (then `regions` holds the evidence).
     pub samples: Vec<PixelSample>,
+    /// For engines verified perceptually (Blender): the re-rendered regions, in
+    /// [`rules::sample_regions`] order, with their scores. Empty for the built-in engine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionScore>,
+}
+
+/// One region a checker re-rendered and compared perceptually with the worker's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionScore {
+    /// Tile-local x of the region's top-left pixel.
+    pub x: u32,
+    /// Tile-local y of the region's top-left pixel.
+    pub y: u32,
+    /// Region width in pixels.
+    pub w: u32,
+    /// Region height in pixels.
+    pub h: u32,
+    /// PSNR in hundredths of a decibel; `u32::MAX` for identical pixels.
+    pub psnr_cdb: u32,
+    /// SSIM in millionths (1 000 000 = identical structure).
+    pub ssim_ppm: u32,
+    /// Whether the region met the engine's thresholds for the two device classes.
+    pub pass: bool,
 }
 
 impl Attestation {
@@ -155,6 +183,27 @@ impl Attestation {
             vote_signature: vote.sign(keypair, network),
             seed_signature,
             samples,
+            regions: Vec::new(),
+        }
+    }
+
+    /// Makes an attestation from perceptually compared regions (engines without bit-exact
+    /// output). The verdict is `Valid` iff `regions` is non-empty and every region passed.
+    pub fn create_perceptual(
+        keypair: &Keypair,
+        network: &str,
+        claim: &ResultClaim,
+        regions: Vec<RegionScore>,
+    ) -> Attestation {
+        let vote = Vote::on(claim, verdict_of_regions(&regions));
+        let (seed_signature, _) = seed_signature(keypair, network, &vote.claim);
+        Attestation {
+            vote,
+            checker: keypair.public(),
+            vote_signature: vote.sign(keypair, network),
+            seed_signature,
+            samples: Vec::new(),
+            regions,
         }
     }
 
@@ -179,7 +228,16 @@ impl Attestation {
                 &self.seed_signature,
             )
             .map_err(AttestationError::BadSeedSignature)?;
-        if verdict_of(&self.samples) != self.vote.verdict {
+        if self.regions.len() > rules::MAX_REGIONS {
+            return Err(AttestationError::TooManySamples(self.regions.len()));
+        }
+        let verdict = match (self.samples.is_empty(), self.regions.is_empty()) {
+            (_, true) => verdict_of(&self.samples),
+            (true, false) => verdict_of_regions(&self.regions),
+            // One kind of evidence per attestation.
+            (false, false) => return Err(AttestationError::MixedEvidence),
+        };
+        if verdict != self.vote.verdict {
             return Err(AttestationError::VerdictMismatch {
                 verdict: self.vote.verdict,
             });
@@ -203,6 +261,31 @@ impl Attestation {
         }
     }
 
+    /// Checks that the regions sit exactly at
+    /// `sample_regions(sample_seed(seed_signature), w, h, k, side)` and have the clamped
+    /// sizes. An `Invalid` attestation with no regions (output unavailable) passes.
+    pub fn check_regions(
+        &self,
+        w: u32,
+        h: u32,
+        k: usize,
+        side: u32,
+    ) -> Result<(), AttestationError> {
+        if self.regions.is_empty() && self.vote.verdict == Verdict::Invalid {
+            return Ok(());
+        }
+        let want = rules::sample_regions(&self.sample_seed(), w, h, k, side);
+        let got = self.regions.iter().map(|r| (r.x, r.y, r.w, r.h));
+        if self.samples.is_empty()
+            && want.len() == self.regions.len()
+            && want.iter().copied().eq(got)
+        {
+            Ok(())
+        } else {
+            Err(AttestationError::WrongSamplePositions)
+        }
+    }
+
     /// Checks that the vote is about `claim` (shard, claim id and output agree).
     pub fn check_claim(&self, claim: &ResultClaim) -> Result<(), AttestationError> {
         let v = &self.vote;
@@ -216,6 +299,15 @@ impl Attestation {
         } else {
             Err(AttestationError::ClaimMismatch)
         }
+    }
+}
+
+/// `Valid` iff there is at least one region and every region passed.
+pub fn verdict_of_regions(regions: &[RegionScore]) -> Verdict {
+    if !regions.is_empty() && regions.iter().all(|r| r.pass) {
+        Verdict::Valid
+    } else {
+        Verdict::Invalid
     }
 }
 
@@ -285,6 +377,74 @@ pub(crate) mod tests {
         let unavailable = Attestation::create(&kp, "devnet", &c, Vec::new());
         assert_eq!(unavailable.vote.verdict, Verdict::Invalid);
         assert_eq!(unavailable.check_samples(64, 64, 27), Ok(()));
+    }
+
+    fn regions_for(
+        kp: &Keypair,
+        net: &str,
+        c: &ResultClaim,
+        fail: Option<usize>,
+    ) -> Vec<RegionScore> {
+        let (_, seed) = seed_signature(kp, net, &c.id());
+        rules::sample_regions(&seed, c.width, c.height, 5, rules::REGION_SIDE)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (x, y, w, h))| RegionScore {
+                x,
+                y,
+                w,
+                h,
+                psnr_cdb: 4500,
+                ssim_ppm: 990_000,
+                pass: fail != Some(i),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn perceptual_attestations() {
+        let kp = Keypair::from_seed([9; 32]);
+        let c = claim();
+        let good =
+            Attestation::create_perceptual(&kp, "devnet", &c, regions_for(&kp, "devnet", &c, None));
+        assert_eq!(good.vote.verdict, Verdict::Valid);
+        assert_eq!(good.verify("devnet"), Ok(()));
+        assert_eq!(good.check_regions(64, 64, 5, rules::REGION_SIDE), Ok(()));
+        // Pixel-sample checks do not accept region evidence, nor other region counts.
+        assert!(good.check_samples(64, 64, 5).is_err());
+        assert!(good.check_regions(64, 64, 4, rules::REGION_SIDE).is_err());
+        let bad = Attestation::create_perceptual(
+            &kp,
+            "devnet",
+            &c,
+            regions_for(&kp, "devnet", &c, Some(2)),
+        );
+        assert_eq!(bad.vote.verdict, Verdict::Invalid);
+        assert_eq!(bad.verify("devnet"), Ok(()));
+        // A Valid vote over a failed region is a lie.
+        let mut lie = good.clone();
+        lie.regions[1].pass = false;
+        assert!(matches!(
+            lie.verify("devnet"),
+            Err(AttestationError::VerdictMismatch { .. })
+        ));
+        // Regions of the checker's choosing.
+        let mut moved = good.clone();
+        moved.regions[0].x += 8;
+        assert_eq!(
+            moved.check_regions(64, 64, 5, rules::REGION_SIDE),
+            Err(AttestationError::WrongSamplePositions)
+        );
+        // Both kinds of evidence at once.
+        let mut mixed = good.clone();
+        mixed.samples = samples_for(&kp, "devnet", &c, false);
+        assert_eq!(mixed.verify("devnet"), Err(AttestationError::MixedEvidence));
+        // Built-in attestations encode as before (no `regions` key).
+        let builtin = Attestation::create(&kp, "devnet", &c, samples_for(&kp, "devnet", &c, false));
+        let bytes = crate::codec::encode(&builtin);
+        assert!(!bytes.windows(7).any(|w| w == b"regions"));
+        let back: Attestation = crate::codec::decode(&bytes, 1 << 20).expect("decodes");
+        assert_eq!(back, builtin);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Signed envelopes: every gossiped message is wrapped, size-bounded, network-bound,
 //! time-bounded and signed by its author.
 
+use crate::capability::{CapabilityError, CapabilityRecord};
 use crate::heartbeat::Heartbeat;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +84,9 @@ pub enum EnvelopeError {
     /// A job that fails validation.
     #[error("invalid job: {0}")]
     InvalidJob(#[from] JobError),
+    /// A capability record over its bounds.
+    #[error("invalid capability record: {0}")]
+    InvalidCapability(#[from] CapabilityError),
 }
 
 /// A gossiped protocol message.
@@ -100,6 +104,8 @@ pub enum Message {
     Certificate(QuorumCertificate),
     /// A node announcing itself and its role.
     Heartbeat(Heartbeat),
+    /// A worker's hardware, engines and benchmark score.
+    Capability(CapabilityRecord),
 }
 
 impl Message {
@@ -112,6 +118,7 @@ impl Message {
             Message::Attestation(_) => MessageKind::Attestation,
             Message::Certificate(_) => MessageKind::Certificate,
             Message::Heartbeat(_) => MessageKind::Heartbeat,
+            Message::Capability(_) => MessageKind::Capability,
         }
     }
 
@@ -124,6 +131,7 @@ impl Message {
             Message::Attestation(a) => Some(a.checker),
             Message::Certificate(_) => None,
             Message::Heartbeat(h) => Some(h.node),
+            Message::Capability(c) => Some(c.node),
         }
     }
 }
@@ -268,8 +276,10 @@ impl SignedEnvelope {
                 Heartbeat::MAX_DEVICE_LEN,
             )?,
             Message::Attestation(a) => {
-                too_long("attestation.samples", a.samples.len(), rules::MAX_SAMPLES)?
+                too_long("attestation.samples", a.samples.len(), rules::MAX_SAMPLES)?;
+                too_long("attestation.regions", a.regions.len(), rules::MAX_REGIONS)?
             }
+            Message::Capability(c) => c.validate()?,
             Message::Assignment(_) | Message::Certificate(_) => {}
         }
         Ok((self.signer, message))

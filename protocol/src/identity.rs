@@ -92,6 +92,8 @@ pub enum MessageKind {
     Response = 9,
     /// A node's periodic announcement of itself.
     Heartbeat = 10,
+    /// A worker's statement of its hardware, engines and benchmark score.
+    Capability = 11,
 }
 
 impl TryFrom<u8> for MessageKind {
@@ -108,6 +110,7 @@ impl TryFrom<u8> for MessageKind {
             8 => Self::Request,
             9 => Self::Response,
             10 => Self::Heartbeat,
+            11 => Self::Capability,
             other => return Err(IdentityError::UnknownKind(other)),
         })
     }
@@ -373,10 +376,10 @@ mod tests {
 
     #[test]
     fn message_kind_bytes() {
-        for b in 1..=10u8 {
+        for b in 1..=11u8 {
             assert_eq!(MessageKind::try_from(b).map(|k| k as u8), Ok(b));
         }
         assert!(MessageKind::try_from(0).is_err());
-        assert!(MessageKind::try_from(11).is_err());
+        assert!(MessageKind::try_from(12).is_err());
     }
 }

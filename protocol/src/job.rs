@@ -64,8 +64,24 @@ pub enum JobError {
 pub enum Engine {
     /// Our deterministic CPU path tracer (bit-exact verification).
     Builtin,
-    /// Blender as a subprocess (perceptual verification).
+    /// Blender with Cycles, as a subprocess (perceptual verification).
     Blender,
+    /// Blender with EEVEE, as a subprocess (perceptual verification).
+    #[serde(rename = "blender-eevee")]
+    BlenderEevee,
+}
+
+impl Engine {
+    /// Whether outputs are bit-exact across machines (verified pixel by pixel) rather than
+    /// compared perceptually.
+    pub fn is_bit_exact(&self) -> bool {
+        matches!(self, Engine::Builtin)
+    }
+
+    /// Whether the engine is Blender (either render engine).
+    pub fn is_blender(&self) -> bool {
+        matches!(self, Engine::Blender | Engine::BlenderEevee)
+    }
 }
 
 impl fmt::Display for Engine {
@@ -73,6 +89,7 @@ impl fmt::Display for Engine {
         f.write_str(match self {
             Engine::Builtin => "builtin",
             Engine::Blender => "blender",
+            Engine::BlenderEevee => "blender-eevee",
         })
     }
 }
@@ -82,8 +99,11 @@ impl FromStr for Engine {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "builtin" => Ok(Engine::Builtin),
-            "blender" => Ok(Engine::Blender),
-            other => Err(format!("unknown engine {other:?} (builtin, blender)")),
+            "blender" | "blender-cycles" => Ok(Engine::Blender),
+            "blender-eevee" => Ok(Engine::BlenderEevee),
+            other => Err(format!(
+                "unknown engine {other:?} (builtin, blender, blender-eevee)"
+            )),
         }
     }
 }

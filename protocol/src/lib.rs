@@ -10,6 +10,7 @@
 //! bounded and strict, and none panics on input bytes.
 
 pub mod attestation;
+pub mod capability;
 pub mod certificate;
 pub mod claim;
 pub mod codec;
@@ -23,7 +24,11 @@ pub mod rules;
 pub mod wire;
 
 pub use attestation::{
-    seed_signature, verdict_of, Attestation, AttestationError, PixelSample, Verdict, Vote,
+    seed_signature, verdict_of, verdict_of_regions, Attestation, AttestationError, PixelSample,
+    RegionScore, Verdict, Vote,
+};
+pub use capability::{
+    ksamples_from_msamples, CapabilityError, CapabilityRecord, Device, DeviceKind, EngineVersion,
 };
 pub use certificate::{CertificateError, Collected, Evidence, QuorumCertificate, VoteCollector};
 pub use claim::{Assignment, ClaimId, ResultClaim};

@@ -120,6 +120,45 @@ pub fn sample_pixels(seed: &[u8; 32], w: u32, h: u32, k: usize) -> Vec<(u32, u32
     out
 }
 
+/// Most regions one perceptual attestation may carry.
+pub const MAX_REGIONS: usize = 256;
+
+/// Edge of the square regions that checkers re-render for engines verified perceptually.
+pub const REGION_SIDE: u32 = 8;
+
+/// `k` distinct regions of a `w`×`h` tile, chosen from `seed`: the tile is cut into a grid
+/// of `side`×`side` cells (the last row and column clamped to the tile) and `k` cells are
+/// picked as [`sample_pixels`] picks pixels. Each region is `(x, y, w, h)`, tile-local,
+/// sorted. All cells if `k` is at least their number; `k` is capped at [`MAX_REGIONS`].
+pub fn sample_regions(
+    seed: &[u8; 32],
+    w: u32,
+    h: u32,
+    k: usize,
+    side: u32,
+) -> Vec<(u32, u32, u32, u32)> {
+    if side == 0 || w == 0 || h == 0 {
+        return Vec::new();
+    }
+    let cols = w.div_ceil(side);
+    let rows = h.div_ceil(side);
+    let mut out: Vec<(u32, u32, u32, u32)> = sample_pixels(seed, cols, rows, k.min(MAX_REGIONS))
+        .into_iter()
+        .map(|(cx, cy)| {
+            let (x, y) = (cx * side, cy * side);
+            (x, y, side.min(w - x), side.min(h - y))
+        })
+        .collect();
+    out.sort_unstable_by_key(|&(x, y, _, _)| (y, x));
+    out
+}
+
+/// The distinct rows that some regions cover, ascending.
+pub fn region_rows(regions: &[(u32, u32, u32, u32)]) -> Vec<u32> {
+    let rows: BTreeSet<u32> = regions.iter().flat_map(|&(_, y, _, h)| y..y + h).collect();
+    rows.into_iter().collect()
+}
+
 /// The distinct rows of some pixel positions, ascending (what a checker fetches).
 pub fn sample_rows(positions: &[(u32, u32)]) -> Vec<u32> {
     let rows: BTreeSet<u32> = positions.iter().map(|&(_, y)| y).collect();
@@ -195,6 +234,27 @@ mod tests {
         assert_eq!(max_faulty(4), 1);
         assert_eq!(max_faulty(7), 2);
         assert_eq!(max_faulty(1), 0);
+    }
+
+    #[test]
+    fn regions_cover_the_tile_grid() {
+        let seed = [3u8; 32];
+        // 100x70 with side 8: a 13x9 grid, the last column 4 wide and the last row 6 high.
+        let all = sample_regions(&seed, 100, 70, 1000, 8);
+        assert_eq!(all.len(), 13 * 9);
+        let area: u32 = all.iter().map(|&(_, _, w, h)| w * h).sum();
+        assert_eq!(area, 100 * 70);
+        assert!(all
+            .iter()
+            .all(|&(x, y, w, h)| x + w <= 100 && y + h <= 70 && w > 0 && h > 0));
+        let some = sample_regions(&seed, 100, 70, 5, 8);
+        assert_eq!(some.len(), 5);
+        assert_eq!(some, sample_regions(&seed, 100, 70, 5, 8));
+        assert_ne!(some, sample_regions(&[4u8; 32], 100, 70, 5, 8));
+        let rows = region_rows(&some);
+        assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        assert!(sample_regions(&seed, 0, 70, 5, 8).is_empty());
+        assert!(sample_regions(&seed, 10, 70, 5, 0).is_empty());
     }
 
     #[test]

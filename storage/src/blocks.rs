@@ -42,7 +42,33 @@ impl Store {
 
     /// The number of blocks held.
     pub fn block_count(&self) -> usize {
-        self.blocks.len()
+        self.blocks.len() + self.cid_blocks.len()
+    }
+
+    /// Stores an IPFS block under its CID bytes (blocks that are not raw blake3 blocks:
+    /// UnixFS nodes, blocks fetched from other IPFS peers). The caller has checked the
+    /// bytes against the CID. Not flushed: call [`Store::flush`] at the commit point.
+    pub fn put_cid_block(&self, cid: &[u8], bytes: &[u8]) -> Result<(), StorageError> {
+        if bytes.len() > MAX_BLOCK_SIZE {
+            return Err(StorageError::BlockTooLarge {
+                len: bytes.len(),
+                max: MAX_BLOCK_SIZE,
+            });
+        }
+        if !self.cid_blocks.contains_key(cid)? {
+            self.cid_blocks.insert(cid, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Reads an IPFS block by its CID bytes; the caller checks it against the CID.
+    pub fn get_cid_block(&self, cid: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.cid_blocks.get(cid)?.map(|b| b.to_vec()))
+    }
+
+    /// Whether the store holds an IPFS block with these CID bytes.
+    pub fn has_cid_block(&self, cid: &[u8]) -> Result<bool, StorageError> {
+        Ok(self.cid_blocks.contains_key(cid)?)
     }
 }
 
@@ -66,6 +92,17 @@ mod tests {
         let store = Store::open(dir.path())?;
         assert_eq!(store.get_block(&id)?.as_deref(), Some(&b"frame rows"[..]));
         assert!(store.get_block(&ContentId::of(b"other"))?.is_none());
+        store.put_cid_block(b"cid-bytes", b"a unixfs node")?;
+        store.flush()?;
+        drop(store);
+        let store = Store::open(dir.path())?;
+        assert_eq!(
+            store.get_cid_block(b"cid-bytes")?.as_deref(),
+            Some(&b"a unixfs node"[..])
+        );
+        assert!(store.has_cid_block(b"cid-bytes")?);
+        assert!(!store.has_cid_block(b"other")?);
+        assert_eq!(store.block_count(), 2);
         Ok(())
     }
 }

@@ -26,6 +26,7 @@ const TREE_CLAIMS: &str = "claims";
 const TREE_ATTESTATIONS: &str = "attestations";
 const TREE_CERTIFICATES: &str = "certificates";
 const TREE_BLOCKS: &str = "blocks";
+const TREE_CID_BLOCKS: &str = "cid_blocks";
 const TREE_META: &str = "meta";
 
 /// A node's database. Cheap to clone; all clones share one sled database.
@@ -39,6 +40,7 @@ pub struct Store {
     attestations: sled::Tree,
     certificates: sled::Tree,
     blocks: sled::Tree,
+    cid_blocks: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -87,6 +89,7 @@ impl Store {
             attestations: tree(TREE_ATTESTATIONS)?,
             certificates: tree(TREE_CERTIFICATES)?,
             blocks: tree(TREE_BLOCKS)?,
+            cid_blocks: tree(TREE_CID_BLOCKS)?,
             meta: tree(TREE_META)?,
             db,
         })

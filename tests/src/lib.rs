@@ -14,3 +14,30 @@ pub fn repo_root() -> PathBuf {
 pub fn example_scene(name: &str) -> PathBuf {
     repo_root().join("examples").join("scenes").join(name)
 }
+
+/// Blender, or `None` after printing why the calling test is skipped.
+pub fn blender_or_skip(test: &str) -> Option<pictor_gpu::Blender> {
+    match pictor_gpu::Blender::locate() {
+        Ok(blender) => Some(blender),
+        Err(e) => {
+            eprintln!("skipping {test}: {e}");
+            None
+        }
+    }
+}
+
+/// Makes the example Blender scene (examples/scenes/make_blend.py) in `dir` and returns
+/// its path.
+pub fn make_demo_blend(blender: &pictor_gpu::Blender, dir: &std::path::Path) -> PathBuf {
+    let out = dir.join("demo.blend");
+    let status = std::process::Command::new(blender.path())
+        .args(["-b", "--factory-startup", "-noaudio", "--python"])
+        .arg(example_scene("make_blend.py"))
+        .arg("--")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("Blender runs");
+    assert!(status.success(), "make_blend.py failed: {status}");
+    out
+}

@@ -33,6 +33,7 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         bootnodes: Vec::new(),
         keypair: Some(checker.clone()),
         events: false,
+        http: None,
     })
     .expect("node starts");
     let mut addr = None;

@@ -11,6 +11,7 @@ use pictor_tests::example_scene;
 fn request(out: &std::path::Path, faulty_workers: usize) -> RenderRequest {
     RenderRequest {
         scene: example_scene("cornell-box.gltf"),
+        engine: pictor_protocol::Engine::Builtin,
         frames: "1-2".parse().expect("frame range"),
         width: 96,
         height: 64,

@@ -18,6 +18,7 @@ fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
         bootnodes: Vec::new(),
         keypair: None,
         events: false,
+        http: None,
     }
 }
 

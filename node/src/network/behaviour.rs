@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use libp2p::{
-    gossipsub, identify, identity, ping, request_response, swarm::NetworkBehaviour, Swarm,
-    SwarmBuilder,
+    gossipsub, identify, identity, kad, ping, request_response, swarm::NetworkBehaviour,
+    StreamProtocol, Swarm, SwarmBuilder,
 };
 use pictor_protocol::{MessageKind, MAX_GOSSIP_SIZE};
 
@@ -18,7 +18,18 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
     pub fetch: request_response::Behaviour<Codec>,
+    /// Kademlia on the IPFS protocol id: peers find each other, and who holds which
+    /// block (provider records).
+    pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    /// Raw streams, for Bitswap.
+    pub stream: libp2p_stream::Behaviour,
 }
+
+/// The Kademlia protocol of the IPFS DHT.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
+
+/// The most provider records a node keeps for the blocks it holds itself.
+const MAX_PROVIDED_KEYS: usize = 65_536;
 
 impl std::fmt::Debug for Behaviour {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -142,7 +153,22 @@ pub fn build_swarm(
             )?;
             let (params, thresholds) = peer_score(network);
             gossipsub.with_peer_score(params, thresholds)?;
+            let me = key.public().to_peer_id();
+            let store = kad::store::MemoryStore::with_config(
+                me,
+                kad::store::MemoryStoreConfig {
+                    max_provided_keys: MAX_PROVIDED_KEYS,
+                    ..Default::default()
+                },
+            );
+            let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+            kad_config.set_query_timeout(Duration::from_secs(30));
+            let mut kad = kad::Behaviour::with_config(me, store, kad_config);
+            // Serve the DHT: every node is a full IPFS peer.
+            kad.set_mode(Some(kad::Mode::Server));
             Ok(Behaviour {
+                kad,
+                stream: libp2p_stream::Behaviour::new(),
                 identify: identify::Behaviour::new(
                     identify::Config::new(protocol_version, key.public()).with_agent_version(agent),
                 ),

@@ -3,4 +3,4 @@
 mod behaviour;
 pub mod codec;
 
-pub use behaviour::{build_swarm, Behaviour, BehaviourEvent, Topics};
+pub use behaviour::{build_swarm, Behaviour, BehaviourEvent, Topics, KAD_PROTOCOL};

@@ -2,6 +2,7 @@
 //! tampering (for fault demonstrations) live beside it.
 
 pub mod checker;
+pub(crate) mod perceptual;
 pub mod worker;
 
 #[cfg(test)]

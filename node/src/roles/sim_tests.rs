@@ -164,6 +164,9 @@ impl Sim {
                         ),
                     );
                 }
+                CheckerOutput::RerenderRegions { .. } => {
+                    panic!("built-in jobs are verified pixel by pixel")
+                }
                 CheckerOutput::Rerender {
                     claim,
                     job,

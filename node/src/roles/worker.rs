@@ -47,30 +47,73 @@ impl Tamper {
     }
 }
 
-/// Renders one shard of `spec`, falsified as `mode` says (`None`: honestly).
+/// Renders one shard of `spec` with the built-in engine, falsified as `mode` says
+/// (`None`: honestly).
 pub fn render_shard(
     scene: &Scene,
     spec: &JobSpec,
     shard: &ShardId,
     mode: Option<Tamper>,
 ) -> Result<TileImage, RenderError> {
+    let mut render = |rect: Rect, samples: u32| {
+        let settings = RenderSettings {
+            width: spec.width,
+            height: spec.height,
+            samples,
+            frame: shard.frame,
+        };
+        render_tile(scene, &settings, rect).map_err(ShardError::Render)
+    };
+    render_shard_with(spec, shard, mode, &mut render).map_err(|e| match e {
+        ShardError::Render(e) => e,
+        ShardError::Other(reason) => RenderError::InvalidSettings(reason),
+    })
+}
+
+/// Why a shard could not be rendered: the engine's error, or the job's.
+#[derive(Debug)]
+pub enum ShardError<E> {
+    /// The engine failed.
+    Render(E),
+    /// The shard does not fit the job.
+    Other(String),
+}
+
+impl<E> From<String> for ShardError<E> {
+    fn from(reason: String) -> Self {
+        ShardError::Other(reason)
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for ShardError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShardError::Render(e) => e.fmt(f),
+            ShardError::Other(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Renders one shard of `spec` through `render(rect, samples)` (any engine: it returns the
+/// rect's RGB8 rows), falsified as `mode` says (`None`: honestly).
+pub fn render_shard_with<E: From<String>>(
+    spec: &JobSpec,
+    shard: &ShardId,
+    mode: Option<Tamper>,
+    render: &mut dyn FnMut(Rect, u32) -> Result<Vec<u8>, E>,
+) -> Result<TileImage, E> {
     let rect = spec
         .tile_rect(shard.tile)
-        .ok_or_else(|| RenderError::InvalidSettings(format!("no tile {} in job", shard.tile)))?;
+        .ok_or_else(|| E::from(format!("no tile {} in job", shard.tile)))?;
     let rect = Rect {
         x: rect.x,
         y: rect.y,
         w: rect.w,
         h: rect.h,
     };
-    let settings = RenderSettings {
-        width: spec.width,
-        height: spec.height,
-        samples: spec.samples,
-        frame: shard.frame,
-    };
+    let samples = spec.samples;
     let pixels = match mode {
-        None | Some(Tamper::Mixed) => render_tile(scene, &settings, rect)?,
+        None | Some(Tamper::Mixed) => render(rect, samples)?,
         Some(Tamper::Noise) => {
             let len = rect.w as usize * rect.h as usize * 3;
             let mut state = u64::from(shard.tile)
@@ -100,14 +143,14 @@ pub fn render_shard(
             } else {
                 other
             };
-            let mut pixels = render_tile(scene, &settings, other)?;
+            let mut pixels = render(other, samples)?;
             if other == rect {
                 pixels.reverse();
             }
             pixels
         }
         Some(Tamper::QuarterOfPixels) => {
-            let mut pixels = render_tile(scene, &settings, rect)?;
+            let mut pixels = render(rect, samples)?;
             for (i, px) in pixels.chunks_exact_mut(3).enumerate() {
                 if i % 4 == 0 {
                     px[0] = px[0].wrapping_add(97);
@@ -117,7 +160,7 @@ pub fn render_shard(
             pixels
         }
         Some(Tamper::TenthOfPixels) => {
-            let mut pixels = render_tile(scene, &settings, rect)?;
+            let mut pixels = render(rect, samples)?;
             for (i, px) in pixels.chunks_exact_mut(3).enumerate() {
                 if i % 10 == 3 {
                     px[2] = px[2].wrapping_add(61);
@@ -126,12 +169,9 @@ pub fn render_shard(
             pixels
         }
         Some(Tamper::FewerSamples) => {
-            let fewer = RenderSettings {
-                samples: (spec.samples / 8).max(1),
-                ..settings
-            };
-            let mut pixels = render_tile(scene, &fewer, rect)?;
-            if fewer.samples == spec.samples {
+            let fewer = (samples / 8).max(1);
+            let mut pixels = render(rect, fewer)?;
+            if fewer == samples {
                 // Cannot render with fewer than one sample: darken instead.
                 pixels.iter_mut().for_each(|v| *v /= 2);
             }

@@ -319,6 +319,7 @@ fn message() -> impl Strategy<Value = Message> {
                 vote_signature,
                 seed_signature,
                 samples,
+                regions: Vec::new(),
             })
         });
     let cert =

@@ -16,10 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 mod assign;
 
 use pictor_protocol::{
-    rules, verdict_of, Assignment, Attestation, ClaimId, ContentId, JobId, JobSpec, Keypair,
-    Message, MessageKind, PixelSample, PublicKey, QuorumCertificate, ResultClaim, ShardId,
-    Signature, Verdict, Vote,
+    rules, verdict_of, verdict_of_regions, Assignment, Attestation, ClaimId, ContentId, JobId,
+    JobSpec, Keypair, Message, MessageKind, PixelSample, PublicKey, QuorumCertificate, RegionScore,
+    ResultClaim, ShardId, Signature, Verdict, Vote,
 };
+
+use super::perceptual;
 
 /// The rules' parameters for one network.
 #[derive(Debug, Clone)]
@@ -61,6 +63,12 @@ pub enum CheckerInput {
         claim: ClaimId,
         pixels: Result<Vec<[u8; 3]>, String>,
     },
+    /// The re-rendered regions of a claim (engines verified perceptually), RGB8 rows, in
+    /// the order of [`CheckerOutput::RerenderRegions`].
+    RerenderedRegions {
+        claim: ClaimId,
+        regions: Result<Vec<Vec<u8>>, String>,
+    },
     /// An attestation (its signatures already checked).
     Attestation(Attestation),
     /// A quorum certificate (already checked against the job's committee: the node's
@@ -75,7 +83,8 @@ pub enum CheckerInput {
 pub enum CheckerOutput {
     /// Sign and gossip a message (after storing it).
     Publish(Message),
-    /// Fetch these rows of a claim's output from its worker, with proofs.
+    /// Fetch these rows of a claim's output from its worker: with proofs, or (when
+    /// `whole_output`, for region checks that cover most rows) the whole output by CID.
     FetchRows {
         claim: ClaimId,
         worker: PublicKey,
@@ -83,6 +92,7 @@ pub enum CheckerOutput {
         width: u32,
         height: u32,
         rows: Vec<u32>,
+        whole_output: bool,
     },
     /// Re-render these pixels (image coordinates) of a job's frame.
     Rerender {
@@ -90,6 +100,13 @@ pub enum CheckerOutput {
         job: JobId,
         frame: u32,
         pixels: Vec<(u32, u32)>,
+    },
+    /// Re-render these regions `(x, y, w, h)` (image coordinates) of a job's frame.
+    RerenderRegions {
+        claim: ClaimId,
+        job: JobId,
+        frame: u32,
+        regions: Vec<(u32, u32, u32, u32)>,
     },
     /// A shard's outcome became final.
     Finalized {
@@ -133,6 +150,9 @@ struct ClaimState {
     seed_signature: Signature,
     positions: Vec<(u32, u32)>,
     claimed: Vec<[u8; 3]>,
+    /// Tile-local regions, for engines verified perceptually (then `positions` is empty).
+    regions: Vec<(u32, u32, u32, u32)>,
+    claimed_regions: Vec<Vec<u8>>,
     attested: bool,
 }
 
@@ -231,6 +251,9 @@ impl Checker {
             CheckerInput::Rows { claim, rows } => self.on_rows(claim, rows, &mut out),
             CheckerInput::Rerendered { claim, pixels } => {
                 self.on_rerendered(now_ms, claim, pixels, &mut out)
+            }
+            CheckerInput::RerenderedRegions { claim, regions } => {
+                self.on_rerendered_regions(now_ms, claim, regions, &mut out)
             }
             CheckerInput::Attestation(a) => self.on_attestation(now_ms, a, &mut out),
             CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
@@ -367,6 +390,7 @@ impl Checker {
         }
         let verify = job.committee.contains(&self.me) && !self.claims.contains_key(&id);
         let samples = job.samples;
+        let bit_exact = job.spec.engine.is_bit_exact();
         if freed_a_slot {
             // The worker has room for another shard: refill its queue now, not at the
             // next tick, so that it never waits with shards left to render.
@@ -379,15 +403,23 @@ impl Checker {
             self.keypair
                 .sign(MessageKind::SampleSeed, &self.params.network, &id.0);
         let seed = rules::sample_seed(&seed_signature);
-        let positions = rules::sample_pixels(&seed, rect.w, rect.h, samples);
-        let rows: BTreeSet<u32> = positions.iter().map(|&(_, y)| y).collect();
+        let (positions, regions, rows) = if bit_exact {
+            let positions = rules::sample_pixels(&seed, rect.w, rect.h, samples);
+            let rows = rules::sample_rows(&positions);
+            (positions, Vec::new(), rows)
+        } else {
+            let regions = rules::sample_regions(&seed, rect.w, rect.h, samples, rules::REGION_SIDE);
+            let rows = rules::region_rows(&regions);
+            (Vec::new(), regions, rows)
+        };
         out.push(CheckerOutput::FetchRows {
             claim: id,
             worker: claim.worker,
             output: claim.output,
             width: rect.w,
             height: rect.h,
-            rows: rows.into_iter().collect(),
+            rows,
+            whole_output: !bit_exact,
         });
         self.claims.insert(
             id,
@@ -396,6 +428,8 @@ impl Checker {
                 seed_signature,
                 positions,
                 claimed: Vec::new(),
+                regions,
+                claimed_regions: Vec::new(),
                 attested: false,
             },
         );
@@ -415,6 +449,38 @@ impl Checker {
             return;
         };
         let rows: BTreeMap<u32, Vec<u8>> = rows.into_iter().collect();
+        let Some(job) = self.jobs.get(&state.claim.shard.job) else {
+            return;
+        };
+        let Some(rect) = job.spec.tile_rect(state.claim.shard.tile) else {
+            return;
+        };
+        if !state.regions.is_empty() {
+            let mut claimed = Vec::with_capacity(state.regions.len());
+            for &(x, y, w, h) in &state.regions {
+                let mut pixels = Vec::with_capacity((w * h * 3) as usize);
+                for row in y..y + h {
+                    let span = x as usize * 3..(x + w) as usize * 3;
+                    match rows.get(&row).and_then(|r| r.get(span)) {
+                        Some(p) => pixels.extend_from_slice(p),
+                        None => return,
+                    }
+                }
+                claimed.push(pixels);
+            }
+            state.claimed_regions = claimed;
+            out.push(CheckerOutput::RerenderRegions {
+                claim: id,
+                job: state.claim.shard.job,
+                frame: state.claim.shard.frame,
+                regions: state
+                    .regions
+                    .iter()
+                    .map(|&(x, y, w, h)| (rect.x + x, rect.y + y, w, h))
+                    .collect(),
+            });
+            return;
+        }
         let mut claimed = Vec::with_capacity(state.positions.len());
         for &(x, y) in &state.positions {
             let at = x as usize * 3;
@@ -424,12 +490,6 @@ impl Checker {
             }
         }
         state.claimed = claimed;
-        let Some(job) = self.jobs.get(&state.claim.shard.job) else {
-            return;
-        };
-        let Some(rect) = job.spec.tile_rect(state.claim.shard.tile) else {
-            return;
-        };
         out.push(CheckerOutput::Rerender {
             claim: id,
             job: state.claim.shard.job,
@@ -440,6 +500,64 @@ impl Checker {
                 .map(|&(x, y)| (rect.x + x, rect.y + y))
                 .collect(),
         });
+    }
+
+    fn on_rerendered_regions(
+        &mut self,
+        now_ms: u64,
+        id: ClaimId,
+        regions: Result<Vec<Vec<u8>>, String>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(state) = self.claims.get_mut(&id) else {
+            return;
+        };
+        let Ok(expected) = regions else {
+            return;
+        };
+        if state.attested
+            || expected.len() != state.regions.len()
+            || state.claimed_regions.len() != state.regions.len()
+        {
+            return;
+        }
+        let engine = self
+            .jobs
+            .get(&state.claim.shard.job)
+            .map_or(pictor_protocol::Engine::Blender, |j| j.spec.engine);
+        let scores: Vec<RegionScore> = state
+            .regions
+            .iter()
+            .zip(expected.iter().zip(&state.claimed_regions))
+            .map(|(&(x, y, w, h), (expected, claimed))| {
+                perceptual::score_region(
+                    (x, y, w, h),
+                    expected,
+                    claimed,
+                    &state.claim.device,
+                    engine,
+                )
+            })
+            .collect();
+        let vote = Vote::on(&state.claim, verdict_of_regions(&scores));
+        let vote_signature = self.keypair.sign(
+            MessageKind::Vote,
+            &self.params.network,
+            &vote.signing_bytes(),
+        );
+        let attestation = Attestation {
+            vote,
+            checker: self.me,
+            vote_signature,
+            seed_signature: state.seed_signature,
+            samples: Vec::new(),
+            regions: scores,
+        };
+        state.attested = true;
+        out.push(CheckerOutput::Publish(Message::Attestation(
+            attestation.clone(),
+        )));
+        self.on_attestation(now_ms, attestation, out);
     }
 
     fn on_rerendered(
@@ -481,6 +599,7 @@ impl Checker {
             vote_signature,
             seed_signature: state.seed_signature,
             samples,
+            regions: Vec::new(),
         };
         state.attested = true;
         out.push(CheckerOutput::Publish(Message::Attestation(
@@ -499,7 +618,12 @@ impl Checker {
                 return;
             }
             if let Some(rect) = job.spec.tile_rect(a.vote.shard.tile) {
-                if a.check_samples(rect.w, rect.h, job.samples).is_err() {
+                let positions = if job.spec.engine.is_bit_exact() {
+                    a.check_samples(rect.w, rect.h, job.samples)
+                } else {
+                    a.check_regions(rect.w, rect.h, job.samples, rules::REGION_SIDE)
+                };
+                if positions.is_err() {
                     return;
                 }
             }

@@ -1,0 +1,70 @@
+//! The node's IPFS block store: the sled database seen through [`pictor_ipfs::Blockstore`].
+//!
+//! Raw blake3 blocks (shard outputs, scene bundles: everything named by a
+//! [`ContentId`]) live in the store's content-addressed tree, so Bitswap and the gateway
+//! serve them under their CIDs as they are; every other block (UnixFS nodes, blocks from
+//! other IPFS peers) lives under its CID bytes. Reads are checked against the CID again, so
+//! a damaged database never serves wrong bytes.
+
+use bytes::Bytes;
+use cid::Cid;
+use pictor_ipfs::{Block, Blockstore, StoreError};
+use pictor_protocol::ContentId;
+use pictor_storage::Store;
+
+/// The node's sled database as an IPFS block store.
+#[derive(Debug, Clone)]
+pub struct SledBlockstore {
+    store: Store,
+}
+
+impl SledBlockstore {
+    /// Wraps the node's database.
+    pub fn new(store: Store) -> SledBlockstore {
+        SledBlockstore { store }
+    }
+}
+
+impl Blockstore for SledBlockstore {
+    fn get(&self, cid: &Cid) -> Result<Option<Bytes>, StoreError> {
+        let bytes = match ContentId::from_cid(cid) {
+            Ok(id) => self.store.get_block(&id).map_err(StoreError::backend)?,
+            Err(_) => self
+                .store
+                .get_cid_block(&cid.to_bytes())
+                .map_err(StoreError::backend)?,
+        };
+        match bytes {
+            None => Ok(None),
+            Some(bytes) => {
+                let block =
+                    Block::new_verified(*cid, Bytes::from(bytes)).map_err(StoreError::backend)?;
+                Ok(Some(block.into_data()))
+            }
+        }
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool, StoreError> {
+        match ContentId::from_cid(cid) {
+            Ok(id) => self.store.has_block(&id).map_err(StoreError::backend),
+            Err(_) => self
+                .store
+                .has_cid_block(&cid.to_bytes())
+                .map_err(StoreError::backend),
+        }
+    }
+
+    fn put(&self, block: &Block) -> Result<(), StoreError> {
+        match ContentId::from_cid(block.cid()) {
+            Ok(_) => self
+                .store
+                .put_block(block.data())
+                .map(|_| ())
+                .map_err(StoreError::backend),
+            Err(_) => self
+                .store
+                .put_cid_block(&block.cid().to_bytes(), block.data())
+                .map_err(StoreError::backend),
+        }
+    }
+}
