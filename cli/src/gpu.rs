@@ -18,8 +18,8 @@ pub(crate) struct GpuArgs {
     /// Also run the start-up benchmark (about a second) and print its score.
     #[arg(long)]
     bench: bool,
-    /// Threads for the benchmark (default: every logical core).
-    #[arg(long, requires = "bench")]
+    /// Threads for the benchmark (implies `--bench`; default: every logical core).
+    #[arg(long)]
     threads: Option<usize>,
     /// The Blender program whose version is reported (default: `$PICTOR_BLENDER`, else
     /// `blender` on `PATH`).
@@ -42,7 +42,7 @@ pub(crate) fn run(args: GpuArgs) -> Result<()> {
         .or_else(|| std::env::var_os("PICTOR_BLENDER").filter(|p| !p.is_empty()))
         .unwrap_or_else(|| OsString::from("blender"));
     let engines = EngineInfo::probe_all(&blender);
-    let benchmark = if args.bench {
+    let benchmark = if args.bench || args.threads.is_some() {
         let threads = args.threads.unwrap_or(inventory.cpu.logical_cores);
         Some(benchmark::run(threads).context("benchmark")?)
     } else {
@@ -63,6 +63,10 @@ pub(crate) fn run(args: GpuArgs) -> Result<()> {
 
 fn or_na<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| v.to_string())
+}
+
+fn percent(v: Option<u32>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v}%"))
 }
 
 fn gpu_lines(g: &GpuInfo, inv: &Inventory) -> String {
@@ -92,9 +96,9 @@ fn gpu_lines(g: &GpuInfo, inv: &Inventory) -> String {
     line(
         "utilisation",
         format!(
-            "gpu {}%, memory {}%",
-            or_na(g.utilization_gpu_percent),
-            or_na(g.utilization_memory_percent)
+            "gpu {}, memory {}",
+            percent(g.utilization_gpu_percent),
+            percent(g.utilization_memory_percent)
         ),
     );
     line(
@@ -138,10 +142,75 @@ fn human(r: &GpuReport) -> String {
         s.push_str(&format!("  {:<12} {state}\n", format!("{}:", e.engine)));
     }
     if let Some(b) = &r.benchmark {
+        let threads = if b.threads == 1 { "thread" } else { "threads" };
         s.push_str(&format!(
-            "Benchmark {:.2} Msamples/s ({} threads, {} samples in {:.2} s, cornell-box)\n",
+            "Benchmark {:.2} Msamples/s ({} {threads}, {} samples in {:.2} s, cornell-box)\n",
             b.msamples_per_s, b.threads, b.samples, b.seconds
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use pictor_gpu::CpuInfo;
+
+    use super::*;
+
+    fn report(gpus: Vec<GpuInfo>) -> GpuReport {
+        GpuReport {
+            inventory: Inventory {
+                cpu: CpuInfo {
+                    model: "AMD EPYC 7B13".into(),
+                    logical_cores: 2,
+                    memory_total_bytes: Some(24 << 30),
+                    os: "linux".into(),
+                    arch: "x86_64".into(),
+                },
+                no_gpu_reason: gpus.is_empty().then(|| "no driver".to_owned()),
+                gpus,
+                driver_version: Some("550.54.14".into()),
+                cuda_driver_version: Some("12.4".into()),
+            },
+            engines: vec![EngineInfo::builtin()],
+            benchmark: None,
+        }
+    }
+
+    #[test]
+    fn a_gpu_block_has_every_reading_or_n_a() {
+        let gpu = GpuInfo {
+            index: 0,
+            name: "NVIDIA GeForce RTX 4090".into(),
+            uuid: None,
+            memory_total_bytes: Some(24 << 30),
+            memory_free_bytes: Some(23 << 30),
+            compute_capability: Some("8.9".into()),
+            utilization_gpu_percent: Some(3),
+            utilization_memory_percent: None,
+            temperature_c: Some(41),
+            power_draw_w: Some(28.4),
+            power_limit_w: Some(450.0),
+        };
+        let text = human(&report(vec![gpu]));
+        for line in [
+            "GPU 0     NVIDIA GeForce RTX 4090",
+            "  memory       24.0 GiB (23.0 GiB free)",
+            "  driver       550.54.14 (CUDA 12.4)",
+            "  compute      8.9",
+            "  utilisation  gpu 3%, memory n/a",
+            "  temperature  41 °C",
+            "  power        28 W of 450 W",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+        }
+        assert!(!text.contains("No NVIDIA GPU telemetry"));
+        assert!(text.contains("CPU       AMD EPYC 7B13, 2 logical cores, 24.0 GiB memory"));
+    }
+
+    #[test]
+    fn no_gpu_says_why() {
+        let text = human(&report(Vec::new()));
+        assert!(text.starts_with("No NVIDIA GPU telemetry: no driver\nCPU "));
+    }
 }

@@ -7,10 +7,11 @@ Run with Blender (3.x or later):
 VARIANT is `default` (the example scene) or `moved` (the same scene with the sphere moved
 and the cube's material changed: a "different scene" for verification tests).
 
-The scene: a ground plane, a red glossy sphere that moves over frames 1-24, a metallic cube
-that turns, a small blue emissive-free diffuse cylinder, one area light and one sun, a
-camera, a dim grey world. Cycles at 512x384 and 32 samples, no denoising, a fixed seed,
-the "Standard" view transform. A frame renders in a few seconds on two CPU cores.
+The scene: a grey ground plane, a red glossy sphere that moves over frames 1-24, a gold
+metallic cube that turns a quarter turn, a blue diffuse cylinder, one area light and one
+sun, a camera, a dim grey world. Cycles at 512x384 and 32 samples, no adaptive sampling,
+no denoising, a fixed seed, the "Standard" view transform, 8-bit RGB PNG output. A frame
+renders in a few seconds on two CPU cores.
 """
 
 import math

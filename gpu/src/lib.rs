@@ -84,7 +84,9 @@ pub use blender::{
     BlenderVersion, RegionRequest, RgbImage, SessionOptions,
 };
 pub use bundle::{SceneBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES};
-pub use compare::{compare_region, psnr, ssim, Comparison, Thresholds};
+pub use compare::{
+    compare_region, compare_regions, psnr, ssim, Comparison, RegionPair, Thresholds,
+};
 pub use device::{CpuInfo, DeviceClass, DeviceInfo, EngineInfo, GpuInfo, Inventory};
 pub use error::{RenderError, SceneError};
 pub use frame::{MAX_LIGHTS, MAX_TRIANGLES};

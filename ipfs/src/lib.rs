@@ -10,6 +10,31 @@
 //!
 //! This crate knows nothing of jobs, shards or the node's swarm: it gets a
 //! `libp2p_stream::Control` and a block store, and must not depend on other Pictor crates.
+//!
+//! # Wiring it into a node
+//!
+//! The node's `NetworkBehaviour` holds a `libp2p_stream::Behaviour`; Bitswap gets a
+//! `Control` from it and runs as a task of its own, beside the swarm's event loop:
+//!
+//! ```no_run
+//! # async fn node(
+//! #     stream: &libp2p_stream::Behaviour,
+//! #     store: std::sync::Arc<dyn pictor_ipfs::Blockstore>,
+//! #     root: pictor_ipfs::Cid,
+//! #     peer: libp2p::PeerId,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! use pictor_ipfs::{Bitswap, BitswapConfig};
+//!
+//! let (bitswap, service) = Bitswap::new(stream.new_control(), store.clone(), BitswapConfig::default())?;
+//! tokio::spawn(service); // dropping or aborting it stops Bitswap
+//! let file = bitswap.get_file(&root, &[peer], 1 << 30).await?;
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! tokio::spawn(pictor_ipfs::gateway::serve(listener, store));
+//! # let _ = file;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod bitswap;
 mod block;

@@ -124,7 +124,7 @@ async fn a_block_not_matching_its_cid_is_dropped_and_the_get_times_out() {
         let hostile_id = hostile.peer_id;
         async move {
             bitswap
-                .get(&wanted, &[hostile_id], Duration::from_secs(2))
+                .get(&wanted, &[hostile_id], Duration::from_secs(4))
                 .await
         }
     });

@@ -28,6 +28,8 @@ pub struct NetworkParams {
     pub leader_timeout: Duration,
     /// Gossip older than this is dropped as stale.
     pub max_message_age: Duration,
+    /// What a worker must bring (the network spec's `[requirements]`); empty: anything.
+    pub requirements: pictor_gpu::HardwareRequirements,
     /// The gossipsub heartbeat.
     pub gossip_heartbeat: Duration,
 }
@@ -45,6 +47,7 @@ impl NetworkParams {
             heartbeat_interval: Duration::from_secs(5),
             leader_timeout: Duration::from_secs(30),
             max_message_age: Duration::from_secs(600),
+            requirements: pictor_gpu::HardwareRequirements::default(),
             gossip_heartbeat: Duration::from_millis(500),
         }
     }
@@ -57,6 +60,10 @@ pub struct WorkerConfig {
     pub device: String,
     /// Deliberately wrong outputs, for demonstrations and tests of verification.
     pub tamper: Option<Tamper>,
+    /// What the worker measured at start ([`crate::LocalCapability::probe`]); it is
+    /// checked against the network's requirements and gossiped as a signed record.
+    /// `None`: no record (only networks without requirements accept such a worker).
+    pub capability: Option<crate::LocalCapability>,
     /// The device Blender renders on (CPU when `None`).
     pub blender_device: Option<pictor_gpu::BlenderDevice>,
 }

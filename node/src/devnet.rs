@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 use crate::{
-    identity, roles::worker::Tamper, spawn, Client, NetworkParams, NodeConfig, NodeError,
-    NodeEvent, Roles, WorkerConfig,
+    identity, roles::worker::Tamper, spawn, Client, LocalCapability, NetworkParams, NodeConfig,
+    NodeError, NodeEvent, Roles, WorkerConfig,
 };
 
 /// How the local network is made.
@@ -130,6 +130,11 @@ impl Devnet {
                 home,
             });
         }
+        // The local workers share one machine: measure it once.
+        let threads = rayon_threads();
+        let capability = tokio::task::spawn_blocking(move || LocalCapability::probe(threads))
+            .await
+            .map_err(|e| NodeError::Config(format!("capability probe: {e}")))??;
         for i in 0..config.workers {
             let home = config.root.join(format!("worker-{i}"));
             let keypair = identity::generate();
@@ -141,6 +146,7 @@ impl Devnet {
                     device: format!("cpu ({} threads)", rayon_threads()),
                     tamper: faulty.then_some(Tamper::Mixed),
                     blender_device: None,
+                    capability: Some(capability.clone()),
                 }),
             };
             let (client, _) = spawn(make(&home, keypair, roles, false))?;

@@ -49,6 +49,9 @@ pub enum NodeError {
     /// The scene file is not one the engine can read.
     #[error("invalid scene: {0}")]
     InvalidScene(String),
+    /// This worker does not meet the network's hardware requirements (one line: why).
+    #[error("{0}")]
+    Requirements(String),
     /// An IPFS operation (Bitswap, UnixFS) failed.
     #[error("ipfs: {0}")]
     Ipfs(String),

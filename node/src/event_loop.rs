@@ -40,6 +40,9 @@ use crate::{
 /// The most addresses of one peer that go into the Kademlia routing table.
 const MAX_PEER_ADDRS: usize = 8;
 
+/// How often a worker gossips its capability record.
+const CAPABILITY_INTERVAL_MS: u64 = 60_000;
+
 /// The most jobs a node keeps in memory.
 pub(crate) const MAX_JOBS: usize = 10_000;
 
@@ -117,6 +120,9 @@ pub(crate) struct EventLoop {
     pub(crate) scenes: BTreeMap<ContentId, SceneSlot>,
     pub(crate) requests: HashMap<request_response::OutboundRequestId, Pending>,
     last_heartbeat_ms: u64,
+    last_capability_ms: u64,
+    /// A peer subscribed since the last record went out.
+    capability_wanted: bool,
     /// Bitswap: blocks by CID, to and from any IPFS peer.
     pub(crate) bitswap: Bitswap,
     /// The Bitswap service and the gateway, stopped at shutdown.
@@ -144,6 +150,21 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         Some(k) => k,
         None => identity::load_or_create(&config.home)?,
     };
+    if let Some(worker) = &config.roles.worker {
+        if let Err(e) = config.network.requirements.validate() {
+            return Err(NodeError::Config(format!("network requirements: {e}")));
+        }
+        if !config.network.requirements.is_empty() {
+            match &worker.capability {
+                Some(capability) => capability.check(&config.network.requirements)?,
+                None => {
+                    return Err(NodeError::Requirements(
+                        "this worker has not measured its capabilities, and the network has hardware requirements".into(),
+                    ))
+                }
+            }
+        }
+    }
     let store = Store::open(&config.home.join("db"))?;
     let mut swarm = build_swarm(
         identity::libp2p_keypair(&keypair)?,
@@ -211,6 +232,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
                 claim_timeout_ms: config.network.claim_timeout.as_millis() as u64,
                 worker_liveness_ms: 3 * config.network.heartbeat_interval.as_millis() as u64,
                 leader_timeout_ms: config.network.leader_timeout.as_millis() as u64,
+                requirements: config.network.requirements.clone(),
             },
         )
     });
@@ -265,6 +287,8 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         scenes: BTreeMap::new(),
         requests: HashMap::new(),
         last_heartbeat_ms: 0,
+        last_capability_ms: 0,
+        capability_wanted: true,
         bitswap,
         services,
         http,
@@ -365,6 +389,25 @@ impl EventLoop {
                 .unwrap_or_default(),
         };
         self.publish(Message::Heartbeat(heartbeat), false);
+        self.send_capability(now);
+    }
+
+    /// Gossips the worker's capability record, when it has one, at most once a minute
+    /// (and at once when a peer subscribes), well within the gossip age limit.
+    fn send_capability(&mut self, now: u64) {
+        let Some(capability) = self
+            .worker
+            .as_ref()
+            .and_then(|w| w.config.capability.clone())
+        else {
+            return;
+        };
+        if now < self.last_capability_ms + CAPABILITY_INTERVAL_MS && !self.capability_wanted {
+            return;
+        }
+        self.capability_wanted = false;
+        self.last_capability_ms = now;
+        self.publish(Message::Capability(capability.record(self.me, now)), false);
     }
 
     fn on_command(&mut self, command: Command) {
@@ -502,6 +545,7 @@ impl EventLoop {
                 // (once per subscribing peer, so this is bounded by the peers we have).
                 let heartbeats = self.topics.topic(MessageKind::Heartbeat).hash();
                 if self.worker.is_some() && topic == heartbeats {
+                    self.capability_wanted = true;
                     self.send_heartbeat(now_ms());
                 }
             }

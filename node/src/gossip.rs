@@ -155,8 +155,8 @@ impl EventLoop {
                 }
             }
             Message::Capability(c) => {
-                // Not used yet: checkers will match it against the network's requirements.
                 debug!(node = %c.node.short(), devices = c.devices.len(), "capability record");
+                self.run_checker(CheckerInput::Capability(c));
             }
             Message::Assignment(a) => {
                 let job = a.shard.job;

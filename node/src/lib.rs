@@ -7,6 +7,7 @@
 //! whole local network in one process; [`render`] carries a job through it.
 
 mod blocks;
+mod capability;
 mod client;
 mod config;
 pub mod devnet;
@@ -22,6 +23,7 @@ pub mod roles;
 mod validation;
 
 pub use blocks::SledBlockstore;
+pub use capability::LocalCapability;
 pub use client::{Client, NodeEvent, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig};
 pub use error::NodeError;

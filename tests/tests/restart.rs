@@ -73,3 +73,34 @@ fn hex_seed(text: &str) -> [u8; 32] {
     }
     seed
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_below_the_network_requirements_is_told_why_in_one_line() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let capability = tokio::task::spawn_blocking(|| pictor_node::LocalCapability::probe(1))
+        .await
+        .expect("join")
+        .expect("probe");
+    let mut config = config(home.path(), &Keypair::from_seed([3; 32]));
+    config.roles = Roles {
+        checker: false,
+        worker: Some(pictor_node::WorkerConfig {
+            device: "cpu".into(),
+            tamper: None,
+            blender_device: None,
+            capability: Some(capability),
+        }),
+    };
+    config.network.requirements.min_benchmark_score = Some(1e9);
+    config.network.requirements.engines = vec!["no-such-engine".into()];
+    let err = spawn(config).map(|_| ()).expect_err("refused");
+    let line = err.to_string();
+    assert!(!line.contains('\n'), "{line}");
+    assert!(
+        line.contains("does not meet the network's requirements"),
+        "{line}"
+    );
+    assert!(line.contains("benchmark score"), "{line}");
+    assert!(line.contains("no-such-engine"), "{line}");
+    assert!(!home.path().join("db").exists(), "nothing was written");
+}

@@ -45,6 +45,10 @@ pub struct BitswapConfig {
     pub max_entries_per_message: usize,
     /// Wants held for one peer; new wants beyond are ignored until some are served.
     pub max_peer_wants: usize,
+    /// Our own want entries per message. Some peers (helia 7) answer every want of one
+    /// message in one reply and fail to send a reply over 4 MiB; with blocks up to
+    /// 2 MiB, one want per message keeps each of their replies within the limit.
+    pub max_wants_per_message: usize,
     /// Inbound streams read at once, from all peers.
     pub max_inbound_streams: usize,
     /// Inbound streams read at once from one peer.
@@ -66,6 +70,7 @@ impl Default for BitswapConfig {
             max_message_size: 4 * 1024 * 1024,
             max_entries_per_message: 1024,
             max_peer_wants: 4096,
+            max_wants_per_message: 1,
             max_inbound_streams: 256,
             max_inbound_streams_per_peer: 8,
             fetch_window: 32,

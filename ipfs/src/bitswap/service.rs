@@ -125,15 +125,20 @@ async fn writer(shared: Arc<Shared>, mut control: Control, peer: PeerId) {
         };
         let frame = wire::encode_frame(batch.message);
         if let Err(e) = write(&shared, out, &frame).await {
-            // The peer may have closed an idle stream: open a new one, once.
+            // The peer may have closed an idle stream: open a new one, once. A peer too
+            // slow to take a message gets no second chance.
             tracing::debug!(%peer, error = %e, "bitswap: write failed; reopening the stream");
             outbound = None;
-            let retried = match open(&shared, &mut control, peer).await {
-                Ok(out) => {
-                    let out = outbound.insert(out);
-                    write(&shared, out, &frame).await
+            let retried = if e.kind() == std::io::ErrorKind::TimedOut {
+                Err(e)
+            } else {
+                match open(&shared, &mut control, peer).await {
+                    Ok(out) => {
+                        let out = outbound.insert(out);
+                        write(&shared, out, &frame).await
+                    }
+                    Err(e) => Err(e),
                 }
-                Err(e) => Err(e),
             };
             if let Err(e) = retried {
                 tracing::debug!(%peer, error = %e, "bitswap: cannot write to the peer");
@@ -209,7 +214,12 @@ fn build_batch(shared: &Shared, peer: &PeerId, v1_2: bool) -> Option<Batch> {
     let mut size = 0;
     let mut batch = Batch::default();
 
-    let entries = shared.take_outbox(peer, config.max_entries_per_message);
+    let entries = shared.take_outbox(
+        peer,
+        config
+            .max_wants_per_message
+            .clamp(1, config.max_entries_per_message.max(1)),
+    );
     if !entries.is_empty() {
         let entries: Vec<Entry> = entries
             .into_iter()

@@ -60,6 +60,7 @@ impl Topics {
             MessageKind::Attestation => "attestations",
             MessageKind::Certificate => "certificates",
             MessageKind::Heartbeat => "heartbeats",
+            MessageKind::Capability => "capabilities",
             _ => "other",
         };
         gossipsub::IdentTopic::new(format!("/pictor/{}/{name}/1", self.network))
@@ -74,6 +75,7 @@ impl Topics {
             MessageKind::Attestation,
             MessageKind::Certificate,
             MessageKind::Heartbeat,
+            MessageKind::Capability,
         ]
         .into_iter()
         .map(|k| self.topic(k))
@@ -163,6 +165,9 @@ pub fn build_swarm(
             );
             let mut kad_config = kad::Config::new(KAD_PROTOCOL);
             kad_config.set_query_timeout(Duration::from_secs(30));
+            // Peers join the routing table from identify as they connect; a timer that
+            // bootstraps before any is known would only warn.
+            kad_config.set_periodic_bootstrap_interval(None);
             let mut kad = kad::Behaviour::with_config(me, store, kad_config);
             // Serve the DHT: every node is a full IPFS peer.
             kad.set_mode(Some(kad::Mode::Server));

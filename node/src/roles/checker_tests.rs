@@ -21,6 +21,7 @@ fn params() -> CheckerParams {
         claim_timeout_ms: 10_000,
         worker_liveness_ms: 60_000,
         leader_timeout_ms: 30_000,
+        requirements: Default::default(),
     }
 }
 
@@ -381,4 +382,79 @@ fn one_certificate_per_shard_and_others_step_in_when_the_leader_is_silent() {
         "a certificate is published after the grace period"
     );
     assert!(after[before..].iter().all(|&i| i != leader));
+}
+
+fn capability(
+    worker: PublicKey,
+    engines: &[Engine],
+    ksamples: u32,
+) -> pictor_protocol::CapabilityRecord {
+    pictor_protocol::CapabilityRecord {
+        node: worker,
+        devices: vec![pictor_protocol::Device {
+            kind: pictor_protocol::DeviceKind::Cpu,
+            name: "test cpu".into(),
+            memory_bytes: 8 << 30,
+            compute_capability: None,
+        }],
+        engines: engines
+            .iter()
+            .map(|&engine| pictor_protocol::EngineVersion {
+                engine,
+                version: "1".into(),
+            })
+            .collect(),
+        benchmark_ksamples_per_s: ksamples,
+        threads: 2,
+        issued_ms: 1,
+    }
+}
+
+#[test]
+fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
+    // A Blender job: the worker without Blender gets none of it.
+    let mut rig = Rig::new(2);
+    rig.job.engine = Engine::Blender;
+    rig.job.scene_name = "scene.blend".into();
+    let (a, b) = (rig.workers[0], rig.workers[1]);
+    rig.broadcast(0, || {
+        CheckerInput::Capability(capability(a, &[Engine::Builtin], 2000))
+    });
+    rig.broadcast(0, || {
+        CheckerInput::Capability(capability(b, &[Engine::Builtin, Engine::Blender], 2000))
+    });
+    for w in [a, b] {
+        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+    }
+    let job = rig.job.clone();
+    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let assigned = rig.assignments();
+    assert!(!assigned.is_empty());
+    assert!(assigned.iter().all(|x| x.worker == b), "{assigned:?}");
+
+    // A network that asks for a benchmark score of 1.5 Msamples/s: the slow worker waits.
+    let mut params = params();
+    params.requirements.min_benchmark_score = Some(1.5);
+    let keys: Vec<Keypair> = (1..=4).map(key).collect();
+    let set: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
+    let mut rig = Rig::new(2);
+    rig.checkers = keys
+        .into_iter()
+        .map(|k| Checker::new(k, set.clone(), params.clone()))
+        .collect();
+    let (slow, fast) = (rig.workers[0], rig.workers[1]);
+    rig.broadcast(0, || {
+        CheckerInput::Capability(capability(slow, &[Engine::Builtin], 800))
+    });
+    rig.broadcast(0, || {
+        CheckerInput::Capability(capability(fast, &[Engine::Builtin], 2000))
+    });
+    for w in [slow, fast] {
+        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+    }
+    let job = rig.job.clone();
+    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    let assigned = rig.assignments();
+    assert!(!assigned.is_empty());
+    assert!(assigned.iter().all(|x| x.worker == fast), "{assigned:?}");
 }

@@ -281,6 +281,7 @@ fn run(seed: u64) {
         claim_timeout_ms: 30_000,
         worker_liveness_ms: 5_000,
         leader_timeout_ms: 10_000,
+        requirements: Default::default(),
     };
     let mut sim = Sim {
         rng: Rng(seed | 1),

@@ -56,10 +56,14 @@ impl Checker {
     }
 
     pub(super) fn eligible(&self, now_ms: u64) -> Vec<PublicKey> {
+        let open = self.params.requirements.is_empty();
         self.workers
-            .keys()
-            .filter(|k| live(&self.workers, k, now_ms, self.params.worker_liveness_ms))
-            .copied()
+            .iter()
+            .filter(|(k, w)| {
+                live(&self.workers, k, now_ms, self.params.worker_liveness_ms)
+                    && (open || w.meets_requirements)
+            })
+            .map(|(k, _)| *k)
             .collect()
     }
 
@@ -81,6 +85,7 @@ impl Checker {
             }
         }
         let me = self.me;
+        let workers = &self.workers;
         let max = self.params.max_outstanding;
         let deadline = self.params.shard_timeout_ms;
         for job in self.jobs.values_mut() {
@@ -90,6 +95,14 @@ impl Checker {
             if leader != Some(&me) {
                 continue;
             }
+            // A worker whose capability record lacks the job's engine cannot render it.
+            let engine = job.spec.engine;
+            let can_render = |w: &PublicKey| {
+                workers
+                    .get(w)
+                    .and_then(|r| r.engines.as_ref())
+                    .is_none_or(|engines| engines.contains(&engine))
+            };
             for (id, shard) in job.shards.iter_mut() {
                 if shard.done || shard.assignment.is_some() {
                     continue;
@@ -101,7 +114,11 @@ impl Checker {
                 }
                 let candidates: Vec<PublicKey> = eligible
                     .iter()
-                    .filter(|w| !shard.failed.contains(w) && load.get(w).is_some_and(|l| *l < max))
+                    .filter(|w| {
+                        !shard.failed.contains(w)
+                            && can_render(w)
+                            && load.get(w).is_some_and(|l| *l < max)
+                    })
                     .copied()
                     .collect();
                 let Some(min) = candidates.iter().filter_map(|w| load.get(w)).min().copied() else {

@@ -21,7 +21,35 @@ use pictor_protocol::{
     ResultClaim, ShardId, Signature, Verdict, Vote,
 };
 
+use pictor_gpu::{CapabilityView, DeviceClass, DeviceInfo, HardwareRequirements};
+use pictor_protocol::{CapabilityRecord, DeviceKind, Engine};
+
 use super::perceptual;
+
+/// A capability record as the requirements check reads it.
+pub fn capability_view(record: &CapabilityRecord) -> CapabilityView {
+    CapabilityView {
+        devices: record
+            .devices
+            .iter()
+            .map(|d| DeviceInfo {
+                kind: match d.kind {
+                    DeviceKind::Gpu => DeviceClass::Gpu,
+                    _ => DeviceClass::Cpu,
+                },
+                name: d.name.clone(),
+                memory_bytes: d.memory_bytes,
+                compute_capability: d.compute_capability.clone(),
+            })
+            .collect(),
+        engines: record
+            .engines
+            .iter()
+            .map(|e| e.engine.to_string())
+            .collect(),
+        benchmark_msamples_per_s: Some(record.benchmark_msamples_per_s()),
+    }
+}
 
 /// The rules' parameters for one network.
 #[derive(Debug, Clone)]
@@ -40,6 +68,8 @@ pub struct CheckerParams {
     pub worker_liveness_ms: u64,
     /// A leader silent this long while shards wait is replaced by the next member.
     pub leader_timeout_ms: u64,
+    /// What a worker must bring (from the network spec); empty: anything.
+    pub requirements: HardwareRequirements,
 }
 
 /// What the node loop tells the checker.
@@ -49,6 +79,8 @@ pub enum CheckerInput {
     Job(JobSpec),
     /// A worker announced itself (heartbeat).
     WorkerSeen(PublicKey),
+    /// A worker's signed capability record (its signature already checked).
+    Capability(CapabilityRecord),
     /// An assignment made by a committee member.
     Assignment(Assignment),
     /// A worker's result claim.
@@ -122,6 +154,10 @@ pub enum CheckerOutput {
 struct WorkerRecord {
     last_seen_ms: u64,
     banned: bool,
+    /// The engines its capability record names (`None`: no record yet).
+    engines: Option<Vec<Engine>>,
+    /// Whether its capability record meets the network's hardware requirements.
+    meets_requirements: bool,
 }
 
 #[derive(Debug, Default)]
@@ -179,6 +215,7 @@ pub struct Checker {
 
 /// Bounds on what a flood of messages can make a checker hold.
 const MAX_JOBS: usize = 10_000;
+const MAX_WORKERS: usize = 100_000;
 const MAX_PENDING_VOTES: usize = 100_000;
 /// Claims and assignments held until their job or assignment arrives.
 const MAX_EARLY: usize = 10_000;
@@ -246,6 +283,7 @@ impl Checker {
                 self.workers.entry(worker).or_default().last_seen_ms = now_ms;
                 self.assign_all(now_ms, &mut out);
             }
+            CheckerInput::Capability(record) => self.on_capability(now_ms, record, &mut out),
             CheckerInput::Assignment(a) => self.on_assignment(now_ms, a, &mut out),
             CheckerInput::Claim(claim) => self.on_claim(now_ms, claim, &mut out),
             CheckerInput::Rows { claim, rows } => self.on_rows(claim, rows, &mut out),
@@ -263,6 +301,26 @@ impl Checker {
             }
         }
         out
+    }
+
+    fn on_capability(
+        &mut self,
+        now_ms: u64,
+        record: CapabilityRecord,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        if !self.workers.contains_key(&record.node) && self.workers.len() >= MAX_WORKERS {
+            return;
+        }
+        let meets = self
+            .params
+            .requirements
+            .check(&capability_view(&record))
+            .is_ok();
+        let worker = self.workers.entry(record.node).or_default();
+        worker.engines = Some(record.engines.iter().map(|e| e.engine).collect());
+        worker.meets_requirements = meets;
+        self.assign_all(now_ms, out);
     }
 
     fn on_job(&mut self, now_ms: u64, spec: JobSpec, out: &mut Vec<CheckerOutput>) {

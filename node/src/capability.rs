@@ -1,0 +1,104 @@
+//! A worker's capabilities: what it measured at start (devices, engines, benchmark score),
+//! checked against the network's hardware requirements and gossiped as a signed record.
+
+use std::str::FromStr;
+
+use pictor_gpu::{
+    benchmark, CapabilityView, DeviceClass, EngineInfo, HardwareRequirements, Inventory,
+};
+use pictor_protocol::{
+    capability::{MAX_DEVICES, MAX_NAME_LEN},
+    ksamples_from_msamples, CapabilityRecord, Device, DeviceKind, Engine, EngineVersion, PublicKey,
+};
+
+use crate::NodeError;
+
+/// What a worker measured about itself at start.
+#[derive(Debug, Clone)]
+pub struct LocalCapability {
+    /// Devices, engines and score, as the requirements check reads them.
+    pub view: CapabilityView,
+    devices: Vec<Device>,
+    engines: Vec<EngineVersion>,
+    benchmark_ksamples_per_s: u32,
+    threads: u32,
+}
+
+impl LocalCapability {
+    /// Probes this machine: devices (NVML, else the CPU), engines (built-in; Blender if
+    /// installed) and the benchmark score on `threads` threads. Takes about a second.
+    pub fn probe(threads: usize) -> Result<LocalCapability, NodeError> {
+        let inventory = Inventory::probe();
+        let blender =
+            std::env::var_os(pictor_gpu::blender::BLENDER_ENV).unwrap_or_else(|| "blender".into());
+        let engines = EngineInfo::probe_all(&blender);
+        let score =
+            benchmark::run(threads).map_err(|e| NodeError::Config(format!("benchmark: {e}")))?;
+        let view = CapabilityView::local(&inventory, &engines, Some(score.msamples_per_s));
+        let devices = inventory
+            .devices()
+            .into_iter()
+            .take(MAX_DEVICES)
+            .map(|d| Device {
+                kind: match d.kind {
+                    DeviceClass::Gpu => DeviceKind::Gpu,
+                    _ => DeviceKind::Cpu,
+                },
+                name: truncate(&d.name, MAX_NAME_LEN),
+                memory_bytes: d.memory_bytes,
+                compute_capability: d.compute_capability,
+            })
+            .collect();
+        let mut record_engines: Vec<EngineVersion> = Vec::new();
+        for info in engines.iter().filter(|e| e.is_available()) {
+            let version = info.version.clone().unwrap_or_default();
+            let names: &[&str] = if info.engine == "blender" {
+                &["blender", "blender-eevee"]
+            } else {
+                &[info.engine.as_str()]
+            };
+            for name in names {
+                if let Ok(engine) = Engine::from_str(name) {
+                    record_engines.push(EngineVersion {
+                        engine,
+                        version: version.clone(),
+                    });
+                }
+            }
+        }
+        Ok(LocalCapability {
+            view,
+            devices,
+            engines: record_engines,
+            benchmark_ksamples_per_s: ksamples_from_msamples(score.msamples_per_s),
+            threads: u32::try_from(score.threads).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Refuses a worker that does not meet `requirements`, in one line.
+    pub fn check(&self, requirements: &HardwareRequirements) -> Result<(), NodeError> {
+        requirements
+            .check(&self.view)
+            .map_err(|unmet| NodeError::Requirements(unmet.to_string()))
+    }
+
+    /// The record a worker with key `node` signs and gossips.
+    pub fn record(&self, node: PublicKey, now_ms: u64) -> CapabilityRecord {
+        CapabilityRecord {
+            node,
+            devices: self.devices.clone(),
+            engines: self.engines.clone(),
+            benchmark_ksamples_per_s: self.benchmark_ksamples_per_s,
+            threads: self.threads,
+            issued_ms: now_ms,
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
