@@ -190,7 +190,7 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
         let unit = if network_req.engine.is_bit_exact() {
             "pixels"
         } else {
-            "regions of 8x8"
+            "regions of 4x4"
         };
         println!("  verification             committee of {committee}, {k} {unit} per checker, at most {:.3} % of a shard re-rendered", 100.0 * report.max_shard_fraction_rerendered);
         println!(

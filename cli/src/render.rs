@@ -208,7 +208,7 @@ pub(crate) fn print_summary(s: &RenderSummary) {
             );
         } else {
             println!(
-                "  detection         {} regions of 8x8 per checker, compared by PSNR and SSIM; a claim with 10 % of its regions falsified is caught with probability {:.6}",
+                "  detection         {} regions of 4x4 per checker, compared by PSNR and SSIM; a claim with 10 % of its regions falsified is caught with probability {:.6}",
                 s.samples_per_checker, s.detection_probability
             );
         }

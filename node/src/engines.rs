@@ -21,10 +21,10 @@ pub(crate) const BLENDER_RENDER_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Debug)]
 pub(crate) enum LoadedScene {
     /// Parsed for the built-in engine.
-    Builtin(Scene),
+    Builtin(Box<Scene>),
     /// A `.blend` on disk, with the Blender process that renders it (started on first use,
     /// kept across shards).
-    Blender(BlenderScene),
+    Blender(Box<BlenderScene>),
 }
 
 /// A `.blend` scene and its Blender process.
@@ -56,15 +56,15 @@ impl LoadedScene {
                     .and_then(|()| std::fs::rename(&tmp, &path))
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             }
-            Ok(LoadedScene::Blender(BlenderScene {
+            Ok(LoadedScene::Blender(Box::new(BlenderScene {
                 blender,
                 path,
                 device,
                 session: Mutex::new(None),
-            }))
+            })))
         } else {
             Scene::from_bundle_bytes(bytes)
-                .map(LoadedScene::Builtin)
+                .map(|scene| LoadedScene::Builtin(Box::new(scene)))
                 .map_err(|e| e.to_string())
         }
     }

@@ -550,15 +550,13 @@ impl EventLoop {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Fetch(event)) => self.on_fetch_event(event),
+            // Peers that speak the DHT join the routing table under the addresses they
+            // listen on.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },
-            )) => {
-                // Peers that speak the DHT join the routing table under the addresses
-                // they listen on.
-                if info.protocols.contains(&crate::network::KAD_PROTOCOL) {
-                    for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
-                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
-                    }
+            )) if info.protocols.contains(&crate::network::KAD_PROTOCOL) => {
+                for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => {

@@ -94,7 +94,7 @@ pub struct RenderSummary {
 
 /// A scene checked and ready to render directly.
 enum Prepared {
-    Builtin(Scene),
+    Builtin(Box<Scene>),
     Blender(Blender),
 }
 
@@ -118,7 +118,7 @@ fn prepare(req: &RenderRequest) -> Result<(Vec<u8>, Prepared), NodeError> {
     for frame in req.frames.iter() {
         scene.check_frame(frame)?;
     }
-    Ok((bundle, Prepared::Builtin(scene)))
+    Ok((bundle, Prepared::Builtin(Box::new(scene))))
 }
 
 /// A `.blend` file starts with `BLENDER` (or is gzip- or zstd-compressed); anything else

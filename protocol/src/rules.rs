@@ -124,7 +124,7 @@ pub fn sample_pixels(seed: &[u8; 32], w: u32, h: u32, k: usize) -> Vec<(u32, u32
 pub const MAX_REGIONS: usize = 256;
 
 /// Edge of the square regions that checkers re-render for engines verified perceptually.
-pub const REGION_SIDE: u32 = 8;
+pub const REGION_SIDE: u32 = 4;
 
 /// `k` distinct regions of a `w`×`h` tile, chosen from `seed`: the tile is cut into a grid
 /// of `side`×`side` cells (the last row and column clamped to the tile) and `k` cells are

@@ -1,7 +1,9 @@
 //! Perceptual comparison of re-rendered regions, for engines whose output is not bit-exact
 //! across machines (Blender).
 
-use pictor_gpu::{compare_region, BlenderEngine, DeviceClass, Thresholds};
+use pictor_gpu::{
+    compare_region, compare_regions, BlenderEngine, DeviceClass, RegionPair, Thresholds,
+};
 use pictor_protocol::{Engine, RegionScore};
 
 /// The device class a claim's device string names: GPUs render with CUDA or OptiX.
@@ -61,6 +63,60 @@ pub(crate) fn score_region(
     }
 }
 
+/// Judges a claim's sampled regions: each is scored on its own (PSNR, SSIM), and the
+/// sample is also judged as a whole (PSNR over all its pixels, SSIM averaged). A CPU
+/// worker's regions must each pass and pass together (honest Cycles CPU output is
+/// identical, so one changed region is enough to reject); a GPU worker's are judged
+/// together only, since a single small region of honest GPU output may fall under the
+/// cross-device thresholds on its own (`docs/blender.md`). Each region's `pass` is the
+/// judgement that applies to it, so the attestation's verdict follows from the flags.
+pub(crate) fn score_regions(
+    regions: &[(u32, u32, u32, u32)],
+    expected: &[Vec<u8>],
+    claimed: &[Vec<u8>],
+    worker_device: &str,
+    engine: Engine,
+) -> Vec<RegionScore> {
+    let mut scores: Vec<RegionScore> = regions
+        .iter()
+        .zip(expected.iter().zip(claimed))
+        .map(|(&rect, (e, c))| score_region(rect, e, c, worker_device, engine))
+        .collect();
+    let well_formed = regions.len() == expected.len()
+        && regions.len() == claimed.len()
+        && regions
+            .iter()
+            .zip(expected.iter().zip(claimed))
+            .all(|(&(_, _, w, h), (e, c))| {
+                e.len() == (w as usize) * (h as usize) * 3 && c.len() == e.len()
+            });
+    let class = device_class(worker_device);
+    let pooled_pass = well_formed && {
+        let pairs: Vec<RegionPair<'_>> = regions
+            .iter()
+            .zip(expected.iter().zip(claimed))
+            .map(|(&(_, _, w, h), (e, c))| RegionPair {
+                expected: e,
+                actual: c,
+                width: w,
+                height: h,
+            })
+            .collect();
+        compare_regions(
+            &pairs,
+            Thresholds::for_blender(blender_engine(engine), class),
+        )
+        .pass
+    };
+    for score in &mut scores {
+        score.pass = match class {
+            DeviceClass::Gpu => pooled_pass,
+            _ => score.pass && pooled_pass,
+        };
+    }
+    scores
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +133,32 @@ mod tests {
         assert!(!other.pass);
         let short = score_region((0, 0, 8, 8), &a, &a[..10], "cpu", Engine::Blender);
         assert!(!short.pass);
+        // Judged as a sample: one bad region fails a CPU worker's whole claim.
+        let regions = [(0, 0, 8, 8), (8, 0, 8, 8)];
+        let honest = score_regions(
+            &regions,
+            &[a.clone(), a.clone()],
+            &[a.clone(), a.clone()],
+            "cpu",
+            Engine::Blender,
+        );
+        assert!(honest.iter().all(|r| r.pass));
+        let one_bad = score_regions(
+            &regions,
+            &[a.clone(), a.clone()],
+            &[a.clone(), b.clone()],
+            "cpu",
+            Engine::Blender,
+        );
+        assert!(one_bad.iter().all(|r| !r.pass));
+        let gpu_bad = score_regions(
+            &regions,
+            &[a.clone(), a.clone()],
+            &[b.clone(), b],
+            "CUDA",
+            Engine::Blender,
+        );
+        assert!(gpu_bad.iter().all(|r| !r.pass));
         assert_eq!(device_class("CUDA:0 NVIDIA H100"), DeviceClass::Gpu);
         assert_eq!(device_class("cpu (2 threads)"), DeviceClass::Cpu);
     }

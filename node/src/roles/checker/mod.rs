@@ -111,6 +111,9 @@ pub enum CheckerInput {
 }
 
 /// What the checker asks the node loop to do.
+// Outputs live for one loop iteration and are moved once; boxing the message would only
+// add an allocation per publish.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckerOutput {
     /// Sign and gossip a message (after storing it).
@@ -583,20 +586,13 @@ impl Checker {
             .jobs
             .get(&state.claim.shard.job)
             .map_or(pictor_protocol::Engine::Blender, |j| j.spec.engine);
-        let scores: Vec<RegionScore> = state
-            .regions
-            .iter()
-            .zip(expected.iter().zip(&state.claimed_regions))
-            .map(|(&(x, y, w, h), (expected, claimed))| {
-                perceptual::score_region(
-                    (x, y, w, h),
-                    expected,
-                    claimed,
-                    &state.claim.device,
-                    engine,
-                )
-            })
-            .collect();
+        let scores: Vec<RegionScore> = perceptual::score_regions(
+            &state.regions,
+            &expected,
+            &state.claimed_regions,
+            &state.claim.device,
+            engine,
+        );
         let vote = Vote::on(&state.claim, verdict_of_regions(&scores));
         let vote_signature = self.keypair.sign(
             MessageKind::Vote,
