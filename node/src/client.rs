@@ -30,6 +30,10 @@ pub(crate) enum Command {
         limit: u64,
         reply: oneshot::Sender<Result<Vec<u8>, NodeError>>,
     },
+    FindProviders {
+        cid: Cid,
+        reply: oneshot::Sender<Result<Vec<PeerId>, NodeError>>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -160,6 +164,13 @@ impl Client {
             reply,
         })
         .await?
+    }
+
+    /// Asks Kademlia which peers announced that they hold `cid` (this node included when
+    /// it does).
+    pub async fn find_providers(&self, cid: Cid) -> Result<Vec<PeerId>, NodeError> {
+        self.ask(|reply| Command::FindProviders { cid, reply })
+            .await?
     }
 
     /// Stops the node, flushing its database.

@@ -40,6 +40,9 @@ use crate::{
 /// The most addresses of one peer that go into the Kademlia routing table.
 const MAX_PEER_ADDRS: usize = 8;
 
+/// Provider queries in flight at once.
+const MAX_PROVIDER_QUERIES: usize = 256;
+
 /// How often a worker gossips its capability record.
 const CAPABILITY_INTERVAL_MS: u64 = 60_000;
 
@@ -128,6 +131,13 @@ pub(crate) struct EventLoop {
     /// The Bitswap service and the gateway, stopped at shutdown.
     services: Vec<tokio::task::JoinHandle<()>>,
     http: Option<std::net::SocketAddr>,
+    provider_queries: HashMap<
+        libp2p::kad::QueryId,
+        (
+            BTreeSet<PeerId>,
+            tokio::sync::oneshot::Sender<Result<Vec<PeerId>, NodeError>>,
+        ),
+    >,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -292,6 +302,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         bitswap,
         services,
         http,
+        provider_queries: HashMap::new(),
     };
     event_loop.replay()?;
     tokio::spawn(event_loop.run());
@@ -450,7 +461,42 @@ impl EventLoop {
                     let _ = reply.send(result);
                 });
             }
+            Command::FindProviders { cid, reply } => {
+                let key = libp2p::kad::RecordKey::new(&cid.hash().to_bytes());
+                let query = self.swarm.behaviour_mut().kad.get_providers(key);
+                if self.provider_queries.len() < MAX_PROVIDER_QUERIES {
+                    self.provider_queries
+                        .insert(query, (BTreeSet::new(), reply));
+                } else {
+                    let _ = reply.send(Err(NodeError::Ipfs("too many provider queries".into())));
+                }
+            }
             Command::Shutdown(_) => {}
+        }
+    }
+
+    fn on_kad_event(&mut self, event: libp2p::kad::Event) {
+        use libp2p::kad::{Event, GetProvidersOk, QueryResult};
+        let Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = event
+        else {
+            return debug!(?event, "kademlia");
+        };
+        let QueryResult::GetProviders(result) = result else {
+            return;
+        };
+        if let Some((found, _)) = self.provider_queries.get_mut(&id) {
+            match result {
+                Ok(GetProvidersOk::FoundProviders { providers, .. }) => found.extend(providers),
+                Ok(GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) => {}
+                Err(e) => debug!(error = %e, "provider query"),
+            }
+        }
+        if step.last {
+            if let Some((found, reply)) = self.provider_queries.remove(&id) {
+                let _ = reply.send(Ok(found.into_iter().collect()));
+            }
         }
     }
 
@@ -559,9 +605,7 @@ impl EventLoop {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => {
-                debug!(?event, "kademlia");
-            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
             SwarmEvent::NewListenAddr { address, .. } => {
                 debug!(%address, "listening");
             }

@@ -17,8 +17,9 @@ pub mod limits {
     pub const MAX_SAMPLES: u32 = 65_536;
     /// Smallest tile edge.
     pub const MIN_TILE: u32 = 16;
-    /// Largest tile edge.
-    pub const MAX_TILE: u32 = 4_096;
+    /// Largest tile edge: a tile's output block (RGB8 rows and a 16-byte header) must fit
+    /// one Bitswap block of 2 MiB, so any IPFS peer can fetch it (832² × 3 + 16 bytes).
+    pub const MAX_TILE: u32 = 832;
     /// Most frames in one job.
     pub const MAX_FRAMES: u32 = 100_000;
     /// Most shards in one job.

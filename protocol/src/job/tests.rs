@@ -86,10 +86,20 @@ fn validation_names_field() {
         j.validate(),
         Err(JobError::OutOfRange {
             field: "tile",
-            max: 4096,
+            max: 832,
             ..
         })
     ));
+    let mut j = ok.clone();
+    j.tile = 833;
+    assert!(
+        j.validate().is_err(),
+        "a tile whose output exceeds a Bitswap block"
+    );
+    assert!(
+        u64::from(limits::MAX_TILE).pow(2) * 3 + 16 <= 2 * 1024 * 1024,
+        "the largest tile's output fits one 2 MiB block"
+    );
     let mut j = ok.clone();
     j.samples = 70_000;
     assert!(matches!(
