@@ -11,7 +11,7 @@ if ! command -v blender >/dev/null 2>&1 && [ -z "${PICTOR_BLENDER:-}" ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
     echo "setup-blender: installing Debian's blender package" >&2
     $SUDO apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends blender >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq blender >/dev/null
   else
     echo "setup-blender: no apt-get here; install Blender 3.4 or later and put it on PATH (or set PICTOR_BLENDER)" >&2
     exit 1
