@@ -78,6 +78,7 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
     RenderArgs {
         scene: b.scene.clone(),
         engine: b.engine,
+        blender_device: pictor_gpu::BlenderDevice::Cpu,
         frames: b.frames,
         out,
         width: b.width,

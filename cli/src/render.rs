@@ -5,8 +5,18 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use pictor_gpu::BlenderDevice;
 use pictor_node::render::{render_direct, render_network, Progress, RenderRequest, RenderSummary};
 use pictor_protocol::{Engine, FrameRange};
+
+fn parse_device(s: &str) -> Result<BlenderDevice, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "cpu" => Ok(BlenderDevice::Cpu),
+        "cuda" => Ok(BlenderDevice::Cuda),
+        "optix" => Ok(BlenderDevice::Optix),
+        other => Err(format!("unknown device {other:?} (cpu, cuda, optix)")),
+    }
+}
 
 /// Flags of `pictor render`.
 #[derive(Debug, Args)]
@@ -18,6 +28,10 @@ pub(crate) struct RenderArgs {
     /// for .blend scenes, `builtin` otherwise.
     #[arg(long)]
     pub(crate) engine: Option<Engine>,
+    /// The device the workers' Blender renders on: `cpu`, `cuda` or `optix` (where
+    /// present; Blender's own error names a missing one).
+    #[arg(long, default_value = "cpu", value_parser = parse_device)]
+    pub(crate) blender_device: BlenderDevice,
     /// Frames to render: `1-4` or `7`.
     #[arg(long, default_value = "1")]
     pub(crate) frames: FrameRange,
@@ -93,6 +107,7 @@ impl RenderArgs {
         Ok(RenderRequest {
             scene: self.scene.clone(),
             engine,
+            blender_device: self.blender_device,
             frames: self.frames,
             width: self.width,
             height: self.height,

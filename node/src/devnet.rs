@@ -29,6 +29,8 @@ pub struct DevnetConfig {
     pub root: PathBuf,
     /// How long the network may take to form.
     pub form_timeout: Duration,
+    /// The device the workers' Blender renders on (checkers re-render on the CPU).
+    pub blender_device: pictor_gpu::BlenderDevice,
 }
 
 /// One running node of the local network.
@@ -145,7 +147,7 @@ impl Devnet {
                 worker: Some(WorkerConfig {
                     device: format!("cpu ({} threads)", rayon_threads()),
                     tamper: faulty.then_some(Tamper::Mixed),
-                    blender_device: None,
+                    blender_device: Some(config.blender_device),
                     capability: Some(capability.clone()),
                 }),
             };

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use libp2p::{request_response, PeerId};
-use pictor_gpu::{render_pixel, Rect, RenderSettings};
+use pictor_gpu::{render_pixel, BlenderDevice, Rect, RenderSettings};
 use pictor_protocol::{
     proof, Assignment, ClaimId, ContentId, Engine, JobId, PublicKey, QuorumCertificate, Request,
     Response, ResultClaim, ShardId, TileImage, MAX_RESPONSE_SIZE,
@@ -332,11 +332,19 @@ impl EventLoop {
                     Err(e) => warn!(error = %e, "cannot store output; claim not made"),
                     Ok(output) => {
                         self.provide(&output.to_cid());
-                        let device = self
-                            .worker
-                            .as_ref()
-                            .map(|w| w.config.device.clone())
-                            .unwrap_or_default();
+                        let blender_job = self
+                            .jobs
+                            .get(&assignment.shard.job)
+                            .is_some_and(|spec| spec.engine.is_blender());
+                        // A Blender shard names Blender's device: checkers hold GPU
+                        // output to the cross-device thresholds.
+                        let device = match self.worker.as_ref() {
+                            Some(_) if blender_job && self.blender_device != BlenderDevice::Cpu => {
+                                format!("{} (blender)", self.blender_device)
+                            }
+                            Some(w) => w.config.device.clone(),
+                            None => String::new(),
+                        };
                         let claim = ResultClaim {
                             shard: assignment.shard,
                             worker: self.me,

@@ -8,8 +8,8 @@ use std::{
 };
 
 use pictor_gpu::{
-    decode_png, encode_png, render_frame, render_frame_direct, Blender, RegionRequest,
-    RenderSettings, Scene, SceneBundle,
+    decode_png, encode_png, render_frame, render_frame_direct, Blender, BlenderDevice,
+    RegionRequest, RenderSettings, Scene, SceneBundle,
 };
 use pictor_protocol::{rules, ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
@@ -27,6 +27,8 @@ use crate::{
 pub struct RenderRequest {
     pub scene: PathBuf,
     pub engine: Engine,
+    /// Where workers render Blender jobs (CPU, CUDA or OptiX); `--direct` uses it too.
+    pub blender_device: BlenderDevice,
     pub frames: FrameRange,
     pub width: u32,
     pub height: u32,
@@ -248,6 +250,7 @@ pub fn render_direct(
                 // Plain Blender (`blender -b scene -f N`), with the settings a job fixes.
                 let request = RegionRequest {
                     seed: blender_seed(&scene_id),
+                    device: req.blender_device,
                     engine: blender_engine(req.engine),
                     ..RegionRequest::full_frame(frame, req.width, req.height, req.samples)
                 };
@@ -287,6 +290,7 @@ pub async fn render_network(
         faulty_workers: req.faulty_workers,
         root: root.path().to_path_buf(),
         form_timeout: Duration::from_secs(60),
+        blender_device: req.blender_device,
     })
     .await?;
     let result = run_job(&mut devnet, req, &mut spec, bundle, &mut progress).await;

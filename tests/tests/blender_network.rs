@@ -13,6 +13,7 @@ fn request(scene: &std::path::Path, out: &std::path::Path, faulty_workers: usize
     RenderRequest {
         scene: scene.to_path_buf(),
         engine: Engine::Blender,
+        blender_device: pictor_gpu::BlenderDevice::Cpu,
         frames: "1-2".parse().expect("frame range"),
         width: 96,
         height: 64,

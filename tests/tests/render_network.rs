@@ -12,6 +12,7 @@ fn request(out: &std::path::Path, faulty_workers: usize) -> RenderRequest {
     RenderRequest {
         scene: example_scene("cornell-box.gltf"),
         engine: pictor_protocol::Engine::Builtin,
+        blender_device: pictor_gpu::BlenderDevice::Cpu,
         frames: "1-2".parse().expect("frame range"),
         width: 96,
         height: 64,
