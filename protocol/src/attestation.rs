@@ -162,7 +162,9 @@ pub struct RegionScore {
     pub psnr_cdb: u32,
     /// SSIM in millionths (1 000 000 = identical structure).
     pub ssim_ppm: u32,
-    /// Whether the region met the engine's thresholds for the two device classes.
+    /// The checker's judgement of this region under the engine's thresholds for the
+    /// worker's device class: on its own and as part of the claim's whole sample (CPU), or
+    /// as part of the whole sample only (GPU). The verdict is Valid iff every flag is set.
     pub pass: bool,
 }
 
