@@ -40,6 +40,12 @@ use crate::{
 /// The most addresses of one peer that go into the Kademlia routing table.
 const MAX_PEER_ADDRS: usize = 8;
 
+/// A provider lookup in flight: the providers found so far, and who asked.
+type ProviderQuery = (
+    BTreeSet<PeerId>,
+    tokio::sync::oneshot::Sender<Result<Vec<PeerId>, NodeError>>,
+);
+
 /// Provider queries in flight at once.
 const MAX_PROVIDER_QUERIES: usize = 256;
 
@@ -131,13 +137,7 @@ pub(crate) struct EventLoop {
     /// The Bitswap service and the gateway, stopped at shutdown.
     services: Vec<tokio::task::JoinHandle<()>>,
     http: Option<std::net::SocketAddr>,
-    provider_queries: HashMap<
-        libp2p::kad::QueryId,
-        (
-            BTreeSet<PeerId>,
-            tokio::sync::oneshot::Sender<Result<Vec<PeerId>, NodeError>>,
-        ),
-    >,
+    provider_queries: HashMap<libp2p::kad::QueryId, ProviderQuery>,
 }
 
 impl std::fmt::Debug for EventLoop {
