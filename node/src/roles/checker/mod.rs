@@ -593,7 +593,24 @@ impl Checker {
             &state.claim.device,
             engine,
         );
-        let vote = Vote::on(&state.claim, verdict_of_regions(&scores));
+        let verdict = verdict_of_regions(&scores);
+        self.attest(now_ms, id, verdict, Vec::new(), scores, out);
+    }
+
+    /// Signs, publishes and counts this checker's attestation on claim `id`, once.
+    fn attest(
+        &mut self,
+        now_ms: u64,
+        id: ClaimId,
+        verdict: Verdict,
+        samples: Vec<PixelSample>,
+        regions: Vec<RegionScore>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(state) = self.claims.get_mut(&id) else {
+            return;
+        };
+        let vote = Vote::on(&state.claim, verdict);
         let vote_signature = self.keypair.sign(
             MessageKind::Vote,
             &self.params.network,
@@ -604,8 +621,8 @@ impl Checker {
             checker: self.me,
             vote_signature,
             seed_signature: state.seed_signature,
-            samples: Vec::new(),
-            regions: scores,
+            samples,
+            regions,
         };
         state.attested = true;
         out.push(CheckerOutput::Publish(Message::Attestation(
@@ -641,25 +658,8 @@ impl Checker {
                 claimed,
             })
             .collect();
-        let vote = Vote::on(&state.claim, verdict_of(&samples));
-        let vote_signature = self.keypair.sign(
-            MessageKind::Vote,
-            &self.params.network,
-            &vote.signing_bytes(),
-        );
-        let attestation = Attestation {
-            vote,
-            checker: self.me,
-            vote_signature,
-            seed_signature: state.seed_signature,
-            samples,
-            regions: Vec::new(),
-        };
-        state.attested = true;
-        out.push(CheckerOutput::Publish(Message::Attestation(
-            attestation.clone(),
-        )));
-        self.on_attestation(now_ms, attestation, out);
+        let verdict = verdict_of(&samples);
+        self.attest(now_ms, id, verdict, samples, Vec::new(), out);
     }
 
     fn on_attestation(&mut self, now_ms: u64, a: Attestation, out: &mut Vec<CheckerOutput>) {
