@@ -177,16 +177,8 @@ impl Attestation {
         claim: &ResultClaim,
         samples: Vec<PixelSample>,
     ) -> Attestation {
-        let vote = Vote::on(claim, verdict_of(&samples));
-        let (seed_signature, _) = seed_signature(keypair, network, &vote.claim);
-        Attestation {
-            vote,
-            checker: keypair.public(),
-            vote_signature: vote.sign(keypair, network),
-            seed_signature,
-            samples,
-            regions: Vec::new(),
-        }
+        let verdict = verdict_of(&samples);
+        Attestation::signed(keypair, network, claim, verdict, samples, Vec::new())
     }
 
     /// Makes an attestation from perceptually compared regions (engines without bit-exact
@@ -197,14 +189,26 @@ impl Attestation {
         claim: &ResultClaim,
         regions: Vec<RegionScore>,
     ) -> Attestation {
-        let vote = Vote::on(claim, verdict_of_regions(&regions));
+        let verdict = verdict_of_regions(&regions);
+        Attestation::signed(keypair, network, claim, verdict, Vec::new(), regions)
+    }
+
+    fn signed(
+        keypair: &Keypair,
+        network: &str,
+        claim: &ResultClaim,
+        verdict: Verdict,
+        samples: Vec<PixelSample>,
+        regions: Vec<RegionScore>,
+    ) -> Attestation {
+        let vote = Vote::on(claim, verdict);
         let (seed_signature, _) = seed_signature(keypair, network, &vote.claim);
         Attestation {
             vote,
             checker: keypair.public(),
             vote_signature: vote.sign(keypair, network),
             seed_signature,
-            samples: Vec::new(),
+            samples,
             regions,
         }
     }

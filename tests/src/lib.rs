@@ -41,3 +41,16 @@ pub fn make_demo_blend(blender: &pictor_gpu::Blender, dir: &std::path::Path) -> 
     assert!(status.success(), "make_blend.py failed: {status}");
     out
 }
+
+/// A running node's TCP listen address with its `/p2p/` peer id: what another peer dials.
+pub async fn tcp_dial_addr(client: &pictor_node::Client) -> libp2p::Multiaddr {
+    let peer = client.status().await.expect("status").peer_id;
+    let tcp = client
+        .listen_addrs()
+        .await
+        .expect("addrs")
+        .into_iter()
+        .find(|a| a.to_string().contains("/tcp/"))
+        .expect("a TCP listen address");
+    format!("{tcp}/p2p/{peer}").parse().expect("multiaddr")
+}

@@ -19,9 +19,9 @@ use std::{
 
 use libp2p::{Multiaddr, PeerId};
 use pictor_gpu::{encode_png, render_frame, RenderSettings, Scene, SceneBundle};
-use pictor_node::{spawn, Client, NetworkParams, NodeConfig, Roles};
+use pictor_node::{spawn, NetworkParams, NodeConfig, Roles};
 use pictor_protocol::Keypair;
-use pictor_tests::{example_scene, repo_root};
+use pictor_tests::{example_scene, repo_root, tcp_dial_addr};
 
 fn harness() -> Option<(PathBuf, PathBuf)> {
     let dir = repo_root().join("tests").join("interop").join("helia");
@@ -74,18 +74,6 @@ fn node_config(home: &Path) -> NodeConfig {
         events: false,
         http: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
     }
-}
-
-async fn dial_addr(client: &Client) -> String {
-    let status = client.status().await.expect("status");
-    let tcp = client
-        .listen_addrs()
-        .await
-        .expect("addrs")
-        .into_iter()
-        .find(|a| a.to_string().contains("/tcp/"))
-        .expect("a TCP listen address");
-    format!("{tcp}/p2p/{}", status.peer_id)
 }
 
 fn json_field(line: &str, key: &str) -> Option<String> {
@@ -215,7 +203,7 @@ async fn helia_and_pictor_exchange_blocks_and_files_over_bitswap() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let (client, _) = spawn(node_config(&dir.path().join("pictor"))).expect("node starts");
-    let peer = dial_addr(&client).await;
+    let peer = tcp_dial_addr(&client).await.to_string();
 
     // A rendered frame, small enough for one block: CIDv1 raw blake3.
     let small = rendered_frame(160, 120);

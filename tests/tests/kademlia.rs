@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pictor_node::{spawn, Client, NetworkParams, NodeConfig, Roles};
 use pictor_protocol::Keypair;
+use pictor_tests::tcp_dial_addr;
 
 fn node(dir: &std::path::Path, seed: u8) -> Client {
     let (client, _) = spawn(NodeConfig {
@@ -21,18 +22,6 @@ fn node(dir: &std::path::Path, seed: u8) -> Client {
     client
 }
 
-async fn addr_of(client: &Client) -> libp2p::Multiaddr {
-    let peer = client.status().await.expect("status").peer_id;
-    let tcp = client
-        .listen_addrs()
-        .await
-        .expect("addrs")
-        .into_iter()
-        .find(|a| a.to_string().contains("/tcp/"))
-        .expect("tcp address");
-    format!("{tcp}/p2p/{peer}").parse().expect("multiaddr")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_two_hops_away_is_found_and_fetched_from() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -42,8 +31,8 @@ async fn a_provider_two_hops_away_is_found_and_fetched_from() {
         node(dir.path(), 12),
     );
     let a_id = a.status().await.expect("status").peer_id;
-    b.dial(addr_of(&a).await).await.expect("b dials a");
-    c.dial(addr_of(&b).await).await.expect("c dials b");
+    b.dial(tcp_dial_addr(&a).await).await.expect("b dials a");
+    c.dial(tcp_dial_addr(&b).await).await.expect("c dials b");
     // Let identify fill the routing tables.
     for _ in 0..100 {
         let (sb, sc) = (b.status().await.expect("b"), c.status().await.expect("c"));
