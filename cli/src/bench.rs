@@ -91,6 +91,7 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
         direct,
         json: true,
         stall_timeout: 600,
+        network_spec: None,
     }
 }
 

@@ -3,10 +3,13 @@
 
 use std::ffi::OsString;
 
-use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use pictor_gpu::device::human_bytes;
-use pictor_gpu::{benchmark, BenchmarkScore, EngineInfo, GpuInfo, Inventory};
+use pictor_gpu::{benchmark, BenchmarkScore, CapabilityView, EngineInfo, GpuInfo, Inventory};
+use pictor_node::NetworkSpec;
 use serde::Serialize;
 
 /// Flags of `pictor gpu`.
@@ -25,6 +28,10 @@ pub(crate) struct GpuArgs {
     /// `blender` on `PATH`).
     #[arg(long)]
     blender: Option<OsString>,
+    /// Check this machine against a network spec's `[requirements]` (TOML; runs the
+    /// benchmark): prints whether it may work on that network, and fails when it may not.
+    #[arg(long, value_name = "FILE")]
+    network_spec: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,6 +40,18 @@ struct GpuReport {
     inventory: Inventory,
     engines: Vec<EngineInfo>,
     benchmark: Option<BenchmarkScore>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requirements: Option<RequirementsReport>,
+}
+
+/// The outcome of `--network-spec`.
+#[derive(Debug, Serialize)]
+struct RequirementsReport {
+    spec: PathBuf,
+    met: bool,
+    /// Why not, in one line (absent when met).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
 }
 
 pub(crate) fn run(args: GpuArgs) -> Result<()> {
@@ -42,23 +61,48 @@ pub(crate) fn run(args: GpuArgs) -> Result<()> {
         .or_else(|| std::env::var_os("PICTOR_BLENDER").filter(|p| !p.is_empty()))
         .unwrap_or_else(|| OsString::from("blender"));
     let engines = EngineInfo::probe_all(&blender);
-    let benchmark = if args.bench || args.threads.is_some() {
+    let spec = args
+        .network_spec
+        .as_deref()
+        .map(NetworkSpec::load)
+        .transpose()?;
+    let benchmark = if args.bench || args.threads.is_some() || spec.is_some() {
         let threads = args.threads.unwrap_or(inventory.cpu.logical_cores);
         Some(benchmark::run(threads).context("benchmark")?)
     } else {
         None
     };
+    let requirements = spec.zip(args.network_spec).map(|(spec, path)| {
+        let view = CapabilityView::local(
+            &inventory,
+            &engines,
+            benchmark.as_ref().map(|b| b.msamples_per_s),
+        );
+        let reason = spec.requirements.check(&view).err().map(|u| u.to_string());
+        RequirementsReport {
+            spec: path,
+            met: reason.is_none(),
+            reason,
+        }
+    });
     let report = GpuReport {
         inventory,
         engines,
         benchmark,
+        requirements,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", human(&report));
     }
-    Ok(())
+    match &report.requirements {
+        Some(RequirementsReport {
+            reason: Some(reason),
+            ..
+        }) => bail!("{reason}"),
+        _ => Ok(()),
+    }
 }
 
 fn or_na<T: ToString>(v: Option<T>) -> String {
@@ -148,6 +192,15 @@ fn human(r: &GpuReport) -> String {
             b.msamples_per_s, b.threads, b.samples, b.seconds
         ));
     }
+    if let Some(RequirementsReport {
+        spec, met: true, ..
+    }) = &r.requirements
+    {
+        s.push_str(&format!(
+            "Network   this machine meets the requirements of {}\n",
+            spec.display()
+        ));
+    }
     s
 }
 
@@ -174,6 +227,7 @@ mod tests {
             },
             engines: vec![EngineInfo::builtin()],
             benchmark: None,
+            requirements: None,
         }
     }
 

@@ -13,7 +13,9 @@ use clap::{Parser, Subcommand};
 #[command(name = "pictor", version, about, long_about = None)]
 struct Cli {
     /// Log filter (for example `info` or `pictor_node=debug`); also read from RUST_LOG.
-    #[arg(long, global = true, default_value = "warn")]
+    /// Kademlia's warning that it has no peer to bootstrap from yet is left out by default:
+    /// a local network's nodes meet each other directly.
+    #[arg(long, global = true, default_value = "warn,libp2p_kad=error")]
     log: String,
     #[command(subcommand)]
     command: Command,

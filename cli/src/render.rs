@@ -5,8 +5,9 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use pictor_gpu::BlenderDevice;
+use pictor_gpu::{BlenderDevice, HardwareRequirements};
 use pictor_node::render::{render_direct, render_network, Progress, RenderRequest, RenderSummary};
+use pictor_node::NetworkSpec;
 use pictor_protocol::{Engine, FrameRange};
 
 fn parse_device(s: &str) -> Result<BlenderDevice, String> {
@@ -69,6 +70,10 @@ pub(crate) struct RenderArgs {
     /// Give up after this many seconds without progress.
     #[arg(long, default_value_t = 600)]
     pub(crate) stall_timeout: u64,
+    /// A network spec (TOML) whose `[requirements]` the local network asks of its workers;
+    /// a worker that falls short is refused, with the reason in one line.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) network_spec: Option<PathBuf>,
 }
 
 impl RenderArgs {
@@ -101,6 +106,10 @@ impl RenderArgs {
                 self.scene.display()
             );
         }
+        let requirements = match &self.network_spec {
+            Some(path) => NetworkSpec::load(path)?.requirements,
+            None => HardwareRequirements::default(),
+        };
         let tile = self
             .tile
             .unwrap_or(if engine.is_blender() { 256 } else { 128 });
@@ -118,6 +127,7 @@ impl RenderArgs {
             workers: self.workers,
             faulty_workers: self.faulty_workers,
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
+            requirements,
         })
     }
 }

@@ -130,3 +130,37 @@ fn direct_render_writes_frames_and_a_json_summary() {
     assert!(out.join("frame-0001.png").exists());
     assert!(out.join("frame-0002.png").exists());
 }
+
+#[test]
+fn workers_below_the_network_spec_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("network.toml");
+    std::fs::write(
+        &spec,
+        "[requirements]\nengines = [\"no-such-engine\"]\nmin_benchmark_score = 1000000.0\n",
+    )
+    .unwrap();
+    let out = dir.path().join("frames");
+    let (code, _, stderr) = pictor(&[
+        "render",
+        "examples/scenes/cornell-box.gltf",
+        "--network-spec",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_one_line_error(code, &stderr, "does not meet the network's requirements");
+    assert!(stderr.contains("no-such-engine") && stderr.contains("benchmark score"));
+    assert!(!out.exists(), "nothing written");
+
+    let (code, _, stderr) = pictor(&[
+        "render",
+        "examples/scenes/cornell-box.gltf",
+        "--network-spec",
+        dir.path().join("missing.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_one_line_error(code, &stderr, "missing.toml");
+    assert!(!out.exists(), "nothing written");
+}

@@ -100,3 +100,69 @@ fn bench_reports_a_score() {
     assert_eq!(b["samples"], 256 * 192 * 8);
     assert_eq!(b["scene_id"].as_str().map(str::len), Some(64));
 }
+
+/// Writes a network spec with `requirements` (TOML lines) into `dir`.
+fn spec(dir: &Path, requirements: &str) -> String {
+    let path = dir.join("network.toml");
+    std::fs::write(
+        &path,
+        format!("network_id = \"test\"\n[requirements]\n{requirements}\n"),
+    )
+    .expect("write spec");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_machine_is_checked_against_a_network_spec() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Modest requirements: any machine that runs the tests meets them.
+    let easy = spec(
+        dir.path(),
+        "engines = [\"builtin\"]\nmin_memory_bytes = 1024",
+    );
+    let (code, out, err) = pictor(&["gpu", "--blender", NO_BLENDER, "--network-spec", &easy]);
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(out.contains("meets the requirements"), "{out}");
+    assert!(
+        out.contains("Benchmark"),
+        "the check runs the benchmark: {out}"
+    );
+
+    // Requirements no machine here meets: refused in one line that names each shortfall.
+    let hard = spec(
+        dir.path(),
+        "engines = [\"blender\"]\nmin_benchmark_score = 1000000.0\nmin_memory_bytes = 1125899906842624",
+    );
+    let (code, out, err) = pictor(&["gpu", "--blender", NO_BLENDER, "--network-spec", &hard]);
+    assert_eq!(code, 1, "stdout: {out}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {err:?}");
+    for word in ["does not meet", "blender", "benchmark score", "memory"] {
+        assert!(lines[0].contains(word), "{:?} should name {word}", lines[0]);
+    }
+    // The JSON report says the same for scripts.
+    let (code, out, _) = pictor(&[
+        "gpu",
+        "--json",
+        "--blender",
+        NO_BLENDER,
+        "--network-spec",
+        &hard,
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(v["requirements"]["met"], false);
+    assert!(v["requirements"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("blender")));
+
+    // A typo in the spec is named with its line, and nothing is benchmarked.
+    let typo = spec(dir.path(), "min_memory = 8");
+    let (code, out, err) = pictor(&["gpu", "--blender", NO_BLENDER, "--network-spec", &typo]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("line 3") && err.contains("min_memory"),
+        "{err}"
+    );
+}

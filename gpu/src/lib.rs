@@ -80,8 +80,8 @@ pub mod requirements;
 pub use animation::FPS;
 pub use benchmark::{BenchmarkError, BenchmarkScore};
 pub use blender::{
-    render_frame_direct, Blender, BlenderDevice, BlenderEngine, BlenderError, BlenderSession,
-    BlenderVersion, RegionRequest, RgbImage, SessionOptions,
+    render_frame_direct, Blender, BlenderDevice, BlenderEngine, BlenderError, BlenderPool,
+    BlenderSession, BlenderVersion, RegionRequest, RgbImage, SessionOptions,
 };
 pub use bundle::{SceneBundle, MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES};
 pub use compare::{

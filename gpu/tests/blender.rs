@@ -12,8 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pictor_gpu::blender::{
-    render_frame_direct, Blender, BlenderDevice, BlenderEngine, BlenderError, BlenderSession,
-    RegionRequest, RgbImage, SessionOptions,
+    render_frame_direct, Blender, BlenderDevice, BlenderEngine, BlenderError, BlenderPool,
+    BlenderSession, RegionRequest, RgbImage, SessionOptions,
 };
 use pictor_gpu::compare::{compare_region, Comparison, Thresholds};
 use pictor_gpu::{DeviceClass, Rect};
@@ -128,6 +128,106 @@ fn renders_with_the_same_seed_compare_as_honest_and_the_session_is_reused() {
     let elsewhere = two.render_region(&request, LIMIT).unwrap();
     assert!(compare(&first, &again).pass);
     assert!(compare(&first, &elsewhere).pass);
+}
+
+#[test]
+fn a_batch_of_regions_comes_back_in_order_equal_to_the_frame() {
+    let Some(blender) = blender() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let scene = make_scene(&blender, dir.path(), "default");
+    let mut session = start(&blender, &scene);
+    let full = session.render_region(&small_frame(2), LIMIT).unwrap();
+    // More regions than the session keeps in flight, of different sizes, so that an answer
+    // matched to the wrong region would show.
+    let rects: Vec<Rect> = (0..20u32)
+        .map(|i| {
+            rect(
+                (i * 37) % (W - 12),
+                (i * 23) % (H - 9),
+                4 + i % 9,
+                3 + i % 7,
+            )
+        })
+        .collect();
+    let requests: Vec<RegionRequest> = rects
+        .iter()
+        .map(|&r| small_frame(2).with_region(r))
+        .collect();
+    let images = session.render_regions(&requests, LIMIT).unwrap();
+    assert_eq!(images.len(), rects.len());
+    for (image, &r) in images.iter().zip(&rects) {
+        assert_eq!((image.width, image.height), (r.w, r.h));
+        // Cycles on the CPU renders a region exactly as the same pixels of the whole frame.
+        assert_eq!(image.pixels, full.crop(r).unwrap().pixels, "{r:?}");
+    }
+    assert_eq!(session.process_starts(), 1);
+    // One bad request fails the whole batch before Blender sees any of it.
+    let mut bad = requests.clone();
+    bad[3].region = rect(W - 2, 0, 4, 4);
+    let err = session.render_regions(&bad, LIMIT).unwrap_err();
+    assert!(matches!(err, BlenderError::InvalidRequest(_)), "{err}");
+    assert!(session.render_regions(&[], LIMIT).unwrap().is_empty());
+    assert_eq!(session.process_starts(), 1);
+}
+
+#[test]
+fn a_pool_reuses_its_processes_and_never_runs_more_than_its_limit() {
+    let Some(blender) = blender() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let scene = make_scene(&blender, dir.path(), "default");
+    let moved = make_scene(&blender, dir.path(), "moved");
+    let pool = BlenderPool::new(2, SessionOptions::default());
+    let request = small_frame(1);
+    // Four threads render one scene through a pool of two processes.
+    let images: Vec<RgbImage> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut session = pool.take(&blender, "default", &scene).unwrap();
+                    assert!(pool.live() <= 2);
+                    session.render_region(&request, LIMIT).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(pool.live() <= 2, "{} processes", pool.live());
+    for image in &images[1..] {
+        assert_eq!(image.pixels, images[0].pixels);
+    }
+    // The same scene again: an idle process is reused, none started.
+    let live = pool.live();
+    {
+        let mut again = pool.take(&blender, "default", &scene).unwrap();
+        assert_eq!(again.process_starts(), 1);
+        assert_eq!(again.render_region(&request, LIMIT).unwrap(), images[0]);
+    }
+    assert_eq!(pool.live(), live);
+    // Another scene while both slots are held by idle sessions of the first: one of them
+    // is ended to make room, and the other scene's pixels come back.
+    let a = pool.take(&blender, "default", &scene).unwrap();
+    let b = pool.take(&blender, "default", &scene).unwrap();
+    drop((a, b));
+    assert_eq!(pool.live(), 2);
+    let mut other = pool.take(&blender, "moved", &moved).unwrap();
+    let moved_image = other.render_region(&request, LIMIT).unwrap();
+    assert_ne!(
+        moved_image.pixels, images[0].pixels,
+        "the other scene rendered"
+    );
+    assert_eq!(pool.live(), 2);
+    // A scene that cannot start leaves its slot free.
+    drop(other);
+    let missing = dir.path().join("missing.blend");
+    assert!(matches!(
+        pool.take(&blender, "missing", &missing),
+        Err(BlenderError::SceneNotFound { .. })
+    ));
+    assert_eq!(
+        pool.live(),
+        1,
+        "the failed start gave its slot back after ending an idle one"
+    );
 }
 
 #[test]

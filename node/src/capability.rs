@@ -28,12 +28,19 @@ impl LocalCapability {
     /// Probes this machine: devices (NVML, else the CPU), engines (built-in; Blender if
     /// installed) and the benchmark score on `threads` threads. Takes about a second.
     pub fn probe(threads: usize) -> Result<LocalCapability, NodeError> {
-        let inventory = Inventory::probe();
         let blender =
             std::env::var_os(pictor_gpu::blender::BLENDER_ENV).unwrap_or_else(|| "blender".into());
-        let engines = EngineInfo::probe_all(&blender);
-        let score =
-            benchmark::run(threads).map_err(|e| NodeError::Config(format!("benchmark: {e}")))?;
+        // Blender's `--version` (about half a second, mostly waiting on one core) runs
+        // beside the benchmark.
+        let (inventory, engines, score) = std::thread::scope(|s| {
+            let probes = s.spawn(|| (Inventory::probe(), EngineInfo::probe_all(&blender)));
+            let score = benchmark::run(threads);
+            let (inventory, engines) = probes
+                .join()
+                .map_err(|_| NodeError::Config("the device probe panicked".into()))?;
+            Ok::<_, NodeError>((inventory, engines, score))
+        })?;
+        let score = score.map_err(|e| NodeError::Config(format!("benchmark: {e}")))?;
         let view = CapabilityView::local(&inventory, &engines, Some(score.msamples_per_s));
         let devices = inventory
             .devices()

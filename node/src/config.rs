@@ -96,4 +96,8 @@ pub struct NodeConfig {
     pub events: bool,
     /// Where the node's HTTP port (the IPFS trustless gateway) listens; `None`: no HTTP.
     pub http: Option<std::net::SocketAddr>,
+    /// Blender processes shared with the other nodes of this program (a local network
+    /// shares one pool, so its nodes start no more Blender processes than the machine has
+    /// cores); `None`: the node keeps its own pool, one process per core.
+    pub blender_pool: Option<std::sync::Arc<pictor_gpu::BlenderPool>>,
 }

@@ -3,6 +3,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -31,6 +32,9 @@ pub struct DevnetConfig {
     pub form_timeout: Duration,
     /// The device the workers' Blender renders on (checkers re-render on the CPU).
     pub blender_device: pictor_gpu::BlenderDevice,
+    /// What the network asks of its workers (a network spec's `[requirements]`); a local
+    /// worker that falls short stops the network's start with the reason, in one line.
+    pub requirements: pictor_gpu::HardwareRequirements,
 }
 
 /// One running node of the local network.
@@ -104,7 +108,10 @@ impl Devnet {
         params.shard_timeout = Duration::from_secs(120);
         params.claim_timeout = Duration::from_secs(60);
         params.leader_timeout = Duration::from_secs(20);
+        params.requirements = config.requirements.clone();
 
+        // The local nodes share the machine's cores, and so its Blender processes.
+        let blender_pool = Arc::new(pictor_gpu::BlenderPool::per_core());
         let make = |home: &Path, keypair: Keypair, roles: Roles, events: bool| NodeConfig {
             home: home.to_path_buf(),
             network: params.clone(),
@@ -115,6 +122,7 @@ impl Devnet {
             events,
             // The creator answers IPFS gateway requests for the frames it holds.
             http: events.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            blender_pool: Some(blender_pool.clone()),
         };
         let mut nodes = Vec::new();
         for (i, keypair) in checker_keys.into_iter().enumerate() {

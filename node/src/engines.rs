@@ -3,13 +3,11 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Mutex, PoisonError},
+    sync::Arc,
     time::Duration,
 };
 
-use pictor_gpu::{
-    Blender, BlenderDevice, BlenderSession, Rect, RegionRequest, Scene, SessionOptions,
-};
+use pictor_gpu::{Blender, BlenderDevice, BlenderPool, Rect, RegionRequest, Scene};
 use pictor_protocol::{ContentId, Engine, JobSpec};
 
 use crate::roles::perceptual::blender_engine;
@@ -27,23 +25,26 @@ pub(crate) enum LoadedScene {
     Blender(Box<BlenderScene>),
 }
 
-/// A `.blend` scene and its Blender process.
+/// A `.blend` scene, rendered by the Blender processes of the node's pool.
 #[derive(Debug)]
 pub(crate) struct BlenderScene {
     blender: Blender,
+    id: ContentId,
     path: PathBuf,
     device: BlenderDevice,
-    session: Mutex<Option<BlenderSession>>,
+    pool: Arc<BlenderPool>,
 }
 
 impl LoadedScene {
-    /// Loads a scene block for `engine`. Blender scenes are written to `scenes_dir`.
+    /// Loads a scene block for `engine`. Blender scenes are written to `scenes_dir` and
+    /// rendered by `pool`'s processes on `device`.
     pub(crate) fn load(
         engine: Engine,
         id: ContentId,
         bytes: &[u8],
         scenes_dir: &Path,
         device: BlenderDevice,
+        pool: &Arc<BlenderPool>,
     ) -> Result<LoadedScene, String> {
         if engine.is_blender() {
             let blender = Blender::locate().map_err(|e| e.to_string())?;
@@ -58,9 +59,10 @@ impl LoadedScene {
             }
             Ok(LoadedScene::Blender(Box::new(BlenderScene {
                 blender,
+                id,
                 path,
                 device,
-                session: Mutex::new(None),
+                pool: pool.clone(),
             })))
         } else {
             Scene::from_bundle_bytes(bytes)
@@ -79,8 +81,8 @@ pub(crate) fn blender_seed(scene: &ContentId) -> u32 {
 }
 
 impl BlenderScene {
-    /// Renders `rect` of `frame` of `spec` at `samples` (the worker's device; checkers'
-    /// nodes render on the CPU). The Blender process is started on first use and reused.
+    /// Renders `rect` of `frame` of `spec` at `samples` on the node's device (a checker's
+    /// node renders on the CPU), with a Blender process of the pool.
     pub(crate) fn render(
         &self,
         spec: &JobSpec,
@@ -88,30 +90,46 @@ impl BlenderScene {
         rect: Rect,
         samples: u32,
     ) -> Result<Vec<u8>, String> {
-        let request = RegionRequest {
+        let mut regions = self.render_regions(spec, frame, &[rect], samples)?;
+        regions
+            .pop()
+            .ok_or_else(|| "Blender returned no image".to_owned())
+    }
+
+    /// Renders several regions of `frame` in one exchange with one Blender process (a
+    /// checker's sampled regions of a claim), in order.
+    pub(crate) fn render_regions(
+        &self,
+        spec: &JobSpec,
+        frame: u32,
+        rects: &[Rect],
+        samples: u32,
+    ) -> Result<Vec<Vec<u8>>, String> {
+        let base = RegionRequest {
             frame,
             width: spec.width,
             height: spec.height,
-            region: rect,
+            region: Rect {
+                x: 0,
+                y: 0,
+                w: spec.width,
+                h: spec.height,
+            },
             samples,
             seed: blender_seed(&spec.scene),
             engine: blender_engine(spec.engine),
             device: self.device,
             threads: None,
         };
-        let mut slot = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            let session =
-                BlenderSession::start(&self.blender, &self.path, SessionOptions::default())
-                    .map_err(|e| e.to_string())?;
-            *slot = Some(session);
-        }
-        let Some(session) = slot.as_mut() else {
-            return Err("Blender session unavailable".into());
-        };
+        let requests: Vec<RegionRequest> =
+            rects.iter().map(|&rect| base.with_region(rect)).collect();
+        let mut session = self
+            .pool
+            .take(&self.blender, &self.id.to_string(), &self.path)
+            .map_err(|e| e.to_string())?;
         session
-            .render_region(&request, BLENDER_RENDER_TIMEOUT)
-            .map(|image| image.pixels)
+            .render_regions(&requests, BLENDER_RENDER_TIMEOUT)
+            .map(|images| images.into_iter().map(|image| image.pixels).collect())
             .map_err(|e| e.to_string())
     }
 }

@@ -112,6 +112,8 @@ pub(crate) struct EventLoop {
     pub(crate) home: std::path::PathBuf,
     /// The device this node's Blender renders on.
     pub(crate) blender_device: BlenderDevice,
+    /// The Blender processes this node renders with.
+    pub(crate) blender_pool: std::sync::Arc<pictor_gpu::BlenderPool>,
     pub(crate) keypair: Keypair,
     pub(crate) me: PublicKey,
     pub(crate) params: NetworkParams,
@@ -269,11 +271,16 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         .as_ref()
         .and_then(|w| w.blender_device)
         .unwrap_or(BlenderDevice::Cpu);
+    let blender_pool = config
+        .blender_pool
+        .clone()
+        .unwrap_or_else(|| std::sync::Arc::new(pictor_gpu::BlenderPool::per_core()));
     let mut event_loop = EventLoop {
         swarm,
         store,
         home: config.home.clone(),
         blender_device,
+        blender_pool,
         me: keypair.public(),
         keypair,
         params: config.network,

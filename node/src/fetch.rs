@@ -109,8 +109,10 @@ impl EventLoop {
         let tx = self.internal_tx.clone();
         let scenes_dir = self.home.join("scenes");
         let device = self.blender_device;
+        let pool = self.blender_pool.clone();
         tokio::task::spawn_blocking(move || {
-            let result = LoadedScene::load(engine, id, &bytes, &scenes_dir, device).map(Arc::new);
+            let result =
+                LoadedScene::load(engine, id, &bytes, &scenes_dir, device, &pool).map(Arc::new);
             let _ = tx.blocking_send(Internal::SceneParsed { id, result });
         });
     }
@@ -238,12 +240,13 @@ impl EventLoop {
                 };
                 tokio::task::spawn_blocking(move || {
                     let result = match &*scene {
-                        LoadedScene::Blender(blend) => regions
-                            .iter()
-                            .map(|&(x, y, w, h)| {
-                                blend.render(&spec, frame, Rect { x, y, w, h }, spec.samples)
-                            })
-                            .collect::<Result<Vec<_>, _>>(),
+                        LoadedScene::Blender(blend) => {
+                            let rects: Vec<Rect> = regions
+                                .iter()
+                                .map(|&(x, y, w, h)| Rect { x, y, w, h })
+                                .collect();
+                            blend.render_regions(&spec, frame, &rects, spec.samples)
+                        }
                         LoadedScene::Builtin(_) => {
                             Err("a built-in job is verified pixel by pixel".into())
                         }

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod network;
 pub mod render;
 pub mod roles;
+pub mod spec;
 mod validation;
 
 pub use blocks::SledBlockstore;
@@ -28,6 +29,7 @@ pub use client::{Client, NodeEvent, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig};
 pub use error::NodeError;
 pub use event_loop::spawn;
+pub use spec::NetworkSpec;
 
 /// Milliseconds since the Unix epoch: the only clock the node reads.
 pub fn now_ms() -> u64 {

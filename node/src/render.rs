@@ -40,6 +40,8 @@ pub struct RenderRequest {
     pub faulty_workers: usize,
     /// Give up when nothing has happened for this long.
     pub stall_timeout: Duration,
+    /// What the local network asks of its workers (a network spec's `[requirements]`).
+    pub requirements: pictor_gpu::HardwareRequirements,
 }
 
 /// Progress of a render, for a progress bar.
@@ -291,6 +293,7 @@ pub async fn render_network(
         root: root.path().to_path_buf(),
         form_timeout: Duration::from_secs(60),
         blender_device: req.blender_device,
+        requirements: req.requirements.clone(),
     })
     .await?;
     let result = run_job(&mut devnet, req, &mut spec, bundle, &mut progress).await;

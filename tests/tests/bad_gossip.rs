@@ -34,6 +34,7 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         keypair: Some(checker.clone()),
         events: false,
         http: None,
+        blender_pool: None,
     })
     .expect("node starts");
     let mut addr = None;

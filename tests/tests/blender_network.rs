@@ -24,6 +24,7 @@ fn request(scene: &std::path::Path, out: &std::path::Path, faulty_workers: usize
         workers: 3,
         faulty_workers,
         stall_timeout: Duration::from_secs(180),
+        requirements: Default::default(),
     }
 }
 

@@ -73,6 +73,7 @@ fn node_config(home: &Path) -> NodeConfig {
         keypair: Some(Keypair::from_seed([7; 32])),
         events: false,
         http: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        blender_pool: None,
     }
 }
 

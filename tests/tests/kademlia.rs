@@ -17,6 +17,7 @@ fn node(dir: &std::path::Path, seed: u8) -> Client {
         keypair: Some(Keypair::from_seed([seed; 32])),
         events: false,
         http: None,
+        blender_pool: None,
     })
     .expect("node starts");
     client

@@ -23,6 +23,7 @@ fn request(out: &std::path::Path, faulty_workers: usize) -> RenderRequest {
         workers: 3,
         faulty_workers,
         stall_timeout: Duration::from_secs(120),
+        requirements: Default::default(),
     }
 }
 

@@ -19,6 +19,7 @@ fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
         keypair: None,
         events: false,
         http: None,
+        blender_pool: None,
     }
 }
 

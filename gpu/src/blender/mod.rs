@@ -33,6 +33,7 @@
 mod direct;
 mod error;
 mod image;
+mod pool;
 mod process;
 mod request;
 mod session;
@@ -45,6 +46,7 @@ use std::time::{Duration, Instant};
 pub use direct::render_frame_direct;
 pub use error::BlenderError;
 pub use image::RgbImage;
+pub use pool::{BlenderPool, PooledSession};
 pub use request::{
     BlenderDevice, BlenderEngine, RegionRequest, MAX_BLENDER_FRAME, MAX_BLENDER_SAMPLES,
     MAX_BLENDER_SIZE, MAX_BLENDER_THREADS,

@@ -88,25 +88,34 @@ def parse(req):
     }
 
 
+def put(obj, name, value):
+    """Sets obj.name to value unless it already has it: writing a render setting, even its
+    own value, makes Cycles reset its session and sync the scene again on the next render
+    (a few milliseconds each time, most of the cost of a checker's small region)."""
+    if getattr(obj, name) != value:
+        setattr(obj, name, value)
+
+
 def use_device(scene, device):
     """Point Cycles at `device`, or raise a "device" error naming it."""
     if device == "CPU":
-        scene.cycles.device = "CPU"
+        put(scene.cycles, "device", "CPU")
         return
     prefs = bpy.context.preferences.addons["cycles"].preferences
     built = [item[0] for item in prefs.get_device_types(bpy.context)]
     if device not in built:
         raise RequestError("device", "%s is not available: this Blender build supports %s"
                            % (device, ", ".join(t for t in built if t != "NONE") or "no GPU"))
-    prefs.compute_device_type = device
-    prefs.refresh_devices()
+    if prefs.compute_device_type != device or not prefs.devices:
+        prefs.compute_device_type = device
+        prefs.refresh_devices()
     found = [d for d in prefs.devices if d.type == device]
     if not found:
         raise RequestError("device", "%s is not available: Blender found no %s device on "
                            "this machine" % (device, device))
     for d in prefs.devices:
-        d.use = d.type == device
-    scene.cycles.device = "GPU"
+        put(d, "use", d.type == device)
+    put(scene.cycles, "device", "GPU")
 
 
 def set_border(render, width, height, region):
@@ -115,8 +124,8 @@ def set_border(render, width, height, region):
     Blender turns the border back into pixels by truncating border * size; the quarter
     pixel keeps float rounding from moving an edge, and 1.0 stays exact at the far edges."""
     x, y, w, h = region
-    render.use_border = True
-    render.use_crop_to_border = True
+    put(render, "use_border", True)
+    put(render, "use_crop_to_border", True)
     render.border_min_x = min(1.0, (x + 0.25) / width)
     render.border_max_x = 1.0 if x + w == width else (x + w + 0.25) / width
     render.border_min_y = min(1.0, (height - y - h + 0.25) / height)
@@ -124,54 +133,57 @@ def set_border(render, width, height, region):
 
 
 def apply(scene, req):
+    """Sets everything that decides the pixels (only what differs from the scene's current
+    value, see put)."""
     if scene.camera is None:
         raise RequestError("render", "the scene has no active camera")
     render = scene.render
-    render.engine = req["engine"]
-    render.resolution_x = req["width"]
-    render.resolution_y = req["height"]
-    render.resolution_percentage = 100
+    put(render, "engine", req["engine"])
+    put(render, "resolution_x", req["width"])
+    put(render, "resolution_y", req["height"])
+    put(render, "resolution_percentage", 100)
     set_border(render, req["width"], req["height"], req["region"])
     if req["threads"] > 0:
-        render.threads_mode = "FIXED"
-        render.threads = req["threads"]
+        put(render, "threads_mode", "FIXED")
+        put(render, "threads", req["threads"])
     else:
-        render.threads_mode = "AUTO"
-    render.use_persistent_data = req["persistent_data"]
+        put(render, "threads_mode", "AUTO")
+    put(render, "use_persistent_data", req["persistent_data"])
     # The compositor and sequencer could change pixels across tile edges or write files
     # (File Output nodes); the stamp burns the render time into the image.
-    render.use_compositing = False
-    render.use_sequencer = False
-    render.use_stamp = False
-    render.dither_intensity = 0.0
-    render.use_file_extension = True
-    render.filepath = req["output"]
+    put(render, "use_compositing", False)
+    put(render, "use_sequencer", False)
+    put(render, "use_stamp", False)
+    put(render, "dither_intensity", 0.0)
+    put(render, "use_file_extension", True)
+    put(render, "filepath", req["output"])
     image = render.image_settings
-    image.file_format = "PNG"
-    image.color_mode = "RGB"
-    image.color_depth = "8"
-    image.compression = 15
+    put(image, "file_format", "PNG")
+    put(image, "color_mode", "RGB")
+    put(image, "color_depth", "8")
+    put(image, "compression", 15)
     view = scene.view_settings
-    view.view_transform = "Standard"
-    view.look = "None"
-    view.exposure = 0.0
-    view.gamma = 1.0
-    view.use_curve_mapping = False
-    scene.display_settings.display_device = "sRGB"
+    put(view, "view_transform", "Standard")
+    put(view, "look", "None")
+    put(view, "exposure", 0.0)
+    put(view, "gamma", 1.0)
+    put(view, "use_curve_mapping", False)
+    put(scene.display_settings, "display_device", "sRGB")
     if req["engine"] == "CYCLES":
         cycles = scene.cycles
         use_device(scene, req["device"])
-        cycles.samples = req["samples"]
-        cycles.use_adaptive_sampling = False
-        cycles.use_denoising = False
-        cycles.seed = req["seed"]
-        cycles.use_animated_seed = False
-        cycles.time_limit = 0.0
+        put(cycles, "samples", req["samples"])
+        put(cycles, "use_adaptive_sampling", False)
+        put(cycles, "use_denoising", False)
+        put(cycles, "seed", req["seed"])
+        put(cycles, "use_animated_seed", False)
+        put(cycles, "time_limit", 0.0)
         if hasattr(cycles, "sample_offset"):
-            cycles.sample_offset = 0
+            put(cycles, "sample_offset", 0)
     else:
-        scene.eevee.taa_render_samples = req["samples"]
-    scene.frame_set(req["frame"])
+        put(scene.eevee, "taa_render_samples", req["samples"])
+    if scene.frame_current != req["frame"] or scene.frame_subframe != 0.0:
+        scene.frame_set(req["frame"])
 
 
 def render(scene, req):

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 use crate::blender::process::{Answer, BlenderProcess, NoAnswer, WorkDir};
 use crate::blender::{Blender, BlenderError, RegionRequest, RgbImage, SERVER_PY};
 
+/// Requests a session keeps in flight at once when it pipelines a batch: enough to hide
+/// the round trip, few enough that neither pipe can fill while the other waits.
+const PIPELINE_DEPTH: usize = 8;
+
 /// How a [`BlenderSession`] runs Blender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionOptions {
@@ -110,25 +114,117 @@ impl BlenderSession {
         request: &RegionRequest,
         timeout: Duration,
     ) -> Result<RgbImage, BlenderError> {
-        request.validate()?;
+        self.render_regions(std::slice::from_ref(request), timeout)?
+            .pop()
+            .ok_or_else(|| BlenderError::Protocol("no image for the region".to_owned()))
+    }
+
+    /// Renders several regions in one exchange and returns their pixels in order.
+    ///
+    /// The requests are pipelined (a few in flight at a time), so a checker's many small
+    /// regions pay one round trip's latency rather than one each. `timeout` bounds the whole
+    /// batch; past it the process is killed. The first failing region fails the batch (the
+    /// process keeps running unless it died or timed out).
+    pub fn render_regions(
+        &mut self,
+        requests: &[RegionRequest],
+        timeout: Duration,
+    ) -> Result<Vec<RgbImage>, BlenderError> {
+        for request in requests {
+            request.validate()?;
+        }
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
         if !self.is_running() {
             self.restart()?;
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let output = self.work.path().join(format!("region-{id}.png"));
-        let line = request.to_wire(id, &output, self.options.persistent_data);
         let deadline = Instant::now() + timeout;
-        let answer = self.exchange(&line, id, deadline, "render", timeout)?;
-        let tail = self.process.as_ref().map(|p| p.tail().quote());
-        let result = read_region(&answer, &output, request, tail.unwrap_or_default());
-        if let Err(e) = std::fs::remove_file(&output) {
-            tracing::debug!(path = %output.display(), error = %e, "cannot remove region image");
-        }
-        if let Some(seconds) = answer.seconds {
-            tracing::debug!(id, seconds, "Blender rendered a region");
+        let first = self.next_id;
+        self.next_id += requests.len() as u64;
+        let outputs: Vec<PathBuf> = (0..requests.len() as u64)
+            .map(|i| self.work.path().join(format!("region-{}.png", first + i)))
+            .collect();
+        let lines: Vec<String> = requests
+            .iter()
+            .zip(&outputs)
+            .enumerate()
+            .map(|(i, (request, output))| {
+                request.to_wire(first + i as u64, output, self.options.persistent_data)
+            })
+            .collect();
+        let result = self
+            .pipeline(&lines, first, deadline, timeout)
+            .and_then(|answers| {
+                let tail = self.process.as_ref().map(|p| p.tail().quote());
+                answers
+                    .iter()
+                    .zip(requests)
+                    .zip(&outputs)
+                    .map(|((answer, request), output)| {
+                        read_region(answer, output, request, tail.clone().unwrap_or_default())
+                    })
+                    .collect()
+            });
+        for output in &outputs {
+            let _ = std::fs::remove_file(output);
         }
         result
+    }
+
+    /// Sends `lines` (ids `first`, `first + 1`, …) with at most [`PIPELINE_DEPTH`] in
+    /// flight and collects their answers in order.
+    fn pipeline(
+        &mut self,
+        lines: &[String],
+        first: u64,
+        deadline: Instant,
+        limit: Duration,
+    ) -> Result<Vec<Answer>, BlenderError> {
+        let Some(mut process) = self.process.take() else {
+            return Err(BlenderError::Protocol("no Blender process".to_owned()));
+        };
+        let mut answers: Vec<Option<Answer>> = lines.iter().map(|_| None).collect();
+        let mut sent = 0;
+        let mut received = 0;
+        while received < lines.len() {
+            while sent < lines.len() && sent - received < PIPELINE_DEPTH {
+                if process.send(&lines[sent]).is_err() {
+                    return Err(dead(&mut process));
+                }
+                sent += 1;
+            }
+            match process.next_answer(deadline) {
+                Ok(answer) => {
+                    let slot = answer
+                        .id
+                        .and_then(|id| id.checked_sub(first))
+                        .and_then(|i| usize::try_from(i).ok())
+                        .filter(|&i| i < sent);
+                    match slot {
+                        Some(i) if answers[i].is_none() => {
+                            answers[i] = Some(answer);
+                            received += 1;
+                        }
+                        _ => tracing::debug!(?answer, "ignoring an answer to another request"),
+                    }
+                }
+                Err(NoAnswer::Timeout) => {
+                    process.kill();
+                    return Err(BlenderError::Timeout {
+                        during: "render",
+                        limit,
+                    });
+                }
+                Err(NoAnswer::Closed) => return Err(dead(&mut process)),
+                Err(NoAnswer::Garbled(text)) => {
+                    process.kill();
+                    return Err(BlenderError::Protocol(text));
+                }
+            }
+        }
+        self.process = Some(process);
+        Ok(answers.into_iter().flatten().collect())
     }
 
     /// Ends the Blender process now (it is restarted by the next render).
@@ -205,44 +301,6 @@ impl BlenderSession {
                     status: process.status_text(),
                     tail: process.tail().quote(),
                 })
-            }
-        }
-    }
-
-    /// Sends one request and waits for its answer, turning process failures into errors
-    /// (and dropping the process when it is dead or killed).
-    fn exchange(
-        &mut self,
-        line: &str,
-        id: u64,
-        deadline: Instant,
-        during: &'static str,
-        limit: Duration,
-    ) -> Result<Answer, BlenderError> {
-        let Some(mut process) = self.process.take() else {
-            return Err(BlenderError::Protocol("no Blender process".to_owned()));
-        };
-        if process.send(line).is_err() {
-            return Err(dead(&mut process));
-        }
-        loop {
-            match process.next_answer(deadline) {
-                Ok(answer) if answer.id == Some(id) => {
-                    self.process = Some(process);
-                    return Ok(answer);
-                }
-                Ok(stale) => {
-                    tracing::debug!(?stale, id, "ignoring an answer to another request");
-                }
-                Err(NoAnswer::Timeout) => {
-                    process.kill();
-                    return Err(BlenderError::Timeout { during, limit });
-                }
-                Err(NoAnswer::Closed) => return Err(dead(&mut process)),
-                Err(NoAnswer::Garbled(text)) => {
-                    process.kill();
-                    return Err(BlenderError::Protocol(text));
-                }
             }
         }
     }
