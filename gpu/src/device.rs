@@ -6,13 +6,13 @@
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
 use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::{cuda_driver_version_major, cuda_driver_version_minor, Nvml};
 use serde::{Deserialize, Serialize};
+
+use crate::blender::BlenderError;
 
 /// The file name of the NVIDIA management library that NVML loads.
 #[cfg(windows)]
@@ -23,12 +23,6 @@ pub const NVML_LIBRARY: &str = "libnvidia-ml.so.1";
 
 /// Longest `/proc` file read, in bytes (a many-core `/proc/cpuinfo` is well under this).
 const MAX_PROC_FILE: u64 = 4 * 1024 * 1024;
-
-/// How long `blender --version` may take before it is given up on.
-const ENGINE_PROBE_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Longest engine version string kept.
-const MAX_VERSION_LEN: usize = 64;
 
 /// What kind of device renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -327,9 +321,13 @@ impl EngineInfo {
 
     /// Blender, asked for its version with `<program> --version` (20 s at most).
     pub fn blender(program: &OsStr) -> EngineInfo {
-        let (version, unavailable) = match blender_version(program) {
-            Ok(v) => (Some(v), None),
-            Err(why) => (None, Some(why)),
+        let found = crate::blender::Blender::find(program).and_then(|b| b.version());
+        let (version, unavailable) = match found {
+            Ok(v) => (Some(v.to_string()), None),
+            Err(BlenderError::NotFound | BlenderError::NotExecutable { .. }) => {
+                (None, Some("not installed".to_owned()))
+            }
+            Err(e) => (None, Some(e.to_string())),
         };
         EngineInfo {
             engine: "blender".to_owned(),
@@ -347,58 +345,6 @@ impl EngineInfo {
     pub fn probe_all(blender_program: &OsStr) -> Vec<EngineInfo> {
         vec![EngineInfo::builtin(), EngineInfo::blender(blender_program)]
     }
-}
-
-fn blender_version(program: &OsStr) -> Result<String, String> {
-    let mut child = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => "not installed".to_owned(),
-            _ => format!("cannot run {}: {e}", program.to_string_lossy()),
-        })?;
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() < ENGINE_PROBE_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`--version` did not answer within {} s",
-                    ENGINE_PROBE_TIMEOUT.as_secs()
-                ));
-            }
-            Err(e) => return Err(format!("cannot wait for blender: {e}")),
-        }
-    };
-    let mut out = String::new();
-    if let Some(stdout) = child.stdout.take() {
-        // The version banner is a few lines; never read more than 64 KiB.
-        let _ = stdout.take(64 * 1024).read_to_string(&mut out);
-    }
-    if !status.success() {
-        return Err(format!("`--version` failed ({status})"));
-    }
-    parse_blender_version(&out).ok_or_else(|| "`--version` printed no version".to_owned())
-}
-
-/// The version in Blender's `--version` banner (`"Blender 3.4.1"` → `"3.4.1"`).
-fn parse_blender_version(banner: &str) -> Option<String> {
-    banner.lines().find_map(|line| {
-        let v = line.trim().strip_prefix("Blender ")?.trim();
-        let ok = !v.is_empty()
-            && v.len() <= MAX_VERSION_LEN
-            && v.starts_with(|c: char| c.is_ascii_digit())
-            && v.chars().all(|c| c.is_ascii_graphic() || c == ' ');
-        ok.then(|| v.to_owned())
-    })
 }
 
 /// Bytes in binary units with one decimal (`"23.5 GiB"`).
@@ -460,18 +406,6 @@ mod tests {
         assert_eq!(parse_mem_total("MemTotal: lots kB\n"), None);
         assert_eq!(parse_mem_total("MemTotal: 99999999999999999999 kB\n"), None);
         assert_eq!(parse_mem_total("MemFree: 1 kB\n"), None);
-    }
-
-    #[test]
-    fn blender_banner_parses() {
-        let banner = "Blender 3.4.1\n\tbuild date: 2023-01-01\n";
-        assert_eq!(parse_blender_version(banner).as_deref(), Some("3.4.1"));
-        assert_eq!(
-            parse_blender_version("Blender 4.2.0 LTS\n").as_deref(),
-            Some("4.2.0 LTS")
-        );
-        assert_eq!(parse_blender_version("Blender \n"), None);
-        assert_eq!(parse_blender_version("Color management: ...\n"), None);
     }
 
     #[test]

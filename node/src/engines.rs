@@ -123,9 +123,12 @@ impl BlenderScene {
         };
         let requests: Vec<RegionRequest> =
             rects.iter().map(|&rect| base.with_region(rect)).collect();
+        // One process per scene and device: switching a process between the CPU and a GPU
+        // would reload Cycles' device each time.
+        let key = format!("{}/{}", self.id, self.device);
         let mut session = self
             .pool
-            .take(&self.blender, &self.id.to_string(), &self.path)
+            .take(&self.blender, &key, &self.path)
             .map_err(|e| e.to_string())?;
         session
             .render_regions(&requests, BLENDER_RENDER_TIMEOUT)

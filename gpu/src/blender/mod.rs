@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 pub use direct::render_frame_direct;
 pub use error::BlenderError;
 pub use image::RgbImage;
-pub use pool::{BlenderPool, PooledSession};
+pub use pool::{BlenderPool, PooledSession, PROCESSES_ENV};
 pub use request::{
     BlenderDevice, BlenderEngine, RegionRequest, MAX_BLENDER_FRAME, MAX_BLENDER_SAMPLES,
     MAX_BLENDER_SIZE, MAX_BLENDER_THREADS,
@@ -85,9 +85,19 @@ impl Blender {
                 })
             };
         }
+        Blender::find(OsStr::new("blender"))
+    }
+
+    /// Blender as `program`: a path (with a `/`) that must be an executable, or a name
+    /// looked up on `PATH`.
+    pub fn find(program: &OsStr) -> Result<Blender, BlenderError> {
+        let named = Path::new(program);
+        if named.components().count() > 1 || named.is_absolute() {
+            return Blender::at(named);
+        }
         let path = std::env::var_os("PATH").ok_or(BlenderError::NotFound)?;
         std::env::split_paths(&path)
-            .map(|dir| dir.join("blender"))
+            .map(|dir| dir.join(named))
             .find(|p| is_executable(p))
             .map(|path| Blender { path })
             .ok_or(BlenderError::NotFound)

@@ -7,13 +7,15 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::blender::{Blender, BlenderError, BlenderSession, SessionOptions};
 
+/// Environment variable that sets [`BlenderPool::per_core`]'s limit.
+pub const PROCESSES_ENV: &str = "PICTOR_BLENDER_PROCESSES";
+
 /// Blender processes kept for the nodes that share a machine (one node, or every node of a
 /// local network in one program), at most [`BlenderPool::limit`] at once.
 ///
-/// A session is keyed by the scene's content (`scene_key`, for example its content id): any
-/// node rendering that scene may use any idle session of it, whichever node's copy of the
-/// file it loaded. The device is chosen per request, so a worker's GPU tiles and a
-/// checker's CPU regions can share one process.
+/// A session is keyed by the caller's `scene_key` (the node uses the scene's content id and
+/// the device): any node rendering that scene may use any idle session of it, whichever
+/// node's copy of the file it loaded.
 ///
 /// Blender renders on every core by itself, so more processes than cores only adds
 /// start-ups (about a second of CPU each) and contention. At the limit, a caller takes an
@@ -46,10 +48,11 @@ impl BlenderPool {
         }
     }
 
-    /// A pool of one process per core of this machine.
+    /// A pool of one process per core of this machine, or of `$PICTOR_BLENDER_PROCESSES`
+    /// processes when that is set to a number.
     pub fn per_core() -> BlenderPool {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let limit = std::env::var("PICTOR_BLENDER_PROCESSES")
+        let limit = std::env::var(PROCESSES_ENV)
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(cores);
