@@ -156,14 +156,19 @@ impl BlenderSession {
         let result = self
             .pipeline(&lines, first, deadline, timeout)
             .and_then(|answers| {
-                let tail = self.process.as_ref().map(|p| p.tail().quote());
+                let seconds: f64 = answers.iter().filter_map(|a| a.seconds).sum();
+                tracing::debug!(regions = answers.len(), seconds, "Blender rendered regions");
+                let tail = || {
+                    self.process
+                        .as_ref()
+                        .map(|p| p.tail().quote())
+                        .unwrap_or_default()
+                };
                 answers
                     .iter()
                     .zip(requests)
                     .zip(&outputs)
-                    .map(|((answer, request), output)| {
-                        read_region(answer, output, request, tail.clone().unwrap_or_default())
-                    })
+                    .map(|((answer, request), output)| read_region(answer, output, request, tail))
                     .collect()
             });
         for output in &outputs {
@@ -331,7 +336,7 @@ fn read_region(
     answer: &Answer,
     output: &Path,
     request: &RegionRequest,
-    tail: String,
+    tail: impl FnOnce() -> String,
 ) -> Result<RgbImage, BlenderError> {
     if let Some(message) = &answer.error {
         return Err(match answer.kind.as_deref() {
@@ -342,7 +347,7 @@ fn read_region(
             Some("request") => BlenderError::InvalidRequest(message.clone()),
             _ => BlenderError::Render {
                 message: message.clone(),
-                tail,
+                tail: tail(),
             },
         });
     }
