@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use pictor_gpu::device::human_bytes;
-use pictor_gpu::{benchmark, BenchmarkScore, CapabilityView, EngineInfo, GpuInfo, Inventory};
+use pictor_gpu::{
+    benchmark, BenchmarkScore, Blender, CapabilityView, EngineInfo, GpuInfo, Inventory,
+};
 use pictor_node::NetworkSpec;
 use serde::Serialize;
 
@@ -56,10 +58,7 @@ struct RequirementsReport {
 
 pub(crate) fn run(args: GpuArgs) -> Result<()> {
     let inventory = Inventory::probe();
-    let blender = args
-        .blender
-        .or_else(|| std::env::var_os("PICTOR_BLENDER").filter(|p| !p.is_empty()))
-        .unwrap_or_else(|| OsString::from("blender"));
+    let blender = args.blender.unwrap_or_else(Blender::program);
     let engines = EngineInfo::probe_all(&blender);
     let spec = args
         .network_spec

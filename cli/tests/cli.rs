@@ -1,20 +1,9 @@
 //! The `pictor` binary as a user runs it: bad input gets one line naming the problem, a
 //! non-zero exit code, and nothing written; good input writes frames and a summary.
 
-use std::{path::Path, process::Command};
+mod common;
 
-fn pictor(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_pictor"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("pictor runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use common::pictor;
 
 fn assert_one_line_error(code: i32, stderr: &str, mentions: &str) {
     assert_ne!(code, 0, "non-zero exit");

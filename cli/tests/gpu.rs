@@ -1,22 +1,13 @@
 //! `pictor gpu` as a user runs it: the machine's GPUs (or why there is no GPU telemetry),
 //! its CPU and engines, in text or as one JSON object; exit 0 either way.
 
-use std::{path::Path, process::Command};
+mod common;
+
+use std::path::Path;
+
+use common::pictor;
 
 const NO_BLENDER: &str = "/nonexistent/pictor-test/blender";
-
-fn pictor(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_pictor"))
-        .args(args)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .output()
-        .expect("pictor runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 fn has_nvml() -> bool {
     ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"]

@@ -28,8 +28,7 @@ impl LocalCapability {
     /// Probes this machine: devices (NVML, else the CPU), engines (built-in; Blender if
     /// installed) and the benchmark score on `threads` threads. Takes about a second.
     pub fn probe(threads: usize) -> Result<LocalCapability, NodeError> {
-        let blender =
-            std::env::var_os(pictor_gpu::blender::BLENDER_ENV).unwrap_or_else(|| "blender".into());
+        let blender = pictor_gpu::Blender::program();
         // Blender's `--version` (about half a second, mostly waiting on one core) runs
         // beside the benchmark.
         let (inventory, engines, score) = std::thread::scope(|s| {

@@ -447,6 +447,22 @@ impl EventLoop {
         let peers = self.candidates(worker.and_then(|w| self.peer_of(&w)));
         let shard = qc.vote.shard;
         let output = qc.vote.output;
+        self.fetch_block(output, peers, move |result| Internal::OutputFetched {
+            shard,
+            worker,
+            output,
+            result,
+        });
+    }
+
+    /// Fetches `output`'s block through Bitswap from `peers` (checked against its CID) and
+    /// hands the bytes, or why not, back to the loop as `done(result)`.
+    fn fetch_block(
+        &self,
+        output: ContentId,
+        peers: Vec<PeerId>,
+        done: impl FnOnce(Result<Vec<u8>, String>) -> Internal + Send + 'static,
+    ) {
         let bitswap = self.bitswap.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
@@ -455,14 +471,7 @@ impl EventLoop {
                 .await
                 .map(|block| block.into_data().to_vec())
                 .map_err(|e| e.to_string());
-            let _ = tx
-                .send(Internal::OutputFetched {
-                    shard,
-                    worker,
-                    output,
-                    result,
-                })
-                .await;
+            let _ = tx.send(done(result)).await;
         });
     }
 
@@ -513,22 +522,11 @@ impl EventLoop {
         width: u32,
         rows: Vec<u32>,
     ) {
-        let bitswap = self.bitswap.clone();
-        let tx = self.internal_tx.clone();
-        tokio::spawn(async move {
-            let result = bitswap
-                .get(&output.to_cid(), &[peer], OUTPUT_TIMEOUT)
-                .await
-                .map(|block| block.into_data().to_vec())
-                .map_err(|e| e.to_string());
-            let _ = tx
-                .send(Internal::OutputRows {
-                    claim,
-                    width,
-                    rows,
-                    result,
-                })
-                .await;
+        self.fetch_block(output, vec![peer], move |result| Internal::OutputRows {
+            claim,
+            width,
+            rows,
+            result,
         });
     }
 

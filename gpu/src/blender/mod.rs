@@ -38,7 +38,7 @@ mod process;
 mod request;
 mod session;
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -64,6 +64,11 @@ pub const BLENDER_ENV: &str = "PICTOR_BLENDER";
 /// How long `blender --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `$PICTOR_BLENDER`, unless unset or empty.
+fn env_program() -> Option<OsString> {
+    std::env::var_os(BLENDER_ENV).filter(|p| !p.is_empty())
+}
+
 /// A Blender binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blender {
@@ -74,7 +79,7 @@ impl Blender {
     /// Finds Blender: `$PICTOR_BLENDER` if set (it must then be an executable), else
     /// `blender` on `PATH`.
     pub fn locate() -> Result<Blender, BlenderError> {
-        if let Some(path) = std::env::var_os(BLENDER_ENV).filter(|p| !p.is_empty()) {
+        if let Some(path) = env_program() {
             let path = PathBuf::from(path);
             return if is_executable(&path) {
                 Ok(Blender { path })
@@ -86,6 +91,12 @@ impl Blender {
             };
         }
         Blender::find(OsStr::new("blender"))
+    }
+
+    /// The program [`Blender::locate`] looks for: `$PICTOR_BLENDER` if set (and not
+    /// empty), else `blender`.
+    pub fn program() -> OsString {
+        env_program().unwrap_or_else(|| OsString::from("blender"))
     }
 
     /// Blender as `program`: a path (with a `/`) that must be an executable, or a name
