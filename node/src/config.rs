@@ -100,4 +100,29 @@ pub struct NodeConfig {
     /// shares one pool, so its nodes start no more Blender processes than the machine has
     /// cores); `None`: the node keeps its own pool, one process per core.
     pub blender_pool: Option<std::sync::Arc<pictor_gpu::BlenderPool>>,
+    /// How long a finished job (complete, failed or cancelled) is kept, in memory and on
+    /// disk, before it is pruned.
+    pub job_retention: Duration,
+}
+
+/// How long finished jobs are kept by default: a week.
+pub const DEFAULT_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+impl NodeConfig {
+    /// A node in `home` on `network`, with no role but creator, listening on no address,
+    /// its key read from (or created in) `home`, no HTTP port and no progress events.
+    pub fn new(home: impl Into<PathBuf>, network: NetworkParams) -> NodeConfig {
+        NodeConfig {
+            home: home.into(),
+            network,
+            roles: Roles::default(),
+            listen: Vec::new(),
+            bootnodes: Vec::new(),
+            keypair: None,
+            events: false,
+            http: None,
+            blender_pool: None,
+            job_retention: DEFAULT_JOB_RETENTION,
+        }
+    }
 }

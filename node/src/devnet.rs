@@ -123,6 +123,7 @@ impl Devnet {
             // The creator answers IPFS gateway requests for the frames it holds.
             http: events.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             blender_pool: Some(blender_pool.clone()),
+            job_retention: crate::config::DEFAULT_JOB_RETENTION,
         };
         let mut nodes = Vec::new();
         for (i, keypair) in checker_keys.into_iter().enumerate() {

@@ -26,7 +26,7 @@ mod validation;
 pub use blocks::SledBlockstore;
 pub use capability::LocalCapability;
 pub use client::{Client, NodeEvent, NodeStatus};
-pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig};
+pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig, DEFAULT_JOB_RETENTION};
 pub use error::NodeError;
 pub use event_loop::spawn;
 pub use spec::NetworkSpec;

@@ -35,6 +35,7 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         events: false,
         http: None,
         blender_pool: None,
+        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
     })
     .expect("node starts");
     let mut addr = None;

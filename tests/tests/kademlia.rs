@@ -18,6 +18,7 @@ fn node(dir: &std::path::Path, seed: u8) -> Client {
         events: false,
         http: None,
         blender_pool: None,
+        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
     })
     .expect("node starts");
     client

@@ -20,6 +20,7 @@ fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
         events: false,
         http: None,
         blender_pool: None,
+        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
     }
 }
 
