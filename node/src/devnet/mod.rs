@@ -1,0 +1,6 @@
+//! Local networks: in one process ([`local`], for tests and `pictor render`), or as OS
+//! processes, one `pictor node` per home.
+
+mod local;
+
+pub use local::{Devnet, DevnetConfig, DevnetNode};
