@@ -25,6 +25,16 @@ impl SledBlockstore {
     }
 }
 
+impl SledBlockstore {
+    /// Removes a block (not flushed).
+    pub fn remove(&self, cid: &Cid) -> Result<(), pictor_storage::StorageError> {
+        match ContentId::from_cid(cid) {
+            Ok(id) => self.store.remove_block(&id),
+            Err(_) => self.store.remove_cid_block(&cid.to_bytes()),
+        }
+    }
+}
+
 impl Blockstore for SledBlockstore {
     fn get(&self, cid: &Cid) -> Result<Option<Bytes>, StoreError> {
         let bytes = match ContentId::from_cid(cid) {

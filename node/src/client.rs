@@ -3,10 +3,10 @@
 use cid::Cid;
 use libp2p::{Multiaddr, PeerId};
 use pictor_ipfs::BitswapStats;
-use pictor_protocol::{JobId, JobSpec, PublicKey, ShardId, TileImage, Verdict};
+use pictor_protocol::{JobId, JobSpec, PublicKey};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::NodeError;
+use crate::{roles::creator::JobProgress, NodeError};
 
 /// A request to the event loop, each with its reply channel.
 #[derive(Debug)]
@@ -19,6 +19,9 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<JobId, NodeError>>,
     },
     Status(oneshot::Sender<NodeStatus>),
+    Job(JobId, oneshot::Sender<Option<JobProgress>>),
+    Jobs(oneshot::Sender<Vec<JobProgress>>),
+    Cancel(JobId, oneshot::Sender<Result<(), NodeError>>),
     PeerScore(PeerId, oneshot::Sender<Option<f64>>),
     AddFile {
         bytes: Vec<u8>,
@@ -58,41 +61,6 @@ pub struct NodeStatus {
     pub bitswap: BitswapStats,
 }
 
-/// The progress of a job this node submitted.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum NodeEvent {
-    /// A shard was given to a worker.
-    Assigned {
-        shard: ShardId,
-        worker: PublicKey,
-        attempt: u32,
-    },
-    /// A worker claimed a result for a shard.
-    Rendered {
-        shard: ShardId,
-        worker: PublicKey,
-        render_ms: u64,
-    },
-    /// A checker attested a claim.
-    Attested {
-        shard: ShardId,
-        checker: PublicKey,
-        verdict: Verdict,
-        samples: usize,
-    },
-    /// A shard's output is certified and fetched; `tile` holds its verified pixels.
-    Verified {
-        shard: ShardId,
-        worker: PublicKey,
-        tile: TileImage,
-    },
-    /// A claim was rejected by a quorum; the shard goes to another worker.
-    Rejected { shard: ShardId, worker: PublicKey },
-    /// Something went wrong for the job that the user should see.
-    Problem { job: JobId, message: String },
-}
-
 /// A cloneable handle to a running node.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -122,7 +90,8 @@ impl Client {
         self.ask(|tx| Command::Dial(addr, tx)).await?
     }
 
-    /// Submits a job whose scene bundle is `scene`; the node signs and publishes it.
+    /// Submits a job whose scene bundle is `scene`; the node checks that the scene loads,
+    /// then signs and publishes it.
     pub async fn submit(&self, spec: JobSpec, scene: Vec<u8>) -> Result<JobId, NodeError> {
         self.ask(|reply| Command::Submit {
             spec: Box::new(spec),
@@ -130,6 +99,21 @@ impl Client {
             reply,
         })
         .await?
+    }
+
+    /// The progress of a job this node submitted (`None`: not one of its jobs, or pruned).
+    pub async fn job(&self, job: JobId) -> Result<Option<JobProgress>, NodeError> {
+        self.ask(|tx| Command::Job(job, tx)).await
+    }
+
+    /// Every job this node submitted and still keeps, oldest first.
+    pub async fn jobs(&self) -> Result<Vec<JobProgress>, NodeError> {
+        self.ask(Command::Jobs).await
+    }
+
+    /// Cancels a job this node submitted: it stops assembling it and marks it cancelled.
+    pub async fn cancel(&self, job: JobId) -> Result<(), NodeError> {
+        self.ask(|tx| Command::Cancel(job, tx)).await?
     }
 
     /// The node's state.

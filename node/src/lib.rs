@@ -4,7 +4,7 @@
 //! cloneable [`Client`] that sends commands over a bounded channel. The rules of the
 //! network are deterministic state machines ([`roles::checker::Checker`]) that the loop
 //! feeds with verified messages and whose outputs it carries out. [`devnet`] starts a
-//! whole local network in one process; [`render`] carries a job through it.
+//! whole local network; [`render`] carries a job through one.
 
 mod blocks;
 mod capability;
@@ -14,21 +14,24 @@ pub mod devnet;
 mod engines;
 mod error;
 mod event_loop;
-mod fetch;
-mod gossip;
 pub mod identity;
+mod jobs;
 pub mod network;
 pub mod render;
+mod requests;
 pub mod roles;
+mod scenes;
 pub mod spec;
+mod tasks;
 mod validation;
 
 pub use blocks::SledBlockstore;
 pub use capability::LocalCapability;
-pub use client::{Client, NodeEvent, NodeStatus};
+pub use client::{Client, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig, DEFAULT_JOB_RETENTION};
 pub use error::NodeError;
 pub use event_loop::spawn;
+pub use roles::creator::{JobProgress, JobRecord, JobState, NodeEvent};
 pub use spec::NetworkSpec;
 
 /// Milliseconds since the Unix epoch: the only clock the node reads.

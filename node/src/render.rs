@@ -68,6 +68,8 @@ pub struct WorkerTally {
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderSummary {
     pub mode: &'static str,
+    /// The job's id on the network (empty for a direct render).
+    pub job_id: String,
     pub scene: String,
     pub engine: Engine,
     pub frames: Vec<PathBuf>,
@@ -160,13 +162,22 @@ fn write_frame(
             "frame {frame}: the encoded PNG does not decode to the verified pixels"
         )));
     }
+    write_png(out, frame, &png)
+}
+
+/// The largest frame file the creator hands back.
+const MAX_FRAME_BYTES: u64 = 1 << 30;
+
+/// Writes PNG bytes (already checked against the verified pixels by the creator node) as
+/// frame `frame`, atomically.
+fn write_png(out: &Path, frame: u32, png: &[u8]) -> Result<PathBuf, NodeError> {
     let path = frame_path(out, frame);
     let tmp = path.with_extension("png.partial");
     let io = |e: std::io::Error| NodeError::Io {
         path: path.display().to_string(),
         reason: e.to_string(),
     };
-    std::fs::write(&tmp, &png).map_err(io)?;
+    std::fs::write(&tmp, png).map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(io)?;
     Ok(path)
 }
@@ -201,6 +212,7 @@ fn job_spec(req: &RenderRequest) -> JobSpec {
 fn empty_summary(req: &RenderRequest, mode: &'static str, shards: u64) -> RenderSummary {
     RenderSummary {
         mode,
+        job_id: String::new(),
         scene: req.scene.display().to_string(),
         engine: req.engine,
         frames: Vec::new(),
@@ -338,13 +350,11 @@ async fn run_job(
     }
     create_out(&req.out)?;
 
-    let (width, height) = (spec.width, spec.height);
-    let frame_len = width as usize * height as usize * 3;
-    let mut frames: BTreeMap<u32, (Vec<u8>, u32)> = BTreeMap::new();
     let mut rendered = 0u64;
     let mut verified = 0u64;
     let mut rerendered_per_shard: BTreeMap<_, u64> = BTreeMap::new();
-    while verified < shards {
+    let frames = u64::from(spec.frames.len());
+    while (summary.frames.len() as u64) < frames {
         let event = tokio::time::timeout(req.stall_timeout, devnet.events.recv())
             .await
             .map_err(|_| {
@@ -372,49 +382,40 @@ async fn run_job(
                     worker: worker.short(),
                 });
             }
-            NodeEvent::Verified {
-                shard,
-                worker,
-                tile,
-            } => {
+            NodeEvent::Verified { shard, worker } => {
                 let Some(rect) = spec.tile_rect(shard.tile) else {
                     continue;
                 };
-                if tile.width != rect.w || tile.height != rect.h {
-                    return Err(NodeError::Config(format!(
-                        "{shard}: certified tile is {}x{}, expected {}x{}",
-                        tile.width, tile.height, rect.w, rect.h
-                    )));
-                }
                 verified += 1;
                 summary.workers.entry(worker.short()).or_default().accepted += 1;
                 summary.pixels_rendered += u64::from(rect.w) * u64::from(rect.h);
                 let fraction = rerendered_per_shard.get(&shard).copied().unwrap_or(0) as f64
                     / (f64::from(rect.w) * f64::from(rect.h));
-                let (buffer, filled) = frames
-                    .entry(shard.frame)
-                    .or_insert_with(|| (vec![0u8; frame_len], 0));
-                for row in 0..rect.h {
-                    let src = (row * rect.w * 3) as usize..((row + 1) * rect.w * 3) as usize;
-                    let dst_start = (((rect.y + row) * width + rect.x) * 3) as usize;
-                    buffer[dst_start..dst_start + src.len()].copy_from_slice(&tile.pixels[src]);
-                }
-                *filled += 1;
                 summary.max_shard_fraction_rerendered =
                     summary.max_shard_fraction_rerendered.max(fraction);
                 progress(Progress::Shards { rendered, verified });
-                if *filled == spec.tiles_per_frame() {
-                    if let Some((buffer, _)) = frames.remove(&shard.frame) {
-                        let path = write_frame(&req.out, shard.frame, width, height, &buffer)?;
-                        let png = std::fs::read(&path).map_err(|e| NodeError::Io {
-                            path: path.display().to_string(),
-                            reason: e.to_string(),
-                        })?;
-                        let cid = devnet.creator.add_file(png).await?;
-                        summary.frame_cids.push(cid.to_string());
-                        progress(Progress::FrameWritten { path: path.clone() });
-                        summary.frames.push(path);
-                    }
+            }
+            NodeEvent::FrameStored { frame, cid, .. } => {
+                let root: cid::Cid = cid
+                    .parse()
+                    .map_err(|e| NodeError::Ipfs(format!("frame {frame}: {e}")))?;
+                // The creator node holds the frame: this reads its own block store.
+                let png = devnet
+                    .creator
+                    .get_file(root, Vec::new(), MAX_FRAME_BYTES)
+                    .await?;
+                let path = write_png(&req.out, frame, &png)?;
+                summary.frame_cids.push(cid);
+                progress(Progress::FrameWritten { path: path.clone() });
+                summary.frames.push(path);
+            }
+            NodeEvent::Finished { state, reason, .. } => {
+                if state != crate::JobState::Complete {
+                    return Err(NodeError::InvalidJob(format!(
+                        "job {} {state}: {}",
+                        job.short(),
+                        reason.unwrap_or_default()
+                    )));
                 }
             }
             NodeEvent::Problem { message, .. } => {
@@ -423,6 +424,7 @@ async fn run_job(
             NodeEvent::Assigned { .. } => {}
         }
     }
+    summary.job_id = job.to_string();
     let mut pairs: Vec<(PathBuf, String)> = summary
         .frames
         .drain(..)

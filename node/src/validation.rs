@@ -11,7 +11,7 @@ use libp2p::{gossipsub::MessageId, PeerId};
 use pictor_protocol::{rules, Message, SignedEnvelope};
 use tokio::sync::mpsc;
 
-use crate::{event_loop::Internal, now_ms};
+use crate::now_ms;
 
 /// Messages checked together on the blocking pool.
 pub(crate) const BATCH: usize = 64;
@@ -24,6 +24,14 @@ pub(crate) struct Unchecked {
     pub(crate) source: PeerId,
     pub(crate) id: MessageId,
     pub(crate) data: Vec<u8>,
+}
+
+/// A message's verdict: the message, or why it was rejected.
+#[derive(Debug)]
+pub(crate) struct Validated {
+    pub(crate) source: PeerId,
+    pub(crate) id: MessageId,
+    pub(crate) result: Result<Box<Message>, String>,
 }
 
 /// What the validator needs to know of the network.
@@ -55,7 +63,7 @@ impl Rules {
 }
 
 /// Starts the validator; returns the queue to feed it.
-pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Internal>) -> mpsc::Sender<Unchecked> {
+pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Validated>) -> mpsc::Sender<Unchecked> {
     let (tx, mut rx) = mpsc::channel::<Unchecked>(QUEUE);
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -73,7 +81,7 @@ pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Internal>) -> mpsc::Sen
                     .into_iter()
                     .map(|m| {
                         let result = rules.check(&m.data, now).map(Box::new);
-                        Internal::Validated {
+                        Validated {
                             source: m.source,
                             id: m.id,
                             result,

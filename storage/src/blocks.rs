@@ -66,6 +66,18 @@ impl Store {
         Ok(self.cid_blocks.get(cid)?.map(|b| b.to_vec()))
     }
 
+    /// Removes a block (pruning a finished job). Not flushed.
+    pub fn remove_block(&self, id: &ContentId) -> Result<(), StorageError> {
+        self.blocks.remove(id.digest())?;
+        Ok(())
+    }
+
+    /// Removes an IPFS block by its CID bytes. Not flushed.
+    pub fn remove_cid_block(&self, cid: &[u8]) -> Result<(), StorageError> {
+        self.cid_blocks.remove(cid)?;
+        Ok(())
+    }
+
     /// Whether the store holds an IPFS block with these CID bytes.
     pub fn has_cid_block(&self, cid: &[u8]) -> Result<bool, StorageError> {
         Ok(self.cid_blocks.contains_key(cid)?)

@@ -28,6 +28,7 @@ const TREE_CERTIFICATES: &str = "certificates";
 const TREE_BLOCKS: &str = "blocks";
 const TREE_CID_BLOCKS: &str = "cid_blocks";
 const TREE_META: &str = "meta";
+const TREE_JOB_RECORDS: &str = "job_records";
 
 /// A node's database. Cheap to clone; all clones share one sled database.
 #[derive(Clone, Debug)]
@@ -42,6 +43,7 @@ pub struct Store {
     blocks: sled::Tree,
     cid_blocks: sled::Tree,
     meta: sled::Tree,
+    job_records: sled::Tree,
 }
 
 impl Store {
@@ -81,7 +83,7 @@ impl Store {
             }
         };
         let tree = |name: &str| db.open_tree(name).map_err(StorageError::from);
-        Ok(Store {
+        Store {
             path: path.to_path_buf(),
             jobs: tree(TREE_JOBS)?,
             assignments: tree(TREE_ASSIGNMENTS)?,
@@ -91,8 +93,10 @@ impl Store {
             blocks: tree(TREE_BLOCKS)?,
             cid_blocks: tree(TREE_CID_BLOCKS)?,
             meta: tree(TREE_META)?,
+            job_records: tree(TREE_JOB_RECORDS)?,
             db,
-        })
+        }
+        .migrated()
     }
 
     /// Where the database lives.

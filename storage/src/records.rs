@@ -1,7 +1,9 @@
 //! Typed records: jobs, assignments, claims, attestations and certificates.
 //!
-//! Values are canonical CBOR (the protocol's codec); keys are the records' ids, so writing
-//! the same record twice is a no-op and a replay of the database yields each record once.
+//! Values are canonical CBOR (the protocol's codec); keys start with the record's job id and
+//! end with the record's own id, so writing the same record twice is a no-op, a replay of
+//! the database yields each record once, and a job's records are found (and pruned) by
+//! prefix.
 
 use pictor_protocol::{
     codec, Assignment, Attestation, ClaimId, JobId, JobSpec, QuorumCertificate, ResultClaim,
@@ -19,6 +21,13 @@ fn shard_key(shard: &ShardId) -> Vec<u8> {
     key.extend_from_slice(&shard.job.0);
     key.extend_from_slice(&shard.frame.to_be_bytes());
     key.extend_from_slice(&shard.tile.to_be_bytes());
+    key
+}
+
+fn claim_key(job: &JobId, claim: &ClaimId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(64);
+    key.extend_from_slice(&job.0);
+    key.extend_from_slice(&claim.0);
     key
 }
 
@@ -91,12 +100,21 @@ impl Store {
 
     /// Stores a result claim. Returns whether it was new.
     pub fn put_claim(&self, claim: &ResultClaim) -> Result<bool, StorageError> {
-        put(&self.claims, &claim.id().0, claim)
+        put(
+            &self.claims,
+            &claim_key(&claim.shard.job, &claim.id()),
+            claim,
+        )
     }
 
     /// Reads one claim.
-    pub fn claim(&self, id: &ClaimId) -> Result<Option<ResultClaim>, StorageError> {
-        get(&self.claims, &id.0, "claim")
+    pub fn claim(&self, job: &JobId, id: &ClaimId) -> Result<Option<ResultClaim>, StorageError> {
+        get(&self.claims, &claim_key(job, id), "claim")
+    }
+
+    /// Every stored claim of one job.
+    pub fn claims_of(&self, job: &JobId) -> Result<Vec<ResultClaim>, StorageError> {
+        scan(&self.claims, &job.0, "claim")
     }
 
     /// Every stored claim.
@@ -106,7 +124,7 @@ impl Store {
 
     /// Stores an attestation. Returns whether it was new.
     pub fn put_attestation(&self, attestation: &Attestation) -> Result<bool, StorageError> {
-        let mut key = attestation.vote.claim.0.to_vec();
+        let mut key = claim_key(&attestation.vote.shard.job, &attestation.vote.claim);
         key.extend_from_slice(attestation.checker.as_bytes());
         put(&self.attestations, &key, attestation)
     }
@@ -131,5 +149,80 @@ impl Store {
     /// Every stored certificate.
     pub fn all_certificates(&self) -> Result<Vec<QuorumCertificate>, StorageError> {
         scan(&self.certificates, &[], "certificate")
+    }
+
+    /// Stores a node's own record of a job (its lifecycle, as the node encodes it) and
+    /// flushes it.
+    pub fn put_job_record(&self, job: &JobId, record: &[u8]) -> Result<(), StorageError> {
+        self.job_records.insert(job.0, record)?;
+        self.flush()
+    }
+
+    /// Every job record, with its job.
+    pub fn job_records(&self) -> Result<Vec<(JobId, Vec<u8>)>, StorageError> {
+        self.job_records
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                let id: [u8; 32] = key.as_ref().try_into().map_err(|_| StorageError::Corrupt {
+                    what: "job record",
+                    reason: format!("key of {} bytes", key.len()),
+                })?;
+                Ok((JobId(id), value.to_vec()))
+            })
+            .collect()
+    }
+
+    /// The number of jobs stored.
+    pub fn job_count(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Removes a job and every record of it (assignments, claims, attestations,
+    /// certificates, its job record), and flushes. Blocks are left to
+    /// [`Store::remove_block`]: several jobs may share one.
+    pub fn remove_job(&self, job: &JobId) -> Result<(), StorageError> {
+        for tree in [
+            &self.assignments,
+            &self.claims,
+            &self.attestations,
+            &self.certificates,
+        ] {
+            let keys: Vec<sled::IVec> = tree.scan_prefix(job.0).keys().collect::<Result<_, _>>()?;
+            for key in keys {
+                tree.remove(key)?;
+            }
+        }
+        self.jobs.remove(job.0)?;
+        self.job_records.remove(job.0)?;
+        self.flush()
+    }
+
+    /// Rewrites claims and attestations of databases written before their keys started
+    /// with the job id (schema 1), once.
+    pub(crate) fn migrated(self) -> Result<Store, StorageError> {
+        const SCHEMA: &str = "schema";
+        if self.meta(SCHEMA)?.as_deref() == Some(b"2".as_slice()) {
+            return Ok(self);
+        }
+        for claim in scan::<ResultClaim>(&self.claims, &[], "claim")? {
+            let old = claim.id().0;
+            if self.claims.remove(old)?.is_some() {
+                put(
+                    &self.claims,
+                    &claim_key(&claim.shard.job, &claim.id()),
+                    &claim,
+                )?;
+            }
+        }
+        for a in scan::<Attestation>(&self.attestations, &[], "attestation")? {
+            let mut old = a.vote.claim.0.to_vec();
+            old.extend_from_slice(a.checker.as_bytes());
+            if self.attestations.remove(old)?.is_some() {
+                self.put_attestation(&a)?;
+            }
+        }
+        self.set_meta(SCHEMA, b"2")?;
+        Ok(self)
     }
 }

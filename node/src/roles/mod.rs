@@ -1,7 +1,8 @@
-//! The roles of a node. The checker is a pure state machine; the worker's rendering and
-//! tampering (for fault demonstrations) live beside it.
+//! The roles of a node, each a deterministic state machine with no I/O: the checker, the
+//! worker and the creator.
 
 pub mod checker;
+pub mod creator;
 pub(crate) mod perceptual;
 pub mod worker;
 

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 mod assign;
+mod forget;
 
 use pictor_protocol::{
     rules, verdict_of, verdict_of_regions, Assignment, Attestation, ClaimId, ContentId, JobId,
@@ -108,6 +109,8 @@ pub enum CheckerInput {
     Certificate(QuorumCertificate),
     /// Time passes.
     Tick,
+    /// A job is finished and pruned: forget everything about it.
+    Forget(JobId),
 }
 
 /// What the checker asks the node loop to do.
@@ -207,7 +210,8 @@ pub struct Checker {
     claims: BTreeMap<ClaimId, ClaimState>,
     /// Attestations by claim, then by checker (one each).
     votes: BTreeMap<ClaimId, BTreeMap<PublicKey, Attestation>>,
-    certified: BTreeSet<ClaimId>,
+    /// Certified claims, with their jobs (forgotten with the job).
+    certified: BTreeMap<ClaimId, JobId>,
     /// Claims that arrived before their assignment (or job).
     early_claims: BTreeMap<ShardId, Vec<ResultClaim>>,
     /// Assignments that arrived before their job.
@@ -238,7 +242,7 @@ impl Checker {
             workers: BTreeMap::new(),
             claims: BTreeMap::new(),
             votes: BTreeMap::new(),
-            certified: BTreeSet::new(),
+            certified: BTreeMap::new(),
             early_claims: BTreeMap::new(),
             early_assignments: BTreeMap::new(),
             unpublished: BTreeMap::new(),
@@ -298,6 +302,7 @@ impl Checker {
             }
             CheckerInput::Attestation(a) => self.on_attestation(now_ms, a, &mut out),
             CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
+            CheckerInput::Forget(job) => self.forget(&job),
             CheckerInput::Tick => {
                 self.publish_overdue_certificates(now_ms, &mut out);
                 self.on_tick(now_ms, &mut out)
@@ -664,7 +669,7 @@ impl Checker {
 
     fn on_attestation(&mut self, now_ms: u64, a: Attestation, out: &mut Vec<CheckerOutput>) {
         let claim = a.vote.claim;
-        if self.certified.contains(&claim) {
+        if self.certified.contains_key(&claim) {
             return;
         }
         if let Some(job) = self.jobs.get(&a.vote.shard.job) {
@@ -763,13 +768,13 @@ impl Checker {
         let claim = qc.vote.claim;
         // A certificate for this claim is on the wire: ours need not be.
         self.unpublished.remove(&claim);
-        if self.certified.contains(&claim) {
+        if self.certified.contains_key(&claim) {
             return;
         }
         let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {
             return;
         };
-        self.certified.insert(claim);
+        self.certified.insert(claim, qc.vote.shard.job);
         self.votes.remove(&claim);
         let Some(shard) = job.shards.get_mut(&qc.vote.shard) else {
             return;

@@ -1,0 +1,272 @@
+//! What the node's [`crate::Client`] asks, and what finished tasks bring back.
+
+use std::collections::BTreeSet;
+
+use cid::Cid;
+use pictor_ipfs::Blockstore;
+use pictor_protocol::{JobId, JobSpec, Message};
+use tracing::warn;
+
+use super::{EventLoop, Work};
+use crate::{
+    client::Command,
+    now_ms,
+    roles::{checker::CheckerInput, creator::CreatorInput, worker::WorkerInput},
+    scenes::{SceneAnswer, SceneWaiter},
+    tasks::Done,
+    NodeError, NodeStatus, SledBlockstore,
+};
+
+/// Provider queries in flight at once.
+const MAX_PROVIDER_QUERIES: usize = 256;
+/// Jobs waiting for their scene to load before they are published.
+const MAX_PENDING_SUBMITS: usize = 64;
+
+impl EventLoop {
+    pub(super) fn on_command(&mut self, command: Command) {
+        match command {
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Dial(addr, reply) => {
+                let result = self.swarm.dial(addr.clone()).map_err(|e| NodeError::Dial {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                });
+                let _ = reply.send(result);
+            }
+            Command::Submit { spec, scene, reply } => self.submit(*spec, scene, reply),
+            Command::Job(job, reply) => {
+                let _ = reply.send(self.creator.progress(&job));
+            }
+            Command::Jobs(reply) => {
+                let _ = reply.send(self.creator.list());
+            }
+            Command::Cancel(job, reply) => {
+                let result = match self.creator.progress(&job) {
+                    None => Err(NodeError::UnknownJob(job)),
+                    Some(p) if p.state.is_finished() => Err(NodeError::InvalidJob(format!(
+                        "job {} has already ended ({})",
+                        job.short(),
+                        p.state
+                    ))),
+                    Some(_) => {
+                        self.queue
+                            .push_back(Work::Creator(CreatorInput::Cancel(job)));
+                        Ok(())
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            Command::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Command::PeerScore(peer, reply) => {
+                let _ = reply.send(self.swarm.behaviour().gossipsub.peer_score(&peer));
+            }
+            Command::AddFile { bytes, reply } => {
+                let _ = reply.send(self.add_file(bytes));
+            }
+            Command::GetFile {
+                root,
+                peers,
+                limit,
+                reply,
+            } => {
+                let bitswap = self.bitswap.clone();
+                tokio::spawn(async move {
+                    let result = bitswap
+                        .get_file(&root, &peers, limit)
+                        .await
+                        .map(|b| b.to_vec())
+                        .map_err(|e| NodeError::Ipfs(e.to_string()));
+                    let _ = reply.send(result);
+                });
+            }
+            Command::FindProviders { cid, reply } => {
+                if self.provider_queries.len() >= MAX_PROVIDER_QUERIES {
+                    let _ = reply.send(Err(NodeError::Ipfs("too many provider queries".into())));
+                    return;
+                }
+                let key = libp2p::kad::RecordKey::new(&cid.hash().to_bytes());
+                let query = self.swarm.behaviour_mut().kad.get_providers(key);
+                self.provider_queries
+                    .insert(query, (BTreeSet::new(), reply));
+            }
+            Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Checks a job of this node's and stores its scene; the job is published once its
+    /// scene loads (a scene that does not load is refused with the reason).
+    fn submit(
+        &mut self,
+        spec: JobSpec,
+        scene: Vec<u8>,
+        reply: tokio::sync::oneshot::Sender<Result<JobId, NodeError>>,
+    ) {
+        let checked = (|| {
+            if spec.creator != self.me {
+                return Err(NodeError::InvalidJob(
+                    "the job's creator is not this node's key".into(),
+                ));
+            }
+            spec.validate()
+                .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
+            if scene.len() + 64 > pictor_protocol::MAX_RESPONSE_SIZE {
+                return Err(NodeError::InvalidJob(format!(
+                    "the scene bundle is {} bytes; scenes up to {} bytes can be distributed",
+                    scene.len(),
+                    pictor_protocol::MAX_RESPONSE_SIZE - 64
+                )));
+            }
+            if self.submits.len() >= MAX_PENDING_SUBMITS {
+                return Err(NodeError::InvalidJob(
+                    "too many jobs are being submitted at once; try again".into(),
+                ));
+            }
+            let scene_id = self.store.put_block(&scene)?;
+            if scene_id != spec.scene {
+                return Err(NodeError::InvalidJob(format!(
+                    "the scene bundle hashes to {scene_id}, the job names {}",
+                    spec.scene
+                )));
+            }
+            Ok(spec.id())
+        })();
+        let id = match checked {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        if self.jobs.contains(&id) || self.creator.owns(&id) {
+            let _ = reply.send(Ok(id));
+            return;
+        }
+        let (scene_id, engine) = (spec.scene, spec.engine);
+        self.submits.insert(id, (spec, reply));
+        if engine.is_blender() {
+            // A creator need not have Blender: the .blend was checked by its header.
+            return self.publish_submitted(id);
+        }
+        match self.scenes.request(scene_id, SceneWaiter::Submit(id)) {
+            SceneAnswer::Wait { load: true } => match self.store.get_block(&scene_id) {
+                Ok(Some(bytes)) => self.tasks.load_scene(scene_id, engine, bytes),
+                _ => self.scene_loaded(scene_id, Err("the scene is not in the block store".into())),
+            },
+            SceneAnswer::Wait { load: false } => {}
+            SceneAnswer::Ready(..) => self.publish_submitted(id),
+            SceneAnswer::Failed(reason, _) => {
+                if let Some((_, reply)) = self.submits.remove(&id) {
+                    let _ = reply.send(Err(NodeError::InvalidScene(reason)));
+                }
+            }
+        }
+    }
+
+    /// A submitted job's scene loads: the job is this creator's, known, and published.
+    pub(super) fn publish_submitted(&mut self, id: JobId) {
+        let Some((spec, reply)) = self.submits.remove(&id) else {
+            return;
+        };
+        if let Err(full) = self.jobs.insert(spec.clone(), now_ms()) {
+            let _ = reply.send(Err(NodeError::InvalidJob(full.to_string())));
+            return;
+        }
+        self.queue
+            .push_back(Work::Creator(CreatorInput::Submitted(spec.clone())));
+        self.publish(Message::Job(spec), false);
+        let _ = reply.send(Ok(id));
+    }
+
+    /// Imports `bytes` as a UnixFS file into the block store, flushes, and announces the
+    /// root in Kademlia.
+    fn add_file(&mut self, bytes: Vec<u8>) -> Result<Cid, NodeError> {
+        let (root, blocks) =
+            pictor_ipfs::unixfs::import(bytes.into(), pictor_ipfs::unixfs::DEFAULT_CHUNK_SIZE)
+                .map_err(|e| NodeError::Ipfs(e.to_string()))?;
+        let store = SledBlockstore::new(self.store.clone());
+        for block in &blocks {
+            store
+                .put(block)
+                .map_err(|e| NodeError::Ipfs(e.to_string()))?;
+        }
+        self.store.flush()?;
+        self.provide(&root);
+        Ok(root)
+    }
+
+    fn status(&self) -> NodeStatus {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let topics = self.topics.all();
+        let gossip_peers = gossipsub
+            .all_peers()
+            .filter(|(_, subscribed)| {
+                topics
+                    .iter()
+                    .all(|t| subscribed.iter().any(|h| **h == t.hash()))
+            })
+            .count();
+        NodeStatus {
+            peer_id: *self.swarm.local_peer_id(),
+            key: self.me,
+            connected_peers: self.swarm.connected_peers().count(),
+            gossip_peers,
+            eligible_workers: self.checker.as_ref().map(|c| c.eligible_workers(now_ms())),
+            jobs: self.jobs.len(),
+            http: self.http,
+            bitswap: self.bitswap.stats(),
+        }
+    }
+
+    /// A task finished: its result goes to the role that asked for it.
+    pub(super) fn on_done(&mut self, done: Done) {
+        let work = match done {
+            Done::SceneLoaded { id, result } => return self.scene_loaded(id, result),
+            Done::ShardRendered { assignment, result } => {
+                Work::Worker(WorkerInput::Rendered { assignment, result })
+            }
+            Done::Rerendered { claim, result } => Work::Checker(CheckerInput::Rerendered {
+                claim,
+                pixels: result,
+            }),
+            Done::RerenderedRegions { claim, result } => {
+                Work::Checker(CheckerInput::RerenderedRegions {
+                    claim,
+                    regions: result,
+                })
+            }
+            Done::OutputRows { claim, result } => {
+                if let Err(reason) = &result {
+                    warn!(%claim, %reason, "output unavailable");
+                }
+                Work::Checker(CheckerInput::Rows {
+                    claim,
+                    rows: result,
+                })
+            }
+            Done::OutputFetched {
+                shard,
+                worker,
+                result,
+            } => Work::Creator(CreatorInput::OutputFetched {
+                shard,
+                worker,
+                result,
+            }),
+            Done::FrameStored { job, frame, result } => {
+                if let Ok(stored) = &result {
+                    self.provide(&stored.root);
+                }
+                Work::Creator(CreatorInput::FrameStored {
+                    job,
+                    frame,
+                    result: result.map(|stored| stored.root.to_string()),
+                })
+            }
+        };
+        self.queue.push_back(work);
+    }
+}

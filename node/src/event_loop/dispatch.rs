@@ -1,0 +1,417 @@
+//! Feeding the roles and carrying out what they answer: each accepted message goes to the
+//! roles this node plays; each output becomes I/O (a task, a request, a publication) or
+//! new work on the queue.
+
+use std::sync::Arc;
+
+use pictor_protocol::{codec, ContentId, JobId, Message, NodeRole, Request, Verdict};
+use tracing::{debug, info, warn};
+
+use super::{EventLoop, Work};
+use crate::{
+    engines::LoadedScene,
+    requests::Pending,
+    roles::{
+        checker::{CheckerInput, CheckerOutput},
+        creator::{CreatorInput, CreatorOutput},
+        worker::{WorkerInput, WorkerOutput},
+    },
+    scenes::{SceneAnswer, SceneWaiter},
+    NodeError,
+};
+
+impl EventLoop {
+    /// Acts on a message that is stored (or ephemeral): every role of this node sees it,
+    /// but a checker's own messages do not go back to it.
+    pub(super) fn dispatch(&mut self, message: Message, from_checker: bool) {
+        let now = crate::now_ms();
+        let to_checker = !from_checker && self.checker.is_some();
+        let mut work = Vec::new();
+        match message {
+            Message::Job(spec) => {
+                let id = spec.id();
+                match self.jobs.insert(spec.clone(), now) {
+                    Err(full) => return warn!(job = %id.short(), "job ignored: {full}"),
+                    Ok((_, Some(evicted))) => self.prune(evicted),
+                    Ok(_) => {}
+                }
+                if spec.creator == self.me && !self.creator.owns(&id) {
+                    let record = self.restored.remove(&id);
+                    work.push(Work::Creator(CreatorInput::Restored(spec.clone(), record)));
+                }
+                work.push(Work::Worker(WorkerInput::Job {
+                    id,
+                    engine: spec.engine,
+                }));
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Job(spec)));
+                }
+            }
+            Message::Heartbeat(h) => {
+                if h.role == NodeRole::Worker && to_checker {
+                    work.push(Work::Checker(CheckerInput::WorkerSeen(h.node)));
+                }
+            }
+            Message::Capability(c) => {
+                debug!(node = %c.node.short(), devices = c.devices.len(), "capability record");
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Capability(c)));
+                }
+            }
+            Message::Assignment(a) => {
+                self.jobs.touch(&a.shard.job, now);
+                if self.creator.owns(&a.shard.job) {
+                    work.push(Work::Creator(CreatorInput::Assignment(a.clone())));
+                }
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Assignment(a.clone())));
+                }
+                work.push(Work::Worker(WorkerInput::Assignment(a)));
+            }
+            Message::Claim(claim) => {
+                self.jobs.touch(&claim.shard.job, now);
+                if self.creator.owns(&claim.shard.job) {
+                    work.push(Work::Creator(CreatorInput::Claim(claim.clone())));
+                }
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Claim(claim)));
+                }
+            }
+            Message::Attestation(a) => {
+                self.jobs.touch(&a.vote.shard.job, now);
+                if self.creator.owns(&a.vote.shard.job) {
+                    work.push(Work::Creator(CreatorInput::Attestation(a.clone())));
+                }
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Attestation(a)));
+                }
+            }
+            Message::Certificate(qc) => {
+                if qc.vote.verdict == Verdict::Valid {
+                    self.jobs.certified(&qc.vote.shard, now);
+                    work.push(Work::Worker(WorkerInput::ShardDone(qc.vote.shard)));
+                }
+                if self.creator.owns(&qc.vote.shard.job) {
+                    work.push(Work::Creator(CreatorInput::Certificate(qc.clone())));
+                }
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Certificate(qc)));
+                }
+            }
+        }
+        self.queue.extend(work);
+    }
+
+    pub(super) fn on_checker_output(&mut self, output: CheckerOutput) {
+        match output {
+            CheckerOutput::Publish(message) => self.publish(message, true),
+            CheckerOutput::FetchRows {
+                claim,
+                worker,
+                output,
+                width,
+                height,
+                rows,
+                whole_output,
+            } => {
+                let Some(peer) = self.peer_of(&worker) else {
+                    return self.queue.push_back(Work::Checker(CheckerInput::Rows {
+                        claim,
+                        rows: Err("worker key is not a peer id".into()),
+                    }));
+                };
+                if whole_output {
+                    return self
+                        .tasks
+                        .fetch_output_rows(claim, output, peer, width, rows);
+                }
+                if !self.requests.has_room() {
+                    return self.queue.push_back(Work::Checker(CheckerInput::Rows {
+                        claim,
+                        rows: Err("too many requests in flight".into()),
+                    }));
+                }
+                let request = Request::GetRows {
+                    output,
+                    width,
+                    height,
+                    rows: rows.clone(),
+                };
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .fetch
+                    .send_request(&peer, request);
+                self.requests.sent(
+                    id,
+                    Pending::Rows {
+                        claim,
+                        output,
+                        width,
+                        height,
+                        rows,
+                    },
+                );
+            }
+            CheckerOutput::Rerender {
+                claim,
+                job,
+                frame,
+                pixels,
+            } => self.with_scene(
+                job,
+                SceneWaiter::Rerender {
+                    claim,
+                    job,
+                    frame,
+                    pixels,
+                },
+            ),
+            CheckerOutput::RerenderRegions {
+                claim,
+                job,
+                frame,
+                regions,
+            } => self.with_scene(
+                job,
+                SceneWaiter::RerenderRegions {
+                    claim,
+                    job,
+                    frame,
+                    regions,
+                },
+            ),
+            CheckerOutput::Finalized {
+                shard,
+                claim,
+                verdict,
+            } => info!(%shard, claim = %claim, ?verdict, "shard decided by quorum"),
+            CheckerOutput::Banned(worker) => {
+                info!(worker = %worker.short(), "worker banned: its claim was rejected by quorum")
+            }
+        }
+    }
+
+    pub(super) fn on_worker_output(&mut self, output: WorkerOutput) {
+        match output {
+            WorkerOutput::Render { assignment, tamper } => {
+                let job = assignment.shard.job;
+                self.with_scene(job, SceneWaiter::Render { assignment, tamper });
+            }
+            WorkerOutput::Claim(claim) => {
+                debug!(shard = %claim.shard, output = %claim.output, render_ms = claim.render_ms, "claiming");
+                self.provide(&claim.output.to_cid());
+                self.publish(Message::Claim(claim), false);
+            }
+            WorkerOutput::Failed { shard, reason } => {
+                warn!(%shard, %reason, "cannot render shard")
+            }
+        }
+    }
+
+    pub(super) fn on_creator_output(&mut self, output: CreatorOutput) {
+        match output {
+            CreatorOutput::FetchOutput {
+                shard,
+                output,
+                worker,
+            } => {
+                let peers = self.candidates(self.peer_of(&worker));
+                self.tasks.fetch_output(shard, worker, output, peers);
+            }
+            CreatorOutput::StoreFrame {
+                job,
+                frame,
+                width,
+                height,
+                rgb,
+            } => self.tasks.store_frame(job, frame, width, height, rgb),
+            CreatorOutput::Persist(record) => {
+                if let Some(at) = record.finished_ms {
+                    self.jobs.finished(&record.id, at);
+                }
+                if let Err(e) = self
+                    .store
+                    .put_job_record(&record.id, &codec::encode(&record))
+                {
+                    warn!(job = %record.id.short(), error = %e, "cannot store the job's record");
+                }
+            }
+            CreatorOutput::Event(event) => {
+                if let Some(events) = &self.events {
+                    if events.try_send(event).is_err() {
+                        warn!("progress event dropped: the receiver is slow or gone");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `waiter` once the scene of `job` is loaded, fetching and parsing it if needed.
+    pub(super) fn with_scene(&mut self, job: JobId, waiter: SceneWaiter) {
+        let Some(spec) = self.jobs.get(&job) else {
+            return self.scene_answer(SceneAnswer::Failed("unknown job".into(), waiter));
+        };
+        let (scene, engine, creator) = (spec.scene, spec.engine, spec.creator);
+        match self.scenes.request(scene, waiter) {
+            SceneAnswer::Wait { load: true } => self.load_scene(scene, engine, creator),
+            answer => self.scene_answer(answer),
+        }
+    }
+
+    /// Loads a scene from the block store, or asks the job's creator (then every peer).
+    pub(super) fn load_scene(
+        &mut self,
+        id: ContentId,
+        engine: pictor_protocol::Engine,
+        creator: pictor_protocol::PublicKey,
+    ) {
+        match self.store.get_block(&id) {
+            Ok(Some(bytes)) => self.tasks.load_scene(id, engine, bytes),
+            _ => {
+                let peers = self.candidates(self.peer_of(&creator));
+                self.request_scene(id, engine, peers);
+            }
+        }
+    }
+
+    /// Asks the first of `peers` for a scene block; the rest are asked if it fails.
+    pub(super) fn request_scene(
+        &mut self,
+        id: ContentId,
+        engine: pictor_protocol::Engine,
+        mut peers: Vec<libp2p::PeerId>,
+    ) {
+        if peers.is_empty() || !self.requests.has_room() {
+            return self.scene_loaded(id, Err(format!("no peer provided scene {id}")));
+        }
+        let peer = peers.remove(0);
+        let request = self
+            .swarm
+            .behaviour_mut()
+            .fetch
+            .send_request(&peer, Request::GetBlock { id });
+        self.requests.sent(
+            request,
+            Pending::Scene {
+                id,
+                engine,
+                others: peers,
+            },
+        );
+    }
+
+    /// A scene is parsed (or unusable): everything that waited for it goes on.
+    pub(super) fn scene_loaded(&mut self, id: ContentId, result: Result<Arc<LoadedScene>, String>) {
+        if let Err(reason) = &result {
+            warn!(scene = %id, %reason, "scene unusable");
+        }
+        for answer in self.scenes.loaded(id, result) {
+            self.scene_answer(answer);
+        }
+    }
+
+    fn scene_answer(&mut self, answer: SceneAnswer) {
+        match answer {
+            SceneAnswer::Wait { .. } => {}
+            SceneAnswer::Ready(scene, waiter) => self.run_with_scene(scene, waiter),
+            SceneAnswer::Failed(reason, waiter) => {
+                let work = match waiter {
+                    SceneWaiter::Render { assignment, .. } => Work::Worker(WorkerInput::Rendered {
+                        assignment,
+                        result: Err(reason),
+                    }),
+                    SceneWaiter::Rerender { claim, .. } => {
+                        Work::Checker(CheckerInput::Rerendered {
+                            claim,
+                            pixels: Err(reason),
+                        })
+                    }
+                    SceneWaiter::RerenderRegions { claim, .. } => {
+                        warn!(%claim, %reason, "cannot re-render the sampled regions");
+                        Work::Checker(CheckerInput::RerenderedRegions {
+                            claim,
+                            regions: Err(reason),
+                        })
+                    }
+                    SceneWaiter::Submit(job) => {
+                        if let Some((_, reply)) = self.submits.remove(&job) {
+                            let _ = reply.send(Err(NodeError::InvalidScene(reason)));
+                        }
+                        return;
+                    }
+                };
+                self.queue.push_back(work);
+            }
+        }
+    }
+
+    fn run_with_scene(&mut self, scene: Arc<LoadedScene>, waiter: SceneWaiter) {
+        if let SceneWaiter::Submit(job) = waiter {
+            return self.publish_submitted(job);
+        }
+        let job = match &waiter {
+            SceneWaiter::Render { assignment, .. } => assignment.shard.job,
+            SceneWaiter::Rerender { job, .. } | SceneWaiter::RerenderRegions { job, .. } => *job,
+            SceneWaiter::Submit(job) => *job,
+        };
+        let Some(spec) = self.jobs.get(&job).cloned() else {
+            return;
+        };
+        match waiter {
+            SceneWaiter::Render { assignment, tamper } => {
+                self.tasks.render_shard(scene, spec, assignment, tamper)
+            }
+            SceneWaiter::Rerender {
+                claim,
+                frame,
+                pixels,
+                ..
+            } => self.tasks.rerender(scene, &spec, claim, frame, pixels),
+            SceneWaiter::RerenderRegions {
+                claim,
+                frame,
+                regions,
+                ..
+            } => self
+                .tasks
+                .rerender_regions(scene, spec, claim, frame, regions),
+            SceneWaiter::Submit(_) => {}
+        }
+    }
+
+    /// Forgets a job that finished more than the retention period ago: in every role, in
+    /// the database, and the blocks only it used.
+    pub(super) fn prune(&mut self, job: JobId) {
+        let spec = self
+            .jobs
+            .remove(&job)
+            .or_else(|| self.store.job(&job).ok().flatten());
+        debug!(job = %job.short(), "pruning a finished job");
+        let frames = self
+            .creator
+            .progress(&job)
+            .map(|p| p.frame_cids)
+            .unwrap_or_default();
+        self.queue.push_back(Work::Worker(WorkerInput::Forget(job)));
+        self.queue
+            .push_back(Work::Creator(CreatorInput::Forget(job)));
+        self.queue
+            .push_back(Work::Checker(CheckerInput::Forget(job)));
+        if let Ok(claims) = self.store.claims_of(&job) {
+            for claim in claims {
+                let _ = self.store.remove_block(&claim.output);
+            }
+        }
+        if let Some(spec) = spec {
+            if !self.jobs.uses_scene(&spec.scene) {
+                self.scenes.forget(&spec.scene);
+                let _ = self.store.remove_block(&spec.scene);
+            }
+        }
+        self.tasks.remove_files(frames.into_values().collect());
+        if let Err(e) = self.store.remove_job(&job) {
+            warn!(job = %job.short(), error = %e, "cannot prune the job from the database");
+        }
+    }
+}

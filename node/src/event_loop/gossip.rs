@@ -1,0 +1,168 @@
+//! Gossip in and out: validation verdicts, storing before acting, signing and publishing,
+//! and the node's own announcements (heartbeats, capability records, Kademlia records).
+
+use cid::Cid;
+use libp2p::gossipsub;
+use pictor_protocol::{Heartbeat, Message, NodeRole, SignedEnvelope};
+use tracing::{debug, warn};
+
+use super::{EventLoop, Work};
+use crate::{validation, NodeError};
+
+/// How often a worker gossips its capability record.
+const CAPABILITY_INTERVAL_MS: u64 = 60_000;
+
+impl EventLoop {
+    /// Queues a gossiped message for validation; nothing else happens to it before.
+    pub(super) fn on_gossip(
+        &mut self,
+        source: libp2p::PeerId,
+        id: gossipsub::MessageId,
+        data: Vec<u8>,
+    ) {
+        let unchecked = validation::Unchecked {
+            source,
+            id: id.clone(),
+            data,
+        };
+        if self.validate_tx.try_send(unchecked).is_err() {
+            debug!(peer = %source, "validation queue full; message ignored");
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .report_message_validation_result(
+                    &id,
+                    &source,
+                    gossipsub::MessageAcceptance::Ignore,
+                );
+        }
+    }
+
+    /// Reports a verdict to gossipsub (forwarding valid messages, penalising the sender
+    /// of invalid ones) and takes a valid message in.
+    pub(super) fn on_validated(&mut self, verdict: validation::Validated) {
+        let validation::Validated { source, id, result } = verdict;
+        let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+        match result {
+            Err(reason) => {
+                warn!(peer = %source, %reason, "dropped invalid gossip; sender penalised");
+                gossipsub.report_message_validation_result(
+                    &id,
+                    &source,
+                    gossipsub::MessageAcceptance::Reject,
+                );
+            }
+            Ok(message) => {
+                gossipsub.report_message_validation_result(
+                    &id,
+                    &source,
+                    gossipsub::MessageAcceptance::Accept,
+                );
+                self.ingest(*message);
+            }
+        }
+    }
+
+    /// Stores a message, then hands it to the roles; a message seen before is ignored.
+    fn ingest(&mut self, message: Message) {
+        match self.persist(&message) {
+            Ok(true) => self.queue.push_back(Work::Message {
+                message,
+                from_checker: false,
+            }),
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, "cannot store message; ignored"),
+        }
+    }
+
+    /// Writes a message to the database and flushes it. Returns whether it was new.
+    fn persist(&self, message: &Message) -> Result<bool, NodeError> {
+        let new = match message {
+            Message::Job(spec) => self.store.put_job(spec)?,
+            Message::Assignment(a) => self.store.put_assignment(a)?,
+            Message::Claim(c) => self.store.put_claim(c)?,
+            Message::Attestation(a) => self.store.put_attestation(a)?,
+            Message::Certificate(qc) => self.store.put_certificate(qc)?,
+            // Ephemeral: the newest record per node is kept in memory.
+            Message::Heartbeat(_) | Message::Capability(_) => return Ok(true),
+        };
+        if new {
+            self.store.flush()?;
+        }
+        Ok(new)
+    }
+
+    /// Stores, signs and gossips a message, and hands it to this node's own roles
+    /// (`from_checker`: all but the checker, which made it).
+    pub(super) fn publish(&mut self, message: Message, from_checker: bool) {
+        if let Err(e) = self.persist(&message) {
+            warn!(error = %e, "cannot store own message; not published");
+            return;
+        }
+        let envelope =
+            SignedEnvelope::seal(&self.keypair, &self.params.id, crate::now_ms(), &message);
+        let topic = self.topics.topic(message.kind());
+        if let Err(e) = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, envelope.to_bytes())
+        {
+            if !matches!(e, gossipsub::PublishError::Duplicate) {
+                debug!(error = %e, kind = ?message.kind(), "publish failed");
+            }
+        }
+        self.queue.push_back(Work::Message {
+            message,
+            from_checker,
+        });
+    }
+
+    pub(super) fn send_heartbeat(&mut self, now: u64) {
+        if now == self.last_heartbeat_ms {
+            return; // the same bytes again: one heartbeat per millisecond is plenty
+        }
+        self.last_heartbeat_ms = now;
+        let role = if self.worker.is_some() {
+            NodeRole::Worker
+        } else if self.checker.is_some() {
+            NodeRole::Checker
+        } else {
+            NodeRole::Creator
+        };
+        let heartbeat = Heartbeat {
+            node: self.me,
+            role,
+            device: self
+                .worker
+                .as_ref()
+                .map(|w| w.device().to_owned())
+                .unwrap_or_default(),
+        };
+        self.publish(Message::Heartbeat(heartbeat), false);
+        self.send_capability(now);
+    }
+
+    /// Gossips the worker's capability record, when it has one, at most once a minute
+    /// (and at once when a peer subscribes), well within the gossip age limit.
+    fn send_capability(&mut self, now: u64) {
+        let Some(capability) = &self.capability else {
+            return;
+        };
+        if now < self.last_capability_ms + CAPABILITY_INTERVAL_MS && !self.capability_wanted {
+            return;
+        }
+        let record = capability.record(self.me, now);
+        self.capability_wanted = false;
+        self.last_capability_ms = now;
+        self.publish(Message::Capability(record), false);
+    }
+
+    /// Announces in Kademlia that this node holds `cid`.
+    pub(super) fn provide(&mut self, cid: &Cid) {
+        let key = libp2p::kad::RecordKey::new(&cid.hash().to_bytes());
+        if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
+            debug!(%cid, error = %e, "not announced in Kademlia");
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Starting a node: its key, its database, its swarm and services, its roles, and the
+//! replay of what it had accepted before it stopped.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
+};
+
+use pictor_gpu::BlenderDevice;
+use pictor_ipfs::{Bitswap, BitswapConfig, Blockstore};
+use pictor_protocol::{codec, Message};
+use pictor_storage::Store;
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::{EventLoop, Work};
+use crate::{
+    identity,
+    jobs::JobTable,
+    network::{build_swarm, Topics},
+    requests::Requests,
+    roles::{
+        checker::{Checker, CheckerParams},
+        creator::{Creator, JobRecord},
+        worker::{Worker, WorkerInput, WorkerParams},
+    },
+    scenes::SceneCache,
+    tasks::Tasks,
+    validation, Client, NodeConfig, NodeError, NodeEvent, SledBlockstore,
+};
+
+/// Records of this node's jobs are its own encoding; this bounds what a corrupt one costs.
+const MAX_JOB_RECORD: usize = 1 << 20;
+
+/// Starts a node on the current tokio runtime.
+///
+/// Returns its [`Client`] and, when `config.events` is set, the stream of progress events
+/// of the jobs it submits.
+pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEvent>>), NodeError> {
+    std::fs::create_dir_all(&config.home).map_err(|e| {
+        NodeError::Config(format!("cannot create home {}: {e}", config.home.display()))
+    })?;
+    let keypair = match config.keypair {
+        Some(k) => k,
+        None => identity::load_or_create(&config.home)?,
+    };
+    if let Some(worker) = &config.roles.worker {
+        if let Err(e) = config.network.requirements.validate() {
+            return Err(NodeError::Config(format!("network requirements: {e}")));
+        }
+        if !config.network.requirements.is_empty() {
+            match &worker.capability {
+                Some(capability) => capability.check(&config.network.requirements)?,
+                None => {
+                    return Err(NodeError::Requirements(
+                        "this worker has not measured its capabilities, and the network has hardware requirements".into(),
+                    ))
+                }
+            }
+        }
+    }
+    let store = Store::open(&config.home.join("db"))?;
+    let mut swarm = build_swarm(
+        identity::libp2p_keypair(&keypair)?,
+        &config.network.id,
+        config.network.gossip_heartbeat,
+    )?;
+    let blockstore: Arc<dyn Blockstore> = Arc::new(SledBlockstore::new(store.clone()));
+    let (bitswap, bitswap_service) = Bitswap::new(
+        swarm.behaviour().stream.new_control(),
+        blockstore.clone(),
+        BitswapConfig::default(),
+    )
+    .map_err(|e| NodeError::Config(format!("bitswap: {e}")))?;
+    let mut services = vec![tokio::spawn(bitswap_service)];
+    let http = match config.http {
+        None => None,
+        Some(addr) => {
+            let listen_error = |e: std::io::Error| NodeError::Listen {
+                addr: format!("http://{addr}"),
+                reason: e.to_string(),
+            };
+            let listener = std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .and_then(tokio::net::TcpListener::from_std)
+                .map_err(listen_error)?;
+            let bound = listener.local_addr().map_err(listen_error)?;
+            services.push(tokio::spawn(pictor_ipfs::gateway::serve(
+                listener, blockstore,
+            )));
+            Some(bound)
+        }
+    };
+    let topics = Topics::new(&config.network.id);
+    for topic in topics.all() {
+        swarm
+            .behaviour_mut()
+            .gossipsub
+            .subscribe(&topic)
+            .map_err(|e| NodeError::Config(format!("subscribe: {e}")))?;
+    }
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NodeError::Listen {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?;
+    }
+    for addr in &config.bootnodes {
+        if let Err(e) = swarm.dial(addr.clone()) {
+            warn!(%addr, error = %e, "cannot dial bootnode");
+        }
+    }
+    let network = &config.network;
+    let checker = config.roles.checker.then(|| {
+        Checker::new(
+            keypair.clone(),
+            network.checkers.clone(),
+            CheckerParams {
+                network: network.id.clone(),
+                committee_size: network.committee_size,
+                max_outstanding: network.max_outstanding,
+                shard_timeout_ms: network.shard_timeout.as_millis() as u64,
+                claim_timeout_ms: network.claim_timeout.as_millis() as u64,
+                worker_liveness_ms: 3 * network.heartbeat_interval.as_millis() as u64,
+                leader_timeout_ms: network.leader_timeout.as_millis() as u64,
+                requirements: network.requirements.clone(),
+            },
+        )
+    });
+    let blender_device = config
+        .roles
+        .worker
+        .as_ref()
+        .and_then(|w| w.blender_device)
+        .unwrap_or(BlenderDevice::Cpu);
+    let worker = config.roles.worker.as_ref().map(|w| {
+        Worker::new(
+            keypair.public(),
+            WorkerParams {
+                checkers: network.checkers.clone(),
+                committee_size: network.committee_size,
+                device: w.device.clone(),
+                blender_device: (blender_device != BlenderDevice::Cpu)
+                    .then(|| blender_device.to_string()),
+                tamper: w.tamper,
+            },
+        )
+    });
+    let capability = config
+        .roles
+        .worker
+        .as_ref()
+        .and_then(|w| w.capability.clone());
+    let (commands_tx, commands) = mpsc::channel(64);
+    let (done_tx, done_rx) = mpsc::channel(256);
+    let (validated_tx, validated_rx) = mpsc::channel(256);
+    let (events_tx, events_rx) = if config.events {
+        let (tx, rx) = mpsc::channel(4096);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let validate_tx = validation::spawn(
+        validation::Rules {
+            network: network.id.clone(),
+            checkers: network.checkers.clone(),
+            committee_size: network.committee_size,
+            max_age_ms: network.max_message_age.as_millis() as u64,
+        },
+        validated_tx,
+    );
+    let tasks = Tasks {
+        done: done_tx,
+        store: store.clone(),
+        bitswap: bitswap.clone(),
+        scenes_dir: config.home.join("scenes"),
+        blender_device,
+        blender_pool: config
+            .blender_pool
+            .clone()
+            .unwrap_or_else(|| Arc::new(pictor_gpu::BlenderPool::per_core())),
+    };
+    let mut event_loop = EventLoop {
+        swarm,
+        store,
+        me: keypair.public(),
+        keypair,
+        params: config.network,
+        topics,
+        retention_ms: config.job_retention.as_millis() as u64,
+        checker,
+        worker,
+        creator: Creator::new(),
+        capability,
+        jobs: JobTable::default(),
+        scenes: SceneCache::default(),
+        requests: Requests::default(),
+        tasks,
+        bitswap,
+        validate_tx,
+        commands,
+        done_rx,
+        validated_rx,
+        events: events_tx,
+        queue: VecDeque::new(),
+        restored: BTreeMap::new(),
+        submits: BTreeMap::new(),
+        last_heartbeat_ms: 0,
+        last_capability_ms: 0,
+        last_prune_ms: 0,
+        capability_wanted: true,
+        services,
+        http,
+        provider_queries: HashMap::new(),
+    };
+    event_loop.replay()?;
+    tokio::spawn(event_loop.run());
+    Ok((
+        Client {
+            commands: commands_tx,
+        },
+        events_rx,
+    ))
+}
+
+impl EventLoop {
+    /// Rebuilds the roles' state from the database after a restart: the creator's job
+    /// records, the worker's own claims (so that it renders nothing twice), then every
+    /// stored message — certificates before the claims they decide, so that nothing
+    /// decided is examined again. The worker starts rendering once replay is over.
+    fn replay(&mut self) -> Result<(), NodeError> {
+        for (job, bytes) in self.store.job_records()? {
+            match codec::decode::<JobRecord>(&bytes, MAX_JOB_RECORD) {
+                Ok(record) => {
+                    self.restored.insert(job, record);
+                }
+                Err(e) => warn!(job = %job.short(), error = %e, "unreadable job record skipped"),
+            }
+        }
+        let jobs = self.store.jobs()?;
+        let mut claims = Vec::new();
+        for spec in &jobs {
+            claims.extend(self.store.claims_of(&spec.id())?);
+        }
+        for claim in claims.iter().filter(|c| c.worker == self.me) {
+            self.queue
+                .push_back(Work::Worker(WorkerInput::Claimed(claim.clone())));
+        }
+        let mut messages: Vec<Message> = Vec::new();
+        for spec in &jobs {
+            let id = spec.id();
+            messages.push(Message::Job(spec.clone()));
+            messages.extend(
+                self.store
+                    .certificates(&id)?
+                    .into_iter()
+                    .map(Message::Certificate),
+            );
+            messages.extend(
+                self.store
+                    .assignments(&id)?
+                    .into_iter()
+                    .map(Message::Assignment),
+            );
+        }
+        messages.extend(claims.into_iter().map(Message::Claim));
+        messages.extend(
+            self.store
+                .attestations()?
+                .into_iter()
+                .map(Message::Attestation),
+        );
+        for message in messages {
+            self.queue.push_back(Work::Message {
+                message,
+                from_checker: false,
+            });
+        }
+        self.queue.push_back(Work::Worker(WorkerInput::Start));
+        self.drain();
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! Swarm events: gossip, point-to-point requests and answers, Kademlia, connections.
+
+use std::collections::BTreeSet;
+
+use libp2p::{gossipsub, request_response, swarm::SwarmEvent, PeerId};
+use pictor_protocol::{MessageKind, Request, Response};
+use tracing::debug;
+
+use super::{EventLoop, Work};
+use crate::{
+    network::BehaviourEvent,
+    requests::{answer, checked_block, checked_rows, Pending},
+    roles::checker::CheckerInput,
+};
+
+/// The most addresses of one peer that go into the Kademlia routing table.
+const MAX_PEER_ADDRS: usize = 8;
+
+impl EventLoop {
+    pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, message.data),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                topic,
+                ..
+            })) => {
+                // A new peer listens for heartbeats: tell it about this worker at once
+                // (once per subscribing peer, so this is bounded by the peers we have).
+                let heartbeats = self.topics.topic(MessageKind::Heartbeat).hash();
+                if self.worker.is_some() && topic == heartbeats {
+                    self.capability_wanted = true;
+                    self.send_heartbeat(crate::now_ms());
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Fetch(event)) => self.on_fetch_event(event),
+            // Peers that speak the DHT join the routing table under the addresses they
+            // listen on.
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(
+                libp2p::identify::Event::Received { peer_id, info, .. },
+            )) if info.protocols.contains(&crate::network::KAD_PROTOCOL) => {
+                for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::NewListenAddr { address, .. } => debug!(%address, "listening"),
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => debug!(%peer_id, "connected"),
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                debug!(%peer_id, ?cause, "disconnected")
+            }
+            _ => {}
+        }
+    }
+
+    fn on_fetch_event(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let response = answer(&self.store, request);
+                    let fetch = &mut self.swarm.behaviour_mut().fetch;
+                    if fetch.send_response(channel, response).is_err() {
+                        debug!(%peer, "response not sent: the peer went away");
+                    }
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(pending) = self.requests.answered(&request_id) {
+                        self.on_response(peer, pending, Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(pending) = self.requests.answered(&request_id) {
+                    self.on_response(peer, pending, Err(error.to_string()));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "inbound request failed");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_response(&mut self, peer: PeerId, pending: Pending, response: Result<Response, String>) {
+        match pending {
+            Pending::Rows {
+                claim,
+                output,
+                width,
+                height,
+                rows,
+            } => {
+                let rows = checked_rows(&peer, &output, width, height, &rows, response);
+                if let Err(reason) = &rows {
+                    tracing::warn!(%claim, %reason, "sampled rows unavailable");
+                }
+                self.queue
+                    .push_back(Work::Checker(CheckerInput::Rows { claim, rows }));
+            }
+            Pending::Scene { id, engine, others } => match checked_block(&id, response) {
+                Ok(bytes) => match self.store.put_block(&bytes) {
+                    Ok(_) => self.tasks.load_scene(id, engine, bytes),
+                    Err(e) => self.scene_loaded(id, Err(e.to_string())),
+                },
+                Err(reason) => {
+                    debug!(%peer, %reason, "scene fetch failed; trying the next peer");
+                    self.request_scene(id, engine, others);
+                }
+            },
+        }
+    }
+
+    fn on_kad_event(&mut self, event: libp2p::kad::Event) {
+        use libp2p::kad::{Event, GetProvidersOk, QueryResult};
+        let Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = event
+        else {
+            return debug!(?event, "kademlia");
+        };
+        let QueryResult::GetProviders(result) = result else {
+            return;
+        };
+        if let Some((found, _)) = self.provider_queries.get_mut(&id) {
+            match result {
+                Ok(GetProvidersOk::FoundProviders { providers, .. }) => found.extend(providers),
+                Ok(GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) => {}
+                Err(e) => debug!(error = %e, "provider query"),
+            }
+        }
+        if step.last {
+            if let Some((found, reply)) = self.provider_queries.remove(&id) {
+                let found: BTreeSet<PeerId> = found;
+                let _ = reply.send(Ok(found.into_iter().collect()));
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The job table: every job this node knows, when it was last active and when it finished.
+//! Finished jobs (every shard certified valid, or ended by their creator) are kept for the
+//! retention period and then pruned; jobs that see no activity for that long are pruned
+//! too, so the table never grows without bound and a new job never depends on how many
+//! came before it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pictor_protocol::{JobId, JobSpec, ShardId};
+
+/// The most jobs a node holds at once. When the table is full, the oldest finished job
+/// makes room; a node with this many unfinished jobs refuses new ones until some finish.
+pub(crate) const MAX_JOBS: usize = 10_000;
+
+#[derive(Debug)]
+pub(crate) struct JobEntry {
+    pub(crate) spec: JobSpec,
+    last_activity_ms: u64,
+    valid: BTreeSet<ShardId>,
+    pub(crate) finished_ms: Option<u64>,
+}
+
+/// Why a job was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this node holds {MAX_JOBS} unfinished jobs; try again when some have finished")]
+pub(crate) struct TableFull;
+
+/// The jobs of this node.
+#[derive(Debug, Default)]
+pub(crate) struct JobTable {
+    jobs: BTreeMap<JobId, JobEntry>,
+}
+
+impl JobTable {
+    pub(crate) fn get(&self, id: &JobId) -> Option<&JobSpec> {
+        self.jobs.get(id).map(|e| &e.spec)
+    }
+
+    pub(crate) fn contains(&self, id: &JobId) -> bool {
+        self.jobs.contains_key(id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// Whether another job uses `scene`.
+    pub(crate) fn uses_scene(&self, scene: &pictor_protocol::ContentId) -> bool {
+        self.jobs.values().any(|e| e.spec.scene == *scene)
+    }
+
+    /// Takes a job. Returns whether it is new, and the finished job evicted to make room.
+    pub(crate) fn insert(
+        &mut self,
+        spec: JobSpec,
+        now_ms: u64,
+    ) -> Result<(bool, Option<JobId>), TableFull> {
+        let id = spec.id();
+        if self.jobs.contains_key(&id) {
+            return Ok((false, None));
+        }
+        let mut evicted = None;
+        if self.jobs.len() >= MAX_JOBS {
+            let oldest = self
+                .jobs
+                .iter()
+                .filter_map(|(id, e)| e.finished_ms.map(|at| (at, *id)))
+                .min()
+                .map(|(_, id)| id);
+            let Some(oldest) = oldest else {
+                return Err(TableFull);
+            };
+            self.jobs.remove(&oldest);
+            evicted = Some(oldest);
+        }
+        self.jobs.insert(
+            id,
+            JobEntry {
+                spec,
+                last_activity_ms: now_ms,
+                valid: BTreeSet::new(),
+                finished_ms: None,
+            },
+        );
+        Ok((true, evicted))
+    }
+
+    /// Something happened for the job.
+    pub(crate) fn touch(&mut self, id: &JobId, now_ms: u64) {
+        if let Some(e) = self.jobs.get_mut(id) {
+            e.last_activity_ms = e.last_activity_ms.max(now_ms);
+        }
+    }
+
+    /// A shard was certified valid; the job finishes when all of its shards are.
+    pub(crate) fn certified(&mut self, shard: &ShardId, now_ms: u64) {
+        let Some(e) = self.jobs.get_mut(&shard.job) else {
+            return;
+        };
+        e.last_activity_ms = e.last_activity_ms.max(now_ms);
+        if e.spec.contains(shard) {
+            e.valid.insert(*shard);
+        }
+        if e.finished_ms.is_none() && e.valid.len() as u64 == e.spec.shard_count() {
+            e.finished_ms = Some(now_ms);
+            e.valid.clear();
+        }
+    }
+
+    /// The job ended by its creator's word (failed or cancelled), or finished before.
+    pub(crate) fn finished(&mut self, id: &JobId, at_ms: u64) {
+        if let Some(e) = self.jobs.get_mut(id) {
+            e.finished_ms.get_or_insert(at_ms);
+            e.valid.clear();
+        }
+    }
+
+    /// Jobs due for pruning at `now_ms`: finished more than `retention_ms` ago, or with no
+    /// activity for that long.
+    pub(crate) fn expired(&self, now_ms: u64, retention_ms: u64) -> Vec<JobId> {
+        self.jobs
+            .iter()
+            .filter(|(_, e)| {
+                let since = e.finished_ms.unwrap_or(e.last_activity_ms);
+                now_ms.saturating_sub(since) > retention_ms
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Forgets a job.
+    pub(crate) fn remove(&mut self, id: &JobId) -> Option<JobSpec> {
+        self.jobs.remove(id).map(|e| e.spec)
+    }
+}

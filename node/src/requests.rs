@@ -1,0 +1,138 @@
+//! Point-to-point requests: what each outbound request was for, the checks on its answer,
+//! and the answers to inbound requests from the block store. No I/O of its own but reads
+//! of the store; the loop sends and receives.
+
+use std::collections::HashMap;
+
+use libp2p::{request_response::OutboundRequestId, PeerId};
+use pictor_protocol::{proof, ClaimId, ContentId, Engine, Request, Response, MAX_RESPONSE_SIZE};
+use pictor_storage::Store;
+
+/// Outbound requests in flight at once; past it a new request fails at once.
+pub(crate) const MAX_IN_FLIGHT: usize = 4096;
+
+/// What an outstanding request was for.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// A scene block, and the peers left to ask after this one.
+    Scene {
+        id: ContentId,
+        engine: Engine,
+        others: Vec<PeerId>,
+    },
+    /// The sampled rows of a claim's output, with proofs.
+    Rows {
+        claim: ClaimId,
+        output: ContentId,
+        width: u32,
+        height: u32,
+        rows: Vec<u32>,
+    },
+}
+
+/// The requests this node has sent and not yet had answered.
+#[derive(Debug, Default)]
+pub(crate) struct Requests {
+    pending: HashMap<OutboundRequestId, Pending>,
+}
+
+impl Requests {
+    /// Whether another request may be sent.
+    pub(crate) fn has_room(&self) -> bool {
+        self.pending.len() < MAX_IN_FLIGHT
+    }
+
+    /// Records a request sent.
+    pub(crate) fn sent(&mut self, id: OutboundRequestId, pending: Pending) {
+        self.pending.insert(id, pending);
+    }
+
+    /// What an answered (or failed) request was for.
+    pub(crate) fn answered(&mut self, id: &OutboundRequestId) -> Option<Pending> {
+        self.pending.remove(id)
+    }
+}
+
+/// The answer to an inbound request, from the block store.
+pub(crate) fn answer(store: &Store, request: Request) -> Response {
+    match request {
+        Request::GetBlock { id } => match store.get_block(&id) {
+            Ok(Some(bytes)) if bytes.len() + 64 <= MAX_RESPONSE_SIZE => Response::Block(bytes),
+            Ok(Some(_)) => Response::Error(format!("block {id} is too large for one response")),
+            Ok(None) => Response::NotFound,
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::GetRows {
+            output,
+            width,
+            height: _,
+            rows,
+        } => match store.get_block(&output) {
+            Ok(Some(block)) => match proof::prove_rows(&block, width, &rows) {
+                Ok(p) => Response::Rows(p),
+                Err(e) => Response::Error(e.to_string()),
+            },
+            Ok(None) => Response::NotFound,
+            Err(e) => Response::Error(e.to_string()),
+        },
+    }
+}
+
+/// The bytes of a block answer, checked against the id that was asked for.
+pub(crate) fn checked_block(
+    id: &ContentId,
+    response: Result<Response, String>,
+) -> Result<Vec<u8>, String> {
+    match response? {
+        Response::Block(bytes) => {
+            id.verify(&bytes).map_err(|e| e.to_string())?;
+            Ok(bytes)
+        }
+        Response::NotFound => Err(format!("{id} not found")),
+        Response::Error(e) => Err(e),
+        other => Err(format!("unexpected answer {other:?}")),
+    }
+}
+
+/// The sampled rows of a rows answer, checked against the claimed output's id.
+pub(crate) fn checked_rows(
+    peer: &PeerId,
+    output: &ContentId,
+    width: u32,
+    height: u32,
+    rows: &[u32],
+    response: Result<Response, String>,
+) -> Result<Vec<(u32, Vec<u8>)>, String> {
+    match response {
+        Ok(Response::Rows(p)) => proof::verify_rows(output, width, height, rows, &p)
+            .map_err(|e| format!("bad row proof from {peer}: {e}")),
+        Ok(other) => Err(format!("unexpected answer from {peer}: {other:?}")),
+        Err(e) => Err(e),
+    }
+}
+
+/// The rows a checker asked for, cut from a whole output block (engines verified by
+/// regions fetch the whole output by CID).
+pub(crate) fn rows_of_output(
+    bytes: &[u8],
+    width: u32,
+    rows: &[u32],
+) -> Result<Vec<(u32, Vec<u8>)>, String> {
+    let tile = pictor_protocol::TileImage::from_block(bytes).map_err(|e| e.to_string())?;
+    if tile.width != width {
+        return Err(format!(
+            "output is {} wide, the claim says {width}",
+            tile.width
+        ));
+    }
+    let len = width as usize * 3;
+    rows.iter()
+        .map(|&r| {
+            let at = r as usize * len;
+            tile.pixels
+                .get(at..at + len)
+                .map(|row| (r, row.to_vec()))
+                .ok_or_else(|| format!("output has no row {r}"))
+        })
+        .collect()
+}

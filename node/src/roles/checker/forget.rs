@@ -1,0 +1,19 @@
+//! Forgetting a pruned job, so that the checker's tables hold only live jobs.
+
+use pictor_protocol::JobId;
+
+use super::Checker;
+
+impl Checker {
+    pub(super) fn forget(&mut self, job: &JobId) {
+        self.jobs.remove(job);
+        self.claims.retain(|_, c| c.claim.shard.job != *job);
+        self.votes
+            .retain(|_, v| v.values().next().is_none_or(|a| a.vote.shard.job != *job));
+        self.certified.retain(|_, j| j != job);
+        self.early_claims.retain(|shard, _| shard.job != *job);
+        self.early_assignments.remove(job);
+        self.unpublished
+            .retain(|_, (qc, _)| qc.vote.shard.job != *job);
+    }
+}

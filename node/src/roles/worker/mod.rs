@@ -1,0 +1,264 @@
+//! The worker: which shards it renders, in what order, and what it claims. A deterministic
+//! state machine like the checker: the node loop feeds it jobs, assignments, its own
+//! claims (on replay) and finished renders; it answers with the renders to start and the
+//! claims to publish. It never renders a shard it has claimed, across restarts too.
+//!
+//! The rendering itself (and the deliberate faults of `--faulty-workers`) is in
+//! [`render`]; the loop runs it on the blocking pool.
+
+mod render;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+pub use render::{render_shard, render_shard_with, ShardError, Tamper};
+
+use pictor_protocol::{
+    rules, Assignment, ContentId, Engine, JobId, PublicKey, ResultClaim, ShardId,
+};
+
+/// Assignments kept while their job is on its way (gossip is not ordered).
+pub const MAX_EARLY_ASSIGNMENTS: usize = 1024;
+/// Assignments queued for rendering.
+pub const MAX_QUEUE: usize = 4096;
+
+/// What a worker is, for the claims it makes.
+#[derive(Debug, Clone)]
+pub struct WorkerParams {
+    /// The network's checkers (assignments come from a job's committee of them).
+    pub checkers: Vec<PublicKey>,
+    /// Checkers on a job's committee.
+    pub committee_size: usize,
+    /// The device the worker renders on, as its claims name it.
+    pub device: String,
+    /// The device Blender renders on, when it is not the CPU: a Blender shard's claim
+    /// names it, so that checkers hold GPU output to the cross-device thresholds.
+    pub blender_device: Option<String>,
+    /// Deliberately wrong outputs, for demonstrations and tests of verification.
+    pub tamper: Option<Tamper>,
+}
+
+/// A rendered shard: its output block is already in the node's block store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedShard {
+    /// The output block's content id.
+    pub output: ContentId,
+    /// Tile width.
+    pub width: u32,
+    /// Tile height.
+    pub height: u32,
+    /// How long the render took.
+    pub render_ms: u64,
+}
+
+/// What the node loop tells the worker.
+#[derive(Debug)]
+pub enum WorkerInput {
+    /// A job is known (validated and stored).
+    Job { id: JobId, engine: Engine },
+    /// An assignment (to any worker: the worker keeps its own).
+    Assignment(Assignment),
+    /// A claim this worker made earlier (replayed from the database at start).
+    Claimed(ResultClaim),
+    /// A shard became final: nobody needs it rendered any more.
+    ShardDone(ShardId),
+    /// A job is finished or pruned: forget it.
+    Forget(JobId),
+    /// The render started by [`WorkerOutput::Render`] finished (or could not start).
+    Rendered {
+        assignment: Assignment,
+        result: Result<RenderedShard, String>,
+    },
+    /// Replay is over: start rendering.
+    Start,
+    /// The node is stopping: start nothing new.
+    Stop,
+}
+
+/// What the worker asks the node loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerOutput {
+    /// Render this shard (with the job's scene), falsified as `tamper` says, store the
+    /// output block and answer [`WorkerInput::Rendered`].
+    Render {
+        assignment: Assignment,
+        tamper: Option<Tamper>,
+    },
+    /// Sign, store and gossip this claim.
+    Claim(ResultClaim),
+    /// A render failed: the shard is left to the checkers' timeout.
+    Failed { shard: ShardId, reason: String },
+}
+
+/// The worker's state.
+#[derive(Debug)]
+pub struct Worker {
+    me: PublicKey,
+    params: WorkerParams,
+    /// Known jobs and their engines.
+    jobs: BTreeMap<JobId, Engine>,
+    queue: VecDeque<Assignment>,
+    early: BTreeMap<JobId, Vec<Assignment>>,
+    /// The shard being rendered now.
+    current: Option<Assignment>,
+    /// Shards (and attempts) claimed, or final: never rendered again.
+    claimed: BTreeSet<(ShardId, u32)>,
+    done: BTreeSet<ShardId>,
+    /// Outputs rendered so far (decides which ones a faulty worker falsifies).
+    rendered: u64,
+    started: bool,
+    stopping: bool,
+}
+
+impl Worker {
+    /// A worker with key `me`.
+    pub fn new(me: PublicKey, params: WorkerParams) -> Worker {
+        Worker {
+            me,
+            params,
+            jobs: BTreeMap::new(),
+            queue: VecDeque::new(),
+            early: BTreeMap::new(),
+            current: None,
+            claimed: BTreeSet::new(),
+            done: BTreeSet::new(),
+            rendered: 0,
+            started: false,
+            stopping: false,
+        }
+    }
+
+    /// The device its claims name.
+    pub fn device(&self) -> &str {
+        &self.params.device
+    }
+
+    /// Whether a shard is being rendered now.
+    pub fn is_rendering(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Assignments waiting to be rendered.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Feeds one input; returns what to do.
+    pub fn handle(&mut self, input: WorkerInput) -> Vec<WorkerOutput> {
+        let mut out = Vec::new();
+        match input {
+            WorkerInput::Job { id, engine } => {
+                self.jobs.insert(id, engine);
+                for a in self.early.remove(&id).unwrap_or_default() {
+                    self.enqueue(a);
+                }
+            }
+            WorkerInput::Assignment(a) => {
+                if a.worker != self.me || !self.from_committee(&a) {
+                    return out;
+                }
+                if self.jobs.contains_key(&a.shard.job) {
+                    self.enqueue(a);
+                } else if self.early.values().map(Vec::len).sum::<usize>() < MAX_EARLY_ASSIGNMENTS {
+                    self.early.entry(a.shard.job).or_default().push(a);
+                }
+            }
+            WorkerInput::Claimed(claim) => {
+                if claim.worker == self.me {
+                    self.claimed.insert((claim.shard, claim.attempt));
+                }
+            }
+            WorkerInput::ShardDone(shard) => {
+                self.done.insert(shard);
+                self.queue.retain(|a| a.shard != shard);
+            }
+            WorkerInput::Forget(job) => {
+                self.jobs.remove(&job);
+                self.early.remove(&job);
+                self.queue.retain(|a| a.shard.job != job);
+                self.claimed.retain(|(s, _)| s.job != job);
+                self.done.retain(|s| s.job != job);
+            }
+            WorkerInput::Rendered { assignment, result } => {
+                if self.current.as_ref() == Some(&assignment) {
+                    self.current = None;
+                }
+                match result {
+                    Ok(rendered) => {
+                        out.push(WorkerOutput::Claim(self.claim(&assignment, rendered)))
+                    }
+                    Err(reason) => out.push(WorkerOutput::Failed {
+                        shard: assignment.shard,
+                        reason,
+                    }),
+                }
+            }
+            WorkerInput::Start => self.started = true,
+            WorkerInput::Stop => self.stopping = true,
+        }
+        self.start_next(&mut out);
+        out
+    }
+
+    fn from_committee(&self, a: &Assignment) -> bool {
+        rules::committee(
+            &a.shard.job,
+            &self.params.checkers,
+            self.params.committee_size,
+        )
+        .contains(&a.assigned_by)
+    }
+
+    fn enqueue(&mut self, a: Assignment) {
+        let known = self.claimed.contains(&(a.shard, a.attempt))
+            || self.done.contains(&a.shard)
+            || self.current.as_ref() == Some(&a)
+            || self.queue.contains(&a);
+        if !known && self.queue.len() < MAX_QUEUE {
+            self.queue.push_back(a);
+        }
+    }
+
+    fn start_next(&mut self, out: &mut Vec<WorkerOutput>) {
+        if !self.started || self.stopping || self.current.is_some() {
+            return;
+        }
+        while let Some(a) = self.queue.pop_front() {
+            if self.claimed.contains(&(a.shard, a.attempt)) || self.done.contains(&a.shard) {
+                continue;
+            }
+            let tamper = self.params.tamper.and_then(|t| t.for_output(self.rendered));
+            self.rendered += 1;
+            self.current = Some(a.clone());
+            out.push(WorkerOutput::Render {
+                assignment: a,
+                tamper,
+            });
+            return;
+        }
+    }
+
+    fn claim(&mut self, a: &Assignment, rendered: RenderedShard) -> ResultClaim {
+        self.claimed.insert((a.shard, a.attempt));
+        let blender = self
+            .jobs
+            .get(&a.shard.job)
+            .is_some_and(|engine| engine.is_blender());
+        let device = match &self.params.blender_device {
+            Some(device) if blender => format!("{device} (blender)"),
+            _ => self.params.device.clone(),
+        };
+        ResultClaim {
+            shard: a.shard,
+            worker: self.me,
+            attempt: a.attempt,
+            output: rendered.output,
+            width: rendered.width,
+            height: rendered.height,
+            render_ms: rendered.render_ms,
+            device,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

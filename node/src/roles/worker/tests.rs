@@ -1,0 +1,202 @@
+//! The worker state machine driven directly.
+
+use pictor_protocol::{
+    rules, Assignment, ContentId, Engine, JobId, Keypair, PublicKey, ResultClaim, ShardId,
+};
+
+use super::{RenderedShard, Tamper, Worker, WorkerInput, WorkerOutput, WorkerParams};
+
+fn key(i: u8) -> PublicKey {
+    Keypair::from_seed([i; 32]).public()
+}
+
+fn checkers() -> Vec<PublicKey> {
+    (1..=4).map(key).collect()
+}
+
+fn worker(tamper: Option<Tamper>) -> Worker {
+    Worker::new(
+        key(9),
+        WorkerParams {
+            checkers: checkers(),
+            committee_size: 4,
+            device: "cpu".into(),
+            blender_device: Some("cuda".into()),
+            tamper,
+        },
+    )
+}
+
+const JOB: JobId = JobId([7; 32]);
+
+fn assignment(tile: u32, attempt: u32, to: PublicKey) -> Assignment {
+    let shard = ShardId {
+        job: JOB,
+        frame: 1,
+        tile,
+    };
+    Assignment {
+        shard,
+        worker: to,
+        attempt,
+        assigned_by: rules::committee(&JOB, &checkers(), 4)[0],
+        deadline_ms: 0,
+    }
+}
+
+fn rendered() -> RenderedShard {
+    RenderedShard {
+        output: ContentId::of(b"tile"),
+        width: 8,
+        height: 8,
+        render_ms: 5,
+    }
+}
+
+fn renders(out: &[WorkerOutput]) -> Vec<u32> {
+    out.iter()
+        .filter_map(|o| match o {
+            WorkerOutput::Render { assignment, .. } => Some(assignment.shard.tile),
+            _ => None,
+        })
+        .collect()
+}
+
+fn started(engine: Engine) -> Worker {
+    let mut w = worker(None);
+    w.handle(WorkerInput::Job { id: JOB, engine });
+    w.handle(WorkerInput::Start);
+    w
+}
+
+#[test]
+fn renders_its_shards_one_at_a_time_in_order_and_claims_each() {
+    let mut w = started(Engine::Builtin);
+    assert_eq!(
+        renders(&w.handle(WorkerInput::Assignment(assignment(0, 0, key(9))))),
+        [0]
+    );
+    assert!(renders(&w.handle(WorkerInput::Assignment(assignment(1, 0, key(9))))).is_empty());
+    let out = w.handle(WorkerInput::Rendered {
+        assignment: assignment(0, 0, key(9)),
+        result: Ok(rendered()),
+    });
+    let claim = out.iter().find_map(|o| match o {
+        WorkerOutput::Claim(c) => Some(c.clone()),
+        _ => None,
+    });
+    let claim = claim.expect("a claim");
+    assert_eq!(
+        (claim.shard.tile, claim.worker, claim.device.as_str()),
+        (0, key(9), "cpu")
+    );
+    assert_eq!(renders(&out), [1], "the next shard starts at once");
+}
+
+#[test]
+fn ignores_assignments_to_others_and_from_outside_the_committee() {
+    let mut w = started(Engine::Builtin);
+    assert!(w
+        .handle(WorkerInput::Assignment(assignment(0, 0, key(8))))
+        .is_empty());
+    let mut forged = assignment(0, 0, key(9));
+    forged.assigned_by = key(200);
+    assert!(w.handle(WorkerInput::Assignment(forged)).is_empty());
+}
+
+#[test]
+fn an_assignment_before_its_job_waits_for_it() {
+    let mut w = worker(None);
+    w.handle(WorkerInput::Start);
+    assert!(w
+        .handle(WorkerInput::Assignment(assignment(3, 0, key(9))))
+        .is_empty());
+    let out = w.handle(WorkerInput::Job {
+        id: JOB,
+        engine: Engine::Builtin,
+    });
+    assert_eq!(renders(&out), [3]);
+}
+
+#[test]
+fn nothing_renders_before_start_and_a_claimed_shard_never_renders_again() {
+    let mut w = worker(None);
+    w.handle(WorkerInput::Job {
+        id: JOB,
+        engine: Engine::Builtin,
+    });
+    let old = ResultClaim {
+        shard: assignment(0, 0, key(9)).shard,
+        worker: key(9),
+        attempt: 0,
+        output: ContentId::of(b"old"),
+        width: 8,
+        height: 8,
+        render_ms: 1,
+        device: "cpu".into(),
+    };
+    w.handle(WorkerInput::Claimed(old));
+    assert!(w
+        .handle(WorkerInput::Assignment(assignment(0, 0, key(9))))
+        .is_empty());
+    assert!(w
+        .handle(WorkerInput::Assignment(assignment(1, 0, key(9))))
+        .is_empty());
+    assert_eq!(
+        renders(&w.handle(WorkerInput::Start)),
+        [1],
+        "only the unclaimed shard"
+    );
+    // A new attempt at the claimed shard (its claim was rejected) is rendered.
+    w.handle(WorkerInput::Assignment(assignment(0, 1, key(9))));
+    let out = w.handle(WorkerInput::Rendered {
+        assignment: assignment(1, 0, key(9)),
+        result: Ok(rendered()),
+    });
+    assert_eq!(renders(&out), [0]);
+}
+
+#[test]
+fn a_final_shard_is_dropped_from_the_queue_and_stop_starts_nothing() {
+    let mut w = started(Engine::Builtin);
+    w.handle(WorkerInput::Assignment(assignment(0, 0, key(9))));
+    w.handle(WorkerInput::Assignment(assignment(1, 0, key(9))));
+    w.handle(WorkerInput::Assignment(assignment(2, 0, key(9))));
+    w.handle(WorkerInput::ShardDone(assignment(1, 0, key(9)).shard));
+    w.handle(WorkerInput::Stop);
+    let out = w.handle(WorkerInput::Rendered {
+        assignment: assignment(0, 0, key(9)),
+        result: Err("scene unusable".into()),
+    });
+    assert!(matches!(&out[..], [WorkerOutput::Failed { .. }]), "{out:?}");
+    assert_eq!(w.queued(), 1, "tile 2 waits; tile 1 is final");
+}
+
+#[test]
+fn a_blender_claim_names_blenders_device_and_a_faulty_worker_falsifies_every_other_output() {
+    let mut w = worker(Some(Tamper::Mixed));
+    w.handle(WorkerInput::Job {
+        id: JOB,
+        engine: Engine::Blender,
+    });
+    w.handle(WorkerInput::Start);
+    let out = w.handle(WorkerInput::Assignment(assignment(0, 0, key(9))));
+    assert!(matches!(
+        &out[..],
+        [WorkerOutput::Render {
+            tamper: Some(_),
+            ..
+        }]
+    ));
+    w.handle(WorkerInput::Assignment(assignment(1, 0, key(9))));
+    let out = w.handle(WorkerInput::Rendered {
+        assignment: assignment(0, 0, key(9)),
+        result: Ok(rendered()),
+    });
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, WorkerOutput::Claim(c) if c.device == "cuda (blender)")));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, WorkerOutput::Render { tamper: None, .. })));
+}
