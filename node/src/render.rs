@@ -306,6 +306,7 @@ pub async fn render_network(
         form_timeout: Duration::from_secs(60),
         blender_device: req.blender_device,
         requirements: req.requirements.clone(),
+        job_retention: crate::DEFAULT_JOB_RETENTION,
     })
     .await?;
     let result = run_job(&mut devnet, req, &mut spec, bundle, &mut progress).await;

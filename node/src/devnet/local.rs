@@ -35,6 +35,8 @@ pub struct DevnetConfig {
     /// What the network asks of its workers (a network spec's `[requirements]`); a local
     /// worker that falls short stops the network's start with the reason, in one line.
     pub requirements: pictor_gpu::HardwareRequirements,
+    /// How long finished jobs are kept before they are pruned.
+    pub job_retention: Duration,
 }
 
 /// One running node of the local network.
@@ -123,7 +125,7 @@ impl Devnet {
             // The creator answers IPFS gateway requests for the frames it holds.
             http: events.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             blender_pool: Some(blender_pool.clone()),
-            job_retention: crate::config::DEFAULT_JOB_RETENTION,
+            job_retention: config.job_retention,
         };
         let mut nodes = Vec::new();
         for (i, keypair) in checker_keys.into_iter().enumerate() {

@@ -180,7 +180,8 @@ impl EventLoop {
         if self.worker.is_some() && now >= due {
             self.send_heartbeat(now);
         }
-        if now >= self.last_prune_ms + PRUNE_INTERVAL_MS {
+        let prune_every = PRUNE_INTERVAL_MS.min(self.retention_ms / 2).max(250);
+        if now >= self.last_prune_ms + prune_every {
             self.last_prune_ms = now;
             for job in self.jobs.expired(now, self.retention_ms) {
                 self.prune(job);
