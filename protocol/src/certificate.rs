@@ -152,18 +152,20 @@ impl VoteCollector {
         self.votes.len()
     }
 
-    /// Adds an attestation (verifying its signatures and verdict).
+    /// Adds an attestation, verifying its signatures and verdict first.
     pub fn add(&mut self, att: &Attestation) -> Result<Collected, CertificateError> {
-        if att.vote.claim != self.claim {
-            return Err(CertificateError::WrongClaim {
-                expected: self.claim,
-                got: att.vote.claim,
-            });
-        }
-        if !self.committee.contains(&att.checker) {
-            return Err(CertificateError::NotMember(att.checker));
-        }
+        // The cheap checks first: no signature work for a foreign claim or an outsider.
+        self.admit(att)?;
         att.verify(&self.network)?;
+        self.add_verified(att)
+    }
+
+    /// Adds an attestation whose signatures and verdict the caller has already verified
+    /// ([`Attestation::verify`] for this collector's network); only the claim and the
+    /// committee membership are checked here. For a node whose gossip validator verifies
+    /// every attestation once before handing it on.
+    pub fn add_verified(&mut self, att: &Attestation) -> Result<Collected, CertificateError> {
+        self.admit(att)?;
         if let Some((vote, sig)) = self.votes.get(&att.checker) {
             if *vote == att.vote {
                 return Ok(Collected::Duplicate);
@@ -194,6 +196,20 @@ impl VoteCollector {
             return Ok(Collected::Certified(qc));
         }
         Ok(Collected::Pending)
+    }
+
+    /// Whether `att` is about this collector's claim and by a committee member.
+    fn admit(&self, att: &Attestation) -> Result<(), CertificateError> {
+        if att.vote.claim != self.claim {
+            return Err(CertificateError::WrongClaim {
+                expected: self.claim,
+                got: att.vote.claim,
+            });
+        }
+        if !self.committee.contains(&att.checker) {
+            return Err(CertificateError::NotMember(att.checker));
+        }
+        Ok(())
     }
 }
 
