@@ -277,6 +277,11 @@ impl EventLoop {
                 CheckerOutput::Banned(worker) => {
                     info!(worker = %worker.short(), "worker banned: its claim was rejected by quorum")
                 }
+                CheckerOutput::Equivocation(evidence) => warn!(
+                    checker = %evidence.checker.short(),
+                    claim = %evidence.first.0.claim,
+                    "checker signed two different votes on one claim; its second vote is not counted"
+                ),
             }
         }
     }
