@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::attestation::{Attestation, AttestationError, Vote};
 use crate::claim::ClaimId;
 use crate::identity::{MessageKind, PublicKey, Signature, SignatureError};
+use crate::job::JobId;
 use crate::rules;
 
 /// Why a certificate or evidence was rejected.
@@ -147,23 +148,30 @@ impl VoteCollector {
         self.certified.as_ref()
     }
 
+    /// The job of the claim, once a vote is in (a vote names its shard).
+    pub fn job(&self) -> Option<JobId> {
+        self.votes.values().next().map(|(vote, _)| vote.shard.job)
+    }
+
     /// Number of checkers that voted.
     pub fn votes(&self) -> usize {
         self.votes.len()
     }
 
-    /// Adds an attestation (verifying its signatures and verdict).
+    /// Adds an attestation, verifying its signatures and verdict first.
     pub fn add(&mut self, att: &Attestation) -> Result<Collected, CertificateError> {
-        if att.vote.claim != self.claim {
-            return Err(CertificateError::WrongClaim {
-                expected: self.claim,
-                got: att.vote.claim,
-            });
-        }
-        if !self.committee.contains(&att.checker) {
-            return Err(CertificateError::NotMember(att.checker));
-        }
+        // The cheap checks first: no signature work for a foreign claim or an outsider.
+        self.admit(att)?;
         att.verify(&self.network)?;
+        self.add_verified(att)
+    }
+
+    /// Adds an attestation whose signatures and verdict the caller has already verified
+    /// ([`Attestation::verify`] for this collector's network); only the claim and the
+    /// committee membership are checked here. For a node whose gossip validator verifies
+    /// every attestation once before handing it on.
+    pub fn add_verified(&mut self, att: &Attestation) -> Result<Collected, CertificateError> {
+        self.admit(att)?;
         if let Some((vote, sig)) = self.votes.get(&att.checker) {
             if *vote == att.vote {
                 return Ok(Collected::Duplicate);
@@ -194,6 +202,20 @@ impl VoteCollector {
             return Ok(Collected::Certified(qc));
         }
         Ok(Collected::Pending)
+    }
+
+    /// Whether `att` is about this collector's claim and by a committee member.
+    fn admit(&self, att: &Attestation) -> Result<(), CertificateError> {
+        if att.vote.claim != self.claim {
+            return Err(CertificateError::WrongClaim {
+                expected: self.claim,
+                got: att.vote.claim,
+            });
+        }
+        if !self.committee.contains(&att.checker) {
+            return Err(CertificateError::NotMember(att.checker));
+        }
+        Ok(())
     }
 }
 

@@ -52,11 +52,12 @@ pub fn committee(job: &JobId, checkers: &[PublicKey], size: usize) -> Vec<Public
     c
 }
 
-/// The committee member that leads a shard (assigns it, reassigns on timeout).
-pub fn shard_leader(shard: &ShardId, committee: &[PublicKey]) -> Option<PublicKey> {
-    ranked(b"leader", &shard.to_key(), committee)
-        .into_iter()
-        .next()
+/// The committee member that leads a job at leadership `epoch`: it makes the job's
+/// assignments and publishes its certificates at once. Epoch 0 is the first member in
+/// committee order (see [`committee`]); each take-over after a silent leader moves to the
+/// next member, wrapping around. `None` for an empty committee.
+pub fn job_leader(committee: &[PublicKey], epoch: usize) -> Option<PublicKey> {
+    committee.get(epoch % committee.len().max(1)).copied()
 }
 
 /// The worker for `shard` at `attempt`: rendezvous over `shard || attempt`, skipping
@@ -293,16 +294,26 @@ mod tests {
     }
 
     #[test]
-    fn leader_and_exclusion() {
+    fn job_leader_takes_turns_in_committee_order() {
+        let ks = keys(4);
+        let c = committee(&JobId([3; 32]), &ks, 4);
+        assert_eq!(job_leader(&c, 0), Some(c[0]));
+        assert_eq!(job_leader(&c, 1), Some(c[1]));
+        assert_eq!(job_leader(&c, 3), Some(c[3]));
+        assert_eq!(job_leader(&c, 4), Some(c[0]), "take-overs wrap around");
+        assert_eq!(job_leader(&c, usize::MAX), Some(c[usize::MAX % 4]));
+        assert_eq!(job_leader(&[], 0), None);
+        assert_eq!(job_leader(&[], 7), None);
+    }
+
+    #[test]
+    fn exclusion() {
         let ks = keys(6);
         let shard = ShardId {
             job: JobId([3; 32]),
             frame: 1,
             tile: 0,
         };
-        let leader = shard_leader(&shard, &ks);
-        assert!(leader.is_some_and(|l| ks.contains(&l)));
-        assert_eq!(shard_leader(&shard, &[]), None);
         let first = assign_worker(&shard, 0, &ks, &BTreeSet::new());
         let excluded: BTreeSet<_> = first.into_iter().collect();
         let second = assign_worker(&shard, 0, &ks, &excluded);
@@ -330,7 +341,11 @@ mod tests {
             let unique: BTreeSet<_> = a.iter().collect();
             prop_assert_eq!(unique.len(), a.len());
             let shard = ShardId { job, frame: 1, tile: 0 };
-            prop_assert_eq!(shard_leader(&shard, &ks), shard_leader(&shard, &shuffled));
+            let epoch = seed as usize;
+            prop_assert_eq!(
+                job_leader(&a, epoch),
+                job_leader(&committee(&job, &shuffled, size), epoch)
+            );
             prop_assert_eq!(
                 assign_worker(&shard, 2, &ks, &BTreeSet::new()),
                 assign_worker(&shard, 2, &shuffled, &BTreeSet::new())

@@ -189,6 +189,11 @@ impl EventLoop {
             CheckerOutput::Banned(worker) => {
                 info!(worker = %worker.short(), "worker banned: its claim was rejected by quorum")
             }
+            CheckerOutput::Equivocation(evidence) => warn!(
+                checker = %evidence.checker.short(),
+                claim = %evidence.first.0.claim,
+                "a checker signed two conflicting votes on one claim"
+            ),
         }
     }
 

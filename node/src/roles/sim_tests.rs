@@ -209,6 +209,9 @@ impl Sim {
                 CheckerOutput::Banned(w) => {
                     self.banned.insert((i, w));
                 }
+                CheckerOutput::Equivocation(evidence) => {
+                    panic!("no checker of the simulation votes twice: {evidence:?}")
+                }
             }
         }
     }

@@ -136,6 +136,75 @@ fn collector_certifies_on_quorum_and_spots_equivocation() {
 }
 
 #[test]
+fn add_verified_applies_the_same_quorum_rule_without_signature_work() {
+    let kps = members(4);
+    let committee = keys(&kps);
+    let c = claim();
+    let att =
+        |k: &Keypair, bad: bool| Attestation::create(k, NET, &c, samples_for(k, NET, &c, bad));
+    // A broken signature: `add` refuses it, `add_verified` trusts the caller's check.
+    let mut forged = att(&kps[0], false);
+    let mut b = *forged.vote_signature.as_bytes();
+    b[0] ^= 1;
+    forged.vote_signature = Signature::from_bytes(b);
+    let mut checked = VoteCollector::new(NET, c.id(), &committee);
+    assert!(matches!(
+        checked.add(&forged),
+        Err(CertificateError::Attestation(_))
+    ));
+    assert_eq!(checked.votes(), 0);
+    let mut trusted = VoteCollector::new(NET, c.id(), &committee);
+    assert_eq!(trusted.add_verified(&forged), Ok(Collected::Pending));
+    assert_eq!(trusted.votes(), 1);
+
+    // Same answers as `add` for the same sequence of verified attestations.
+    let mut col = VoteCollector::new(NET, c.id(), &committee);
+    assert_eq!(
+        col.add_verified(&att(&kps[0], true)),
+        Ok(Collected::Pending)
+    );
+    assert_eq!(
+        col.add_verified(&att(&kps[0], true)),
+        Ok(Collected::Duplicate)
+    );
+    // kps[0] changes its mind before the quorum: evidence, and the second vote is not
+    // counted (kps[1] and kps[2] alone are no quorum of four).
+    let eq = col.add_verified(&att(&kps[0], false));
+    let Ok(Collected::Equivocation(ev)) = eq else {
+        panic!("expected evidence, got {eq:?}");
+    };
+    assert_eq!(ev.verify(NET), Ok(()));
+    assert_eq!(
+        col.add_verified(&att(&kps[1], false)),
+        Ok(Collected::Pending)
+    );
+    assert_eq!(
+        col.add_verified(&att(&kps[2], false)),
+        Ok(Collected::Pending)
+    );
+    assert_eq!(col.certificate(), None);
+    let done = col.add_verified(&att(&kps[3], false));
+    let Ok(Collected::Certified(cert)) = done else {
+        panic!("expected a certificate, got {done:?}");
+    };
+    assert!(!cert.signers().any(|k| *k == kps[0].public()));
+    assert_eq!(cert.verify(NET, &committee), Ok(()));
+    // Outsiders and other claims are still refused.
+    let outsider = Keypair::from_seed([1; 32]);
+    assert_eq!(
+        col.add_verified(&att(&outsider, false)),
+        Err(CertificateError::NotMember(outsider.public()))
+    );
+    let mut other = c.clone();
+    other.attempt = 7;
+    let foreign = Attestation::create(&kps[0], NET, &other, Vec::new());
+    assert!(matches!(
+        col.add_verified(&foreign),
+        Err(CertificateError::WrongClaim { .. })
+    ));
+}
+
+#[test]
 fn evidence_rules() {
     let k = Keypair::from_seed([3; 32]);
     let c = claim();

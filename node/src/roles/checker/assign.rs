@@ -1,11 +1,12 @@
-//! The Job Manager's half of the checker: who may render, who renders what, and what
-//! happens when time passes (timeouts, silent workers, a silent leader).
+//! The Job Manager's half of the checker: who may render, who renders what (and the
+//! assignments other committee members make), and what happens when time passes
+//! (timeouts, silent workers, a silent leader).
 
 use std::collections::BTreeMap;
 
 use pictor_protocol::{rules, Assignment, Message, PublicKey};
 
-use super::{Checker, CheckerOutput, WorkerRecord};
+use super::{Checker, CheckerOutput, WorkerRecord, MAX_EARLY};
 
 /// Whether a worker is heard from recently and not banned.
 pub(super) fn live(
@@ -20,6 +21,47 @@ pub(super) fn live(
 }
 
 impl Checker {
+    pub(super) fn on_assignment(
+        &mut self,
+        now_ms: u64,
+        a: Assignment,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(job) = self.jobs.get_mut(&a.shard.job) else {
+            // The job may still be on its way.
+            if self.early_len() < MAX_EARLY {
+                self.early_assignments
+                    .entry(a.shard.job)
+                    .or_default()
+                    .push(a);
+            }
+            return;
+        };
+        if !job.committee.contains(&a.assigned_by) {
+            return;
+        }
+        let Some(shard) = job.shards.get_mut(&a.shard) else {
+            return;
+        };
+        if shard.done || a.attempt < shard.attempt {
+            return;
+        }
+        if a.attempt == shard.attempt && shard.assignment.is_some() {
+            return; // the first assignment of an attempt stands
+        }
+        shard.attempt = a.attempt;
+        shard.assigned_ms = now_ms;
+        shard.claim = None;
+        let id = a.shard;
+        shard.assignment = Some(a);
+        job.last_progress_ms = now_ms;
+        if let Some(early) = self.early_claims.remove(&id) {
+            for claim in early {
+                self.on_claim(now_ms, claim, out);
+            }
+        }
+    }
+
     pub(super) fn on_tick(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
         let params = self.params.clone();
         for job in self.jobs.values_mut() {
@@ -89,10 +131,7 @@ impl Checker {
         let max = self.params.max_outstanding;
         let deadline = self.params.shard_timeout_ms;
         for job in self.jobs.values_mut() {
-            let leader = job
-                .committee
-                .get(job.leader_epoch % job.committee.len().max(1));
-            if leader != Some(&me) {
+            if rules::job_leader(&job.committee, job.leader_epoch) != Some(me) {
                 continue;
             }
             // A worker whose capability record lacks the job's engine cannot render it.

@@ -8,8 +8,8 @@ impl Checker {
     pub(super) fn forget(&mut self, job: &JobId) {
         self.jobs.remove(job);
         self.claims.retain(|_, c| c.claim.shard.job != *job);
-        self.votes
-            .retain(|_, v| v.values().next().is_none_or(|a| a.vote.shard.job != *job));
+        self.collectors.retain(|_, c| c.job() != Some(*job));
+        self.early_votes.remove(job);
         self.certified.retain(|_, j| j != job);
         self.early_claims.retain(|shard, _| shard.job != *job);
         self.early_assignments.remove(job);

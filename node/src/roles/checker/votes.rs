@@ -1,0 +1,183 @@
+//! Votes and certificates: one [`VoteCollector`] per claim (the quorum rule and the
+//! equivocation check live in the protocol crate), attestations held until their job
+//! arrives, who publishes a certificate and when, and what a certificate decides.
+
+use pictor_protocol::{
+    rules, Attestation, ClaimId, Collected, Message, QuorumCertificate, Verdict, VoteCollector,
+};
+
+use super::{Checker, CheckerOutput};
+
+/// Claims with votes and no certificate yet (a collector holds at most one vote per
+/// committee member: about 100 000 votes with committees of four).
+const MAX_COLLECTORS: usize = 25_000;
+/// Attestations held until their job arrives.
+const MAX_EARLY_VOTES: usize = 10_000;
+/// How long a committee member waits for the leader's certificate before publishing its own.
+const CERTIFICATE_GRACE_MS: u64 = 1_000;
+
+impl Checker {
+    pub(super) fn on_attestation(
+        &mut self,
+        now_ms: u64,
+        a: Attestation,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let claim = a.vote.claim;
+        if self.certified.contains_key(&claim) {
+            return;
+        }
+        let Some(job) = self.jobs.get(&a.vote.shard.job) else {
+            // Gossip is unordered: without its job the committee is unknown, so the vote
+            // waits for the job (`on_job` feeds it back here).
+            let held: usize = self.early_votes.values().map(Vec::len).sum();
+            if held < MAX_EARLY_VOTES {
+                self.early_votes
+                    .entry(a.vote.shard.job)
+                    .or_default()
+                    .push(a);
+            }
+            return;
+        };
+        if !job.committee.contains(&a.checker) {
+            return;
+        }
+        if let Some(rect) = job.spec.tile_rect(a.vote.shard.tile) {
+            let positions = if job.spec.engine.is_bit_exact() {
+                a.check_samples(rect.w, rect.h, job.samples)
+            } else {
+                a.check_regions(rect.w, rect.h, job.samples, rules::REGION_SIDE)
+            };
+            if positions.is_err() {
+                return;
+            }
+        }
+        if !self.collectors.contains_key(&claim) && self.collectors.len() >= MAX_COLLECTORS {
+            return;
+        }
+        let network = &self.params.network;
+        let collector = self
+            .collectors
+            .entry(claim)
+            .or_insert_with(|| VoteCollector::new(network, claim, &job.committee));
+        // The node's validator verified the attestation's signatures and verdict before
+        // it reached the checker: one verification per node.
+        let Ok(collected) = collector.add_verified(&a) else {
+            return;
+        };
+        match collected {
+            Collected::Certified(qc) => self.on_quorum(now_ms, qc, out),
+            // The second vote is not counted; the evidence goes out for everyone to see.
+            Collected::Equivocation(evidence) => out.push(CheckerOutput::Equivocation(evidence)),
+            // Pending or a duplicate: nothing to do yet.
+            _ => {}
+        }
+    }
+
+    /// A quorum this checker reached itself. Every member reaches it from the same
+    /// attestations; one certificate on the wire is enough. The job's leader publishes it at
+    /// once, the others only if none has been seen after a grace period (the leader may be
+    /// gone).
+    fn on_quorum(&mut self, now_ms: u64, qc: QuorumCertificate, out: &mut Vec<CheckerOutput>) {
+        let leader = self
+            .jobs
+            .get(&qc.vote.shard.job)
+            .and_then(|job| rules::job_leader(&job.committee, job.leader_epoch));
+        let publish_now = leader == Some(self.me);
+        if publish_now {
+            out.push(CheckerOutput::Publish(Message::Certificate(qc.clone())));
+        }
+        let claim = qc.vote.claim;
+        self.on_certificate(now_ms, qc.clone(), out);
+        if !publish_now {
+            self.unpublished
+                .insert(claim, (qc, now_ms + CERTIFICATE_GRACE_MS));
+        }
+    }
+
+    /// Publishes the certificates whose leader stayed silent past the grace period.
+    pub(super) fn publish_overdue_certificates(
+        &mut self,
+        now_ms: u64,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let overdue: Vec<ClaimId> = self
+            .unpublished
+            .iter()
+            .filter(|(_, (_, due))| now_ms >= *due)
+            .map(|(claim, _)| *claim)
+            .collect();
+        for claim in overdue {
+            if let Some((qc, _)) = self.unpublished.remove(&claim) {
+                out.push(CheckerOutput::Publish(Message::Certificate(qc)));
+            }
+        }
+    }
+
+    pub(super) fn on_certificate(
+        &mut self,
+        now_ms: u64,
+        qc: QuorumCertificate,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let claim = qc.vote.claim;
+        // A certificate for this claim is on the wire: ours need not be.
+        self.unpublished.remove(&claim);
+        if self.certified.contains_key(&claim) {
+            return;
+        }
+        let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {
+            return;
+        };
+        self.certified.insert(claim, qc.vote.shard.job);
+        self.collectors.remove(&claim);
+        let Some(shard) = job.shards.get_mut(&qc.vote.shard) else {
+            return;
+        };
+        job.last_progress_ms = now_ms;
+        // The certificate names the claim's worker and attempt: never guess them from the
+        // shard's current assignment, which may already belong to the next worker.
+        let rejected = Some((qc.vote.worker, qc.vote.attempt));
+        self.claims.remove(&claim);
+        if shard.done {
+            return;
+        }
+        match qc.vote.verdict {
+            Verdict::Valid => {
+                shard.done = true;
+                out.push(CheckerOutput::Finalized {
+                    shard: qc.vote.shard,
+                    claim,
+                    verdict: Verdict::Valid,
+                });
+            }
+            Verdict::Invalid => {
+                out.push(CheckerOutput::Finalized {
+                    shard: qc.vote.shard,
+                    claim,
+                    verdict: Verdict::Invalid,
+                });
+                let (worker, attempt) = match rejected {
+                    Some((w, a)) => (Some(w), a),
+                    None => (None, shard.attempt),
+                };
+                // The assignment that replaces the rejected one may have arrived first:
+                // only a rejection of the current attempt moves the shard on.
+                if shard.attempt <= attempt {
+                    shard.attempt = attempt + 1;
+                    shard.assignment = None;
+                    shard.claim = None;
+                }
+                if let Some(worker) = worker {
+                    shard.failed.insert(worker);
+                    let record = self.workers.entry(worker).or_default();
+                    if !record.banned {
+                        record.banned = true;
+                        out.push(CheckerOutput::Banned(worker));
+                    }
+                }
+                self.assign_all(now_ms, out);
+            }
+        }
+    }
+}
