@@ -28,19 +28,30 @@ impl LocalCapability {
     /// Probes this machine: devices (NVML, else the CPU), engines (built-in; Blender if
     /// installed) and the benchmark score on `threads` threads. Takes about a second.
     pub fn probe(threads: usize) -> Result<LocalCapability, NodeError> {
+        LocalCapability::probe_with(threads, true)
+    }
+
+    /// Probes this machine; with `benchmark` false the benchmark is not run and the record
+    /// states no score (for a network that asks for none: a local network of one machine).
+    pub fn probe_with(threads: usize, benchmark: bool) -> Result<LocalCapability, NodeError> {
         let blender = pictor_gpu::Blender::program();
         // Blender's `--version` (about half a second, mostly waiting on one core) runs
         // beside the benchmark.
         let (inventory, engines, score) = std::thread::scope(|s| {
             let probes = s.spawn(|| (Inventory::probe(), EngineInfo::probe_all(&blender)));
-            let score = benchmark::run(threads);
+            let score = if benchmark {
+                benchmark::run(threads).map(Some)
+            } else {
+                Ok(None)
+            };
             let (inventory, engines) = probes
                 .join()
                 .map_err(|_| NodeError::Config("the device probe panicked".into()))?;
             Ok::<_, NodeError>((inventory, engines, score))
         })?;
         let score = score.map_err(|e| NodeError::Config(format!("benchmark: {e}")))?;
-        let view = CapabilityView::local(&inventory, &engines, Some(score.msamples_per_s));
+        let msamples_per_s = score.as_ref().map(|s| s.msamples_per_s);
+        let view = CapabilityView::local(&inventory, &engines, msamples_per_s);
         let devices = inventory
             .devices()
             .into_iter()
@@ -76,8 +87,8 @@ impl LocalCapability {
             view,
             devices,
             engines: record_engines,
-            benchmark_ksamples_per_s: ksamples_from_msamples(score.msamples_per_s),
-            threads: u32::try_from(score.threads).unwrap_or(u32::MAX),
+            benchmark_ksamples_per_s: msamples_per_s.map_or(0, ksamples_from_msamples),
+            threads: u32::try_from(score.map_or(threads, |s| s.threads)).unwrap_or(u32::MAX),
         })
     }
 

@@ -127,6 +127,13 @@ impl Devnet {
             blender_pool: Some(blender_pool.clone()),
             job_retention: config.job_retention,
         };
+        // The local workers share one machine: measure it once, while the checkers start.
+        // A network that asks for no benchmark score gets none measured.
+        let threads = rayon_threads();
+        let benchmark = config.requirements.min_benchmark_score.is_some();
+        let capability = tokio::task::spawn_blocking(move || {
+            LocalCapability::probe_with(threads, benchmark)
+        });
         let mut nodes = Vec::new();
         for (i, keypair) in checker_keys.into_iter().enumerate() {
             let home = config.root.join(format!("checker-{i}"));
@@ -143,9 +150,7 @@ impl Devnet {
                 home,
             });
         }
-        // The local workers share one machine: measure it once.
-        let threads = rayon_threads();
-        let capability = tokio::task::spawn_blocking(move || LocalCapability::probe(threads))
+        let capability = capability
             .await
             .map_err(|e| NodeError::Config(format!("capability probe: {e}")))??;
         for i in 0..config.workers {
