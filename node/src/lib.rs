@@ -29,7 +29,7 @@ pub use client::{Client, NodeEvent, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig, DEFAULT_JOB_RETENTION};
 pub use error::NodeError;
 pub use event_loop::spawn;
-pub use spec::NetworkSpec;
+pub use spec::{NetworkSpec, SpecParams, PROTOCOL_VERSION};
 
 /// Milliseconds since the Unix epoch: the only clock the node reads.
 pub fn now_ms() -> u64 {
