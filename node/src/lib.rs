@@ -16,6 +16,7 @@ mod error;
 mod event_loop;
 mod fetch;
 mod gossip;
+pub mod home;
 pub mod identity;
 pub mod network;
 pub mod render;
@@ -29,6 +30,7 @@ pub use client::{Client, NodeEvent, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig, DEFAULT_JOB_RETENTION};
 pub use error::NodeError;
 pub use event_loop::spawn;
+pub use home::Home;
 pub use spec::{NetworkSpec, SpecParams, PROTOCOL_VERSION};
 
 /// Milliseconds since the Unix epoch: the only clock the node reads.
