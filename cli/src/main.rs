@@ -1,6 +1,7 @@
 //! `pictor`: the command line of a Pictor render-network node.
 
 mod bench;
+mod devnet;
 mod gpu;
 mod init;
 mod logging;
@@ -45,6 +46,8 @@ enum Command {
     Init(init::InitArgs),
     /// Run a node on its home until SIGINT or SIGTERM.
     Node(node::NodeArgs),
+    /// A local network of `pictor node` processes: `up`, `status`, `down`.
+    Devnet(devnet::DevnetArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +91,10 @@ fn main() -> ExitCode {
         Command::Init(args) => {
             init();
             init::run(args)
+        }
+        Command::Devnet(args) => {
+            init();
+            devnet::run(args)
         }
     };
     match result {
