@@ -43,7 +43,10 @@ pub(crate) fn pictor_at(level: &str) -> String {
 impl Logging {
     /// The filter in force: RUST_LOG, else `--log`, else `-q`, else `-v`, else `default`.
     fn filter(&self, default: &str) -> String {
-        if let Some(env) = std::env::var("RUST_LOG").ok().filter(|f| !f.trim().is_empty()) {
+        if let Some(env) = std::env::var("RUST_LOG")
+            .ok()
+            .filter(|f| !f.trim().is_empty())
+        {
             return env;
         }
         if let Some(filter) = &self.filter {

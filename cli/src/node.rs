@@ -78,10 +78,9 @@ pub(crate) fn run(args: NodeArgs, logging: &Logging) -> Result<()> {
         let mut interrupt = signal(SignalKind::interrupt()).context("SIGINT handler")?;
         if let Some(worker) = &mut config.roles.worker {
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let capability =
-                tokio::task::spawn_blocking(move || LocalCapability::probe(threads))
-                    .await
-                    .context("capability probe")??;
+            let capability = tokio::task::spawn_blocking(move || LocalCapability::probe(threads))
+                .await
+                .context("capability probe")??;
             worker.capability = Some(capability);
         }
         let stop = async move {

@@ -185,7 +185,10 @@ impl Home {
                     role: Role::All,
                     ..HomeConfig::default()
                 };
-                (NetworkSpec::from_params(&params, Vec::new()).to_toml()?, config)
+                (
+                    NetworkSpec::from_params(&params, Vec::new()).to_toml()?,
+                    config,
+                )
             }
         };
         let created = home.write_files(&spec, &config)?;

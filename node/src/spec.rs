@@ -165,7 +165,12 @@ struct RawParams {
 }
 
 /// A whole number of at least 1 at `[params] key`, or `default`.
-fn count(doc: &TomlText<'_>, key: &str, value: Option<i64>, default: usize) -> Result<usize, NodeError> {
+fn count(
+    doc: &TomlText<'_>,
+    key: &str,
+    value: Option<i64>,
+    default: usize,
+) -> Result<usize, NodeError> {
     match value {
         None => Ok(default),
         Some(n) => usize::try_from(n)
@@ -196,7 +201,8 @@ impl RawSpec {
     fn check(self, doc: &TomlText<'_>) -> Result<NetworkSpec, NodeError> {
         let network = self.network.unwrap_or_default();
         if let Some(id) = &network.id {
-            pictor_protocol::validate_network_id(id).map_err(|e| doc.error(&["network", "id"], e))?;
+            pictor_protocol::validate_network_id(id)
+                .map_err(|e| doc.error(&["network", "id"], e))?;
         }
         let protocol_version = match network.protocol_version {
             None => PROTOCOL_VERSION,
@@ -226,18 +232,34 @@ impl RawSpec {
         }
         let mut bootnodes = Vec::new();
         for (i, text) in network.bootnodes.iter().enumerate() {
-            bootnodes.push(bootnode(text).map_err(|e| {
-                doc.error(&["network", "bootnodes", &i.to_string()], e)
-            })?);
+            bootnodes.push(
+                bootnode(text)
+                    .map_err(|e| doc.error(&["network", "bootnodes", &i.to_string()], e))?,
+            );
         }
         let d = SpecParams::default();
         let p = &self.params;
         let params = SpecParams {
             committee_size: count(doc, "committee_size", p.committee_size, d.committee_size)?,
             max_outstanding: count(doc, "max_outstanding", p.max_outstanding, d.max_outstanding)?,
-            shard_timeout: period(doc, "shard_timeout", p.shard_timeout.as_ref(), d.shard_timeout)?,
-            claim_timeout: period(doc, "claim_timeout", p.claim_timeout.as_ref(), d.claim_timeout)?,
-            leader_timeout: period(doc, "leader_timeout", p.leader_timeout.as_ref(), d.leader_timeout)?,
+            shard_timeout: period(
+                doc,
+                "shard_timeout",
+                p.shard_timeout.as_ref(),
+                d.shard_timeout,
+            )?,
+            claim_timeout: period(
+                doc,
+                "claim_timeout",
+                p.claim_timeout.as_ref(),
+                d.claim_timeout,
+            )?,
+            leader_timeout: period(
+                doc,
+                "leader_timeout",
+                p.leader_timeout.as_ref(),
+                d.leader_timeout,
+            )?,
             heartbeat_interval: period(
                 doc,
                 "heartbeat_interval",
@@ -263,7 +285,10 @@ impl RawSpec {
                 RequirementsError::EmptyEngine => "engines",
                 _ => "",
             };
-            let path: Vec<&str> = ["requirements", key].into_iter().filter(|k| !k.is_empty()).collect();
+            let path: Vec<&str> = ["requirements", key]
+                .into_iter()
+                .filter(|k| !k.is_empty())
+                .collect();
             doc.error(&path, e)
         })?;
         Ok(NetworkSpec {
@@ -329,7 +354,11 @@ impl NetworkSpec {
             network: has_network.then(|| RawNetwork {
                 id: self.id.clone(),
                 protocol_version: Some(i64::from(self.protocol_version)),
-                genesis_checkers: self.genesis_checkers.iter().map(|k| k.to_string()).collect(),
+                genesis_checkers: self
+                    .genesis_checkers
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect(),
                 bootnodes: self.bootnodes.iter().map(|a| a.to_string()).collect(),
             }),
             params: RawParams {

@@ -149,13 +149,20 @@ struct RawConfig {
     log: Option<String>,
 }
 
-fn multiaddrs(doc: &TomlText<'_>, key: &str, texts: &[String]) -> Result<Vec<Multiaddr>, NodeError> {
+fn multiaddrs(
+    doc: &TomlText<'_>,
+    key: &str,
+    texts: &[String],
+) -> Result<Vec<Multiaddr>, NodeError> {
     texts
         .iter()
         .enumerate()
         .map(|(i, t)| {
             t.trim().parse::<Multiaddr>().map_err(|e| {
-                doc.error(&[key, &i.to_string()], format!("{t:?} is not a multiaddr: {e}"))
+                doc.error(
+                    &[key, &i.to_string()],
+                    format!("{t:?} is not a multiaddr: {e}"),
+                )
             })
         })
         .collect()
@@ -188,7 +195,10 @@ impl HomeConfig {
         let log = match raw.log {
             None => d.log,
             Some(text) if text.trim().is_empty() => {
-                return Err(doc.error(&["log"], "must name a level (error, warn, info, debug, trace) or a filter"))
+                return Err(doc.error(
+                    &["log"],
+                    "must name a level (error, warn, info, debug, trace) or a filter",
+                ))
             }
             Some(text) => text,
         };

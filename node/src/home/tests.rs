@@ -26,13 +26,20 @@ fn init_makes_a_whole_home_for_a_network_of_one() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(home.path(identity::KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(home.path(identity::KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let key = home.public_key().unwrap();
     assert_eq!(outcome.public_key, Some(key));
     let config = home.config().unwrap();
-    assert_eq!(config.role, Role::All, "a network of one checks and renders");
+    assert_eq!(
+        config.role,
+        Role::All,
+        "a network of one checks and renders"
+    );
     let node = home.node_config(&Overrides::default()).unwrap();
     assert_eq!(node.network.id, "devnet");
     assert_eq!(node.network.checkers, vec![key]);
@@ -60,13 +67,18 @@ fn init_copies_a_checked_spec_and_refuses_a_bad_one() {
     let home_dir = dir.path().join("home");
     Home::init(&home_dir, &InitNetwork::File(spec.clone())).unwrap();
     let home = Home::new(&home_dir);
-    assert_eq!(std::fs::read_to_string(home.path(NETWORK_FILE)).unwrap(), text);
+    assert_eq!(
+        std::fs::read_to_string(home.path(NETWORK_FILE)).unwrap(),
+        text
+    );
     assert_eq!(home.config().unwrap().role, Role::Creator);
 
     let incomplete = dir.path().join("bare.toml");
     std::fs::write(&incomplete, "[requirements]\n").unwrap();
     let other = dir.path().join("other");
-    let e = Home::init(&other, &InitNetwork::File(incomplete)).unwrap_err().to_string();
+    let e = Home::init(&other, &InitNetwork::File(incomplete))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("bare.toml") && e.contains("id"), "{e}");
     assert!(!other.exists(), "nothing written");
 }
@@ -93,10 +105,16 @@ fn config_round_trips_and_overrides_apply() {
     };
     let text = config.to_toml();
     assert_eq!(HomeConfig::from_toml(&text, "config.toml").unwrap(), config);
-    assert_eq!(HomeConfig::from_toml("", "c").unwrap(), HomeConfig::default());
+    assert_eq!(
+        HomeConfig::from_toml("", "c").unwrap(),
+        HomeConfig::default()
+    );
     // The written default file reads back as the defaults.
     let defaults = HomeConfig::default();
-    assert_eq!(HomeConfig::from_toml(&defaults.to_toml(), "c").unwrap(), defaults);
+    assert_eq!(
+        HomeConfig::from_toml(&defaults.to_toml(), "c").unwrap(),
+        defaults
+    );
 
     let dir = tempfile::tempdir().unwrap();
     Home::init(dir.path(), &InitNetwork::Devnet).unwrap();
@@ -114,8 +132,15 @@ fn config_round_trips_and_overrides_apply() {
         })
         .unwrap();
     assert!(!node.roles.checker && node.roles.worker.is_none());
-    assert_eq!(node.listen, vec!["/ip4/127.0.0.1/tcp/0".parse::<Multiaddr>().unwrap()]);
-    assert_eq!(node.bootnodes, vec![other], "no dial to itself, no duplicate");
+    assert_eq!(
+        node.listen,
+        vec!["/ip4/127.0.0.1/tcp/0".parse::<Multiaddr>().unwrap()]
+    );
+    assert_eq!(
+        node.bootnodes,
+        vec![other],
+        "no dial to itself, no duplicate"
+    );
     assert_eq!(node.http, None);
 }
 
@@ -123,14 +148,28 @@ fn config_round_trips_and_overrides_apply() {
 fn config_mistakes_are_one_line_with_their_place() {
     for (text, place) in [
         ("role = \"boss\"\n", "line 1, column 8, key `role`"),
-        ("\nlisten = [\"/ip4/1.2.3.4/tcp/1\", \"nowhere\"]\n", "line 2, column 33, key `listen[1]`"),
+        (
+            "\nlisten = [\"/ip4/1.2.3.4/tcp/1\", \"nowhere\"]\n",
+            "line 2, column 33, key `listen[1]`",
+        ),
         ("http = \"localhost\"\n", "line 1, column 8, key `http`"),
-        ("job_retention = \"forever\"\n", "line 1, column 17, key `job_retention`"),
-        ("log_level = \"info\"\n", "line 1, column 1, key `log_level`"),
+        (
+            "job_retention = \"forever\"\n",
+            "line 1, column 17, key `job_retention`",
+        ),
+        (
+            "log_level = \"info\"\n",
+            "line 1, column 1, key `log_level`",
+        ),
         ("bootnodes = \"x\"\n", "line 1, column 13, key `bootnodes`"),
     ] {
-        let e = HomeConfig::from_toml(text, "home/config.toml").unwrap_err().to_string();
-        assert!(e.contains(&format!("home/config.toml, {place}")), "{e:?} should name {place:?}");
+        let e = HomeConfig::from_toml(text, "home/config.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("home/config.toml, {place}")),
+            "{e:?} should name {place:?}"
+        );
         assert!(!e.contains('\n'));
     }
 }

@@ -9,7 +9,9 @@ fn key() -> PublicKey {
 
 fn bootnode_addr(key: &PublicKey) -> Multiaddr {
     let peer = identity::peer_id(key).unwrap();
-    format!("/ip4/127.0.0.1/tcp/4001/p2p/{peer}").parse().unwrap()
+    format!("/ip4/127.0.0.1/tcp/4001/p2p/{peer}")
+        .parse()
+        .unwrap()
 }
 
 /// One line, naming `line`, `column` and `key`.
@@ -71,9 +73,10 @@ min_benchmark_score = 1.5
 #[test]
 fn absent_parameters_take_the_defaults() {
     let a = key();
-    let spec =
-        NetworkSpec::from_toml(&format!("[network]\nid = \"n\"\ngenesis_checkers = [\"{a}\"]\n"))
-            .unwrap();
+    let spec = NetworkSpec::from_toml(&format!(
+        "[network]\nid = \"n\"\ngenesis_checkers = [\"{a}\"]\n"
+    ))
+    .unwrap();
     let params = spec.params().unwrap();
     let defaults = NetworkParams::new("n", vec![a]);
     assert_eq!(SpecParams::of(&params), SpecParams::of(&defaults));
@@ -115,13 +118,55 @@ fn unknown_keys_are_named_with_their_place() {
 fn bad_values_are_named_with_their_place() {
     let a = key();
     let cases: Vec<(String, usize, usize, &str, &str)> = vec![
-        ("[params]\ncommittee_size = 0\n".into(), 2, 18, "params.committee_size", "at least 1"),
-        ("[params]\nmax_outstanding = -2\n".into(), 2, 19, "params.max_outstanding", "at least 1"),
-        ("[params]\nshard_timeout = \"0s\"\n".into(), 2, 17, "params.shard_timeout", "longer than zero"),
-        ("[params]\nclaim_timeout = \"soon\"\n".into(), 2, 17, "params.claim_timeout", "not a duration"),
-        ("[params]\ngossip_heartbeat = 200\n".into(), 2, 20, "params.gossip_heartbeat", "string"),
-        ("[network]\nprotocol_version = 2\n".into(), 2, 20, "network.protocol_version", "speaks version 1"),
-        ("[network]\nid = \"Main Net\"\n".into(), 2, 6, "network.id", "invalid network id"),
+        (
+            "[params]\ncommittee_size = 0\n".into(),
+            2,
+            18,
+            "params.committee_size",
+            "at least 1",
+        ),
+        (
+            "[params]\nmax_outstanding = -2\n".into(),
+            2,
+            19,
+            "params.max_outstanding",
+            "at least 1",
+        ),
+        (
+            "[params]\nshard_timeout = \"0s\"\n".into(),
+            2,
+            17,
+            "params.shard_timeout",
+            "longer than zero",
+        ),
+        (
+            "[params]\nclaim_timeout = \"soon\"\n".into(),
+            2,
+            17,
+            "params.claim_timeout",
+            "not a duration",
+        ),
+        (
+            "[params]\ngossip_heartbeat = 200\n".into(),
+            2,
+            20,
+            "params.gossip_heartbeat",
+            "string",
+        ),
+        (
+            "[network]\nprotocol_version = 2\n".into(),
+            2,
+            20,
+            "network.protocol_version",
+            "speaks version 1",
+        ),
+        (
+            "[network]\nid = \"Main Net\"\n".into(),
+            2,
+            6,
+            "network.id",
+            "invalid network id",
+        ),
         (
             format!("[network]\ngenesis_checkers = [\n  \"{a}\",\n  \"abcd\",\n]\n"),
             4,
@@ -143,7 +188,13 @@ fn bad_values_are_named_with_their_place() {
             "network.bootnodes[0]",
             "/p2p/",
         ),
-        ("[network]\nbootnodes = [\"nowhere\"]\n".into(), 2, 14, "network.bootnodes[0]", "multiaddr"),
+        (
+            "[network]\nbootnodes = [\"nowhere\"]\n".into(),
+            2,
+            14,
+            "network.bootnodes[0]",
+            "multiaddr",
+        ),
         (
             "[requirements]\nmin_benchmark_score = -1.0\n".into(),
             2,
@@ -169,10 +220,16 @@ fn a_spec_round_trips_through_toml() {
     let text = spec.to_toml().unwrap();
     let back = NetworkSpec::from_toml(&text).unwrap();
     assert_eq!(back, spec, "{text}");
-    assert_eq!(SpecParams::of(&back.params().unwrap()), SpecParams::of(&params));
+    assert_eq!(
+        SpecParams::of(&back.params().unwrap()),
+        SpecParams::of(&params)
+    );
     // A spec of requirements alone writes no [network] table and reads back the same.
     let bare = NetworkSpec::default();
-    assert_eq!(NetworkSpec::from_toml(&bare.to_toml().unwrap()).unwrap(), bare);
+    assert_eq!(
+        NetworkSpec::from_toml(&bare.to_toml().unwrap()).unwrap(),
+        bare
+    );
 }
 
 #[test]
@@ -204,7 +261,11 @@ fn the_documented_example_is_a_valid_spec() {
         .and_then(|rest| rest.split("```").next())
         .unwrap();
     let spec = NetworkSpec::from_toml(example).unwrap();
-    assert_eq!(spec.params, SpecParams::default(), "the example shows the defaults");
+    assert_eq!(
+        spec.params,
+        SpecParams::default(),
+        "the example shows the defaults"
+    );
     assert_eq!(spec.genesis_checkers.len(), 2);
     assert!(spec.params().is_ok());
 }
