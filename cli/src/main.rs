@@ -1,7 +1,11 @@
 //! `pictor`: the command line of a Pictor render-network node.
 
 mod bench;
+mod devnet;
 mod gpu;
+mod init;
+mod logging;
+mod node;
 mod render;
 
 use std::process::ExitCode;
@@ -13,10 +17,19 @@ use clap::{Parser, Subcommand};
 #[command(name = "pictor", version, about, long_about = None)]
 struct Cli {
     /// Log filter (for example `info` or `pictor_node=debug`); also read from RUST_LOG.
-    /// Kademlia's warning that it has no peer to bootstrap from yet is left out by default:
-    /// a local network's nodes meet each other directly.
-    #[arg(long, global = true, default_value = "warn,libp2p_kad=error")]
-    log: String,
+    /// By default commands log warnings, and `pictor node` logs Pictor's own events at
+    /// `info` (its home's `config.toml` names the level).
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+    /// More log output from Pictor's own crates: -v info, -vv debug, -vvv trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Log errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// How log lines are written: `text`, or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,14 +42,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Show this machine's GPUs, CPU and render engines (and benchmark it with `--bench`).
     Gpu(gpu::GpuArgs),
-}
-
-fn init_logging(filter: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_owned());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
+    /// Make a node's home: its key, config.toml, network.toml and database.
+    Init(init::InitArgs),
+    /// Run a node on its home until SIGINT or SIGTERM.
+    Node(node::NodeArgs),
+    /// A local network of `pictor node` processes: `up`, `status`, `down`.
+    Devnet(devnet::DevnetArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,11 +66,36 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&cli.log);
+    let logging = logging::Logging {
+        filter: cli.log,
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        format: cli.log_format,
+    };
+    // A node's default log level is in its home's config; other commands log warnings.
+    let init = || logging.init(logging::DEFAULT_FILTER);
     let result = match cli.command {
-        Command::Render(args) => render::run(args),
-        Command::Bench(args) => bench::run(args),
-        Command::Gpu(args) => gpu::run(args),
+        Command::Node(args) => node::run(args, &logging),
+        Command::Render(args) => {
+            init();
+            render::run(args)
+        }
+        Command::Bench(args) => {
+            init();
+            bench::run(args)
+        }
+        Command::Gpu(args) => {
+            init();
+            gpu::run(args)
+        }
+        Command::Init(args) => {
+            init();
+            init::run(args)
+        }
+        Command::Devnet(args) => {
+            init();
+            devnet::run(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -97,7 +97,7 @@ fn spec(dir: &Path, requirements: &str) -> String {
     let path = dir.join("network.toml");
     std::fs::write(
         &path,
-        format!("network_id = \"test\"\n[requirements]\n{requirements}\n"),
+        format!("[network]\nid = \"test\"\n[requirements]\n{requirements}\n"),
     )
     .expect("write spec");
     path.to_string_lossy().into_owned()
@@ -153,7 +153,7 @@ fn a_machine_is_checked_against_a_network_spec() {
     assert_eq!(code, 1);
     assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("line 3") && err.contains("min_memory"),
+        err.contains("line 4") && err.contains("requirements.min_memory"),
         "{err}"
     );
 }

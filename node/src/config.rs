@@ -51,6 +51,20 @@ impl NetworkParams {
             gossip_heartbeat: Duration::from_millis(500),
         }
     }
+
+    /// The parameters of a local network (`devnet`) of `checkers`: small committees
+    /// (at most four) and short timers, so that a network on one machine forms and
+    /// recovers in seconds.
+    pub fn devnet(checkers: Vec<PublicKey>) -> NetworkParams {
+        let mut params = NetworkParams::new("devnet", checkers);
+        params.committee_size = params.checkers.len().clamp(1, 4);
+        params.heartbeat_interval = Duration::from_secs(2);
+        params.gossip_heartbeat = Duration::from_millis(200);
+        params.shard_timeout = Duration::from_secs(120);
+        params.claim_timeout = Duration::from_secs(60);
+        params.leader_timeout = Duration::from_secs(20);
+        params
+    }
 }
 
 /// What a worker node brings.

@@ -14,6 +14,7 @@ pub mod devnet;
 mod engines;
 mod error;
 mod event_loop;
+pub mod home;
 pub mod identity;
 mod jobs;
 pub mod network;
@@ -31,8 +32,9 @@ pub use client::{Client, NodeStatus};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig, DEFAULT_JOB_RETENTION};
 pub use error::NodeError;
 pub use event_loop::spawn;
+pub use home::Home;
 pub use roles::creator::{JobProgress, JobRecord, JobState, NodeEvent};
-pub use spec::NetworkSpec;
+pub use spec::{NetworkSpec, SpecParams, PROTOCOL_VERSION};
 
 /// Milliseconds since the Unix epoch: the only clock the node reads.
 pub fn now_ms() -> u64 {

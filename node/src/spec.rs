@@ -1,60 +1,336 @@
-//! Network spec files (TOML): the parts a node reads today.
-//!
-//! A network spec names a network's id, genesis checkers, bootnodes and parameters. This
-//! module reads its `[requirements]` table, the hardware a network asks of its workers
-//! ([`HardwareRequirements`]); other tables and keys are left to the parts of the node
-//! that read them, so one file serves all of them.
+//! Network spec files (TOML): a network's id, protocol version, genesis checkers,
+//! bootnodes, parameters and hardware requirements. `docs/network-spec.md` documents every
+//! key.
 //!
 //! ```toml
+//! [network]
+//! id = "pictor-testnet"
+//! protocol_version = 1
+//! genesis_checkers = ["9f6a…"]   # ed25519 public keys, hex
+//! bootnodes = ["/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…"]
+//!
+//! [params]
+//! committee_size = 4
+//! shard_timeout = "5m"
+//!
 //! [requirements]
 //! min_memory_bytes = 8589934592
 //! engines = ["blender"]
-//! min_benchmark_score = 1.5
-//! gpu_required = false
 //! ```
+//!
+//! Every table is optional when a spec is read, so a file that holds only
+//! `[requirements]` serves `pictor gpu` and `pictor render`; [`NetworkSpec::params`], which
+//! a node needs to start, insists on the id and the checkers. Every mistake is one line
+//! naming its place: file, line, column and key.
 
-use std::path::Path;
+mod duration;
+pub(crate) mod place;
+#[cfg(test)]
+mod tests;
 
-use pictor_gpu::HardwareRequirements;
-use serde::Deserialize;
+use std::{path::Path, time::Duration};
 
-use crate::NodeError;
+use libp2p::{multiaddr::Protocol, Multiaddr};
+use pictor_gpu::{HardwareRequirements, RequirementsError};
+use pictor_protocol::PublicKey;
+use serde::{Deserialize, Serialize};
+
+pub(crate) use duration::{format_duration, parse_duration};
+pub(crate) use place::TomlText;
+
+use crate::{NetworkParams, NodeError};
 
 /// Largest spec file read (a spec is a few kilobytes).
 pub const MAX_SPEC_BYTES: u64 = 1 << 20;
 
-/// The tables of a network spec this node reads.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+/// The protocol version this node speaks: version 1 of the wire messages, the signing
+/// domain (`pictor/v1`) and the gossip topics (`/pictor/{network}/{topic}/1`).
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A network spec.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NetworkSpec {
-    /// What a worker must bring; a missing table means no requirement.
-    #[serde(default)]
+    /// The network id (`[network] id`): the domain of every signature. `None` in a spec
+    /// that holds only requirements.
+    pub id: Option<String>,
+    /// The protocol version the network speaks ([`PROTOCOL_VERSION`] when absent).
+    pub protocol_version: u32,
+    /// The genesis checkers' public keys.
+    pub genesis_checkers: Vec<PublicKey>,
+    /// Peers to dial at start; each names its peer id (`/p2p/…`).
+    pub bootnodes: Vec<Multiaddr>,
+    /// The network's parameters (`[params]`).
+    pub params: SpecParams,
+    /// What a worker must bring (`[requirements]`); absent means no requirement.
     pub requirements: HardwareRequirements,
 }
 
-impl NetworkSpec {
-    /// Parses a spec from TOML text and checks its requirements for sense. Errors are one
-    /// line with the line and column of the problem.
-    pub fn from_toml(text: &str) -> Result<NetworkSpec, NodeError> {
-        let spec: NetworkSpec = toml::from_str(text).map_err(|e| {
-            let message = e.message().trim().to_owned();
-            let place = e
-                .span()
-                .map(|span| {
-                    let (line, column) = line_column(text, span.start);
-                    format!(" at line {line}, column {column}")
-                })
-                .unwrap_or_default();
-            NodeError::Config(format!("network spec{place}: {message}"))
+/// The `[params]` table: every node of a network must agree on these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpecParams {
+    /// Checkers on each job's committee.
+    pub committee_size: usize,
+    /// Shards a worker may hold unclaimed at once.
+    pub max_outstanding: usize,
+    /// A shard assigned this long without a claim is assigned elsewhere.
+    pub shard_timeout: Duration,
+    /// A claim not certified within this time is given up.
+    pub claim_timeout: Duration,
+    /// A leader silent this long while shards wait is replaced.
+    pub leader_timeout: Duration,
+    /// How often workers announce themselves.
+    pub heartbeat_interval: Duration,
+    /// Gossip older than this is dropped as stale.
+    pub max_message_age: Duration,
+    /// The gossipsub heartbeat.
+    pub gossip_heartbeat: Duration,
+}
+
+impl SpecParams {
+    /// The parameters of `params`.
+    pub fn of(params: &NetworkParams) -> SpecParams {
+        SpecParams {
+            committee_size: params.committee_size,
+            max_outstanding: params.max_outstanding,
+            shard_timeout: params.shard_timeout,
+            claim_timeout: params.claim_timeout,
+            leader_timeout: params.leader_timeout,
+            heartbeat_interval: params.heartbeat_interval,
+            max_message_age: params.max_message_age,
+            gossip_heartbeat: params.gossip_heartbeat,
+        }
+    }
+}
+
+impl Default for SpecParams {
+    /// [`NetworkParams::new`]'s defaults.
+    fn default() -> SpecParams {
+        SpecParams::of(&NetworkParams::new("default", Vec::new()))
+    }
+}
+
+impl Default for NetworkSpec {
+    fn default() -> NetworkSpec {
+        NetworkSpec {
+            id: None,
+            protocol_version: PROTOCOL_VERSION,
+            genesis_checkers: Vec::new(),
+            bootnodes: Vec::new(),
+            params: SpecParams::default(),
+            requirements: HardwareRequirements::default(),
+        }
+    }
+}
+
+/// The file as written: strings and numbers, checked into a [`NetworkSpec`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<RawNetwork>,
+    params: RawParams,
+    requirements: HardwareRequirements,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawNetwork {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol_version: Option<i64>,
+    genesis_checkers: Vec<String>,
+    bootnodes: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    committee_size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_outstanding: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leader_timeout: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    heartbeat_interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_message_age: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gossip_heartbeat: Option<String>,
+}
+
+/// A whole number of at least 1 at `[params] key`, or `default`.
+fn count(
+    doc: &TomlText<'_>,
+    key: &str,
+    value: Option<i64>,
+    default: usize,
+) -> Result<usize, NodeError> {
+    match value {
+        None => Ok(default),
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|&n| n >= 1)
+            .ok_or_else(|| doc.error(&["params", key], format!("must be at least 1, got {n}"))),
+    }
+}
+
+/// A duration above zero at `[params] key`, or `default`.
+fn period(
+    doc: &TomlText<'_>,
+    key: &str,
+    value: Option<&String>,
+    default: Duration,
+) -> Result<Duration, NodeError> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    let d = parse_duration(text).map_err(|e| doc.error(&["params", key], e))?;
+    if d.is_zero() {
+        return Err(doc.error(&["params", key], "must be longer than zero"));
+    }
+    Ok(d)
+}
+
+impl RawSpec {
+    fn check(self, doc: &TomlText<'_>) -> Result<NetworkSpec, NodeError> {
+        let network = self.network.unwrap_or_default();
+        if let Some(id) = &network.id {
+            pictor_protocol::validate_network_id(id)
+                .map_err(|e| doc.error(&["network", "id"], e))?;
+        }
+        let protocol_version = match network.protocol_version {
+            None => PROTOCOL_VERSION,
+            Some(v) if v == i64::from(PROTOCOL_VERSION) => PROTOCOL_VERSION,
+            Some(v) => {
+                return Err(doc.error(
+                    &["network", "protocol_version"],
+                    format!(
+                        "protocol version {v} is not one this node speaks (it speaks version {PROTOCOL_VERSION})"
+                    ),
+                ))
+            }
+        };
+        let mut genesis_checkers: Vec<PublicKey> = Vec::new();
+        for (i, text) in network.genesis_checkers.iter().enumerate() {
+            let at = i.to_string();
+            let key: PublicKey = text.trim().parse().map_err(|e| {
+                doc.error(
+                    &["network", "genesis_checkers", &at],
+                    format!("{text:?} is not an ed25519 public key in hex: {e}"),
+                )
+            })?;
+            if genesis_checkers.contains(&key) {
+                return Err(doc.error(&["network", "genesis_checkers", &at], "listed twice"));
+            }
+            genesis_checkers.push(key);
+        }
+        let mut bootnodes = Vec::new();
+        for (i, text) in network.bootnodes.iter().enumerate() {
+            bootnodes.push(
+                bootnode(text)
+                    .map_err(|e| doc.error(&["network", "bootnodes", &i.to_string()], e))?,
+            );
+        }
+        let d = SpecParams::default();
+        let p = &self.params;
+        let params = SpecParams {
+            committee_size: count(doc, "committee_size", p.committee_size, d.committee_size)?,
+            max_outstanding: count(doc, "max_outstanding", p.max_outstanding, d.max_outstanding)?,
+            shard_timeout: period(
+                doc,
+                "shard_timeout",
+                p.shard_timeout.as_ref(),
+                d.shard_timeout,
+            )?,
+            claim_timeout: period(
+                doc,
+                "claim_timeout",
+                p.claim_timeout.as_ref(),
+                d.claim_timeout,
+            )?,
+            leader_timeout: period(
+                doc,
+                "leader_timeout",
+                p.leader_timeout.as_ref(),
+                d.leader_timeout,
+            )?,
+            heartbeat_interval: period(
+                doc,
+                "heartbeat_interval",
+                p.heartbeat_interval.as_ref(),
+                d.heartbeat_interval,
+            )?,
+            max_message_age: period(
+                doc,
+                "max_message_age",
+                p.max_message_age.as_ref(),
+                d.max_message_age,
+            )?,
+            gossip_heartbeat: period(
+                doc,
+                "gossip_heartbeat",
+                p.gossip_heartbeat.as_ref(),
+                d.gossip_heartbeat,
+            )?,
+        };
+        self.requirements.validate().map_err(|e| {
+            let key = match e {
+                RequirementsError::BadScore(_) => "min_benchmark_score",
+                RequirementsError::EmptyEngine => "engines",
+                _ => "",
+            };
+            let path: Vec<&str> = ["requirements", key]
+                .into_iter()
+                .filter(|k| !k.is_empty())
+                .collect();
+            doc.error(&path, e)
         })?;
-        spec.requirements
-            .validate()
-            .map_err(|e| NodeError::Config(format!("network spec: requirements: {e}")))?;
-        Ok(spec)
+        Ok(NetworkSpec {
+            id: network.id,
+            protocol_version,
+            genesis_checkers,
+            bootnodes,
+            params,
+            requirements: self.requirements,
+        })
+    }
+}
+
+/// A bootnode's address: a multiaddr that ends in its peer id.
+pub(crate) fn bootnode(text: &str) -> Result<Multiaddr, String> {
+    let addr: Multiaddr = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("{text:?} is not a multiaddr: {e}"))?;
+    if !addr.iter().any(|p| matches!(p, Protocol::P2p(_))) {
+        return Err(format!(
+            "{text:?} names no peer id: a bootnode ends in /p2p/<peer id>"
+        ));
+    }
+    Ok(addr)
+}
+
+impl NetworkSpec {
+    /// Parses a spec from TOML text and checks it. Errors are one line with the line,
+    /// column and key of the problem.
+    pub fn from_toml(text: &str) -> Result<NetworkSpec, NodeError> {
+        NetworkSpec::parse(text, "network spec")
     }
 
-    /// Reads and parses the spec file at `path`.
+    fn parse(text: &str, origin: &str) -> Result<NetworkSpec, NodeError> {
+        let doc = TomlText::new(origin, text);
+        doc.parse::<RawSpec>()?.check(&doc)
+    }
+
+    /// Reads and parses the spec file at `path`; errors name the file.
     pub fn load(path: &Path) -> Result<NetworkSpec, NodeError> {
-        let shown = path.display();
+        let shown = path.display().to_string();
         let size = std::fs::metadata(path)
             .map_err(|e| NodeError::Config(format!("cannot read network spec {shown}: {e}")))?
             .len();
@@ -65,80 +341,82 @@ impl NetworkSpec {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| NodeError::Config(format!("cannot read network spec {shown}: {e}")))?;
-        NetworkSpec::from_toml(&text).map_err(|e| match e {
-            NodeError::Config(message) => NodeError::Config(format!("{shown}: {message}")),
-            other => other,
-        })
-    }
-}
-
-/// 1-based line and column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map_or(1, |l| l.chars().count() + 1);
-    (line, column)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_requirements_and_leaves_other_tables_alone() {
-        let spec = NetworkSpec::from_toml(
-            r#"
-            network_id = "pictor-testnet"
-            [params]
-            committee_size = 4
-            [requirements]
-            min_memory_bytes = 8589934592
-            engines = ["blender"]
-            min_benchmark_score = 1.5
-            "#,
-        )
-        .unwrap();
-        assert_eq!(spec.requirements.min_memory_bytes, Some(8 << 30));
-        assert_eq!(spec.requirements.engines, vec!["blender".to_owned()]);
-        assert_eq!(spec.requirements.min_benchmark_score, Some(1.5));
-        assert!(!spec.requirements.gpu_required);
-        assert_eq!(NetworkSpec::from_toml("").unwrap(), NetworkSpec::default());
+        NetworkSpec::parse(&text, &format!("network spec {shown}"))
     }
 
-    #[test]
-    fn mistakes_are_named_with_their_place() {
-        let typo = NetworkSpec::from_toml("[requirements]\nmin_memory = 8\n").unwrap_err();
-        let text = typo.to_string();
-        assert!(
-            text.contains("line 2") && text.contains("min_memory"),
-            "{text}"
-        );
-        let negative =
-            NetworkSpec::from_toml("[requirements]\nmin_benchmark_score = -1.0\n").unwrap_err();
-        assert!(negative.to_string().contains("requirements"), "{negative}");
-        let broken = NetworkSpec::from_toml("[requirements\n").unwrap_err();
-        assert!(broken.to_string().contains("line 1"), "{broken}");
-        for e in [typo, negative, broken] {
-            assert!(!e.to_string().contains('\n'), "one line: {e}");
+    /// The spec as TOML that [`NetworkSpec::from_toml`] reads back as the same spec; every
+    /// parameter is written out.
+    pub fn to_toml(&self) -> Result<String, NodeError> {
+        let has_network =
+            self.id.is_some() || !self.genesis_checkers.is_empty() || !self.bootnodes.is_empty();
+        let p = &self.params;
+        let raw = RawSpec {
+            network: has_network.then(|| RawNetwork {
+                id: self.id.clone(),
+                protocol_version: Some(i64::from(self.protocol_version)),
+                genesis_checkers: self
+                    .genesis_checkers
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect(),
+                bootnodes: self.bootnodes.iter().map(|a| a.to_string()).collect(),
+            }),
+            params: RawParams {
+                committee_size: i64::try_from(p.committee_size).ok(),
+                max_outstanding: i64::try_from(p.max_outstanding).ok(),
+                shard_timeout: Some(format_duration(p.shard_timeout)),
+                claim_timeout: Some(format_duration(p.claim_timeout)),
+                leader_timeout: Some(format_duration(p.leader_timeout)),
+                heartbeat_interval: Some(format_duration(p.heartbeat_interval)),
+                max_message_age: Some(format_duration(p.max_message_age)),
+                gossip_heartbeat: Some(format_duration(p.gossip_heartbeat)),
+            },
+            requirements: self.requirements.clone(),
+        };
+        let body = toml::to_string_pretty(&raw)
+            .map_err(|e| NodeError::Config(format!("network spec: cannot write TOML: {e}")))?;
+        Ok(format!(
+            "# A Pictor network spec: keys are described in docs/network-spec.md.\n\n{body}"
+        ))
+    }
+
+    /// The spec of a network whose parameters are `params` and whose bootnodes are
+    /// `bootnodes`.
+    pub fn from_params(params: &NetworkParams, bootnodes: Vec<Multiaddr>) -> NetworkSpec {
+        NetworkSpec {
+            id: Some(params.id.clone()),
+            protocol_version: PROTOCOL_VERSION,
+            genesis_checkers: params.checkers.clone(),
+            bootnodes,
+            params: SpecParams::of(params),
+            requirements: params.requirements.clone(),
         }
     }
 
-    #[test]
-    fn a_missing_or_huge_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = NetworkSpec::load(&dir.path().join("none.toml")).unwrap_err();
-        assert!(missing.to_string().contains("none.toml"), "{missing}");
-        let huge = dir.path().join("huge.toml");
-        std::fs::write(&huge, vec![b'#'; (MAX_SPEC_BYTES + 1) as usize]).unwrap();
-        assert!(NetworkSpec::load(&huge)
-            .unwrap_err()
-            .to_string()
-            .contains("at most"));
-        let good = dir.path().join("net.toml");
-        std::fs::write(&good, "[requirements]\ngpu_required = true\n").unwrap();
-        assert!(NetworkSpec::load(&good).unwrap().requirements.gpu_required);
+    /// The parameters a node runs with on this network. A spec without a network id or
+    /// without genesis checkers cannot start a node: the error says which is missing.
+    pub fn params(&self) -> Result<NetworkParams, NodeError> {
+        let id = self.id.as_deref().ok_or_else(|| {
+            NodeError::Config(
+                "the network spec names no network: its [network] table needs an id".into(),
+            )
+        })?;
+        if self.genesis_checkers.is_empty() {
+            return Err(NodeError::Config(format!(
+                "the network spec of {id:?} lists no checkers: its [network] table needs genesis_checkers"
+            )));
+        }
+        let p = &self.params;
+        let mut params = NetworkParams::new(id, self.genesis_checkers.clone());
+        params.committee_size = p.committee_size;
+        params.max_outstanding = p.max_outstanding;
+        params.shard_timeout = p.shard_timeout;
+        params.claim_timeout = p.claim_timeout;
+        params.leader_timeout = p.leader_timeout;
+        params.heartbeat_interval = p.heartbeat_interval;
+        params.max_message_age = p.max_message_age;
+        params.gossip_heartbeat = p.gossip_heartbeat;
+        params.requirements = self.requirements.clone();
+        Ok(params)
     }
 }

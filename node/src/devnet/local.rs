@@ -102,14 +102,7 @@ impl Devnet {
         }
         let checker_keys: Vec<Keypair> =
             (0..config.checkers).map(|_| identity::generate()).collect();
-        let mut params =
-            NetworkParams::new("devnet", checker_keys.iter().map(Keypair::public).collect());
-        params.committee_size = config.checkers.min(4);
-        params.heartbeat_interval = Duration::from_secs(2);
-        params.gossip_heartbeat = Duration::from_millis(200);
-        params.shard_timeout = Duration::from_secs(120);
-        params.claim_timeout = Duration::from_secs(60);
-        params.leader_timeout = Duration::from_secs(20);
+        let mut params = NetworkParams::devnet(checker_keys.iter().map(Keypair::public).collect());
         params.requirements = config.requirements.clone();
 
         // The local nodes share the machine's cores, and so its Blender processes.
@@ -131,9 +124,8 @@ impl Devnet {
         // A network that asks for no benchmark score gets none measured.
         let threads = rayon_threads();
         let benchmark = config.requirements.min_benchmark_score.is_some();
-        let capability = tokio::task::spawn_blocking(move || {
-            LocalCapability::probe_with(threads, benchmark)
-        });
+        let capability =
+            tokio::task::spawn_blocking(move || LocalCapability::probe_with(threads, benchmark));
         let mut nodes = Vec::new();
         for (i, keypair) in checker_keys.into_iter().enumerate() {
             let home = config.root.join(format!("checker-{i}"));

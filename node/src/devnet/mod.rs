@@ -2,5 +2,6 @@
 //! processes, one `pictor node` per home.
 
 mod local;
+pub mod processes;
 
 pub use local::{Devnet, DevnetConfig, DevnetNode};

@@ -1,0 +1,268 @@
+//! `pictor init` and `pictor node` as a user runs them: real processes on loopback.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::pictor;
+use nix::{sys::signal, unistd::Pid};
+
+/// A `pictor node` process, killed when the test ends however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        let child = Command::new(env!("CARGO_BIN_EXE_pictor"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("pictor node starts");
+        Running(child)
+    }
+
+    fn terminate(&mut self) -> i32 {
+        let pid = Pid::from_raw(self.0.id() as i32);
+        signal::kill(pid, signal::Signal::SIGTERM).expect("SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn one_line_error(code: i32, stderr: &str, mentions: &[&str]) {
+    assert_ne!(code, 0, "non-zero exit: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr:?}");
+    for m in mentions {
+        assert!(lines[0].contains(m), "{:?} should mention {m:?}", lines[0]);
+    }
+}
+
+fn init(home: &Path) -> String {
+    let (code, out, err) = pictor(&["init", "--home", home.to_str().expect("a UTF-8 path")]);
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
+/// The node's runtime file, once it is written.
+fn runtime(home: &Path) -> serde_json::Value {
+    let path = home.join("node.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return serde_json::from_str(&text).expect("node.json is JSON");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no node.json in {}",
+            home.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn node_args(home: &Path) -> Vec<String> {
+    [
+        "node",
+        "--home",
+        home.to_str().expect("a UTF-8 path"),
+        "--role",
+        "checker",
+        "--listen",
+        "/ip4/127.0.0.1/tcp/0",
+        "--http",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn start_node(home: &Path) -> Running {
+    let args = node_args(home);
+    Running::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[test]
+fn init_makes_a_home_and_a_second_init_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let out = init(&home);
+    let secret = std::fs::read_to_string(home.join("node.key")).unwrap();
+    assert!(!out.contains(secret.trim()), "the secret is never printed");
+    assert!(
+        out.contains("peer id") && out.contains("public key"),
+        "{out}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(home.join("node.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(home.join("db").is_dir());
+    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    for key in [
+        "listen",
+        "http",
+        "role",
+        "bootnodes",
+        "job_retention",
+        "log",
+    ] {
+        assert!(config.contains(&format!("\n{key} = ")), "{key} in {config}");
+    }
+    let spec = std::fs::read_to_string(home.join("network.toml")).unwrap();
+    assert!(spec.contains("id = \"devnet\""), "{spec}");
+
+    let files: Vec<PathBuf> = ["node.key", "config.toml", "network.toml"]
+        .iter()
+        .map(|f| home.join(f))
+        .collect();
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let again = init(&home);
+    assert!(
+        again.contains("already") && again.contains("nothing changed"),
+        "{again}"
+    );
+    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    assert_eq!(before, after, "byte-identical");
+}
+
+#[test]
+fn node_without_init_is_one_line_telling_to_run_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("never");
+    let (code, _, err) = pictor(&["node", "--home", home.to_str().expect("a UTF-8 path")]);
+    one_line_error(code, &err, &["pictor init", "never"]);
+    assert!(!home.exists(), "nothing made");
+}
+
+#[test]
+fn node_runs_until_sigterm_and_keeps_its_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    init(&home);
+    let mut node = start_node(&home);
+    let info = runtime(&home);
+    assert_eq!(info["pid"], node.0.id());
+    let peer = info["peer_id"].as_str().unwrap().to_owned();
+    let listen = info["listen"][0].as_str().unwrap();
+    assert!(
+        listen.starts_with("/ip4/127.0.0.1/tcp/") && listen.ends_with(&peer),
+        "{info}"
+    );
+    assert!(
+        info["http"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("127.0.0.1:")),
+        "{info}"
+    );
+    assert_eq!(info["roles"], serde_json::json!(["checker"]));
+
+    // A second node on the same home is refused in one line, and leaves the first alone.
+    let args = node_args(&home);
+    let (code, _, err) = pictor(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    one_line_error(code, &err, &["in use"]);
+    assert!(home.join("node.json").exists());
+
+    assert_eq!(node.terminate(), 0, "exit 0 on SIGTERM");
+    assert!(!home.join("node.json").exists(), "node.json removed");
+
+    let mut again = start_node(&home);
+    assert_eq!(
+        runtime(&home)["peer_id"],
+        peer,
+        "same identity after a restart"
+    );
+    assert_eq!(again.terminate(), 0);
+}
+
+#[test]
+fn bad_spec_or_config_is_one_line_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    init(&home);
+    let spec = dir.path().join("bad.toml");
+    std::fs::write(&spec, "[params]\ncommittee_size = 0\n").unwrap();
+    let mut args = node_args(&home);
+    args.extend([
+        "--network".into(),
+        spec.to_str().expect("a UTF-8 path").into(),
+    ]);
+    let (code, _, err) = pictor(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    one_line_error(
+        code,
+        &err,
+        &[
+            "bad.toml, line 2, column 18, key `params.committee_size`",
+            "at least 1",
+        ],
+    );
+
+    let other = dir.path().join("other");
+    let (code, _, err) = pictor(&[
+        "init",
+        "--home",
+        other.to_str().expect("a UTF-8 path"),
+        "--network",
+        spec.to_str().expect("a UTF-8 path"),
+    ]);
+    one_line_error(code, &err, &["bad.toml, line 2"]);
+    assert!(!other.exists(), "nothing made");
+
+    let config = home.join("config.toml");
+    std::fs::write(&config, "role = \"boss\"\n").unwrap();
+    let (code, _, err) = pictor(&["node", "--home", home.to_str().expect("a UTF-8 path")]);
+    one_line_error(
+        code,
+        &err,
+        &["config.toml, line 1, column 8, key `role`", "unknown role"],
+    );
+}
+
+#[test]
+fn a_worker_below_the_requirements_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    init(&home);
+    let spec = std::fs::read_to_string(home.join("network.toml")).unwrap();
+    let strict = dir.path().join("strict.toml");
+    let (head, _) = spec
+        .split_once("[requirements]")
+        .expect("a requirements table");
+    std::fs::write(
+        &strict,
+        format!("{head}[requirements]\nengines = [\"no-such-engine\"]\n"),
+    )
+    .unwrap();
+    let mut args = node_args(&home);
+    args[4] = "worker".into();
+    args.extend([
+        "--network".into(),
+        strict.to_str().expect("a UTF-8 path").into(),
+    ]);
+    let (code, _, err) = pictor(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    one_line_error(code, &err, &["does not meet", "no-such-engine"]);
+    assert!(!home.join("node.json").exists());
+}
