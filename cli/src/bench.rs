@@ -53,6 +53,11 @@ pub(crate) struct BenchArgs {
     /// Print the figures as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Render the network runs on a running network (for example `pictor devnet up`'s
+    /// `DIR/network.toml`, a network of processes) instead of a local network in this
+    /// process.
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,6 +97,8 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
         json: true,
         stall_timeout: 600,
         network_spec: None,
+        network: (!direct).then(|| b.network.clone()).flatten(),
+        home: None,
     }
 }
 
@@ -107,10 +114,16 @@ pub(crate) fn run(b: BenchArgs) -> Result<()> {
     for run in 1..=runs {
         eprintln!("bench: run {run}/{runs}: direct render...");
         let direct = render_direct(&direct_req, |_| {})?;
-        eprintln!(
-            "bench: run {run}/{runs}: network render ({} checkers, {} workers)...",
-            b.checkers, b.workers
-        );
+        match &b.network {
+            Some(spec) => eprintln!(
+                "bench: run {run}/{runs}: network render on {}...",
+                spec.display()
+            ),
+            None => eprintln!(
+                "bench: run {run}/{runs}: network render ({} checkers, {} workers)...",
+                b.checkers, b.workers
+            ),
+        }
         let network = runtime.block_on(render_network(&network_req, |_| {}))?;
         let ratio = network.wall_seconds / direct.wall_seconds;
         eprintln!("bench: run {run}/{runs}: ratio {ratio:.3}");

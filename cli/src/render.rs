@@ -74,6 +74,14 @@ pub(crate) struct RenderArgs {
     /// a worker that falls short is refused, with the reason in one line.
     #[arg(long, value_name = "FILE")]
     pub(crate) network_spec: Option<PathBuf>,
+    /// Submit to a running network (for example `pictor devnet up`'s `DIR/network.toml`)
+    /// instead of starting a local one: this command joins it as a creator peer.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["direct", "network_spec"])]
+    pub(crate) network: Option<PathBuf>,
+    /// With `--network`: the creator's home (its key and database), so that its jobs
+    /// outlive this command; default: a temporary home.
+    #[arg(long, value_name = "DIR", requires = "network")]
+    pub(crate) home: Option<PathBuf>,
 }
 
 impl RenderArgs {
@@ -128,6 +136,8 @@ impl RenderArgs {
             faulty_workers: self.faulty_workers,
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             requirements,
+            network: self.network.clone(),
+            home: self.home.clone(),
         })
     }
 }
@@ -203,6 +213,9 @@ pub(crate) fn print_summary(s: &RenderSummary) {
             Some(cid) => println!("               {}  ipfs://{cid}", f.display()),
             None => println!("               {}", f.display()),
         }
+    }
+    if !s.job_id.is_empty() {
+        println!("  job          {}", s.job_id);
     }
     println!("  shards       {}", s.shards);
     if s.mode == "network" {

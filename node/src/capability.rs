@@ -28,17 +28,29 @@ impl LocalCapability {
     /// Probes this machine: devices (NVML, else the CPU), engines (built-in; Blender if
     /// installed) and the benchmark score on `threads` threads. Takes about a second.
     pub fn probe(threads: usize) -> Result<LocalCapability, NodeError> {
-        LocalCapability::probe_with(threads, true)
+        LocalCapability::probe_with(threads, true, true)
     }
 
     /// Probes this machine; with `benchmark` false the benchmark is not run and the record
-    /// states no score (for a network that asks for none: a local network of one machine).
-    pub fn probe_with(threads: usize, benchmark: bool) -> Result<LocalCapability, NodeError> {
-        let blender = pictor_gpu::Blender::program();
+    /// states no score (for a network that asks for none: a local network of one machine),
+    /// with `blender` false only the built-in engine is looked for.
+    pub fn probe_with(
+        threads: usize,
+        benchmark: bool,
+        blender: bool,
+    ) -> Result<LocalCapability, NodeError> {
+        let program = pictor_gpu::Blender::program();
         // Blender's `--version` (about half a second, mostly waiting on one core) runs
         // beside the benchmark.
         let (inventory, engines, score) = std::thread::scope(|s| {
-            let probes = s.spawn(|| (Inventory::probe(), EngineInfo::probe_all(&blender)));
+            let probes = s.spawn(|| {
+                let engines = if blender {
+                    EngineInfo::probe_all(&program)
+                } else {
+                    vec![EngineInfo::builtin()]
+                };
+                (Inventory::probe(), engines)
+            });
             let score = if benchmark {
                 benchmark::run(threads).map(Some)
             } else {

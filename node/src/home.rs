@@ -27,7 +27,7 @@ use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use pictor_protocol::{Keypair, PublicKey};
 
 pub use config::{parse_http, HomeConfig, Role, DEFAULT_HTTP, DEFAULT_LOG, DEFAULT_PORT};
-pub use runtime::RuntimeInfo;
+pub use runtime::{RuntimeInfo, RuntimeJob};
 
 use crate::{identity, NetworkParams, NetworkSpec, NodeConfig, NodeError};
 

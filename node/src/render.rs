@@ -14,12 +14,14 @@ use pictor_gpu::{
 use pictor_protocol::{rules, ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
 
+use libp2p::multiaddr::Protocol;
+
 use crate::{
     devnet::{Devnet, DevnetConfig},
     engines::{blender_seed, BLENDER_RENDER_TIMEOUT},
     now_ms,
     roles::perceptual::blender_engine,
-    NodeError, NodeEvent,
+    Client, NetworkParams, NetworkSpec, NodeConfig, NodeError, NodeEvent,
 };
 
 /// What to render and how.
@@ -42,6 +44,12 @@ pub struct RenderRequest {
     pub stall_timeout: Duration,
     /// What the local network asks of its workers (a network spec's `[requirements]`).
     pub requirements: pictor_gpu::HardwareRequirements,
+    /// A running network to submit to (its spec file) instead of a local network made
+    /// for the one job; this program joins it as a creator peer of its own.
+    pub network: Option<PathBuf>,
+    /// The creator's home on that network (its key and database); a temporary one when
+    /// `None`.
+    pub home: Option<PathBuf>,
 }
 
 /// Progress of a render, for a progress bar.
@@ -283,8 +291,146 @@ pub fn render_direct(
     Ok(summary)
 }
 
-/// Starts a local network, submits the job, waits for every shard to be verified, and
-/// writes the frames.
+/// The creator's side of a network: the node that submits the job and hears its progress,
+/// whichever way the network was found.
+struct JobPeer {
+    client: Client,
+    key: pictor_protocol::PublicKey,
+    events: tokio::sync::mpsc::Receiver<NodeEvent>,
+    params: NetworkParams,
+    /// Workers known in advance (a local network's); others join the tally as they work.
+    workers: Vec<String>,
+    /// What to stop when the job is done.
+    local: Option<Devnet>,
+    _home: Option<tempfile::TempDir>,
+}
+
+impl JobPeer {
+    /// A local network made for the one job: an in-process network of nodes.
+    async fn local(req: &RenderRequest) -> Result<JobPeer, NodeError> {
+        let root = temp_home("pictor-devnet-")?;
+        let devnet = Devnet::start(&DevnetConfig {
+            checkers: req.checkers,
+            workers: req.workers,
+            faulty_workers: req.faulty_workers,
+            root: root.path().to_path_buf(),
+            form_timeout: Duration::from_secs(60),
+            blender_device: req.blender_device,
+            requirements: req.requirements.clone(),
+            job_retention: crate::DEFAULT_JOB_RETENTION,
+            blender: req.engine.is_blender(),
+        })
+        .await?;
+        let mut devnet = devnet;
+        let events = std::mem::replace(&mut devnet.events, tokio::sync::mpsc::channel(1).1);
+        let workers = devnet
+            .nodes
+            .iter()
+            .filter(|n| n.role.starts_with("worker"))
+            .map(|n| n.key.short())
+            .collect();
+        Ok(JobPeer {
+            client: devnet.creator.clone(),
+            key: devnet.creator_key.public(),
+            events,
+            params: devnet.params.clone(),
+            workers,
+            local: Some(devnet),
+            _home: Some(root),
+        })
+    }
+
+    /// A running network, joined as a creator peer of its own from its spec file.
+    async fn join(spec_path: &Path, home: Option<&Path>) -> Result<JobPeer, NodeError> {
+        let spec = NetworkSpec::load(spec_path)?;
+        let params = spec.params()?;
+        if spec.bootnodes.is_empty() {
+            return Err(NodeError::Config(format!(
+                "{} names no bootnode to join the network through",
+                spec_path.display()
+            )));
+        }
+        let (dir, tmp) = match home {
+            Some(home) => (home.to_path_buf(), None),
+            None => {
+                let tmp = temp_home("pictor-creator-")?;
+                (tmp.path().to_path_buf(), Some(tmp))
+            }
+        };
+        let keypair = crate::identity::load_or_create(&dir)?;
+        // On a network of this machine (a devnet) stay on loopback.
+        let loopback = spec.bootnodes.iter().all(|a| {
+            a.iter().any(|p| match p {
+                Protocol::Ip4(ip) => ip.is_loopback(),
+                Protocol::Ip6(ip) => ip.is_loopback(),
+                _ => false,
+            })
+        });
+        let listen = if loopback {
+            "/ip4/127.0.0.1/tcp/0"
+        } else {
+            "/ip4/0.0.0.0/tcp/0"
+        };
+        let mut config = NodeConfig::new(dir, params.clone());
+        config.keypair = Some(keypair.clone());
+        config.events = true;
+        config.bootnodes = spec.bootnodes.clone();
+        config.listen = vec![listen
+            .parse()
+            .map_err(|e| NodeError::Config(format!("listen address: {e}")))?];
+        config.http = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let (client, events) = crate::spawn(config)?;
+        let events = events.ok_or_else(|| NodeError::Config("no event stream".into()))?;
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        while client.status().await?.gossip_peers == 0 {
+            if tokio::time::Instant::now() > deadline {
+                let _ = client.shutdown().await;
+                return Err(NodeError::Config(format!(
+                    "cannot reach the network of {}: no bootnode answered within {} s ({})",
+                    spec_path.display(),
+                    JOIN_TIMEOUT.as_secs(),
+                    spec.bootnodes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(JobPeer {
+            client,
+            key: keypair.public(),
+            events,
+            params,
+            workers: Vec::new(),
+            local: None,
+            _home: tmp,
+        })
+    }
+
+    async fn shutdown(self) {
+        match self.local {
+            Some(devnet) => devnet.shutdown().await,
+            None => {
+                let _ = self.client.shutdown().await;
+            }
+        }
+    }
+}
+
+/// How long joining a running network may take.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn temp_home(prefix: &str) -> Result<tempfile::TempDir, NodeError> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| NodeError::Config(format!("cannot make a temporary home: {e}")))
+}
+
+/// Submits the job to a network (a local network made for it, or a running one named by
+/// `req.network`), waits for every frame to be verified and assembled, and writes them.
 pub async fn render_network(
     req: &RenderRequest,
     mut progress: impl FnMut(Progress),
@@ -294,60 +440,46 @@ pub async fn render_network(
     spec.validate()
         .map_err(|e| NodeError::InvalidJob(e.to_string()))?;
     let (bundle, _) = prepare(req)?;
-    let root = tempfile::Builder::new()
-        .prefix("pictor-devnet-")
-        .tempdir()
-        .map_err(|e| NodeError::Config(format!("cannot make a temporary home: {e}")))?;
-    let mut devnet = Devnet::start(&DevnetConfig {
-        checkers: req.checkers,
-        workers: req.workers,
-        faulty_workers: req.faulty_workers,
-        root: root.path().to_path_buf(),
-        form_timeout: Duration::from_secs(60),
-        blender_device: req.blender_device,
-        requirements: req.requirements.clone(),
-        job_retention: crate::DEFAULT_JOB_RETENTION,
-    })
-    .await?;
-    let result = run_job(&mut devnet, req, &mut spec, bundle, &mut progress).await;
-    devnet.shutdown().await;
+    let mut peer = match &req.network {
+        None => JobPeer::local(req).await?,
+        Some(path) => JobPeer::join(path, req.home.as_deref()).await?,
+    };
+    let result = run_job(&mut peer, req, &mut spec, bundle, &mut progress).await;
+    peer.shutdown().await;
     let mut summary = result?;
     summary.wall_seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
 async fn run_job(
-    devnet: &mut Devnet,
+    peer: &mut JobPeer,
     req: &RenderRequest,
     spec: &mut JobSpec,
     bundle: Vec<u8>,
     progress: &mut impl FnMut(Progress),
 ) -> Result<RenderSummary, NodeError> {
-    spec.creator = devnet.creator_key.public();
+    spec.creator = peer.key;
     spec.scene = ContentId::of(&bundle);
     let shards = spec.shard_count();
-    let committee_size = devnet
-        .params
-        .committee_size
-        .min(devnet.params.checkers.len());
+    let committee_size = peer.params.committee_size.min(peer.params.checkers.len());
     let k = rules::samples_per_checker(
         committee_size,
         rules::FRAUD_FRACTION,
         rules::DETECTION_TARGET,
     );
-    let job = devnet.creator.submit(spec.clone(), bundle).await?;
+    let job = peer.client.submit(spec.clone(), bundle).await?;
     progress(Progress::Submitted { shards });
 
     let mut summary = empty_summary(req, "network", shards);
-    summary.checkers = devnet.params.checkers.len();
+    summary.checkers = peer.params.checkers.len();
     summary.committee_size = committee_size;
     summary.samples_per_checker = k;
     summary.detection_probability =
         1.0 - rules::acceptance_probability(committee_size, k, rules::FRAUD_FRACTION);
-    for node in devnet.nodes.iter().filter(|n| n.role.starts_with("worker")) {
+    for worker in &peer.workers {
         summary
             .workers
-            .insert(node.key.short(), WorkerTally::default());
+            .insert(worker.clone(), WorkerTally::default());
     }
     create_out(&req.out)?;
 
@@ -356,7 +488,7 @@ async fn run_job(
     let mut rerendered_per_shard: BTreeMap<_, u64> = BTreeMap::new();
     let frames = u64::from(spec.frames.len());
     while (summary.frames.len() as u64) < frames {
-        let event = tokio::time::timeout(req.stall_timeout, devnet.events.recv())
+        let event = tokio::time::timeout(req.stall_timeout, peer.events.recv())
             .await
             .map_err(|_| {
                 NodeError::Config(format!(
@@ -401,8 +533,8 @@ async fn run_job(
                     .parse()
                     .map_err(|e| NodeError::Ipfs(format!("frame {frame}: {e}")))?;
                 // The creator node holds the frame: this reads its own block store.
-                let png = devnet
-                    .creator
+                let png = peer
+                    .client
                     .get_file(root, Vec::new(), MAX_FRAME_BYTES)
                     .await?;
                 let path = write_png(&req.out, frame, &png)?;

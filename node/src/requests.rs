@@ -14,12 +14,16 @@ pub(crate) const MAX_IN_FLIGHT: usize = 4096;
 /// What an outstanding request was for.
 #[derive(Debug)]
 pub(crate) enum Pending {
-    /// A scene block, and the peers left to ask after this one.
+    /// A scene block, and the peers left to ask after this one; `look_up`: if this peer
+    /// (the job's creator) cannot be reached, find its addresses in the DHT and ask again.
     Scene {
         id: ContentId,
         engine: Engine,
         others: Vec<PeerId>,
+        look_up: bool,
     },
+    /// The certificates of one of this node's jobs (catching up).
+    Certificates { job: pictor_protocol::JobId },
     /// The sampled rows of a claim's output, with proofs.
     Rows {
         claim: ClaimId,
@@ -73,6 +77,13 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
                 Err(e) => Response::Error(e.to_string()),
             },
             Ok(None) => Response::NotFound,
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::GetCertificates { job } => match store.certificates(&job) {
+            Ok(mut qcs) => {
+                qcs.truncate(pictor_protocol::wire::MAX_CERTIFICATES_PER_RESPONSE);
+                Response::Certificates(qcs)
+            }
             Err(e) => Response::Error(e.to_string()),
         },
     }

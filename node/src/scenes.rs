@@ -84,6 +84,22 @@ impl SceneCache {
         }
     }
 
+    /// A scene could not be fetched (no peer had it, or none could be reached): the work
+    /// that waited fails, but the scene is asked for again by the next work that needs it.
+    pub(crate) fn unavailable(&mut self, id: ContentId, reason: &str) -> Vec<SceneAnswer> {
+        match self.slots.remove(&id) {
+            Some(Slot::Loading(waiters)) => waiters
+                .into_iter()
+                .map(|w| SceneAnswer::Failed(reason.to_owned(), w))
+                .collect(),
+            Some(other) => {
+                self.slots.insert(id, other);
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// A scene finished loading (or failed): the answers for everything that waited.
     pub(crate) fn loaded(
         &mut self,

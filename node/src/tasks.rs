@@ -9,7 +9,8 @@ use libp2p::PeerId;
 use pictor_gpu::{render_pixel, BlenderDevice, BlenderPool, Rect, RenderSettings};
 use pictor_ipfs::{Bitswap, Blockstore};
 use pictor_protocol::{
-    Assignment, ClaimId, ContentId, Engine, JobId, JobSpec, PublicKey, ShardId, TileImage,
+    Assignment, ClaimId, ContentId, Engine, JobId, JobSpec, PublicKey, QuorumCertificate, ShardId,
+    TileImage,
 };
 use pictor_storage::Store;
 use tokio::sync::mpsc;
@@ -63,6 +64,12 @@ pub(crate) enum Done {
         job: JobId,
         frame: u32,
         result: Result<StoredFrame, String>,
+    },
+    /// A peer's certificates of a job, those that verify against its committee.
+    CertificatesChecked {
+        job: JobId,
+        valid: Vec<QuorumCertificate>,
+        rejected: usize,
     },
 }
 
@@ -193,6 +200,29 @@ impl Tasks {
                 }
                 LoadedScene::Builtin(_) => Err("a built-in job is verified pixel by pixel".into()),
             },
+        });
+    }
+
+    /// Checks a peer's answer to a certificate request: each certificate must be of `job`
+    /// and verify against its committee.
+    pub(crate) fn check_certificates(
+        &self,
+        job: JobId,
+        certificates: Vec<QuorumCertificate>,
+        network: String,
+        committee: Vec<PublicKey>,
+    ) {
+        self.blocking(move || {
+            let total = certificates.len();
+            let valid: Vec<QuorumCertificate> = certificates
+                .into_iter()
+                .filter(|qc| qc.vote.shard.job == job && qc.verify(&network, &committee).is_ok())
+                .collect();
+            Done::CertificatesChecked {
+                job,
+                rejected: total - valid.len(),
+                valid,
+            }
         });
     }
 

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::certificate::QuorumCertificate;
 use crate::codec::{self, CodecError, MAX_GOSSIP_SIZE, MAX_RESPONSE_SIZE};
 use crate::content::ContentId;
+use crate::job::JobId;
 use crate::proof::RowsProof;
 
 /// A direct request to a peer.
@@ -26,7 +28,16 @@ pub enum Request {
         /// The rows (at most [`crate::proof::MAX_PROOF_ROWS`]).
         rows: Vec<u32>,
     },
+    /// The quorum certificates a peer holds for one job (a creator catching up after it
+    /// was offline).
+    GetCertificates {
+        /// The job.
+        job: JobId,
+    },
 }
+
+/// The most certificates in one answer; a job with more shards is asked again later.
+pub const MAX_CERTIFICATES_PER_RESPONSE: usize = 4096;
 
 /// A peer's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +46,8 @@ pub enum Response {
     Block(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The proven rows.
     Rows(RowsProof),
+    /// Certificates of the job asked for (each to be checked against its committee).
+    Certificates(Vec<QuorumCertificate>),
     /// The peer does not hold it.
     NotFound,
     /// The peer failed; a short reason.

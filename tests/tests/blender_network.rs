@@ -25,6 +25,8 @@ fn request(scene: &std::path::Path, out: &std::path::Path, faulty_workers: usize
         faulty_workers,
         stall_timeout: Duration::from_secs(180),
         requirements: Default::default(),
+        network: None,
+        home: None,
     }
 }
 

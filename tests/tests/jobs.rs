@@ -22,6 +22,7 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         blender_device: pictor_gpu::BlenderDevice::Cpu,
         requirements: Default::default(),
         job_retention: retention,
+        blender: false,
     }
 }
 

@@ -24,6 +24,8 @@ fn request(out: &std::path::Path, faulty_workers: usize) -> RenderRequest {
         faulty_workers,
         stall_timeout: Duration::from_secs(120),
         requirements: Default::default(),
+        network: None,
+        home: None,
     }
 }
 

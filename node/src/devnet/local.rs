@@ -37,6 +37,9 @@ pub struct DevnetConfig {
     pub requirements: pictor_gpu::HardwareRequirements,
     /// How long finished jobs are kept before they are pruned.
     pub job_retention: Duration,
+    /// Whether the workers look for Blender (the network will render Blender jobs); the
+    /// built-in engine is always there.
+    pub blender: bool,
 }
 
 /// One running node of the local network.
@@ -124,8 +127,10 @@ impl Devnet {
         // A network that asks for no benchmark score gets none measured.
         let threads = rayon_threads();
         let benchmark = config.requirements.min_benchmark_score.is_some();
-        let capability =
-            tokio::task::spawn_blocking(move || LocalCapability::probe_with(threads, benchmark));
+        let blender = config.blender;
+        let capability = tokio::task::spawn_blocking(move || {
+            LocalCapability::probe_with(threads, benchmark, blender)
+        });
         let mut nodes = Vec::new();
         for (i, keypair) in checker_keys.into_iter().enumerate() {
             let home = config.root.join(format!("checker-{i}"));

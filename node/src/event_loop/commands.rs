@@ -256,6 +256,19 @@ impl EventLoop {
                 worker,
                 result,
             }),
+            Done::CertificatesChecked {
+                job,
+                valid,
+                rejected,
+            } => {
+                if rejected > 0 {
+                    warn!(job = %job.short(), rejected, "a peer answered with certificates that do not verify");
+                }
+                for qc in valid {
+                    self.ingest(Message::Certificate(qc));
+                }
+                return;
+            }
             Done::FrameStored { job, frame, result } => {
                 if let Ok(stored) = &result {
                     self.provide(&stored.root);

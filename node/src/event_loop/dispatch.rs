@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use pictor_protocol::{codec, ContentId, JobId, Message, NodeRole, Request, Verdict};
+use pictor_protocol::{codec, rules, ContentId, JobId, Message, NodeRole, Request, Verdict};
 use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
@@ -19,6 +19,9 @@ use crate::{
     scenes::{SceneAnswer, SceneWaiter},
     NodeError,
 };
+
+/// Peers asked at once for a job's certificates.
+const SYNC_PEERS: usize = 3;
 
 impl EventLoop {
     /// Acts on a message that is stored (or ephemeral): every role of this node sees it,
@@ -242,6 +245,7 @@ impl EventLoop {
                     warn!(job = %record.id.short(), error = %e, "cannot store the job's record");
                 }
             }
+            CreatorOutput::SyncCertificates(job) => self.sync_certificates(job),
             CreatorOutput::Event(event) => {
                 if let Some(events) = &self.events {
                     if events.try_send(event).is_err() {
@@ -249,6 +253,36 @@ impl EventLoop {
                     }
                 }
             }
+        }
+    }
+
+    /// Asks a few connected peers (the job's committee first) for the job's certificates.
+    fn sync_certificates(&mut self, job: JobId) {
+        let committee: Vec<libp2p::PeerId> =
+            rules::committee(&job, &self.params.checkers, self.params.committee_size)
+                .iter()
+                .filter_map(|k| self.peer_of(k))
+                .collect();
+        let connected: Vec<libp2p::PeerId> = self.swarm.connected_peers().copied().collect();
+        let mut peers: Vec<libp2p::PeerId> = committee
+            .into_iter()
+            .filter(|p| connected.contains(p))
+            .collect();
+        for p in connected {
+            if !peers.contains(&p) {
+                peers.push(p);
+            }
+        }
+        for peer in peers.into_iter().take(SYNC_PEERS) {
+            if !self.requests.has_room() {
+                return;
+            }
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .fetch
+                .send_request(&peer, Request::GetCertificates { job });
+            self.requests.sent(id, Pending::Certificates { job });
         }
     }
 
@@ -275,7 +309,7 @@ impl EventLoop {
             Ok(Some(bytes)) => self.tasks.load_scene(id, engine, bytes),
             _ => {
                 let peers = self.candidates(self.peer_of(&creator));
-                self.request_scene(id, engine, peers);
+                self.request_scene(id, engine, peers, true);
             }
         }
     }
@@ -286,9 +320,15 @@ impl EventLoop {
         id: ContentId,
         engine: pictor_protocol::Engine,
         mut peers: Vec<libp2p::PeerId>,
+        look_up: bool,
     ) {
         if peers.is_empty() || !self.requests.has_room() {
-            return self.scene_loaded(id, Err(format!("no peer provided scene {id}")));
+            let reason = format!("no peer provided scene {id}");
+            warn!(scene = %id, %reason, "scene unavailable for now");
+            for answer in self.scenes.unavailable(id, &reason) {
+                self.scene_answer(answer);
+            }
+            return;
         }
         let peer = peers.remove(0);
         let request = self
@@ -302,6 +342,7 @@ impl EventLoop {
                 id,
                 engine,
                 others: peers,
+                look_up,
             },
         );
     }

@@ -64,7 +64,7 @@ impl EventLoop {
     }
 
     /// Stores a message, then hands it to the roles; a message seen before is ignored.
-    fn ingest(&mut self, message: Message) {
+    pub(super) fn ingest(&mut self, message: Message) {
         match self.persist(&message) {
             Ok(true) => self.queue.push_back(Work::Message {
                 message,

@@ -111,6 +111,12 @@ pub(crate) struct EventLoop {
     services: Vec<tokio::task::JoinHandle<()>>,
     http: Option<std::net::SocketAddr>,
     provider_queries: HashMap<libp2p::kad::QueryId, ProviderQuery>,
+    /// Creators being looked up in the DHT for their scenes: the scene, its engine, the
+    /// creator, and the other peers to ask.
+    scene_lookups: HashMap<
+        libp2p::kad::QueryId,
+        (pictor_protocol::ContentId, pictor_protocol::Engine, PeerId, Vec<PeerId>),
+    >,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -176,6 +182,7 @@ impl EventLoop {
     fn on_tick(&mut self) {
         let now = crate::now_ms();
         self.queue.push_back(Work::Checker(CheckerInput::Tick));
+        self.queue.push_back(Work::Creator(CreatorInput::Tick));
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
         if self.worker.is_some() && now >= due {
             self.send_heartbeat(now);

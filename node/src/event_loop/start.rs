@@ -214,6 +214,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         services,
         http,
         provider_queries: HashMap::new(),
+        scene_lookups: HashMap::new(),
     };
     event_loop.replay()?;
     tokio::spawn(event_loop.run());

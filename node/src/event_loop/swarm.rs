@@ -15,6 +15,8 @@ use crate::{
 
 /// The most addresses of one peer that go into the Kademlia routing table.
 const MAX_PEER_ADDRS: usize = 8;
+/// Creators looked up in the DHT at once for their scenes.
+const MAX_SCENE_LOOKUPS: usize = 256;
 
 impl EventLoop {
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -110,14 +112,38 @@ impl EventLoop {
                 self.queue
                     .push_back(Work::Checker(CheckerInput::Rows { claim, rows }));
             }
-            Pending::Scene { id, engine, others } => match checked_block(&id, response) {
+            Pending::Certificates { job } => match response {
+                Ok(Response::Certificates(qcs)) => {
+                    let committee = pictor_protocol::rules::committee(
+                        &job,
+                        &self.params.checkers,
+                        self.params.committee_size,
+                    );
+                    self.tasks
+                        .check_certificates(job, qcs, self.params.id.clone(), committee);
+                }
+                Ok(other) => debug!(%peer, ?other, "unexpected answer to a certificate request"),
+                Err(reason) => debug!(%peer, %reason, "certificate request failed"),
+            },
+            Pending::Scene {
+                id,
+                engine,
+                others,
+                look_up,
+            } => match checked_block(&id, response) {
                 Ok(bytes) => match self.store.put_block(&bytes) {
                     Ok(_) => self.tasks.load_scene(id, engine, bytes),
                     Err(e) => self.scene_loaded(id, Err(e.to_string())),
                 },
+                Err(reason) if look_up && self.scene_lookups.len() < MAX_SCENE_LOOKUPS => {
+                    debug!(%peer, %reason, "scene fetch failed; looking the creator up");
+                    let query = self.swarm.behaviour_mut().kad.get_closest_peers(peer);
+                    self.scene_lookups
+                        .insert(query, (id, engine, peer, others));
+                }
                 Err(reason) => {
                     debug!(%peer, %reason, "scene fetch failed; trying the next peer");
-                    self.request_scene(id, engine, others);
+                    self.request_scene(id, engine, others, false);
                 }
             },
         }
@@ -131,6 +157,9 @@ impl EventLoop {
         else {
             return debug!(?event, "kademlia");
         };
+        if let QueryResult::GetClosestPeers(result) = result {
+            return self.on_closest_peers(id, result, step.last);
+        }
         let QueryResult::GetProviders(result) = result else {
             return;
         };
@@ -147,5 +176,39 @@ impl EventLoop {
                 let _ = reply.send(Ok(found.into_iter().collect()));
             }
         }
+    }
+
+    /// A creator looked up for its scene: dial it at the addresses found, and ask again
+    /// (then the other peers).
+    fn on_closest_peers(
+        &mut self,
+        query: libp2p::kad::QueryId,
+        result: libp2p::kad::GetClosestPeersResult,
+        last: bool,
+    ) {
+        let Some((id, engine, creator, others)) = self.scene_lookups.remove(&query) else {
+            return;
+        };
+        let peers = match result {
+            Ok(ok) => ok.peers,
+            Err(libp2p::kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
+        };
+        if let Some(info) = peers.into_iter().find(|p| p.peer_id == creator) {
+            let addrs: Vec<_> = info.addrs.into_iter().take(MAX_PEER_ADDRS).collect();
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(creator)
+                .addresses(addrs)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                debug!(peer = %creator, error = %e, "cannot dial the creator");
+            }
+        } else if !last {
+            // Not found yet: wait for the query's next step.
+            self.scene_lookups
+                .insert(query, (id, engine, creator, others));
+            return;
+        }
+        let mut peers = vec![creator];
+        peers.extend(others);
+        self.request_scene(id, engine, peers, false);
     }
 }

@@ -36,6 +36,42 @@ pub struct RuntimeInfo {
     pub gossip_peers: usize,
     /// When the file was written (milliseconds since the Unix epoch).
     pub updated_ms: u64,
+    /// The jobs this node submitted, newest last (at most [`RUNTIME_JOBS`]).
+    #[serde(default)]
+    pub jobs: Vec<RuntimeJob>,
+}
+
+/// The most jobs listed in the runtime file.
+const RUNTIME_JOBS: usize = 100;
+
+/// One of this node's jobs, as the runtime file lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeJob {
+    /// The job id (hex).
+    pub id: String,
+    /// `submitted`, `running`, `complete`, `failed` or `cancelled`.
+    pub state: String,
+    /// Shards verified of all.
+    pub verified: u64,
+    pub shards: u64,
+    /// The stored frames' CIDs, by frame number.
+    pub frames: std::collections::BTreeMap<u32, String>,
+}
+
+async fn runtime_jobs(client: &Client) -> Result<Vec<RuntimeJob>, NodeError> {
+    let jobs = client.jobs().await?;
+    let skip = jobs.len().saturating_sub(RUNTIME_JOBS);
+    Ok(jobs
+        .into_iter()
+        .skip(skip)
+        .map(|p| RuntimeJob {
+            id: p.id.to_string(),
+            state: p.state.to_string(),
+            verified: p.verified,
+            shards: p.shards,
+            frames: p.frame_cids,
+        })
+        .collect())
 }
 
 impl Home {
@@ -117,6 +153,7 @@ impl Home {
             connected_peers: status.connected_peers,
             gossip_peers: status.gossip_peers,
             updated_ms: crate::now_ms(),
+            jobs: runtime_jobs(client).await?,
         };
         self.write_runtime(&runtime)?;
         info!(
@@ -147,6 +184,7 @@ impl Home {
                     runtime.connected_peers = status.connected_peers;
                     runtime.gossip_peers = status.gossip_peers;
                     runtime.updated_ms = crate::now_ms();
+                    runtime.jobs = runtime_jobs(client).await?;
                     self.write_runtime(&runtime)?;
                 }
             }

@@ -59,7 +59,13 @@ pub enum CreatorInput {
     Cancel(JobId),
     /// A finished job is pruned: forget it.
     Forget(JobId),
+    /// Time passes: a job that has heard nothing for a while asks peers for the
+    /// certificates it may have missed (while this node was down, say).
+    Tick,
 }
+
+/// How long a running job hears nothing before it asks peers for its certificates.
+pub const SYNC_AFTER_MS: u64 = 5_000;
 
 /// What the creator asks the node loop to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +90,8 @@ pub enum CreatorOutput {
     Persist(JobRecord),
     /// Tell whoever watches the job.
     Event(NodeEvent),
+    /// Ask peers for the job's certificates; they come back as certificates.
+    SyncCertificates(JobId),
 }
 
 #[derive(Debug)]
@@ -98,12 +106,36 @@ struct CreatorJob {
     verified: u64,
     rejected: u64,
     frames: Frames,
+    /// When the job last heard anything, and last asked for its certificates.
+    heard_ms: u64,
+    synced_ms: u64,
 }
 
 /// The creator's state.
 #[derive(Debug, Default)]
 pub struct Creator {
     jobs: BTreeMap<JobId, CreatorJob>,
+}
+
+impl CreatorInput {
+    /// The job an input concerns (its arrival counts as the job hearing something; a
+    /// restored job has heard nothing yet).
+    fn job(&self) -> Option<JobId> {
+        match self {
+            CreatorInput::Submitted(spec) => Some(spec.id()),
+            CreatorInput::Assignment(a) => Some(a.shard.job),
+            CreatorInput::Claim(c) => Some(c.shard.job),
+            CreatorInput::Attestation(a) => Some(a.vote.shard.job),
+            CreatorInput::Certificate(qc) => Some(qc.vote.shard.job),
+            CreatorInput::OutputFetched { shard, .. } => Some(shard.job),
+            CreatorInput::FrameStored { job, .. } => Some(*job),
+            CreatorInput::Restored(..)
+            | CreatorInput::Fail { .. }
+            | CreatorInput::Cancel(_)
+            | CreatorInput::Forget(_)
+            | CreatorInput::Tick => None,
+        }
+    }
 }
 
 impl Creator {
@@ -144,10 +176,14 @@ impl Creator {
     /// Feeds one input at time `now_ms`; returns what to do.
     pub fn handle(&mut self, now_ms: u64, input: CreatorInput) -> Vec<CreatorOutput> {
         let mut out = Vec::new();
+        if let Some(job) = input.job().and_then(|id| self.jobs.get_mut(&id)) {
+            job.heard_ms = job.heard_ms.max(now_ms);
+        }
         match input {
             CreatorInput::Submitted(spec) => {
+                let id = spec.id();
                 let record = JobRecord {
-                    id: spec.id(),
+                    id,
                     state: JobState::Submitted,
                     reason: None,
                     submitted_ms: now_ms,
@@ -155,6 +191,9 @@ impl Creator {
                     frames: BTreeMap::new(),
                 };
                 self.add(spec, record, &mut out);
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.heard_ms = now_ms;
+                }
             }
             CreatorInput::Restored(spec, record) => {
                 let record = record.unwrap_or(JobRecord {
@@ -223,6 +262,15 @@ impl Creator {
             CreatorInput::Forget(job) => {
                 self.jobs.remove(&job);
             }
+            CreatorInput::Tick => {
+                for (id, job) in &mut self.jobs {
+                    let quiet = now_ms.saturating_sub(job.heard_ms.max(job.synced_ms));
+                    if !job.record.state.is_finished() && quiet >= SYNC_AFTER_MS {
+                        job.synced_ms = now_ms;
+                        out.push(CreatorOutput::SyncCertificates(*id));
+                    }
+                }
+            }
         }
         out
     }
@@ -245,6 +293,8 @@ impl Creator {
                 verified: 0,
                 rejected: 0,
                 frames,
+                heard_ms: 0,
+                synced_ms: 0,
             },
         );
     }
