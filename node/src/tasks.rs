@@ -22,8 +22,10 @@ use crate::{
     SledBlockstore,
 };
 
-/// How long a creator or checker waits for an output over Bitswap.
+/// How long a checker waits for an output over Bitswap.
 const OUTPUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a creator waits for one try at a certified output (it tries again).
+const CERTIFIED_OUTPUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A frame stored as a UnixFS file.
 #[derive(Debug, Clone)]
@@ -255,7 +257,7 @@ impl Tasks {
         let (bitswap, tx) = (self.bitswap.clone(), self.done.clone());
         tokio::spawn(async move {
             let result = bitswap
-                .get(&output.to_cid(), &peers, OUTPUT_TIMEOUT)
+                .get(&output.to_cid(), &peers, CERTIFIED_OUTPUT_TIMEOUT)
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|block| {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use cid::Cid;
 use pictor_ipfs::Blockstore;
 use pictor_protocol::{JobId, JobSpec, Message};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::{EventLoop, Work};
 use crate::{
@@ -261,6 +261,7 @@ impl EventLoop {
                 valid,
                 rejected,
             } => {
+                debug!(job = %job.short(), valid = valid.len(), rejected, "certificates from a peer");
                 if rejected > 0 {
                     warn!(job = %job.short(), rejected, "a peer answered with certificates that do not verify");
                 }

@@ -17,7 +17,7 @@ use crate::{
         worker::{WorkerInput, WorkerOutput},
     },
     scenes::{SceneAnswer, SceneWaiter},
-    NodeError,
+    NodeError, NodeEvent,
 };
 
 /// Peers asked at once for a job's certificates.
@@ -63,7 +63,7 @@ impl EventLoop {
             }
             Message::Assignment(a) => {
                 self.jobs.touch(&a.shard.job, now);
-                if self.creator.owns(&a.shard.job) {
+                if self.is_mine(&a.shard.job) {
                     work.push(Work::Creator(CreatorInput::Assignment(a.clone())));
                 }
                 if to_checker {
@@ -73,7 +73,7 @@ impl EventLoop {
             }
             Message::Claim(claim) => {
                 self.jobs.touch(&claim.shard.job, now);
-                if self.creator.owns(&claim.shard.job) {
+                if self.is_mine(&claim.shard.job) {
                     work.push(Work::Creator(CreatorInput::Claim(claim.clone())));
                 }
                 if to_checker {
@@ -82,7 +82,7 @@ impl EventLoop {
             }
             Message::Attestation(a) => {
                 self.jobs.touch(&a.vote.shard.job, now);
-                if self.creator.owns(&a.vote.shard.job) {
+                if self.is_mine(&a.vote.shard.job) {
                     work.push(Work::Creator(CreatorInput::Attestation(a.clone())));
                 }
                 if to_checker {
@@ -94,7 +94,7 @@ impl EventLoop {
                     self.jobs.certified(&qc.vote.shard, now);
                     work.push(Work::Worker(WorkerInput::ShardDone(qc.vote.shard)));
                 }
-                if self.creator.owns(&qc.vote.shard.job) {
+                if self.is_mine(&qc.vote.shard.job) {
                     work.push(Work::Creator(CreatorInput::Certificate(qc.clone())));
                 }
                 if to_checker {
@@ -103,6 +103,14 @@ impl EventLoop {
             }
         }
         self.queue.extend(work);
+    }
+
+    /// Whether this node created `job` (its creator role hears about it). Decided by the
+    /// job table, not the creator, which may not have taken the job from the queue yet.
+    fn is_mine(&self, job: &JobId) -> bool {
+        self.jobs
+            .get(job)
+            .is_some_and(|spec| spec.creator == self.me)
     }
 
     pub(super) fn on_checker_output(&mut self, output: CheckerOutput) {
@@ -224,6 +232,16 @@ impl EventLoop {
                 output,
                 worker,
             } => {
+                if self.swarm.connected_peers().next().is_none() {
+                    // Just started, or cut off: nobody to ask yet; the creator tries again.
+                    return self
+                        .queue
+                        .push_back(Work::Creator(CreatorInput::OutputFetched {
+                            shard,
+                            worker,
+                            result: Err("not connected to any peer yet".into()),
+                        }));
+                }
                 let peers = self.candidates(self.peer_of(&worker));
                 self.tasks.fetch_output(shard, worker, output, peers);
             }
@@ -247,6 +265,15 @@ impl EventLoop {
             }
             CreatorOutput::SyncCertificates(job) => self.sync_certificates(job),
             CreatorOutput::Event(event) => {
+                match &event {
+                    NodeEvent::Problem { job, message } => {
+                        debug!(job = %job.short(), %message, "job problem")
+                    }
+                    NodeEvent::Finished { job, state, reason } => {
+                        info!(job = %job.short(), %state, reason = reason.as_deref().unwrap_or(""), "job finished")
+                    }
+                    _ => {}
+                }
                 if let Some(events) = &self.events {
                     if events.try_send(event).is_err() {
                         warn!("progress event dropped: the receiver is slow or gone");
@@ -273,6 +300,7 @@ impl EventLoop {
                 peers.push(p);
             }
         }
+        debug!(job = %job.short(), peers = peers.len(), "asking peers for the job's certificates");
         for peer in peers.into_iter().take(SYNC_PEERS) {
             if !self.requests.has_room() {
                 return;

@@ -115,7 +115,12 @@ pub(crate) struct EventLoop {
     /// creator, and the other peers to ask.
     scene_lookups: HashMap<
         libp2p::kad::QueryId,
-        (pictor_protocol::ContentId, pictor_protocol::Engine, PeerId, Vec<PeerId>),
+        (
+            pictor_protocol::ContentId,
+            pictor_protocol::Engine,
+            PeerId,
+            Vec<PeerId>,
+        ),
     >,
 }
 

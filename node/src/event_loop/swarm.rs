@@ -138,8 +138,7 @@ impl EventLoop {
                 Err(reason) if look_up && self.scene_lookups.len() < MAX_SCENE_LOOKUPS => {
                     debug!(%peer, %reason, "scene fetch failed; looking the creator up");
                     let query = self.swarm.behaviour_mut().kad.get_closest_peers(peer);
-                    self.scene_lookups
-                        .insert(query, (id, engine, peer, others));
+                    self.scene_lookups.insert(query, (id, engine, peer, others));
                 }
                 Err(reason) => {
                     debug!(%peer, %reason, "scene fetch failed; trying the next peer");

@@ -23,8 +23,19 @@ use pictor_protocol::{
 use frames::Frames;
 pub use job::{JobProgress, JobRecord, JobState, NodeEvent};
 
-/// How often the creator tries to fetch one certified output before the job fails.
-pub const MAX_FETCH_ATTEMPTS: u32 = 3;
+/// How often the creator tries to fetch one certified output before the job fails; it
+/// waits longer after each failure (1 s, 2 s, 4 s, … at most 30 s), so a peer that is
+/// not reachable yet (this node has just started, say) has minutes to become so.
+pub const MAX_FETCH_ATTEMPTS: u32 = 10;
+
+/// One certified output being fetched.
+#[derive(Debug, Clone, Copy)]
+struct Fetch {
+    output: ContentId,
+    worker: PublicKey,
+    failures: u32,
+    retry_at_ms: Option<u64>,
+}
 
 /// What the node loop tells the creator.
 #[derive(Debug)]
@@ -101,8 +112,9 @@ struct CreatorJob {
     rendered: BTreeSet<ShardId>,
     /// Shards certified valid whose output is being fetched or is in.
     delivered: BTreeSet<ShardId>,
-    /// Outputs being fetched: what, from whom, and how many tries failed.
-    fetching: BTreeMap<ShardId, (ContentId, PublicKey, u32)>,
+    /// Outputs being fetched: what, from whom, how many tries failed, and when to try
+    /// again after a failure.
+    fetching: BTreeMap<ShardId, Fetch>,
     verified: u64,
     rejected: u64,
     frames: Frames,
@@ -263,6 +275,18 @@ impl Creator {
                 self.jobs.remove(&job);
             }
             CreatorInput::Tick => {
+                for job in self.jobs.values_mut() {
+                    for (shard, fetch) in &mut job.fetching {
+                        if fetch.retry_at_ms.is_some_and(|at| now_ms >= at) {
+                            fetch.retry_at_ms = None;
+                            out.push(CreatorOutput::FetchOutput {
+                                shard: *shard,
+                                output: fetch.output,
+                                worker: fetch.worker,
+                            });
+                        }
+                    }
+                }
                 for (id, job) in &mut self.jobs {
                     let quiet = now_ms.saturating_sub(job.heard_ms.max(job.synced_ms));
                     if !job.record.state.is_finished() && quiet >= SYNC_AFTER_MS {
@@ -315,8 +339,15 @@ impl Creator {
                     job.verified += 1;
                     return;
                 }
-                job.fetching
-                    .insert(shard, (qc.vote.output, qc.vote.worker, 0));
+                job.fetching.insert(
+                    shard,
+                    Fetch {
+                        output: qc.vote.output,
+                        worker: qc.vote.worker,
+                        failures: 0,
+                        retry_at_ms: None,
+                    },
+                );
                 out.push(CreatorOutput::FetchOutput {
                     shard,
                     output: qc.vote.output,
@@ -356,14 +387,11 @@ impl Creator {
                     job: shard.job,
                     message: message.clone(),
                 }));
-                if let Some((output, worker, failures)) = job.fetching.get_mut(&shard) {
-                    *failures += 1;
-                    if *failures < MAX_FETCH_ATTEMPTS {
-                        out.push(CreatorOutput::FetchOutput {
-                            shard,
-                            output: *output,
-                            worker: *worker,
-                        });
+                if let Some(fetch) = job.fetching.get_mut(&shard) {
+                    fetch.failures += 1;
+                    if fetch.failures < MAX_FETCH_ATTEMPTS {
+                        let backoff = (1_000u64 << fetch.failures.min(5)).min(30_000);
+                        fetch.retry_at_ms = Some(now_ms + backoff);
                         return;
                     }
                 }
@@ -446,6 +474,11 @@ impl Creator {
             return;
         }
         job.record.state = state;
+        if state == JobState::Complete {
+            // Every frame is stored, and a frame is stored only once all its tiles are
+            // certified (some perhaps before a restart).
+            job.verified = job.spec.shard_count();
+        }
         job.record.reason = reason.clone();
         job.record.finished_ms = Some(now_ms);
         job.frames.clear();

@@ -270,3 +270,64 @@ fn a_tile_that_does_not_fit_fails_the_job_with_the_reason_and_cancel_ends_anothe
     creator.handle(6, CreatorInput::Forget(id));
     assert_eq!(creator.list().len(), 1);
 }
+
+#[test]
+fn a_failed_fetch_is_tried_again_later_and_the_job_fails_only_after_many_tries() {
+    let spec = spec();
+    let mut creator = Creator::new();
+    creator.handle(0, CreatorInput::Submitted(spec.clone()));
+    let shard = ShardId {
+        job: spec.id(),
+        frame: 1,
+        tile: 0,
+    };
+    creator.handle(
+        0,
+        CreatorInput::Certificate(certificate(shard, Verdict::Valid)),
+    );
+    let worker = Keypair::from_seed([5; 32]).public();
+    let mut now = 0;
+    for _ in 1..super::MAX_FETCH_ATTEMPTS {
+        let out = creator.handle(
+            now,
+            CreatorInput::OutputFetched {
+                shard,
+                worker,
+                result: Err("peer unreachable".into()),
+            },
+        );
+        assert!(
+            !out.iter()
+                .any(|o| matches!(o, CreatorOutput::FetchOutput { .. })),
+            "not at once"
+        );
+        assert!(!creator
+            .handle(now + 500, CreatorInput::Tick)
+            .iter()
+            .any(|o| matches!(o, CreatorOutput::FetchOutput { .. })));
+        now += 31_000;
+        let again = creator.handle(now, CreatorInput::Tick);
+        assert!(
+            again
+                .iter()
+                .any(|o| matches!(o, CreatorOutput::FetchOutput { shard: s, .. } if *s == shard)),
+            "{again:?}"
+        );
+    }
+    assert_eq!(
+        creator.progress(&spec.id()).map(|p| p.state),
+        Some(JobState::Submitted)
+    );
+    creator.handle(
+        now,
+        CreatorInput::OutputFetched {
+            shard,
+            worker,
+            result: Err("peer unreachable".into()),
+        },
+    );
+    assert_eq!(
+        creator.progress(&spec.id()).map(|p| p.state),
+        Some(JobState::Failed)
+    );
+}
