@@ -11,6 +11,8 @@ use crate::{validation, NodeError};
 
 /// How often a worker gossips its capability record.
 const CAPABILITY_INTERVAL_MS: u64 = 60_000;
+/// Messages published in one turn of the loop, at most (a turn publishes a handful).
+const MAX_OUTBOX: usize = 4096;
 
 impl EventLoop {
     /// Queues a gossiped message for validation; nothing else happens to it before.
@@ -75,8 +77,9 @@ impl EventLoop {
         }
     }
 
-    /// Writes a message to the database and flushes it. Returns whether it was new.
-    fn persist(&self, message: &Message) -> Result<bool, NodeError> {
+    /// Writes a message to the database (made durable by the next [`EventLoop::commit`],
+    /// before anything this node publishes next). Returns whether it was new.
+    fn persist(&mut self, message: &Message) -> Result<bool, NodeError> {
         let new = match message {
             Message::Job(spec) => self.store.put_job(spec)?,
             Message::Assignment(a) => self.store.put_assignment(a)?,
@@ -86,14 +89,12 @@ impl EventLoop {
             // Ephemeral: the newest record per node is kept in memory.
             Message::Heartbeat(_) | Message::Capability(_) => return Ok(true),
         };
-        if new {
-            self.store.flush()?;
-        }
+        self.dirty |= new;
         Ok(new)
     }
 
-    /// Stores, signs and gossips a message, and hands it to this node's own roles
-    /// (`from_checker`: all but the checker, which made it).
+    /// Stores and signs a message, queues it for gossip at the next commit, and hands it
+    /// to this node's own roles (`from_checker`: all but the checker, which made it).
     pub(super) fn publish(&mut self, message: Message, from_checker: bool) {
         if let Err(e) = self.persist(&message) {
             warn!(error = %e, "cannot store own message; not published");
@@ -101,21 +102,37 @@ impl EventLoop {
         }
         let envelope =
             SignedEnvelope::seal(&self.keypair, &self.params.id, crate::now_ms(), &message);
-        let topic = self.topics.topic(message.kind());
-        if let Err(e) = self
-            .swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(topic, envelope.to_bytes())
-        {
-            if !matches!(e, gossipsub::PublishError::Duplicate) {
-                debug!(error = %e, kind = ?message.kind(), "publish failed");
-            }
+        if self.outbox.len() < MAX_OUTBOX {
+            self.outbox.push((message.kind(), envelope.to_bytes()));
+        } else {
+            warn!(kind = ?message.kind(), "outbox full; message not gossiped");
         }
         self.queue.push_back(Work::Message {
             message,
             from_checker,
         });
+    }
+
+    /// Makes what was stored since the last commit durable (one flush for all of it), then
+    /// gossips what this node published meanwhile: nothing leaves the node before what it
+    /// depends on is on disk. If the flush fails, nothing is gossiped.
+    pub(super) fn commit(&mut self) {
+        if self.dirty {
+            if let Err(e) = self.store.flush() {
+                warn!(error = %e, dropped = self.outbox.len(), "cannot flush the database; nothing published");
+                self.outbox.clear();
+                return;
+            }
+            self.dirty = false;
+        }
+        for (kind, bytes) in std::mem::take(&mut self.outbox) {
+            let topic = self.topics.topic(kind);
+            if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
+                if !matches!(e, gossipsub::PublishError::Duplicate) {
+                    debug!(error = %e, ?kind, "publish failed");
+                }
+            }
+        }
     }
 
     pub(super) fn send_heartbeat(&mut self, now: u64) {

@@ -99,6 +99,10 @@ pub(crate) struct EventLoop {
     events: Option<mpsc::Sender<NodeEvent>>,
     /// Work for the roles, in order.
     queue: VecDeque<Work>,
+    /// Stored since the last flush.
+    dirty: bool,
+    /// Signed messages to gossip once what they depend on is flushed.
+    outbox: Vec<(pictor_protocol::MessageKind, Vec<u8>)>,
     /// Jobs of this node's creator restored from the database, until their spec arrives.
     restored: BTreeMap<JobId, JobRecord>,
     submits: BTreeMap<JobId, PendingSubmit>,
@@ -157,6 +161,7 @@ impl EventLoop {
                 _ = tick.tick() => self.on_tick(),
             }
             self.drain();
+            self.commit();
         }
         let reply = stopping.and_then(|(reply, _)| reply);
         if let Err(e) = self.store.flush() {

@@ -205,6 +205,8 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         validated_rx,
         events: events_tx,
         queue: VecDeque::new(),
+        dirty: false,
+        outbox: Vec::new(),
         restored: BTreeMap::new(),
         submits: BTreeMap::new(),
         last_heartbeat_ms: 0,
@@ -281,6 +283,7 @@ impl EventLoop {
         }
         self.queue.push_back(Work::Worker(WorkerInput::Start));
         self.drain();
+        self.commit();
         Ok(())
     }
 }

@@ -153,7 +153,7 @@ impl Worker {
                 }
             }
             WorkerInput::Assignment(a) => {
-                if a.worker != self.me || !self.from_committee(&a) {
+                if a.worker != self.me || !self.is_from_committee(&a) {
                     return out;
                 }
                 if self.jobs.contains_key(&a.shard.job) {
@@ -199,7 +199,7 @@ impl Worker {
         out
     }
 
-    fn from_committee(&self, a: &Assignment) -> bool {
+    fn is_from_committee(&self, a: &Assignment) -> bool {
         rules::committee(
             &a.shard.job,
             &self.params.checkers,
