@@ -61,6 +61,20 @@ pub struct JobRecord {
     pub frames: BTreeMap<u32, String>,
 }
 
+impl JobRecord {
+    /// The record of a job just submitted at `now_ms`.
+    pub fn submitted(id: JobId, now_ms: u64) -> JobRecord {
+        JobRecord {
+            id,
+            state: JobState::Submitted,
+            reason: None,
+            submitted_ms: now_ms,
+            finished_ms: None,
+            frames: BTreeMap::new(),
+        }
+    }
+}
+
 /// A job's progress, for status queries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobProgress {

@@ -194,28 +194,13 @@ impl Creator {
         match input {
             CreatorInput::Submitted(spec) => {
                 let id = spec.id();
-                let record = JobRecord {
-                    id,
-                    state: JobState::Submitted,
-                    reason: None,
-                    submitted_ms: now_ms,
-                    finished_ms: None,
-                    frames: BTreeMap::new(),
-                };
-                self.add(spec, record, &mut out);
+                self.add(spec, JobRecord::submitted(id, now_ms), &mut out);
                 if let Some(job) = self.jobs.get_mut(&id) {
                     job.heard_ms = now_ms;
                 }
             }
             CreatorInput::Restored(spec, record) => {
-                let record = record.unwrap_or(JobRecord {
-                    id: spec.id(),
-                    state: JobState::Submitted,
-                    reason: None,
-                    submitted_ms: now_ms,
-                    finished_ms: None,
-                    frames: BTreeMap::new(),
-                });
+                let record = record.unwrap_or_else(|| JobRecord::submitted(spec.id(), now_ms));
                 self.add(spec, record, &mut out);
             }
             CreatorInput::Assignment(a) => {
