@@ -58,6 +58,16 @@ pub(crate) struct BenchArgs {
     /// process.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Instead: run this many small jobs (one 16x16 frame each) through one local network,
+    /// `--in-flight` at a time, and report jobs per second and the process's memory.
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// With `--jobs`: jobs submitted and not yet finished at once.
+    #[arg(long, default_value_t = 16)]
+    in_flight: usize,
+    /// With `--jobs`: how long finished jobs are kept before they are pruned, in seconds.
+    #[arg(long, default_value_t = 10)]
+    retention: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,7 +112,48 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
     }
 }
 
+fn run_jobs(b: &BenchArgs, jobs: usize) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    eprintln!(
+        "bench: {jobs} jobs, {} at a time, on {} checkers and {} workers...",
+        b.in_flight, b.checkers, b.workers
+    );
+    let report = runtime.block_on(pictor_node::render::soak::soak(
+        &b.scene,
+        jobs,
+        b.in_flight,
+        b.checkers,
+        b.workers,
+        std::time::Duration::from_secs(b.retention),
+    ))?;
+    if b.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "jobs         {} in {:.1} s ({:.1} jobs/s)",
+            report.jobs, report.seconds, report.jobs_per_second
+        );
+        println!(
+            "memory       {} nodes in this process: {:.1} MiB formed, {:.1} MiB after a tenth of the jobs, {:.1} MiB at the end",
+            report.nodes,
+            report.rss_formed_kib as f64 / 1024.0,
+            report.rss_tenth_kib as f64 / 1024.0,
+            report.rss_end_kib as f64 / 1024.0
+        );
+        println!(
+            "jobs held    {} by the creator at the end (finished jobs are pruned after {} s)",
+            report.creator_jobs_held, b.retention
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn run(b: BenchArgs) -> Result<()> {
+    if let Some(jobs) = b.jobs {
+        return run_jobs(&b, jobs);
+    }
     let direct_req = args_for(&b, b.out.join("direct"), true).request()?;
     let network_req = args_for(&b, b.out.join("network"), false).request()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -40,6 +40,11 @@ impl JobTable {
         self.jobs.contains_key(id)
     }
 
+    /// Every job held.
+    pub(crate) fn ids(&self) -> Vec<JobId> {
+        self.jobs.keys().copied().collect()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.jobs.len()
     }

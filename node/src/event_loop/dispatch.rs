@@ -35,7 +35,7 @@ impl EventLoop {
                 let id = spec.id();
                 match self.jobs.insert(spec.clone(), now) {
                     Err(full) => return warn!(job = %id.short(), "job ignored: {full}"),
-                    Ok((_, Some(evicted))) => self.prune(evicted),
+                    Ok((_, Some(evicted))) => self.prune(vec![evicted]),
                     Ok(_) => {}
                 }
                 if spec.creator == self.me && !self.creator.owns(&id) {
@@ -451,41 +451,6 @@ impl EventLoop {
                 .tasks
                 .rerender_regions(scene, spec, claim, frame, regions),
             SceneWaiter::Submit(_) => {}
-        }
-    }
-
-    /// Forgets a job that finished more than the retention period ago: in every role, in
-    /// the database, and the blocks only it used.
-    pub(super) fn prune(&mut self, job: JobId) {
-        let spec = self
-            .jobs
-            .remove(&job)
-            .or_else(|| self.store.job(&job).ok().flatten());
-        debug!(job = %job.short(), "pruning a finished job");
-        let frames = self
-            .creator
-            .progress(&job)
-            .map(|p| p.frame_cids)
-            .unwrap_or_default();
-        self.queue.push_back(Work::Worker(WorkerInput::Forget(job)));
-        self.queue
-            .push_back(Work::Creator(CreatorInput::Forget(job)));
-        self.queue
-            .push_back(Work::Checker(CheckerInput::Forget(job)));
-        if let Ok(claims) = self.store.claims_of(&job) {
-            for claim in claims {
-                let _ = self.store.remove_block(&claim.output);
-            }
-        }
-        if let Some(spec) = spec {
-            if !self.jobs.uses_scene(&spec.scene) {
-                self.scenes.forget(&spec.scene);
-                let _ = self.store.remove_block(&spec.scene);
-            }
-        }
-        self.tasks.remove_files(frames.into_values().collect());
-        if let Err(e) = self.store.remove_job(&job) {
-            warn!(job = %job.short(), error = %e, "cannot prune the job from the database");
         }
     }
 }

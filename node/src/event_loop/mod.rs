@@ -8,6 +8,7 @@
 mod commands;
 mod dispatch;
 mod gossip;
+mod prune;
 mod start;
 mod swarm;
 
@@ -200,8 +201,9 @@ impl EventLoop {
         let prune_every = PRUNE_INTERVAL_MS.min(self.retention_ms / 2).max(250);
         if now >= self.last_prune_ms + prune_every {
             self.last_prune_ms = now;
-            for job in self.jobs.expired(now, self.retention_ms) {
-                self.prune(job);
+            let expired = self.jobs.expired(now, self.retention_ms);
+            if !expired.is_empty() {
+                self.prune(expired);
             }
         }
     }

@@ -15,6 +15,7 @@ use pictor_protocol::{rules, ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
 
 mod peer;
+pub mod soak;
 
 use peer::JobPeer;
 
