@@ -30,6 +30,10 @@ const TREE_CID_BLOCKS: &str = "cid_blocks";
 const TREE_META: &str = "meta";
 const TREE_JOB_RECORDS: &str = "job_records";
 
+/// The most memory sled's page cache may take (its default is 1 GiB, for every database
+/// of the process: a local network holds eight).
+const CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// A node's database. Cheap to clone; all clones share one sled database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -60,6 +64,7 @@ impl Store {
                 .path(path)
                 .mode(sled::Mode::HighThroughput)
                 .flush_every_ms(None)
+                .cache_capacity(CACHE_BYTES)
                 .open();
             match opened {
                 Ok(db) => break db,
