@@ -5,8 +5,12 @@ use gltf::json::validation::Checked;
 use gltf::json::Root;
 use rayon::prelude::*;
 
+mod channels;
+
+use channels::load_channels;
+
 use crate::accessor::{read_f32, read_indices, Budget, Buffers};
-use crate::animation::{Channel, Interpolation, Property};
+use crate::animation::Channel;
 use crate::bundle::SceneBundle;
 use crate::camera::Projection;
 use crate::container::{is_glb, resolve_uri, split_glb, truncate, UriTarget};
@@ -461,48 +465,4 @@ fn load_lights(root: &Root) -> Vec<Option<LightDef>> {
             })
         })
         .collect()
-}
-
-fn load_channels(
-    name: &str,
-    doc: &gltf::Document,
-    buffers: &Buffers<'_>,
-    budget: &Budget,
-) -> Result<Vec<Channel>, SceneError> {
-    use gltf::animation::{Interpolation as I, Property as P};
-    let root = doc.as_json();
-    let mut out = Vec::new();
-    for anim in doc.animations() {
-        for ch in anim.channels() {
-            let property = match ch.target().property() {
-                P::Translation => Property::Translation,
-                P::Rotation => Property::Rotation,
-                P::Scale => Property::Scale,
-                P::MorphTargetWeights => continue,
-            };
-            let s = ch.sampler();
-            let interpolation = match s.interpolation() {
-                I::Linear => Interpolation::Linear,
-                I::Step => Interpolation::Step,
-                I::CubicSpline => Interpolation::CubicSpline,
-            };
-            let comps = if property == Property::Rotation { 4 } else { 3 };
-            let channel = Channel {
-                node: ch.target().node().index(),
-                property,
-                interpolation,
-                times: read_f32(root, buffers, budget, s.input().index(), 1)?,
-                values: read_f32(root, buffers, budget, s.output().index(), comps)?,
-            };
-            if channel.is_consistent() {
-                out.push(channel);
-            } else {
-                tracing::warn!(
-                    "{name}: animation {} has an inconsistent channel; ignoring it",
-                    anim.index()
-                );
-            }
-        }
-    }
-    Ok(out)
 }
