@@ -49,7 +49,7 @@ pub struct NodeStatus {
     pub key: PublicKey,
     /// Peers with an open connection.
     pub connected_peers: usize,
-    /// Peers subscribed to every Pictor topic.
+    /// Peers of this network's gossip (subscribed to its jobs topic).
     pub gossip_peers: usize,
     /// For a checker: workers that may receive shards now.
     pub eligible_workers: Option<usize>,

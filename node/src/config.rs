@@ -117,6 +117,11 @@ pub struct NodeConfig {
     /// How long a finished job (complete, failed or cancelled) is kept, in memory and on
     /// disk, before it is pruned.
     pub job_retention: Duration,
+    /// Whether the database syncs what it stores to disk before the node acts on it
+    /// (`true`, the default: nothing accepted is lost across a crash). A node in a
+    /// temporary home removed when its program ends (an in-process network made for one
+    /// command) has nothing to recover and skips the syncs.
+    pub durable: bool,
 }
 
 /// How long finished jobs are kept by default: a week.
@@ -133,6 +138,7 @@ impl NodeConfig {
             listen: Vec::new(),
             bootnodes: Vec::new(),
             keypair: None,
+            durable: true,
             events: false,
             http: None,
             blender_pool: None,

@@ -7,8 +7,10 @@
 //! gossipsub (so only valid messages are forwarded) and acts on the valid ones. When the
 //! queue is full a message is ignored, not penalised: a burst is not an offence.
 
+use std::sync::{Arc, Mutex};
+
 use libp2p::{gossipsub::MessageId, PeerId};
-use pictor_protocol::{rules, Message, SignedEnvelope};
+use pictor_protocol::{rules, CheckedVotes, Message, SignedEnvelope};
 use tokio::sync::mpsc;
 
 use crate::now_ms;
@@ -17,6 +19,18 @@ use crate::now_ms;
 pub(crate) const BATCH: usize = 64;
 /// Messages waiting for validation before new ones are ignored.
 pub(crate) const QUEUE: usize = 1024;
+/// Vote signatures remembered as checked (about four a shard), so that a certificate
+/// whose votes came as attestations costs one signature check.
+pub(crate) const CHECKED_VOTES: usize = 8192;
+
+/// The vote signatures this node has checked (or made), shared by the validator and the
+/// loop.
+pub(crate) type Checked = Arc<Mutex<CheckedVotes>>;
+
+/// An empty set of checked votes.
+pub(crate) fn checked() -> Checked {
+    Arc::new(Mutex::new(CheckedVotes::new(CHECKED_VOTES)))
+}
 
 /// One gossiped message waiting for its verdict.
 #[derive(Debug)]
@@ -41,19 +55,28 @@ pub(crate) struct Rules {
     pub(crate) checkers: Vec<pictor_protocol::PublicKey>,
     pub(crate) committee_size: usize,
     pub(crate) max_age_ms: u64,
+    pub(crate) checked: Checked,
 }
 
 impl Rules {
     /// Every check that needs only the message itself.
-    pub(crate) fn check(&self, data: &[u8], now_ms: u64) -> Result<Message, String> {
+    pub(crate) fn check(
+        &self,
+        data: &[u8],
+        now_ms: u64,
+        checked: &mut CheckedVotes,
+    ) -> Result<Message, String> {
         let (_, message) = SignedEnvelope::open(data, &self.network, now_ms, self.max_age_ms)
             .map_err(|e| e.to_string())?;
         match &message {
-            Message::Attestation(a) => a.verify(&self.network).map_err(|e| e.to_string())?,
+            Message::Attestation(a) => {
+                a.verify(&self.network).map_err(|e| e.to_string())?;
+                checked.insert(&self.network, &a.vote, &a.checker, &a.vote_signature);
+            }
             Message::Certificate(qc) => {
                 let committee =
                     rules::committee(&qc.vote.shard.job, &self.checkers, self.committee_size);
-                qc.verify(&self.network, &committee)
+                qc.verify_checked(&self.network, &committee, checked)
                     .map_err(|e| e.to_string())?
             }
             _ => {}
@@ -77,10 +100,15 @@ pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Validated>) -> mpsc::Se
             let rules = rules.clone();
             let checked = tokio::task::spawn_blocking(move || {
                 let now = now_ms();
+                // Only this task locks it for long; a poisoned lock is still a valid set.
+                let mut votes = rules
+                    .checked
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 batch
                     .into_iter()
                     .map(|m| {
-                        let result = rules.check(&m.data, now).map(Box::new);
+                        let result = rules.check(&m.data, now, &mut votes).map(Box::new);
                         Validated {
                             source: m.source,
                             id: m.id,

@@ -11,6 +11,10 @@ use crate::identity::{MessageKind, PublicKey, Signature, SignatureError};
 use crate::job::JobId;
 use crate::rules;
 
+mod checked;
+
+pub use checked::CheckedVotes;
+
 /// Why a certificate or evidence was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -73,6 +77,30 @@ impl QuorumCertificate {
 
     /// Verifies the certificate against `committee` (duplicates in `committee` count once).
     pub fn verify(&self, network: &str, committee: &[PublicKey]) -> Result<(), CertificateError> {
+        self.verify_with(network, committee, &CheckedVotes::new(0))
+    }
+
+    /// [`QuorumCertificate::verify`], without checking again the signatures in `checked`
+    /// (votes this node already verified, as attestations); those it checks are added.
+    pub fn verify_checked(
+        &self,
+        network: &str,
+        committee: &[PublicKey],
+        checked: &mut CheckedVotes,
+    ) -> Result<(), CertificateError> {
+        self.verify_with(network, committee, checked)?;
+        for (signer, sig) in &self.signatures {
+            checked.insert(network, &self.vote, signer, sig);
+        }
+        Ok(())
+    }
+
+    fn verify_with(
+        &self,
+        network: &str,
+        committee: &[PublicKey],
+        checked: &CheckedVotes,
+    ) -> Result<(), CertificateError> {
         let members: BTreeSet<&PublicKey> = committee.iter().collect();
         let needed = rules::quorum_threshold(members.len());
         if self.signatures.len() < needed {
@@ -95,6 +123,9 @@ impl QuorumCertificate {
         }
         let bytes = self.vote.signing_bytes();
         for (signer, sig) in &self.signatures {
+            if checked.contains(network, &self.vote, signer, sig) {
+                continue;
+            }
             signer
                 .verify(MessageKind::Vote, network, &bytes, sig)
                 .map_err(|error| CertificateError::BadSignature {

@@ -4,6 +4,8 @@
 use std::fmt;
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+
+mod keys;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The prefix of every signed byte string.
@@ -196,11 +198,11 @@ impl PublicKey {
         let arr: [u8; 32] = bytes
             .try_into()
             .map_err(|_| IdentityError::InvalidLength { len: bytes.len() })?;
-        let key = VerifyingKey::from_bytes(&arr).map_err(|_| IdentityError::InvalidPoint)?;
-        if key.is_weak() {
-            return Err(IdentityError::WeakKey);
+        match keys::decode(&arr) {
+            Ok(_) => Ok(PublicKey(arr)),
+            Err(keys::KeyError::Invalid) => Err(IdentityError::InvalidPoint),
+            Err(keys::KeyError::Weak) => Err(IdentityError::WeakKey),
         }
-        Ok(PublicKey(arr))
     }
 
     /// The 32 bytes of the key.
@@ -229,7 +231,7 @@ impl PublicKey {
     }
 
     pub(crate) fn verifying_key(&self) -> Result<VerifyingKey, SignatureError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::Invalid)
+        keys::decode(&self.0).map_err(|_| SignatureError::Invalid)
     }
 }
 

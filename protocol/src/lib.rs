@@ -30,7 +30,9 @@ pub use attestation::{
 pub use capability::{
     ksamples_from_msamples, CapabilityError, CapabilityRecord, Device, DeviceKind, EngineVersion,
 };
-pub use certificate::{CertificateError, Collected, Evidence, QuorumCertificate, VoteCollector};
+pub use certificate::{
+    CertificateError, CheckedVotes, Collected, Evidence, QuorumCertificate, VoteCollector,
+};
 pub use claim::{Assignment, ClaimId, ResultClaim};
 pub use codec::{decode, encode, CodecError, MAX_GOSSIP_SIZE, MAX_RESPONSE_SIZE};
 pub use content::{ContentError, ContentId};

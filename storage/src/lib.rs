@@ -38,6 +38,8 @@ const CACHE_BYTES: u64 = 32 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct Store {
     path: PathBuf,
+    /// Whether [`Store::flush`] syncs (see [`Store::open_unsynced`]).
+    synced: bool,
     db: sled::Db,
     jobs: sled::Tree,
     assignments: sled::Tree,
@@ -58,6 +60,18 @@ impl Store {
     /// until the flusher wakes up. If another process holds the lock, opening retries for
     /// up to two seconds and then fails with [`StorageError::Locked`].
     pub fn open(path: &Path) -> Result<Store, StorageError> {
+        Store::open_as(path, true)
+    }
+
+    /// Opens (or creates) a database that never syncs to disk: [`Store::flush`] does
+    /// nothing. For a node that lives no longer than its program, in a temporary home
+    /// removed when the program ends (an in-process network made for one command): it
+    /// has nothing to recover after a crash, so the syncs would protect nothing.
+    pub fn open_unsynced(path: &Path) -> Result<Store, StorageError> {
+        Store::open_as(path, false)
+    }
+
+    fn open_as(path: &Path, synced: bool) -> Result<Store, StorageError> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
         let db = loop {
             let opened = sled::Config::new()
@@ -90,6 +104,7 @@ impl Store {
         let tree = |name: &str| db.open_tree(name).map_err(StorageError::from);
         Store {
             path: path.to_path_buf(),
+            synced,
             jobs: tree(TREE_JOBS)?,
             assignments: tree(TREE_ASSIGNMENTS)?,
             claims: tree(TREE_CLAIMS)?,
@@ -109,9 +124,12 @@ impl Store {
         &self.path
     }
 
-    /// Makes every write so far durable. Call before acting on stored state.
+    /// Makes every write so far durable. Call before acting on stored state. (Does
+    /// nothing on a database opened with [`Store::open_unsynced`].)
     pub fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush()?;
+        if self.synced {
+            self.db.flush()?;
+        }
         Ok(())
     }
 

@@ -36,6 +36,7 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         http: None,
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
+        durable: true,
     })
     .expect("node starts");
     let mut addr = None;

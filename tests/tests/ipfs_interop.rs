@@ -75,6 +75,7 @@ fn node_config(home: &Path) -> NodeConfig {
         http: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
+        durable: true,
     }
 }
 

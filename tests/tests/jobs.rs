@@ -23,6 +23,7 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         requirements: Default::default(),
         job_retention: retention,
         blender: false,
+        durable: true,
     }
 }
 

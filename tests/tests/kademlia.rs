@@ -19,6 +19,7 @@ fn node(dir: &std::path::Path, seed: u8) -> Client {
         http: None,
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
+        durable: true,
     })
     .expect("node starts");
     client

@@ -21,6 +21,7 @@ fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
         http: None,
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
+        durable: true,
     }
 }
 

@@ -35,6 +35,12 @@ pub const PROTOCOL_1_2: StreamProtocol = StreamProtocol::new("/ipfs/bitswap/1.2.
 /// Bitswap 1.1.0, accepted inbound and opened to peers without 1.2.0.
 pub const PROTOCOL_1_1: StreamProtocol = StreamProtocol::new("/ipfs/bitswap/1.1.0");
 
+/// A want not answered this long is sent again ([`Bitswap::get`]), then after twice as
+/// long each time, up to [`RESEND_MAX`].
+const RESEND_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two sendings of one want.
+const RESEND_MAX: Duration = Duration::from_secs(8);
+
 /// Limits and timings of the Bitswap service.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -231,15 +237,28 @@ impl Bitswap {
         if peers.is_empty() {
             return Err(BitswapError::NoPeers(Box::new(*cid)));
         }
-        let (_guard, receiver) = self.shared.begin_get(*cid, peers)?;
-        match tokio::time::timeout(timeout, receiver).await {
+        let (_guard, mut receiver) = self.shared.begin_get(*cid, peers)?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut resend_after = RESEND_FIRST;
+        let outcome = loop {
+            let wait = (tokio::time::Instant::now() + resend_after).min(deadline);
+            match tokio::time::timeout_at(wait, &mut receiver).await {
+                Ok(outcome) => break Ok(outcome),
+                Err(_) if wait >= deadline => break Err(()),
+                Err(_) => {
+                    self.shared.resend(cid);
+                    resend_after = (resend_after * 2).min(RESEND_MAX);
+                }
+            }
+        };
+        match outcome {
             Ok(Ok(Ok(block))) => Ok(block),
             Ok(Ok(Err(peers))) => Err(BitswapError::NotFound {
                 cid: Box::new(*cid),
                 peers,
             }),
             Ok(Err(_)) => Err(BitswapError::Shutdown),
-            Err(_) => {
+            Err(()) => {
                 let (peers, rejected_blocks) = self.shared.want_report(cid);
                 Err(BitswapError::Timeout {
                     cid: Box::new(*cid),

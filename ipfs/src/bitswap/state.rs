@@ -20,9 +20,11 @@ use tokio::sync::Notify;
 
 use super::{
     wire::{self, Message, Wantlist},
-    BitswapConfig, BitswapError, BitswapStats, PeerStats,
+    BitswapConfig, BitswapStats, PeerStats,
 };
 use crate::{block::cid_from_prefix, Block, Blockstore, MAX_BLOCK_SIZE};
+
+mod wants;
 
 /// What a waiting `get` is told: the block, or how many peers said they lack it.
 pub(crate) type WantOutcome = Result<Block, usize>;
@@ -71,6 +73,8 @@ struct State {
 struct Want {
     waiters: Vec<(u64, oneshot::Sender<WantOutcome>)>,
     asked: HashMap<PeerId, Asked>,
+    /// The priority it was first sent with (sent again with the same).
+    priority: i32,
 }
 
 struct Asked {
@@ -199,19 +203,6 @@ impl State {
     }
 }
 
-/// Removes a `get`'s waiter when the `get` ends, however it ends.
-pub(crate) struct WaiterGuard {
-    shared: Arc<Shared>,
-    cid: Cid,
-    id: u64,
-}
-
-impl Drop for WaiterGuard {
-    fn drop(&mut self) {
-        self.shared.end_get(&self.cid, self.id);
-    }
-}
-
 impl Shared {
     pub(crate) fn new(store: Arc<dyn Blockstore>, config: BitswapConfig) -> Self {
         Self {
@@ -233,155 +224,6 @@ impl Shared {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    // ---- our wants ----
-
-    /// Registers a waiter for `cid` and sends want-block to the peers not yet asked.
-    pub(crate) fn begin_get(
-        self: &Arc<Self>,
-        cid: Cid,
-        peers: &[PeerId],
-    ) -> Result<(WaiterGuard, oneshot::Receiver<WantOutcome>), BitswapError> {
-        let (sender, receiver) = oneshot::channel();
-        let mut spawn = false;
-        let id = {
-            let mut state = self.lock();
-            if state.closed {
-                return Err(BitswapError::Shutdown);
-            }
-            let id = state.next_waiter;
-            state.next_waiter += 1;
-            let priority = state.next_priority;
-            // Earlier wants are served first; start over long before reaching zero.
-            state.next_priority = if priority > 1 { priority - 1 } else { i32::MAX };
-            let State {
-                wants,
-                peers: peer_states,
-                ..
-            } = &mut *state;
-            let want = wants.entry(cid).or_insert_with(|| Want {
-                waiters: Vec::new(),
-                asked: HashMap::new(),
-            });
-            want.waiters.push((id, sender));
-            let mut newly_asked = Vec::new();
-            for peer in peers {
-                if want.asked.contains_key(peer) {
-                    continue;
-                }
-                let peer_state = peer_states.entry(*peer).or_insert_with(PeerState::new);
-                peer_state.want(cid, priority);
-                want.asked.insert(
-                    *peer,
-                    Asked {
-                        dont_have: false,
-                        rejected_before: peer_state.rejected_blocks,
-                    },
-                );
-                newly_asked.push(*peer);
-            }
-            for peer in newly_asked {
-                spawn |= state.wake_writer(peer);
-            }
-            id
-        };
-        if spawn {
-            self.wake_service.notify_one();
-        }
-        let guard = WaiterGuard {
-            shared: self.clone(),
-            cid,
-            id,
-        };
-        Ok((guard, receiver))
-    }
-
-    /// Peers asked for `cid` and the blocks they sent that we had to drop since.
-    pub(crate) fn want_report(&self, cid: &Cid) -> (usize, u64) {
-        let state = self.lock();
-        let Some(want) = state.wants.get(cid) else {
-            return (0, 0);
-        };
-        let rejected = want
-            .asked
-            .iter()
-            .map(|(peer, asked)| {
-                let now = state.peers.get(peer).map_or(0, |p| p.rejected_blocks);
-                now.saturating_sub(asked.rejected_before)
-            })
-            .sum();
-        (want.asked.len(), rejected)
-    }
-
-    fn end_get(&self, cid: &Cid, id: u64) {
-        let mut spawn = false;
-        {
-            let mut state = self.lock();
-            let Some(want) = state.wants.get_mut(cid) else {
-                return;
-            };
-            want.waiters.retain(|(waiter, _)| *waiter != id);
-            if !want.waiters.is_empty() {
-                return;
-            }
-            let Some(want) = state.wants.remove(cid) else {
-                return;
-            };
-            for (peer, asked) in want.asked {
-                if asked.dont_have {
-                    continue;
-                }
-                if let Some(peer_state) = state.peers.get_mut(&peer) {
-                    peer_state.cancel(*cid);
-                    spawn |= state.wake_writer(peer);
-                }
-            }
-        }
-        if spawn {
-            self.wake_service.notify_one();
-        }
-    }
-
-    /// A block arrived from `peer`: deliver and store it if we want it, else drop it.
-    fn on_block(&self, peer: &PeerId, block: Block) {
-        let want = self.lock().wants.remove(block.cid());
-        let Some(want) = want else {
-            tracing::debug!(%peer, cid = %block.cid(), "dropping a block we did not ask for (or whose data does not match the CID we asked for)");
-            self.reject_block(peer);
-            return;
-        };
-        if let Err(e) = self.store.put(&block) {
-            tracing::warn!(cid = %block.cid(), error = %e, "could not store a fetched block");
-        }
-        Counters::add(&self.counters.blocks_received, 1);
-        Counters::add(&self.counters.bytes_received, block.data().len() as u64);
-        for (_, waiter) in want.waiters {
-            let _ = waiter.send(Ok(block.clone()));
-        }
-        let mut spawn = false;
-        {
-            let mut state = self.lock();
-            for (other, asked) in want.asked {
-                if other == *peer || asked.dont_have {
-                    continue;
-                }
-                if let Some(peer_state) = state.peers.get_mut(&other) {
-                    peer_state.cancel(*block.cid());
-                    spawn |= state.wake_writer(other);
-                }
-            }
-        }
-        if spawn {
-            self.wake_service.notify_one();
-        }
-    }
-
-    fn reject_block(&self, peer: &PeerId) {
-        Counters::add(&self.counters.blocks_rejected, 1);
-        if let Some(state) = self.lock().peers.get_mut(peer) {
-            state.rejected_blocks += 1;
-        }
     }
 
     // ---- inbound messages ----
@@ -634,137 +476,4 @@ impl Shared {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{raw_cid, MemoryBlockstore};
-
-    fn shared(max_peer_wants: usize) -> Shared {
-        let config = BitswapConfig {
-            max_peer_wants,
-            max_entries_per_message: 8,
-            ..BitswapConfig::default()
-        };
-        Shared::new(Arc::new(MemoryBlockstore::new()), config)
-    }
-
-    fn entry(n: u32, cancel: bool) -> wire::Entry {
-        wire::Entry {
-            block: raw_cid(&n.to_le_bytes()).to_bytes().into(),
-            priority: 1,
-            cancel,
-            want_type: wire::WANT_BLOCK,
-            send_dont_have: true,
-        }
-    }
-
-    fn message(entries: Vec<wire::Entry>, full: bool) -> Message {
-        Message {
-            wantlist: Some(Wantlist { entries, full }),
-            ..Message::default()
-        }
-    }
-
-    #[test]
-    fn peer_wants_are_capped_cancelled_and_replaced() {
-        let shared = shared(5);
-        let peer = PeerId::random();
-        let pending = || shared.peer_stats(&peer).map_or(0, |p| p.pending_wants);
-
-        // 10 entries: 8 read (the per-message limit), 5 kept (the per-peer limit).
-        shared.handle_message(
-            &peer,
-            message((0..10).map(|n| entry(n, false)).collect(), false),
-        );
-        assert_eq!(pending(), 5);
-        assert_eq!(shared.stats().wants_ignored, 5);
-        assert_eq!(shared.stats().peak_peer_wants, 5);
-
-        // A repeated want is not a new one; a cancel frees a place.
-        shared.handle_message(&peer, message(vec![entry(0, false), entry(1, true)], false));
-        assert_eq!(pending(), 4);
-
-        // A full wantlist replaces the old one.
-        shared.handle_message(&peer, message(vec![entry(100, false)], true));
-        assert_eq!(pending(), 1);
-
-        // Invalid CID bytes are ignored.
-        let mut bad = entry(0, false);
-        bad.block = Bytes::from_static(b"\xff\xff");
-        shared.handle_message(&peer, message(vec![bad], false));
-        assert_eq!(pending(), 1);
-        assert_eq!(shared.stats().wants_ignored, 6);
-    }
-
-    #[test]
-    fn requests_are_served_by_priority_then_arrival() {
-        let shared = shared(100);
-        let peer = PeerId::random();
-        let mut low = entry(1, false);
-        low.priority = 1;
-        let mut high = entry(2, false);
-        high.priority = 9;
-        let mut low2 = entry(3, false);
-        low2.priority = 1;
-        shared.handle_message(&peer, message(vec![low, high, low2], false));
-        let mut order = Vec::new();
-        while let Some((key, request)) = shared.peek_request(&peer) {
-            assert!(shared.take_request(&peer, &key));
-            order.push(request.cid);
-        }
-        assert_eq!(
-            order,
-            vec![
-                raw_cid(&2u32.to_le_bytes()),
-                raw_cid(&1u32.to_le_bytes()),
-                raw_cid(&3u32.to_le_bytes())
-            ]
-        );
-    }
-
-    #[test]
-    fn unrequested_blocks_are_rejected_and_dont_haves_fail_the_want() {
-        let shared = Arc::new(shared(100));
-        let (a, b) = (PeerId::random(), PeerId::random());
-        let cid = raw_cid(b"wanted");
-        let (_guard, mut receiver) = shared.begin_get(cid, &[a, b]).expect("running");
-        // A block nobody asked for.
-        shared.on_payload(&a, &[1, 0x55, 0x1e, 32], Bytes::from_static(b"other"));
-        assert_eq!(shared.stats().blocks_rejected, 1);
-        assert_eq!(shared.want_report(&cid), (2, 1));
-        let presence = |peer| {
-            let message = Message {
-                block_presences: vec![wire::BlockPresence {
-                    cid: cid.to_bytes().into(),
-                    r#type: wire::PRESENCE_DONT_HAVE,
-                }],
-                ..Message::default()
-            };
-            shared.handle_message(&peer, message);
-        };
-        presence(a);
-        assert!(matches!(receiver.try_recv(), Ok(None)));
-        presence(b);
-        assert!(matches!(receiver.try_recv(), Ok(Some(Err(2)))));
-        assert_eq!(shared.stats().pending_gets, 0);
-    }
-
-    #[test]
-    fn a_dropped_get_cancels_its_want() {
-        let shared = Arc::new(shared(100));
-        let peer = PeerId::random();
-        let cid = raw_cid(b"wanted");
-        let (guard, _receiver) = shared.begin_get(cid, &[peer]).expect("running");
-        // The want is still in the outbox: dropping the get removes it instead of
-        // queueing a cancel.
-        drop(guard);
-        assert_eq!(shared.stats().pending_gets, 0);
-        assert!(shared.take_outbox(&peer, 10).is_empty());
-        // Once sent, a dropped get queues a cancel.
-        let (guard, _receiver) = shared.begin_get(cid, &[peer]).expect("running");
-        assert_eq!(shared.take_outbox(&peer, 10).len(), 1);
-        drop(guard);
-        let outbox = shared.take_outbox(&peer, 10);
-        assert_eq!(outbox.len(), 1);
-        assert!(outbox[0].cancel);
-    }
-}
+mod tests;

@@ -40,6 +40,9 @@ pub struct DevnetConfig {
     /// Whether the workers look for Blender (the network will render Blender jobs); the
     /// built-in engine is always there.
     pub blender: bool,
+    /// Whether the nodes' databases sync to disk ([`NodeConfig::durable`]); a network in
+    /// a temporary directory made for one command does without.
+    pub durable: bool,
 }
 
 /// One running node of the local network.
@@ -122,6 +125,7 @@ impl Devnet {
             http: events.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
             blender_pool: Some(blender_pool.clone()),
             job_retention: config.job_retention,
+            durable: config.durable,
         };
         // The local workers share one machine: measure it once, while the checkers start.
         // A network that asks for no benchmark score gets none measured.
@@ -232,7 +236,7 @@ impl Devnet {
                     timeout.as_secs()
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

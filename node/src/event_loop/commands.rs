@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use cid::Cid;
 use pictor_ipfs::Blockstore;
-use pictor_protocol::{JobId, JobSpec, Message};
+use pictor_protocol::{JobId, JobSpec, Message, MessageKind};
 use tracing::{debug, warn};
 
 use super::{EventLoop, Work};
@@ -145,6 +145,7 @@ impl EventLoop {
             let _ = reply.send(Ok(id));
             return;
         }
+        self.read_as_creator();
         let (scene_id, engine) = (spec.scene, spec.engine);
         self.submits.insert(id, (spec, reply));
         if engine.is_blender() {
@@ -200,14 +201,11 @@ impl EventLoop {
 
     fn status(&self) -> NodeStatus {
         let gossipsub = &self.swarm.behaviour().gossipsub;
-        let topics = self.topics.all();
+        // Every node of the network reads its jobs topic.
+        let jobs = self.topics.topic(MessageKind::Job).hash();
         let gossip_peers = gossipsub
             .all_peers()
-            .filter(|(_, subscribed)| {
-                topics
-                    .iter()
-                    .all(|t| subscribed.iter().any(|h| **h == t.hash()))
-            })
+            .filter(|(_, subscribed)| subscribed.iter().any(|h| **h == jobs))
             .count();
         NodeStatus {
             peer_id: *self.swarm.local_peer_id(),

@@ -39,6 +39,7 @@ impl EventLoop {
                     Ok(_) => {}
                 }
                 if spec.creator == self.me && !self.creator.owns(&id) {
+                    self.read_as_creator();
                     let record = self.restored.remove(&id);
                     work.push(Work::Creator(CreatorInput::Restored(spec.clone(), record)));
                 }
@@ -216,7 +217,9 @@ impl EventLoop {
             }
             WorkerOutput::Claim(claim) => {
                 debug!(shard = %claim.shard, output = %claim.output, render_ms = claim.render_ms, "claiming");
-                self.provide(&claim.output.to_cid());
+                // The output is served to whoever asks (its claim names this worker), but
+                // not announced in Kademlia: only roots are (the creator's frames, files a
+                // node adds), not every intermediate block.
                 self.publish(Message::Claim(claim), false);
             }
             WorkerOutput::Failed { shard, reason } => {

@@ -7,7 +7,7 @@ use pictor_protocol::{Heartbeat, Message, NodeRole, SignedEnvelope};
 use tracing::{debug, warn};
 
 use super::{EventLoop, Work};
-use crate::{validation, NodeError};
+use crate::{network::CREATOR_READS, validation, NodeError};
 
 /// How often a worker gossips its capability record.
 const CAPABILITY_INTERVAL_MS: u64 = 60_000;
@@ -100,6 +100,13 @@ impl EventLoop {
             warn!(error = %e, "cannot store own message; not published");
             return;
         }
+        if let Message::Attestation(a) = &message {
+            // Its own vote, in a certificate, needs no check.
+            self.checked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(&self.params.id, &a.vote, &a.checker, &a.vote_signature);
+        }
         let envelope =
             SignedEnvelope::seal(&self.keypair, &self.params.id, crate::now_ms(), &message);
         if self.outbox.len() < MAX_OUTBOX {
@@ -131,6 +138,16 @@ impl EventLoop {
                 if !matches!(e, gossipsub::PublishError::Duplicate) {
                     debug!(error = %e, ?kind, "publish failed");
                 }
+            }
+        }
+    }
+
+    /// Subscribes to what a creator reads (a worker does once it has a job of its own;
+    /// every other node already has).
+    pub(super) fn read_as_creator(&mut self) {
+        for topic in self.topics.of(&CREATOR_READS) {
+            if let Err(e) = self.swarm.behaviour_mut().gossipsub.subscribe(&topic) {
+                warn!(error = %e, %topic, "cannot subscribe; this node's jobs show less progress");
             }
         }
     }

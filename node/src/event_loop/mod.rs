@@ -93,6 +93,8 @@ pub(crate) struct EventLoop {
     tasks: Tasks,
     bitswap: Bitswap,
     validate_tx: mpsc::Sender<validation::Unchecked>,
+    /// Vote signatures checked (by the validator) or made (by this node's checker).
+    checked: validation::Checked,
     // Channels in.
     commands: mpsc::Receiver<Command>,
     done_rx: mpsc::Receiver<Done>,

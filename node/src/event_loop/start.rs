@@ -17,7 +17,7 @@ use super::{EventLoop, Work};
 use crate::{
     identity,
     jobs::JobTable,
-    network::{build_swarm, Topics},
+    network::{build_swarm, Topics, CHECKER_READS, CREATOR_READS, EVERY_NODE_READS},
     requests::Requests,
     roles::{
         checker::{Checker, CheckerParams},
@@ -59,7 +59,12 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             }
         }
     }
-    let store = Store::open(&config.home.join("db"))?;
+    let db = config.home.join("db");
+    let store = if config.durable {
+        Store::open(&db)?
+    } else {
+        Store::open_unsynced(&db)?
+    };
     let mut swarm = build_swarm(
         identity::libp2p_keypair(&keypair)?,
         &config.network.id,
@@ -91,8 +96,16 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             Some(bound)
         }
     };
+    // A node subscribes to what its roles read (see `network::EVERY_NODE_READS`); a worker
+    // adds a creator's topics when it has a job of its own (`EventLoop::read_as_creator`).
     let topics = Topics::new(&config.network.id);
-    for topic in topics.all() {
+    let mut kinds = EVERY_NODE_READS.to_vec();
+    if config.roles.checker {
+        kinds.extend(CHECKER_READS);
+    } else if config.roles.worker.is_none() {
+        kinds.extend(CREATOR_READS);
+    }
+    for topic in topics.of(&kinds) {
         swarm
             .behaviour_mut()
             .gossipsub
@@ -162,12 +175,14 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
     } else {
         (None, None)
     };
+    let checked = validation::checked();
     let validate_tx = validation::spawn(
         validation::Rules {
             network: network.id.clone(),
             checkers: network.checkers.clone(),
             committee_size: network.committee_size,
             max_age_ms: network.max_message_age.as_millis() as u64,
+            checked: checked.clone(),
         },
         validated_tx,
     );
@@ -200,6 +215,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         tasks,
         bitswap,
         validate_tx,
+        checked,
         commands,
         done_rx,
         validated_rx,

@@ -66,22 +66,49 @@ impl Topics {
         gossipsub::IdentTopic::new(format!("/pictor/{}/{name}/1", self.network))
     }
 
-    /// All topics a node subscribes to.
+    /// Every topic of the network.
     pub fn all(&self) -> Vec<gossipsub::IdentTopic> {
-        [
-            MessageKind::Job,
-            MessageKind::Assignment,
-            MessageKind::Claim,
-            MessageKind::Attestation,
-            MessageKind::Certificate,
-            MessageKind::Heartbeat,
-            MessageKind::Capability,
-        ]
-        .into_iter()
-        .map(|k| self.topic(k))
-        .collect()
+        self.of(&ALL_KINDS)
+    }
+
+    /// The topics of `kinds`.
+    pub fn of(&self, kinds: &[MessageKind]) -> Vec<gossipsub::IdentTopic> {
+        kinds.iter().map(|k| self.topic(*k)).collect()
     }
 }
+
+/// Every kind of message gossiped.
+const ALL_KINDS: [MessageKind; 7] = [
+    MessageKind::Job,
+    MessageKind::Assignment,
+    MessageKind::Claim,
+    MessageKind::Attestation,
+    MessageKind::Certificate,
+    MessageKind::Heartbeat,
+    MessageKind::Capability,
+];
+
+/// What every node reads: jobs, assignments (a worker's work, a creator's progress) and
+/// certificates (a worker's shard is done, a creator's output is verified).
+pub const EVERY_NODE_READS: [MessageKind; 3] = [
+    MessageKind::Job,
+    MessageKind::Assignment,
+    MessageKind::Certificate,
+];
+
+/// What a creator reads besides: the claims and attestations of its jobs, for progress.
+/// A worker that submits no job never reads them (on a busy network they are most of the
+/// gossip), so a worker subscribes to them only once it has a job of its own.
+pub const CREATOR_READS: [MessageKind; 2] = [MessageKind::Claim, MessageKind::Attestation];
+
+/// What a checker reads besides: everything else (claims to verify, its peers' votes,
+/// workers' heartbeats and capability records).
+pub const CHECKER_READS: [MessageKind; 4] = [
+    MessageKind::Claim,
+    MessageKind::Attestation,
+    MessageKind::Heartbeat,
+    MessageKind::Capability,
+];
 
 fn gossipsub_config(heartbeat: Duration) -> Result<gossipsub::Config, NodeError> {
     gossipsub::ConfigBuilder::default()

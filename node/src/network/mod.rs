@@ -3,4 +3,7 @@
 mod behaviour;
 pub mod codec;
 
-pub use behaviour::{build_swarm, Behaviour, BehaviourEvent, Topics, KAD_PROTOCOL};
+pub use behaviour::{
+    build_swarm, Behaviour, BehaviourEvent, Topics, CHECKER_READS, CREATOR_READS, EVERY_NODE_READS,
+    KAD_PROTOCOL,
+};

@@ -40,6 +40,7 @@ impl JobPeer {
             requirements: req.requirements.clone(),
             job_retention: crate::DEFAULT_JOB_RETENTION,
             blender: req.engine.is_blender(),
+            durable: false,
         })
         .await?;
         let mut devnet = devnet;

@@ -71,6 +71,7 @@ pub async fn soak(
         requirements: Default::default(),
         job_retention: retention,
         blender: false,
+        durable: false,
     })
     .await?;
     let result = run(&mut devnet, &bundle, jobs, in_flight.max(1)).await;

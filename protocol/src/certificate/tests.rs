@@ -268,3 +268,72 @@ proptest! {
         prop_assert!(overlap >= 1);
     }
 }
+
+#[test]
+fn checked_votes_skip_only_the_exact_signature_that_passed() {
+    let kps = members(4);
+    let committee = keys(&kps);
+    let vote = Vote::on(&claim(), Verdict::Valid);
+    let cert = qc(vote, &kps[..3]);
+    let mut checked = CheckedVotes::new(16);
+    // The votes came one by one as attestations and passed.
+    for (signer, sig) in &cert.signatures[..2] {
+        checked.insert(NET, &vote, signer, sig);
+    }
+    assert_eq!(cert.verify_checked(NET, &committee, &mut checked), Ok(()));
+    assert_eq!(
+        checked.len(),
+        3,
+        "the signature it checked is remembered too"
+    );
+
+    // A forged signature is checked, whatever else is known.
+    let mut forged = cert.clone();
+    let mut b = *forged.signatures[2].1.as_bytes();
+    b[0] ^= 1;
+    forged.signatures[2].1 = Signature::from_bytes(b);
+    let mut fresh = CheckedVotes::new(16);
+    for (signer, sig) in &cert.signatures[..2] {
+        fresh.insert(NET, &vote, signer, sig);
+    }
+    assert!(matches!(
+        forged.verify_checked(NET, &committee, &mut fresh),
+        Err(CertificateError::BadSignature { .. })
+    ));
+
+    // A known signature moved onto another vote, or another network, is checked again.
+    let other = Vote::on(&claim(), Verdict::Invalid);
+    let mut moved = qc(other, &kps[..3]);
+    moved.signatures = cert.signatures.clone();
+    assert!(matches!(
+        moved.verify_checked(NET, &committee, &mut checked),
+        Err(CertificateError::BadSignature { .. })
+    ));
+    let (signer, sig) = cert.signatures[0];
+    assert!(checked.contains(NET, &vote, &signer, &sig));
+    assert!(!checked.contains("testnet", &vote, &signer, &sig));
+}
+
+#[test]
+fn checked_votes_are_bounded() {
+    let kps = members(4);
+    let mut checked = CheckedVotes::new(3);
+    let votes: Vec<Vote> = (0..5u8)
+        .map(|i| {
+            let mut c = claim();
+            c.render_ms = u64::from(i);
+            Vote::on(&c, Verdict::Valid)
+        })
+        .collect();
+    for vote in &votes {
+        checked.insert(NET, vote, &kps[0].public(), &vote.sign(&kps[0], NET));
+    }
+    assert_eq!(checked.len(), 3);
+    let first = &votes[0];
+    assert!(
+        !checked.contains(NET, first, &kps[0].public(), &first.sign(&kps[0], NET)),
+        "the oldest left first"
+    );
+    let last = &votes[4];
+    assert!(checked.contains(NET, last, &kps[0].public(), &last.sign(&kps[0], NET)));
+}
