@@ -60,28 +60,32 @@ pub(crate) struct Rules {
 
 impl Rules {
     /// Every check that needs only the message itself.
-    pub(crate) fn check(
-        &self,
-        data: &[u8],
-        now_ms: u64,
-        checked: &mut CheckedVotes,
-    ) -> Result<Message, String> {
+    pub(crate) fn check(&self, data: &[u8], now_ms: u64) -> Result<Message, String> {
         let (_, message) = SignedEnvelope::open(data, &self.network, now_ms, self.max_age_ms)
             .map_err(|e| e.to_string())?;
         match &message {
             Message::Attestation(a) => {
                 a.verify(&self.network).map_err(|e| e.to_string())?;
-                checked.insert(&self.network, &a.vote, &a.checker, &a.vote_signature);
+                self.checked_votes()
+                    .insert(&self.network, &a.vote, &a.checker, &a.vote_signature);
             }
             Message::Certificate(qc) => {
                 let committee =
                     rules::committee(&qc.vote.shard.job, &self.checkers, self.committee_size);
-                qc.verify_checked(&self.network, &committee, checked)
+                // Held while the certificate's unknown votes are checked: as a rule none.
+                qc.verify_checked(&self.network, &committee, &mut self.checked_votes())
                     .map_err(|e| e.to_string())?
             }
             _ => {}
         }
         Ok(message)
+    }
+
+    /// The checked votes, shared with the loop (a poisoned lock is still a valid set).
+    fn checked_votes(&self) -> std::sync::MutexGuard<'_, CheckedVotes> {
+        self.checked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -100,15 +104,10 @@ pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Validated>) -> mpsc::Se
             let rules = rules.clone();
             let checked = tokio::task::spawn_blocking(move || {
                 let now = now_ms();
-                // Only this task locks it for long; a poisoned lock is still a valid set.
-                let mut votes = rules
-                    .checked
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 batch
                     .into_iter()
                     .map(|m| {
-                        let result = rules.check(&m.data, now, &mut votes).map(Box::new);
+                        let result = rules.check(&m.data, now).map(Box::new);
                         Validated {
                             source: m.source,
                             id: m.id,
