@@ -1,0 +1,129 @@
+//! Votes: equivocation, and votes that arrive before their job.
+
+use super::*;
+
+/// A 32x32 claim on `shard` by `worker` at attempt 0.
+fn claim_on(shard: ShardId, worker: PublicKey) -> ResultClaim {
+    ResultClaim {
+        shard,
+        worker,
+        attempt: 0,
+        output: ContentId::of(b"output"),
+        width: 32,
+        height: 32,
+        render_ms: 5,
+        device: "test".into(),
+    }
+}
+
+/// `kp`'s attestation on `claim`: Valid with the samples its seed selects (all matching),
+/// or Invalid with none (the output could not be obtained).
+fn attestation(kp: &Keypair, claim: &ResultClaim, verdict: Verdict) -> Attestation {
+    let samples = match verdict {
+        Verdict::Valid => {
+            let (_, seed) = seed_signature(kp, NET, &claim.id());
+            let k = rules::samples_per_checker(4, rules::FRAUD_FRACTION, rules::DETECTION_TARGET);
+            rules::sample_pixels(&seed, claim.width, claim.height, k)
+                .into_iter()
+                .map(|(x, y)| PixelSample {
+                    x,
+                    y,
+                    expected: [7; 3],
+                    claimed: [7; 3],
+                })
+                .collect()
+        }
+        Verdict::Invalid => Vec::new(),
+    };
+    let att = Attestation::create(kp, NET, claim, samples);
+    assert_eq!(att.vote.verdict, verdict);
+    att
+}
+
+#[test]
+fn a_member_that_votes_both_ways_yields_evidence_and_its_second_vote_does_not_count() {
+    let mut rig = Rig::started(2);
+    let a: Assignment = rig.assignments()[0].clone();
+    let claim = claim_on(a.shard, a.worker);
+    let committee = rig.checkers[0]
+        .committee(&rig.job.id())
+        .expect("the job is known")
+        .to_vec();
+    // Checker 0 (key 1) hears the other members' votes; key 2 signs both verdicts.
+    let liar = key(2);
+    let c = &mut rig.checkers[0];
+    let first = attestation(&liar, &claim, Verdict::Invalid);
+    assert_eq!(c.handle(10, CheckerInput::Attestation(first)), vec![]);
+    let second = attestation(&liar, &claim, Verdict::Valid);
+    let outs = c.handle(11, CheckerInput::Attestation(second));
+    let [CheckerOutput::Equivocation(evidence)] = outs.as_slice() else {
+        panic!("expected evidence, got {outs:?}");
+    };
+    assert_eq!(evidence.checker, liar.public());
+    assert_eq!(evidence.verify(NET), Ok(()));
+    // Two honest Valid votes and the liar's uncounted one are no quorum of four.
+    for k in [key(3), key(4)] {
+        let outs = c.handle(
+            12,
+            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Valid)),
+        );
+        assert_eq!(outs, vec![], "no quorum yet");
+    }
+    // The fourth member's vote makes the quorum, without the liar.
+    let own = attestation(&key(1), &claim, Verdict::Valid);
+    let mut outs = c.handle(13, CheckerInput::Attestation(own));
+    assert!(
+        outs.iter().any(|o| matches!(
+            o,
+            CheckerOutput::Finalized { shard, verdict: Verdict::Valid, .. } if *shard == a.shard
+        )),
+        "{outs:?}"
+    );
+    // Published at once by the leader, after the grace period by anyone else.
+    outs.extend(c.handle(13 + 1_000, CheckerInput::Tick));
+    let certificate = outs
+        .iter()
+        .find_map(|o| match o {
+            CheckerOutput::Publish(Message::Certificate(qc)) => Some(qc.clone()),
+            _ => None,
+        })
+        .expect("a certificate");
+    let signers: Vec<PublicKey> = certificate.signers().copied().collect();
+    assert_eq!(signers.len(), 3);
+    assert!(!signers.contains(&liar.public()));
+    assert_eq!(certificate.verify(NET, &committee), Ok(()));
+}
+
+#[test]
+fn votes_that_arrive_before_their_job_are_counted_when_it_arrives() {
+    let mut rig = Rig::new(1);
+    let job = rig.job.clone();
+    let shards = job.shards();
+    let (quorate, short) = (shards[0], shards[1]);
+    let c = &mut rig.checkers[0];
+    // Before the job is known: three members vote on one claim, two members and an
+    // outsider on the other. Nothing can be decided without the committee.
+    let early = [
+        (quorate, [key(2), key(3), key(4)]),
+        (short, [key(2), key(3), key(9)]),
+    ];
+    for (shard, voters) in early {
+        let claim = claim_on(shard, rig.workers[0]);
+        for k in voters {
+            let vote = attestation(&k, &claim, Verdict::Valid);
+            assert_eq!(c.handle(5, CheckerInput::Attestation(vote)), vec![]);
+        }
+    }
+    // With the job comes the committee: the first claim is certified, the outsider's
+    // vote does not count for the second.
+    let outs = c.handle(6, CheckerInput::Job(job.clone()));
+    let decided: Vec<(ShardId, Verdict)> = outs
+        .iter()
+        .filter_map(|o| match o {
+            CheckerOutput::Finalized { shard, verdict, .. } => Some((*shard, *verdict)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decided, vec![(quorate, Verdict::Valid)], "{outs:?}");
+    assert_eq!(c.open_shards(&job.id()), Some(1));
+}
