@@ -11,8 +11,11 @@ use crate::{network::CREATOR_READS, validation, NodeError};
 
 /// How often a worker gossips its capability record.
 const CAPABILITY_INTERVAL_MS: u64 = 60_000;
-/// Messages published in one turn of the loop, at most (a turn publishes a handful).
+/// Messages published in one turn of the loop, at most (a turn publishes a handful); also
+/// the most messages waiting to be sent again.
 const MAX_OUTBOX: usize = 4096;
+/// Ticks (250 ms) a message that could not be published is tried again, at most.
+const MAX_SEND_TRIES: u32 = 40;
 
 impl EventLoop {
     /// Queues a gossiped message for validation; nothing else happens to it before.
@@ -107,13 +110,7 @@ impl EventLoop {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(&self.params.id, &a.vote, &a.checker, &a.vote_signature);
         }
-        let envelope =
-            SignedEnvelope::seal(&self.keypair, &self.params.id, crate::now_ms(), &message);
-        if self.outbox.len() < MAX_OUTBOX {
-            self.outbox.push((message.kind(), envelope.to_bytes()));
-        } else {
-            warn!(kind = ?message.kind(), "outbox full; message not gossiped");
-        }
+        self.send(message.clone(), 0);
         self.queue.push_back(Work::Message {
             message,
             from_checker,
@@ -132,13 +129,45 @@ impl EventLoop {
             }
             self.dirty = false;
         }
-        for (kind, bytes) in std::mem::take(&mut self.outbox) {
+        for (message, bytes, tries) in std::mem::take(&mut self.outbox) {
+            let kind = message.kind();
             let topic = self.topics.topic(kind);
-            if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
-                if !matches!(e, gossipsub::PublishError::Duplicate) {
-                    debug!(error = %e, ?kind, "publish failed");
+            match self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
+                Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+                // Every peer's queue was full (a burst), or no peer reads the topic yet:
+                // the message is sent again, sealed anew (gossipsub remembers the bytes
+                // it could not send as sent), unless peers hear of it anyway (heartbeats
+                // and capability records come again by themselves).
+                Err(
+                    e @ (gossipsub::PublishError::AllQueuesFull(_)
+                    | gossipsub::PublishError::NoPeersSubscribedToTopic),
+                ) if !matches!(message, Message::Heartbeat(_) | Message::Capability(_)) => {
+                    if tries < MAX_SEND_TRIES && self.unsent.len() < MAX_OUTBOX {
+                        debug!(error = %e, ?kind, tries, "publish failed; sending again");
+                        self.unsent.push((message, tries + 1));
+                    } else {
+                        warn!(error = %e, ?kind, tries, "publish failed; message not gossiped");
+                    }
                 }
+                Err(e) => debug!(error = %e, ?kind, "publish failed"),
             }
+        }
+    }
+
+    /// Signs `message` (stored already) and queues it for the next commit.
+    fn send(&mut self, message: Message, tries: u32) {
+        if self.outbox.len() >= MAX_OUTBOX {
+            return warn!(kind = ?message.kind(), "outbox full; message not gossiped");
+        }
+        let envelope =
+            SignedEnvelope::seal(&self.keypair, &self.params.id, crate::now_ms(), &message);
+        self.outbox.push((message, envelope.to_bytes(), tries));
+    }
+
+    /// Queues again what could not be published (called every tick of the loop).
+    pub(super) fn send_unsent(&mut self) {
+        for (message, tries) in std::mem::take(&mut self.unsent) {
+            self.send(message, tries);
         }
     }
 

@@ -105,7 +105,9 @@ pub(crate) struct EventLoop {
     /// Stored since the last flush.
     dirty: bool,
     /// Signed messages to gossip once what they depend on is flushed.
-    outbox: Vec<(pictor_protocol::MessageKind, Vec<u8>)>,
+    outbox: Vec<(Message, Vec<u8>, u32)>,
+    /// Messages whose publishing failed, sent again at the next tick (with their tries).
+    unsent: Vec<(Message, u32)>,
     /// Jobs of this node's creator restored from the database, until their spec arrives.
     restored: BTreeMap<JobId, JobRecord>,
     submits: BTreeMap<JobId, PendingSubmit>,
@@ -196,6 +198,7 @@ impl EventLoop {
         let now = crate::now_ms();
         self.queue.push_back(Work::Checker(CheckerInput::Tick));
         self.queue.push_back(Work::Creator(CreatorInput::Tick));
+        self.send_unsent();
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
         if self.worker.is_some() && now >= due {
             self.send_heartbeat(now);

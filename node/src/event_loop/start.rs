@@ -223,6 +223,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         queue: VecDeque::new(),
         dirty: false,
         outbox: Vec::new(),
+        unsent: Vec::new(),
         restored: BTreeMap::new(),
         submits: BTreeMap::new(),
         last_heartbeat_ms: 0,
