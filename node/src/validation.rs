@@ -7,7 +7,7 @@
 //! gossipsub (so only valid messages are forwarded) and acts on the valid ones. When the
 //! queue is full a message is ignored, not penalised: a burst is not an offence.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libp2p::{gossipsub::MessageId, PeerId};
 use pictor_protocol::{rules, CheckedVotes, Message, SignedEnvelope};
@@ -25,11 +25,19 @@ pub(crate) const CHECKED_VOTES: usize = 8192;
 
 /// The vote signatures this node has checked (or made), shared by the validator and the
 /// loop.
-pub(crate) type Checked = Arc<Mutex<CheckedVotes>>;
+#[derive(Debug, Clone)]
+pub(crate) struct Checked(Arc<Mutex<CheckedVotes>>);
 
-/// An empty set of checked votes.
-pub(crate) fn checked() -> Checked {
-    Arc::new(Mutex::new(CheckedVotes::new(CHECKED_VOTES)))
+impl Checked {
+    /// An empty set.
+    pub(crate) fn new() -> Checked {
+        Checked(Arc::new(Mutex::new(CheckedVotes::new(CHECKED_VOTES))))
+    }
+
+    /// The set (a poisoned lock is still a valid set).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, CheckedVotes> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// One gossiped message waiting for its verdict.
@@ -66,26 +74,20 @@ impl Rules {
         match &message {
             Message::Attestation(a) => {
                 a.verify(&self.network).map_err(|e| e.to_string())?;
-                self.checked_votes()
+                self.checked
+                    .lock()
                     .insert(&self.network, &a.vote, &a.checker, &a.vote_signature);
             }
             Message::Certificate(qc) => {
                 let committee =
                     rules::committee(&qc.vote.shard.job, &self.checkers, self.committee_size);
                 // Held while the certificate's unknown votes are checked: as a rule none.
-                qc.verify_checked(&self.network, &committee, &mut self.checked_votes())
+                qc.verify_checked(&self.network, &committee, &mut self.checked.lock())
                     .map_err(|e| e.to_string())?
             }
             _ => {}
         }
         Ok(message)
-    }
-
-    /// The checked votes, shared with the loop (a poisoned lock is still a valid set).
-    fn checked_votes(&self) -> std::sync::MutexGuard<'_, CheckedVotes> {
-        self.checked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -77,7 +77,7 @@ impl QuorumCertificate {
 
     /// Verifies the certificate against `committee` (duplicates in `committee` count once).
     pub fn verify(&self, network: &str, committee: &[PublicKey]) -> Result<(), CertificateError> {
-        self.verify_with(network, committee, &CheckedVotes::new(0))
+        self.verify_checked(network, committee, &mut CheckedVotes::new(0))
     }
 
     /// [`QuorumCertificate::verify`], without checking again the signatures in `checked`
@@ -87,19 +87,6 @@ impl QuorumCertificate {
         network: &str,
         committee: &[PublicKey],
         checked: &mut CheckedVotes,
-    ) -> Result<(), CertificateError> {
-        self.verify_with(network, committee, checked)?;
-        for (signer, sig) in &self.signatures {
-            checked.insert(network, &self.vote, signer, sig);
-        }
-        Ok(())
-    }
-
-    fn verify_with(
-        &self,
-        network: &str,
-        committee: &[PublicKey],
-        checked: &CheckedVotes,
     ) -> Result<(), CertificateError> {
         let members: BTreeSet<&PublicKey> = committee.iter().collect();
         let needed = rules::quorum_threshold(members.len());
@@ -123,7 +110,7 @@ impl QuorumCertificate {
         }
         let bytes = self.vote.signing_bytes();
         for (signer, sig) in &self.signatures {
-            if checked.contains(network, &self.vote, signer, sig) {
+            if checked.contains_signed(network, &bytes, signer, sig) {
                 continue;
             }
             signer
@@ -132,6 +119,7 @@ impl QuorumCertificate {
                     signer: *signer,
                     error,
                 })?;
+            checked.insert_signed(network, &bytes, signer, sig);
         }
         Ok(())
     }

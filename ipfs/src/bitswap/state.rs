@@ -175,6 +175,13 @@ impl State {
         }
     }
 
+    /// [`State::wake_writer`] for each of `peers`; whether any writer must be spawned.
+    fn wake_writers(&mut self, peers: Vec<PeerId>) -> bool {
+        peers
+            .into_iter()
+            .fold(false, |spawn, peer| self.wake_writer(peer) | spawn)
+    }
+
     fn remove_idle_peer(&mut self, peer: &PeerId) {
         if let Some(state) = self.peers.get(peer) {
             if !state.writer && state.inbound_streams == 0 && !state.has_work() {

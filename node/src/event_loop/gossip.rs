@@ -107,7 +107,6 @@ impl EventLoop {
             // Its own vote, in a certificate, needs no check.
             self.checked
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .insert(&self.params.id, &a.vote, &a.checker, &a.vote_signature);
         }
         self.send(message.clone(), 0);

@@ -17,7 +17,7 @@ use super::{EventLoop, Work};
 use crate::{
     identity,
     jobs::JobTable,
-    network::{build_swarm, Topics, CHECKER_READS, CREATOR_READS, EVERY_NODE_READS},
+    network::{build_swarm, kinds_read, Topics},
     requests::Requests,
     roles::{
         checker::{Checker, CheckerParams},
@@ -96,15 +96,10 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             Some(bound)
         }
     };
-    // A node subscribes to what its roles read (see `network::EVERY_NODE_READS`); a worker
+    // A node subscribes to what its roles read (see `network::kinds_read`); a worker
     // adds a creator's topics when it has a job of its own (`EventLoop::read_as_creator`).
     let topics = Topics::new(&config.network.id);
-    let mut kinds = EVERY_NODE_READS.to_vec();
-    if config.roles.checker {
-        kinds.extend(CHECKER_READS);
-    } else if config.roles.worker.is_none() {
-        kinds.extend(CREATOR_READS);
-    }
+    let kinds = kinds_read(config.roles.checker, config.roles.worker.is_some());
     for topic in topics.of(&kinds) {
         swarm
             .behaviour_mut()
@@ -175,7 +170,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
     } else {
         (None, None)
     };
-    let checked = validation::checked();
+    let checked = validation::Checked::new();
     let validate_tx = validation::spawn(
         validation::Rules {
             network: network.id.clone(),

@@ -110,6 +110,19 @@ pub const CHECKER_READS: [MessageKind; 4] = [
     MessageKind::Capability,
 ];
 
+/// The kinds a node with these roles reads from the start: a checker everything, a
+/// creator-only node what a creator reads, a worker only what every node reads (it adds
+/// [`CREATOR_READS`] once it has a job of its own).
+pub fn kinds_read(checker: bool, worker: bool) -> Vec<MessageKind> {
+    let mut kinds = EVERY_NODE_READS.to_vec();
+    if checker {
+        kinds.extend(CHECKER_READS);
+    } else if !worker {
+        kinds.extend(CREATOR_READS);
+    }
+    kinds
+}
+
 fn gossipsub_config(heartbeat: Duration) -> Result<gossipsub::Config, NodeError> {
     gossipsub::ConfigBuilder::default()
         .heartbeat_interval(heartbeat)

@@ -4,6 +4,6 @@ mod behaviour;
 pub mod codec;
 
 pub use behaviour::{
-    build_swarm, Behaviour, BehaviourEvent, Topics, CHECKER_READS, CREATOR_READS, EVERY_NODE_READS,
-    KAD_PROTOCOL,
+    build_swarm, kinds_read, Behaviour, BehaviourEvent, Topics, CHECKER_READS, CREATOR_READS,
+    EVERY_NODE_READS, KAD_PROTOCOL,
 };

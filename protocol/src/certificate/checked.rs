@@ -29,13 +29,13 @@ impl CheckedVotes {
         }
     }
 
-    fn entry(network: &str, vote: &Vote, signer: &PublicKey, signature: &Signature) -> [u8; 32] {
+    fn entry(network: &str, vote: &[u8], signer: &PublicKey, signature: &Signature) -> [u8; 32] {
         let mut h = blake3::Hasher::new_derive_key("pictor checked vote signature v1");
         h.update(&(network.len() as u64).to_le_bytes());
         h.update(network.as_bytes());
         h.update(signer.as_bytes());
         h.update(signature.as_bytes());
-        h.update(&vote.signing_bytes());
+        h.update(vote);
         *h.finalize().as_bytes()
     }
 
@@ -45,6 +45,28 @@ impl CheckedVotes {
         &mut self,
         network: &str,
         vote: &Vote,
+        signer: &PublicKey,
+        signature: &Signature,
+    ) {
+        self.insert_signed(network, &vote.signing_bytes(), signer, signature);
+    }
+
+    /// Whether this exact signature passed verification before.
+    pub fn contains(
+        &self,
+        network: &str,
+        vote: &Vote,
+        signer: &PublicKey,
+        signature: &Signature,
+    ) -> bool {
+        self.contains_signed(network, &vote.signing_bytes(), signer, signature)
+    }
+
+    /// [`CheckedVotes::insert`] for a vote already encoded ([`Vote::signing_bytes`]).
+    pub(crate) fn insert_signed(
+        &mut self,
+        network: &str,
+        vote: &[u8],
         signer: &PublicKey,
         signature: &Signature,
     ) {
@@ -63,11 +85,11 @@ impl CheckedVotes {
         }
     }
 
-    /// Whether this exact signature passed verification before.
-    pub fn contains(
+    /// [`CheckedVotes::contains`] for a vote already encoded.
+    pub(crate) fn contains_signed(
         &self,
         network: &str,
-        vote: &Vote,
+        vote: &[u8],
         signer: &PublicKey,
         signature: &Signature,
     ) -> bool {

@@ -10,6 +10,17 @@ fn shared(max_peer_wants: usize) -> Shared {
     Shared::new(Arc::new(MemoryBlockstore::new()), config)
 }
 
+/// A message saying the sender lacks `cid`.
+fn dont_have(cid: &Cid) -> Message {
+    Message {
+        block_presences: vec![wire::BlockPresence {
+            cid: cid.to_bytes().into(),
+            r#type: wire::PRESENCE_DONT_HAVE,
+        }],
+        ..Message::default()
+    }
+}
+
 fn entry(n: u32, cancel: bool) -> wire::Entry {
     wire::Entry {
         block: raw_cid(&n.to_le_bytes()).to_bytes().into(),
@@ -94,19 +105,9 @@ fn unrequested_blocks_are_rejected_and_dont_haves_fail_the_want() {
     shared.on_payload(&a, &[1, 0x55, 0x1e, 32], Bytes::from_static(b"other"));
     assert_eq!(shared.stats().blocks_rejected, 1);
     assert_eq!(shared.want_report(&cid), (2, 1));
-    let presence = |peer| {
-        let message = Message {
-            block_presences: vec![wire::BlockPresence {
-                cid: cid.to_bytes().into(),
-                r#type: wire::PRESENCE_DONT_HAVE,
-            }],
-            ..Message::default()
-        };
-        shared.handle_message(&peer, message);
-    };
-    presence(a);
+    shared.handle_message(&a, dont_have(&cid));
     assert!(matches!(receiver.try_recv(), Ok(None)));
-    presence(b);
+    shared.handle_message(&b, dont_have(&cid));
     assert!(matches!(receiver.try_recv(), Ok(Some(Err(2)))));
     assert_eq!(shared.stats().pending_gets, 0);
 }
@@ -140,14 +141,7 @@ fn a_want_is_sent_again_to_the_peers_that_have_not_answered() {
     assert_eq!(shared.take_outbox(&a, 10).len(), 1);
     assert_eq!(shared.take_outbox(&b, 10).len(), 1);
     // `a` says it lacks the block; `b` says nothing (its answer was lost).
-    let dont_have = Message {
-        block_presences: vec![wire::BlockPresence {
-            cid: cid.to_bytes().into(),
-            r#type: wire::PRESENCE_DONT_HAVE,
-        }],
-        ..Message::default()
-    };
-    shared.handle_message(&a, dont_have);
+    shared.handle_message(&a, dont_have(&cid));
     shared.resend(&cid);
     assert!(shared.take_outbox(&a, 10).is_empty(), "a answered");
     let again = shared.take_outbox(&b, 10);

@@ -33,8 +33,7 @@ impl Shared {
         peers: &[PeerId],
     ) -> Result<(WaiterGuard, oneshot::Receiver<WantOutcome>), BitswapError> {
         let (sender, receiver) = oneshot::channel();
-        let mut spawn = false;
-        let id = {
+        let (id, spawn) = {
             let mut state = self.lock();
             if state.closed {
                 return Err(BitswapError::Shutdown);
@@ -71,10 +70,7 @@ impl Shared {
                 );
                 newly_asked.push(*peer);
             }
-            for peer in newly_asked {
-                spawn |= state.wake_writer(peer);
-            }
-            id
+            (id, state.wake_writers(newly_asked))
         };
         if spawn {
             self.wake_service.notify_one();
@@ -94,8 +90,7 @@ impl Shared {
     /// answer a want once, so a want not answered in a while is sent again; writing
     /// again also shows the writer a dead stream, which it then opens anew.
     pub(crate) fn resend(&self, cid: &Cid) {
-        let mut spawn = false;
-        {
+        let spawn = {
             let mut state = self.lock();
             let State {
                 wants,
@@ -116,10 +111,8 @@ impl Shared {
                     .want(*cid, want.priority);
                 again.push(*peer);
             }
-            for peer in again {
-                spawn |= state.wake_writer(peer);
-            }
-        }
+            state.wake_writers(again)
+        };
         if spawn {
             self.wake_service.notify_one();
         }
