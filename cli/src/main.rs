@@ -4,9 +4,12 @@ mod bench;
 mod devnet;
 mod gpu;
 mod init;
+mod job;
 mod logging;
+mod netcmds;
 mod node;
 mod render;
+mod rpc_client;
 
 use std::process::ExitCode;
 
@@ -48,6 +51,16 @@ enum Command {
     Node(node::NodeArgs),
     /// A local network of `pictor node` processes: `up`, `status`, `down`.
     Devnet(devnet::DevnetArgs),
+    /// Jobs on a running node: `submit`, `status`, `watch`, `fetch`, `list`, `cancel`.
+    Job(job::JobArgs),
+    /// A running node: its peers, roles, and why it may not be getting work.
+    Status(netcmds::ReadArgs),
+    /// The workers a running node has heard of.
+    Workers(netcmds::ReadArgs),
+    /// The checkers a running node has heard of.
+    Checkers(netcmds::ReadArgs),
+    /// Call any RPC method of a running node (`pictor rpc rpc.discover` lists them).
+    Rpc(netcmds::RpcArgs),
 }
 
 fn main() -> ExitCode {
@@ -96,12 +109,35 @@ fn main() -> ExitCode {
             init();
             devnet::run(args)
         }
+        Command::Job(args) => {
+            init();
+            job::run(args)
+        }
+        Command::Status(args) => {
+            init();
+            netcmds::status(args)
+        }
+        Command::Workers(args) => {
+            init();
+            netcmds::workers(args)
+        }
+        Command::Checkers(args) => {
+            init();
+            netcmds::checkers(args)
+        }
+        Command::Rpc(args) => {
+            init();
+            netcmds::rpc(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
-            ExitCode::FAILURE
+            match e.downcast_ref::<rpc_client::Exit>() {
+                Some(exit) => ExitCode::from(exit.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -19,7 +19,6 @@ use bytes::Bytes;
 use cid::Cid;
 use http_body_util::Full;
 use hyper::{
-    body::Incoming,
     header::{self, HeaderValue},
     service::service_fn,
     Method, Request, Response, StatusCode,
@@ -77,8 +76,9 @@ pub async fn serve(listener: TcpListener, store: Arc<dyn Blockstore>) {
     }
 }
 
-/// The response to one request.
-fn respond(request: &Request<Incoming>, store: &dyn Blockstore) -> Response<Full<Bytes>> {
+/// The response to one request (a node serving more than the gateway on its port calls
+/// this for paths under `/ipfs/`).
+pub fn respond<B>(request: &Request<B>, store: &dyn Blockstore) -> Response<Full<Bytes>> {
     let head = request.method() == Method::HEAD;
     if request.method() != Method::GET && !head {
         let mut response = text(
@@ -137,8 +137,8 @@ fn respond(request: &Request<Incoming>, store: &dyn Blockstore) -> Response<Full
     block_response(request, &cid, data, head)
 }
 
-fn block_response(
-    request: &Request<Incoming>,
+fn block_response<B>(
+    request: &Request<B>,
     cid: &Cid,
     data: Bytes,
     head: bool,
@@ -194,7 +194,7 @@ fn block_response(
 
 /// Whether the request asks for a raw block: `?format=` decides when present (the spec's
 /// precedence), else an `Accept` media range for `application/vnd.ipld.raw` with q > 0.
-fn wants_raw(request: &Request<Incoming>) -> bool {
+fn wants_raw<B>(request: &Request<B>) -> bool {
     let format = request.uri().query().and_then(|query| {
         query
             .split('&')

@@ -6,7 +6,11 @@ use pictor_ipfs::BitswapStats;
 use pictor_protocol::{JobId, JobSpec, PublicKey};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{roles::creator::JobProgress, NodeError};
+use crate::{
+    roles::creator::JobProgress,
+    view::{CheckerStatus, CheckerView, WorkerStatus, WorkerView},
+    NodeError, NodeEvent,
+};
 
 /// A request to the event loop, each with its reply channel.
 #[derive(Debug)]
@@ -37,7 +41,54 @@ pub(crate) enum Command {
         cid: Cid,
         reply: oneshot::Sender<Result<Vec<PeerId>, NodeError>>,
     },
+    Network(oneshot::Sender<NetworkSnapshot>),
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Facts(oneshot::Sender<Facts>),
     Shutdown(oneshot::Sender<()>),
+}
+
+/// The workers and checkers this node has heard of, with their statuses.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSnapshot {
+    pub workers: Vec<(WorkerStatus, WorkerView)>,
+    pub checkers: Vec<(CheckerStatus, CheckerView)>,
+}
+
+/// A peer with an open connection.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PeerInfo {
+    pub peer_id: String,
+    /// The remote addresses of its connections.
+    pub addresses: Vec<String>,
+    /// `checker` (in the network spec), `worker` (seen working), or `peer`.
+    pub role: &'static str,
+    /// Whether it is on this network's gossip.
+    pub gossip: bool,
+    /// The gossipsub score this node gives it.
+    pub score: Option<f64>,
+}
+
+/// What the diagnosis ("why am I not getting work") is made from.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub worker: bool,
+    pub checker: bool,
+    pub connected_peers: usize,
+    /// Genesis checkers with an open connection, and all of them.
+    pub checkers_connected: usize,
+    pub checkers_total: usize,
+    /// This worker as the network sees it (`None`: never seen).
+    pub me_as_worker: Option<WorkerView>,
+    /// Its capability against the network's requirements: `Err(why)` when not met.
+    pub requirements: Result<(), String>,
+    /// The engines this worker runs.
+    pub engines: Vec<String>,
+    /// Jobs known that have not finished.
+    pub open_jobs: usize,
+    /// The addresses it listens on.
+    pub listen: Vec<Multiaddr>,
+    /// Whether a peer reported an address of this node that is not loopback or private.
+    pub public_address: bool,
 }
 
 /// A snapshot of a node's state.
@@ -65,9 +116,35 @@ pub struct NodeStatus {
 #[derive(Debug, Clone)]
 pub struct Client {
     pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) events: tokio::sync::broadcast::Sender<NodeEvent>,
+}
+
+/// A handle that does not keep the node running (the node's own HTTP port holds one).
+#[derive(Debug, Clone)]
+pub(crate) struct WeakClient {
+    commands: mpsc::WeakSender<Command>,
+    events: tokio::sync::broadcast::Sender<NodeEvent>,
+}
+
+impl WeakClient {
+    /// A client, while the node runs.
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        Some(Client {
+            commands: self.commands.upgrade()?,
+            events: self.events.clone(),
+        })
+    }
 }
 
 impl Client {
+    /// A handle that does not keep the node running.
+    pub(crate) fn downgrade(&self) -> WeakClient {
+        WeakClient {
+            commands: self.commands.downgrade(),
+            events: self.events.clone(),
+        }
+    }
+
     async fn ask<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
@@ -157,8 +234,37 @@ impl Client {
             .await?
     }
 
+    /// The progress events of this node's jobs from now on (a receiver that falls more
+    /// than a few thousand events behind misses some, and is told so).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+
+    /// The workers and checkers this node has heard of.
+    pub async fn network(&self) -> Result<NetworkSnapshot, NodeError> {
+        self.ask(Command::Network).await
+    }
+
+    /// The peers with an open connection.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NodeError> {
+        self.ask(Command::Peers).await
+    }
+
+    /// What the diagnosis is made from.
+    pub async fn facts(&self) -> Result<Facts, NodeError> {
+        self.ask(Command::Facts).await
+    }
+
     /// Stops the node, flushing its database.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
         self.ask(Command::Shutdown).await
     }
+}
+
+/// A client whose commands nobody answers (for tests of what sits on top of it).
+#[cfg(test)]
+pub(crate) fn detached() -> (Client, mpsc::Receiver<Command>) {
+    let (commands, rx) = mpsc::channel(1);
+    let (events, _) = tokio::sync::broadcast::channel(16);
+    (Client { commands, events }, rx)
 }

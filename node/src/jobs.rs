@@ -49,6 +49,14 @@ impl JobTable {
         self.jobs.len()
     }
 
+    /// Jobs held that have not finished.
+    pub(crate) fn open(&self) -> usize {
+        self.jobs
+            .values()
+            .filter(|e| e.finished_ms.is_none())
+            .count()
+    }
+
     /// Whether another job uses `scene`.
     pub(crate) fn uses_scene(&self, scene: &pictor_protocol::ContentId) -> bool {
         self.jobs.values().any(|e| e.spec.scene == *scene)

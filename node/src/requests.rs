@@ -46,6 +46,11 @@ impl Requests {
         self.pending.len() < MAX_IN_FLIGHT
     }
 
+    /// Requests sent and not yet answered.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Records a request sent.
     pub(crate) fn sent(&mut self, id: OutboundRequestId, pending: Pending) {
         self.pending.insert(id, pending);

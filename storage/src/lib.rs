@@ -124,6 +124,11 @@ impl Store {
         &self.path
     }
 
+    /// The database's size on disk, in bytes (blocks and records together).
+    pub fn size_on_disk(&self) -> Result<u64, StorageError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Makes every write so far durable. Call before acting on stored state. (Does
     /// nothing on a database opened with [`Store::open_unsynced`].)
     pub fn flush(&self) -> Result<(), StorageError> {

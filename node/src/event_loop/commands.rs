@@ -9,11 +9,13 @@ use tracing::{debug, warn};
 
 use super::{EventLoop, Work};
 use crate::{
-    client::Command,
+    client::{Command, Facts, NetworkSnapshot, PeerInfo},
+    metrics::Metrics,
     now_ms,
     roles::{checker::CheckerInput, creator::CreatorInput, worker::WorkerInput},
     scenes::{SceneAnswer, SceneWaiter},
     tasks::Done,
+    view::CheckerStatus,
     NodeError, NodeStatus, SledBlockstore,
 };
 
@@ -92,6 +94,15 @@ impl EventLoop {
                 let query = self.swarm.behaviour_mut().kad.get_providers(key);
                 self.provider_queries
                     .insert(query, (BTreeSet::new(), reply));
+            }
+            Command::Network(reply) => {
+                let _ = reply.send(self.network_snapshot());
+            }
+            Command::Peers(reply) => {
+                let _ = reply.send(self.peers());
+            }
+            Command::Facts(reply) => {
+                let _ = reply.send(self.facts());
             }
             Command::Shutdown(_) => {}
         }
@@ -280,5 +291,155 @@ impl EventLoop {
             }
         };
         self.queue.push_back(work);
+    }
+}
+
+impl EventLoop {
+    fn liveness_ms(&self) -> u64 {
+        3 * self.params.heartbeat_interval.as_millis() as u64
+    }
+
+    fn network_snapshot(&self) -> NetworkSnapshot {
+        let now = now_ms();
+        let connected: BTreeSet<String> = self
+            .swarm
+            .connected_peers()
+            .map(ToString::to_string)
+            .collect();
+        let mut checkers = self.view.checkers(now, self.liveness_ms());
+        for (status, c) in &mut checkers {
+            // Checkers send no heartbeats: one this node is connected to is up.
+            if *status == CheckerStatus::Offline && connected.contains(&c.peer_id) {
+                *status = CheckerStatus::Standby;
+            }
+        }
+        NetworkSnapshot {
+            workers: self.view.workers(now, self.liveness_ms()),
+            checkers,
+        }
+    }
+
+    fn peers(&self) -> Vec<PeerInfo> {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let jobs = self.topics.topic(MessageKind::Job).hash();
+        let checkers: BTreeSet<libp2p::PeerId> = self
+            .params
+            .checkers
+            .iter()
+            .filter_map(|k| self.peer_of(k))
+            .collect();
+        let workers: BTreeSet<String> = self
+            .view
+            .workers(now_ms(), u64::MAX)
+            .into_iter()
+            .map(|(_, w)| w.peer_id)
+            .collect();
+        let mut gossip = BTreeSet::new();
+        for (peer, topics) in gossipsub.all_peers() {
+            if topics.iter().any(|t| **t == jobs) {
+                gossip.insert(*peer);
+            }
+        }
+        self.swarm
+            .connected_peers()
+            .map(|peer| {
+                let role = if checkers.contains(peer) {
+                    "checker"
+                } else if workers.contains(&peer.to_string()) {
+                    "worker"
+                } else {
+                    "peer"
+                };
+                PeerInfo {
+                    peer_id: peer.to_string(),
+                    addresses: self.peer_addrs.get(peer).cloned().unwrap_or_default(),
+                    role,
+                    gossip: gossip.contains(peer),
+                    score: gossipsub.peer_score(peer),
+                }
+            })
+            .collect()
+    }
+
+    fn facts(&self) -> Facts {
+        let connected: BTreeSet<libp2p::PeerId> = self.swarm.connected_peers().copied().collect();
+        let checkers_connected = self
+            .params
+            .checkers
+            .iter()
+            .filter_map(|k| self.peer_of(k))
+            .filter(|p| connected.contains(p))
+            .count();
+        let requirements = match &self.capability {
+            Some(c) => c
+                .check(&self.params.requirements)
+                .map_err(|e| e.to_string()),
+            None if self.params.requirements.is_empty() => Ok(()),
+            None => Err("this worker has not measured its capabilities".into()),
+        };
+        let engines = self
+            .capability
+            .as_ref()
+            .map(|c| {
+                c.record(self.me, 0)
+                    .engines
+                    .iter()
+                    .map(|e| format!("{} {}", e.engine, e.version))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let public_address = self.swarm.external_addresses().any(|a| {
+            a.iter().any(|p| match p {
+                libp2p::multiaddr::Protocol::Ip4(ip) => {
+                    !(ip.is_loopback() || ip.is_private() || ip.is_link_local())
+                }
+                libp2p::multiaddr::Protocol::Ip6(ip) => !ip.is_loopback(),
+                _ => false,
+            })
+        });
+        Facts {
+            worker: self.worker.is_some(),
+            checker: self.checker.is_some(),
+            connected_peers: connected.len(),
+            checkers_connected,
+            checkers_total: self.params.checkers.len(),
+            me_as_worker: self.view.worker_entry(&self.me).cloned(),
+            requirements,
+            engines,
+            open_jobs: self.jobs.open(),
+            listen: self.swarm.listeners().cloned().collect(),
+            public_address,
+        }
+    }
+
+    /// Sets the gauges that are read from state rather than counted.
+    pub(super) fn update_gauges(&self) {
+        let m = &self.metrics;
+        let status = self.status();
+        m.peers.set(status.connected_peers as i64);
+        m.gossip_peers.set(status.gossip_peers as i64);
+        if let Ok(bytes) = self.store.size_on_disk() {
+            m.block_store_bytes.set(bytes as i64);
+        }
+        Metrics::set(&m.queue, "queue", "loop", self.queue.len() as i64);
+        Metrics::set(&m.queue, "queue", "outbox", self.outbox.len() as i64);
+        Metrics::set(&m.queue, "queue", "unsent", self.unsent.len() as i64);
+        Metrics::set(
+            &m.queue,
+            "queue",
+            "requests",
+            self.requests.in_flight() as i64,
+        );
+        let mut by_state: std::collections::BTreeMap<String, i64> =
+            ["submitted", "running", "complete", "failed", "cancelled"]
+                .iter()
+                .map(|s| ((*s).to_owned(), 0))
+                .collect();
+        for job in self.creator.list() {
+            *by_state.entry(job.state.to_string()).or_default() += 1;
+        }
+        for (state, n) in by_state {
+            Metrics::set(&m.jobs, "state", &state, n);
+        }
     }
 }

@@ -28,6 +28,8 @@ impl EventLoop {
     /// but a checker's own messages do not go back to it.
     pub(super) fn dispatch(&mut self, message: Message, from_checker: bool) {
         let now = crate::now_ms();
+        self.view.observe(&message, now);
+        self.metrics.observe(&message, &self.me, now);
         let to_checker = !from_checker && self.checker.is_some();
         let mut work = Vec::new();
         match message {
@@ -277,6 +279,8 @@ impl EventLoop {
                     }
                     _ => {}
                 }
+                // Nobody listening is not an error.
+                let _ = self.broadcast.send(event.clone());
                 if let Some(events) = &self.events {
                     if events.try_send(event).is_err() {
                         warn!("progress event dropped: the receiver is slow or gone");

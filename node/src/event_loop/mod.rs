@@ -100,6 +100,14 @@ pub(crate) struct EventLoop {
     done_rx: mpsc::Receiver<Done>,
     validated_rx: mpsc::Receiver<validation::Validated>,
     events: Option<mpsc::Sender<NodeEvent>>,
+    /// Every progress event, for RPC subscribers.
+    broadcast: tokio::sync::broadcast::Sender<NodeEvent>,
+    /// The network as gossip shows it.
+    view: crate::view::NetView,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    last_gauges_ms: u64,
+    /// The remote addresses of each connected peer's connections.
+    peer_addrs: HashMap<PeerId, Vec<String>>,
     /// Work for the roles, in order.
     queue: VecDeque<Work>,
     /// Stored since the last flush.
@@ -202,6 +210,10 @@ impl EventLoop {
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
         if self.worker.is_some() && now >= due {
             self.send_heartbeat(now);
+        }
+        if now >= self.last_gauges_ms + 1_000 {
+            self.last_gauges_ms = now;
+            self.update_gauges();
         }
         let prune_every = PRUNE_INTERVAL_MS.min(self.retention_ms / 2).max(250);
         if now >= self.last_prune_ms + prune_every {

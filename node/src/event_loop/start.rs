@@ -29,6 +29,9 @@ use crate::{
     validation, Client, NodeConfig, NodeError, NodeEvent, SledBlockstore,
 };
 
+/// Progress events held for slow RPC subscribers.
+const EVENTS_BUFFERED: usize = 4096;
+
 /// Records of this node's jobs are its own encoding; this bounds what a corrupt one costs.
 const MAX_JOB_RECORD: usize = 1 << 20;
 
@@ -78,7 +81,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
     )
     .map_err(|e| NodeError::Config(format!("bitswap: {e}")))?;
     let mut services = vec![tokio::spawn(bitswap_service)];
-    let http = match config.http {
+    let http_listener = match config.http {
         None => None,
         Some(addr) => {
             let listen_error = |e: std::io::Error| NodeError::Listen {
@@ -90,12 +93,10 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
                 .and_then(tokio::net::TcpListener::from_std)
                 .map_err(listen_error)?;
             let bound = listener.local_addr().map_err(listen_error)?;
-            services.push(tokio::spawn(pictor_ipfs::gateway::serve(
-                listener, blockstore,
-            )));
-            Some(bound)
+            Some((listener, bound))
         }
     };
+    let http = http_listener.as_ref().map(|(_, bound)| *bound);
     // A node subscribes to what its roles read (see `network::kinds_read`); a worker
     // adds a creator's topics when it has a job of its own (`EventLoop::read_as_creator`).
     let topics = Topics::new(&config.network.id);
@@ -162,6 +163,35 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         .as_ref()
         .and_then(|w| w.capability.clone());
     let (commands_tx, commands) = mpsc::channel(64);
+    let (broadcast, _) = tokio::sync::broadcast::channel(EVENTS_BUFFERED);
+    let client = Client {
+        commands: commands_tx,
+        events: broadcast.clone(),
+    };
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let network_checkers = network.checkers.clone();
+    if let Some((listener, bound)) = http_listener {
+        let auth = crate::http::auth::Auth::create(&config.home, bound)?;
+        let info = crate::rpc::NodeInfo {
+            network: network.id.clone(),
+            roles: crate::home::Role::names(&config.roles),
+            home: config.home.clone(),
+            http: format!("http://{bound}"),
+            started: std::time::Instant::now(),
+            started_ms: crate::now_ms(),
+        };
+        let methods = crate::rpc::module(client.clone(), info, blockstore.clone()).into();
+        services.push(tokio::spawn(crate::http::serve(
+            listener,
+            crate::http::HttpState {
+                auth,
+                blockstore: blockstore.clone(),
+                metrics: metrics.clone(),
+                client: client.downgrade(),
+                methods,
+            },
+        )));
+    }
     let (done_tx, done_rx) = mpsc::channel(256);
     let (validated_tx, validated_rx) = mpsc::channel(256);
     let (events_tx, events_rx) = if config.events {
@@ -229,15 +259,15 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         http,
         provider_queries: HashMap::new(),
         scene_lookups: HashMap::new(),
+        broadcast,
+        view: crate::view::NetView::new(&network_checkers),
+        metrics,
+        last_gauges_ms: 0,
+        peer_addrs: HashMap::new(),
     };
     event_loop.replay()?;
     tokio::spawn(event_loop.run());
-    Ok((
-        Client {
-            commands: commands_tx,
-        },
-        events_rx,
-    ))
+    Ok((client, events_rx))
 }
 
 impl EventLoop {

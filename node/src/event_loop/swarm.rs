@@ -20,6 +20,7 @@ const MAX_SCENE_LOOKUPS: usize = 256;
 
 impl EventLoop {
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.record(&event);
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
@@ -50,12 +51,46 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
             SwarmEvent::NewListenAddr { address, .. } => debug!(%address, "listening"),
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => debug!(%peer_id, "connected"),
-            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
-                debug!(%peer_id, ?cause, "disconnected")
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                debug!(%peer_id, "connected");
+                let addrs = self.peer_addrs.entry(peer_id).or_default();
+                if addrs.len() < MAX_PEER_ADDRS {
+                    addrs.push(endpoint.get_remote_address().to_string());
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                cause,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                debug!(%peer_id, ?cause, "disconnected");
+                if num_established == 0 {
+                    self.peer_addrs.remove(&peer_id);
+                } else if let Some(addrs) = self.peer_addrs.get_mut(&peer_id) {
+                    let gone = endpoint.get_remote_address().to_string();
+                    addrs.retain(|a| *a != gone);
+                }
             }
             _ => {}
         }
+    }
+
+    /// Feeds libp2p's metrics.
+    fn record(&self, event: &SwarmEvent<BehaviourEvent>) {
+        use libp2p::metrics::Recorder as _;
+        let metrics = &self.metrics.libp2p;
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => metrics.record(e),
+            _ => {}
+        }
+        metrics.record(event);
     }
 
     fn on_fetch_event(&mut self, event: request_response::Event<Request, Response>) {

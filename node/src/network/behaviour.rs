@@ -96,10 +96,17 @@ pub const EVERY_NODE_READS: [MessageKind; 3] = [
     MessageKind::Certificate,
 ];
 
-/// What a creator reads besides: the claims and attestations of its jobs, for progress.
-/// A worker that submits no job never reads them (on a busy network they are most of the
-/// gossip), so a worker subscribes to them only once it has a job of its own.
-pub const CREATOR_READS: [MessageKind; 2] = [MessageKind::Claim, MessageKind::Attestation];
+/// What a creator reads besides: the claims and attestations of its jobs, for progress,
+/// and workers' heartbeats and capability records, for its view of the network (the
+/// explorer, `net_workers`). A worker that submits no job never reads them (on a busy
+/// network they are most of the gossip), so a worker subscribes to them only once it has
+/// a job of its own.
+pub const CREATOR_READS: [MessageKind; 4] = [
+    MessageKind::Claim,
+    MessageKind::Attestation,
+    MessageKind::Heartbeat,
+    MessageKind::Capability,
+];
 
 /// What a checker reads besides: everything else (claims to verify, its peers' votes,
 /// workers' heartbeats and capability records).

@@ -139,7 +139,7 @@ fn prepare(req: &RenderRequest) -> Result<(Vec<u8>, Prepared), NodeError> {
 
 /// A `.blend` file starts with `BLENDER` (or is gzip- or zstd-compressed); anything else
 /// is refused before Blender is asked to open it.
-fn check_blend(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
+pub(crate) fn check_blend(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     let plain = bytes.starts_with(b"BLENDER");
     let gzip = bytes.starts_with(&[0x1f, 0x8b]);
     let zstd = bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);

@@ -1,0 +1,279 @@
+//! The node's HTTP port: one listener, one route table.
+//!
+//! | path | what |
+//! |---|---|
+//! | `POST /`, WebSocket upgrade on `/` | JSON-RPC 2.0 (`rpc`) |
+//! | `GET /`, `/explorer/…` | the explorer page |
+//! | `GET /metrics` | Prometheus text format |
+//! | `POST /upload` | a file streamed into the block store as UnixFS; answers its CID |
+//! | `GET /file/{cid}` | a whole UnixFS file from the block store |
+//! | `GET`/`HEAD /ipfs/{cid}` | the trustless gateway (raw blocks) |
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::{
+    body::Incoming,
+    header::{self, HeaderValue},
+    service::service_fn,
+    Method, Request, Response, StatusCode,
+};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use jsonrpsee::server::{HttpBody, Methods, ServerConfig};
+use pictor_ipfs::Blockstore;
+use tokio::{net::TcpListener, sync::Semaphore, task::JoinSet};
+
+pub mod auth;
+mod explorer;
+mod upload;
+
+pub use upload::MAX_UPLOAD;
+
+use auth::Auth;
+
+use crate::{client::WeakClient, metrics::Metrics, rpc};
+
+/// Connections served at once; further ones wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 256;
+/// Time a client has to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest JSON-RPC request body (scenes go through `/upload`).
+pub const MAX_RPC_BODY: u32 = 1024 * 1024;
+/// The largest JSON-RPC response body.
+const MAX_RPC_RESPONSE: u32 = 16 * 1024 * 1024;
+/// The largest whole file `GET /file/{cid}` serves.
+const MAX_FILE: u64 = 256 * 1024 * 1024;
+
+/// What every request of the port may use.
+pub(crate) struct HttpState {
+    pub(crate) auth: Auth,
+    pub(crate) blockstore: Arc<dyn Blockstore>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) client: WeakClient,
+    pub(crate) methods: Methods,
+}
+
+type Reply = Response<HttpBody>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves the port until the future is dropped (which closes every connection).
+pub(crate) async fn serve(listener: TcpListener, state: HttpState) {
+    let state = Arc::new(state);
+    let (stop, _stopped) = jsonrpsee::server::stop_channel();
+    let config = ServerConfig::builder()
+        .max_request_body_size(MAX_RPC_BODY)
+        .max_response_body_size(MAX_RPC_RESPONSE)
+        .max_connections(MAX_CONNECTIONS as u32)
+        .max_subscriptions_per_connection(256)
+        .build();
+    let builder = jsonrpsee::server::Server::builder()
+        .set_config(config)
+        .to_service_builder();
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return; // the semaphore is never closed
+        };
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "http: accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let rpc = builder.clone().build(state.methods.clone(), stop.clone());
+        let state = state.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |request| {
+                let state = state.clone();
+                let rpc = rpc.clone();
+                async move { Ok::<_, Infallible>(route(&state, rpc, request).await) }
+            });
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(%remote, error = %e, "http: connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn route<S>(state: &HttpState, mut rpc: S, mut request: Request<Incoming>) -> Reply
+where
+    S: tower::Service<Request<Full<Bytes>>, Response = Response<HttpBody>, Error = BoxError>,
+{
+    let access = state.auth.check(request.headers());
+    let path = request.uri().path().to_owned();
+    let page = request.method() == Method::GET
+        && !is_upgrade(&request)
+        && (path == "/" || path == "/index.html" || path.starts_with("/explorer/"));
+    if page {
+        if let Some(reply) = explorer::token_cookie(&state.auth, &request) {
+            return reply;
+        }
+    }
+    if state.auth.closed() && !access.token {
+        return rpc::http_error(
+            StatusCode::UNAUTHORIZED,
+            rpc::UNAUTHORIZED,
+            "this node's HTTP port is bound to a public address: every request needs `Authorization: Bearer <token>` (the token is in the node's home, rpc.token)",
+        );
+    }
+    if page {
+        return explorer::page(&path);
+    }
+    if path == "/metrics" {
+        return plain(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            state.metrics.encode(),
+        );
+    }
+    if path.starts_with("/ipfs/") {
+        return pictor_ipfs::gateway::respond(&request, state.blockstore.as_ref())
+            .map(HttpBody::new);
+    }
+    if let Some(cid) = path.strip_prefix("/file/") {
+        let png = request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|kv| kv == "as=png"));
+        return file(state, cid, png).await;
+    }
+    if path == "/upload" {
+        return upload::handle(state, access, request).await;
+    }
+    if path != "/" {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            format!("not found: {path}\nthis port serves JSON-RPC on /, the explorer on /, /metrics, /upload, /file/{{cid}} and /ipfs/{{cid}}\n"),
+        );
+    }
+    request.extensions_mut().insert(access);
+    // A WebSocket: the methods check the token of the upgrade request themselves.
+    if is_upgrade(&request) {
+        let request = request.map(|_| Full::new(Bytes::new()));
+        return rpc.call(request).await.unwrap_or_else(|e| internal(&e));
+    }
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_RPC_BODY as usize).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return rpc::http_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                rpc::TOO_LARGE,
+                &format!("a JSON-RPC request is at most {MAX_RPC_BODY} bytes; upload scenes to /upload and submit them by CID"),
+            )
+        }
+    };
+    if !access.token && rpc::needs_token(&body) {
+        return rpc::http_error(
+            StatusCode::UNAUTHORIZED,
+            rpc::UNAUTHORIZED,
+            rpc::UNAUTHORIZED_TEXT,
+        );
+    }
+    rpc.call(Request::from_parts(parts, Full::new(body)))
+        .await
+        .unwrap_or_else(|e| internal(&e))
+}
+
+fn is_upgrade<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn internal(error: &BoxError) -> Reply {
+    tracing::warn!(%error, "http: RPC service failed");
+    plain(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "text/plain; charset=utf-8",
+        "internal error\n".into(),
+    )
+}
+
+/// A response with a body and its type.
+pub(crate) fn plain(status: StatusCode, content_type: &'static str, body: String) -> Reply {
+    let mut response = Response::new(HttpBody::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// `GET /file/{cid}`: a whole UnixFS file from this node's block store.
+async fn file(state: &HttpState, cid: &str, png: bool) -> Reply {
+    let text = "text/plain; charset=utf-8";
+    let cid = match cid::Cid::try_from(cid) {
+        Ok(cid) => cid,
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                text,
+                format!("invalid CID {cid:?}: {e}\n"),
+            )
+        }
+    };
+    match export_local(state.blockstore.clone(), cid, MAX_FILE).await {
+        Ok(bytes) => {
+            let mut response = Response::new(HttpBody::new(Full::new(bytes)));
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(if png {
+                    "image/png"
+                } else {
+                    "application/octet-stream"
+                }),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=29030400, immutable"),
+            );
+            response
+        }
+        Err(pictor_ipfs::IpfsError::MissingBlock(_)) => plain(
+            StatusCode::NOT_FOUND,
+            text,
+            format!("file {cid} is not in this node's block store\n"),
+        ),
+        Err(e) => plain(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            text,
+            format!("file {cid}: {e}\n"),
+        ),
+    }
+}
+
+/// Reads a whole UnixFS file from the local block store (on the blocking pool: the
+/// store's reads are synchronous).
+pub(crate) async fn export_local(
+    store: Arc<dyn Blockstore>,
+    root: cid::Cid,
+    limit: u64,
+) -> Result<Bytes, pictor_ipfs::IpfsError> {
+    tokio::task::spawn_blocking(move || {
+        futures::executor::block_on(pictor_ipfs::unixfs::export(store.as_ref(), root, limit))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(pictor_ipfs::IpfsError::Malformed {
+            cid: Box::new(root),
+            reason: format!("reading it failed: {e}"),
+        })
+    })
+}

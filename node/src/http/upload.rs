@@ -1,0 +1,96 @@
+//! `POST /upload`: a file streamed into the node's block store as UnixFS.
+//!
+//! The body is read chunk by chunk (send it with `Transfer-Encoding: chunked` or a
+//! `Content-Length`); a body over [`MAX_UPLOAD`] is refused as soon as it is known to be
+//! (413), before it is stored. The answer is `{"cid": …, "size": …}`: the file's UnixFS
+//! root, which `job_submit` takes as `scene_cid`. Uploading changes something, so it needs
+//! the token.
+
+use bytes::BytesMut;
+use http_body_util::BodyExt as _;
+use hyper::{body::Incoming, header, Method, Request, StatusCode};
+
+use super::{auth::Access, HttpState, Reply};
+use crate::rpc;
+
+/// The largest file accepted (the largest scene bundle a job may name).
+pub const MAX_UPLOAD: u64 = pictor_gpu::MAX_BUNDLE_BYTES;
+
+pub(super) async fn handle(state: &HttpState, access: Access, request: Request<Incoming>) -> Reply {
+    if request.method() != Method::POST {
+        return rpc::http_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            rpc::INVALID_REQUEST,
+            "upload with POST /upload, the file as the body",
+        );
+    }
+    if !access.token {
+        return rpc::http_error(
+            StatusCode::UNAUTHORIZED,
+            rpc::UNAUTHORIZED,
+            rpc::UNAUTHORIZED_TEXT,
+        );
+    }
+    let too_large = || {
+        rpc::http_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            rpc::TOO_LARGE,
+            &format!("an upload is at most {MAX_UPLOAD} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD) {
+        return too_large();
+    }
+    let mut body = request.into_body();
+    let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0).min(MAX_UPLOAD) as usize);
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                return rpc::http_error(
+                    StatusCode::BAD_REQUEST,
+                    rpc::INVALID_REQUEST,
+                    &format!("the upload broke off: {e}"),
+                )
+            }
+        };
+        if let Ok(chunk) = frame.into_data() {
+            if bytes.len() as u64 + chunk.len() as u64 > MAX_UPLOAD {
+                return too_large();
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    if bytes.is_empty() {
+        return rpc::http_error(
+            StatusCode::BAD_REQUEST,
+            rpc::INVALID_REQUEST,
+            "the upload is empty",
+        );
+    }
+    let size = bytes.len();
+    let Some(client) = state.client.upgrade() else {
+        return rpc::http_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            rpc::SHUTTING_DOWN,
+            "the node is shutting down",
+        );
+    };
+    match client.add_file(bytes.to_vec()).await {
+        Ok(cid) => super::plain(
+            StatusCode::OK,
+            "application/json",
+            serde_json::json!({ "cid": cid.to_string(), "size": size }).to_string(),
+        ),
+        Err(e) => rpc::http_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            rpc::NODE_ERROR,
+            &format!("the node could not store the upload: {e}"),
+        ),
+    }
+}

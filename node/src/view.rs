@@ -1,0 +1,336 @@
+//! The network as this node sees it from gossip: every worker and checker it has heard
+//! of, with what they did. Fed every accepted message by the loop; read by the RPC
+//! (`net_workers`, `net_checkers`), the explorer and the diagnosis. Bounded: the least
+//! recently seen entries go first.
+
+use std::collections::BTreeMap;
+
+use pictor_protocol::{CapabilityRecord, Message, NodeRole, PublicKey, Verdict};
+use serde::Serialize;
+
+/// Nodes of each kind kept (the least recently seen is forgotten first).
+const MAX_NODES: usize = 10_000;
+/// Recent rejections kept per worker, for the diagnosis.
+const MAX_REJECTIONS: usize = 8;
+
+/// What a worker is doing, as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerStatus {
+    /// Heard from lately, no shard in hand.
+    Idle,
+    /// Has shards assigned that are not final yet.
+    Rendering,
+    /// Not heard from for three heartbeat intervals.
+    Offline,
+    /// One of its claims was rejected by a quorum.
+    Banned,
+}
+
+/// What a checker is doing, as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckerStatus {
+    /// Attested or assigned lately.
+    Checking,
+    /// Heard from lately, no committee work.
+    Standby,
+    /// Not heard from for three heartbeat intervals (or never).
+    Offline,
+}
+
+/// A claim rejected by a quorum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// The shard, as `job:frame:tile` (the job's short id).
+    pub shard: String,
+    pub job: String,
+    pub claim: String,
+    /// The checkers that signed the rejection.
+    pub signers: Vec<String>,
+    pub at_ms: u64,
+}
+
+/// A worker, as this node sees it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WorkerView {
+    pub key: String,
+    pub peer_id: String,
+    /// The device of its last heartbeat or claim.
+    pub device: String,
+    /// Engines from its capability record (`engine version`).
+    pub engines: Vec<String>,
+    /// Its benchmark score, million samples per second (capability record).
+    pub benchmark_msamples_per_s: Option<f64>,
+    pub threads: Option<u32>,
+    /// Shards assigned to it, claims it made, claims accepted and rejected by a quorum.
+    pub assigned: u64,
+    pub claimed: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Shards assigned and not final yet.
+    pub in_hand: u64,
+    pub banned: bool,
+    /// The last rejections, newest last.
+    pub rejections: Vec<Rejection>,
+    pub last_seen_ms: u64,
+}
+
+/// A checker, as this node sees it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckerView {
+    pub key: String,
+    pub peer_id: String,
+    /// Whether the network spec names it (the genesis set).
+    pub genesis: bool,
+    pub attestations: u64,
+    pub assignments: u64,
+    /// Certificates it signed.
+    pub certificates: u64,
+    pub last_seen_ms: u64,
+    /// When it last did committee work.
+    pub last_work_ms: u64,
+}
+
+/// The network view of one node.
+#[derive(Debug, Default)]
+pub(crate) struct NetView {
+    workers: BTreeMap<PublicKey, WorkerView>,
+    checkers: BTreeMap<PublicKey, CheckerView>,
+}
+
+fn short(key: &PublicKey) -> (String, String) {
+    let peer = crate::identity::peer_id(key).map_or_else(String::new, |p| p.to_string());
+    (key.to_string(), peer)
+}
+
+impl NetView {
+    /// A view that knows the genesis checkers.
+    pub(crate) fn new(checkers: &[PublicKey]) -> NetView {
+        let mut view = NetView::default();
+        for key in checkers {
+            view.checker(key, 0).genesis = true;
+        }
+        view
+    }
+
+    fn worker(&mut self, key: &PublicKey, now: u64) -> &mut WorkerView {
+        if !self.workers.contains_key(key) && self.workers.len() >= MAX_NODES {
+            forget_oldest(&mut self.workers, |w| w.last_seen_ms);
+        }
+        let w = self.workers.entry(*key).or_insert_with(|| {
+            let (key, peer_id) = short(key);
+            WorkerView {
+                key,
+                peer_id,
+                ..WorkerView::default()
+            }
+        });
+        w.last_seen_ms = w.last_seen_ms.max(now);
+        w
+    }
+
+    fn checker(&mut self, key: &PublicKey, now: u64) -> &mut CheckerView {
+        if !self.checkers.contains_key(key) && self.checkers.len() >= MAX_NODES {
+            forget_oldest(&mut self.checkers, |c| {
+                if c.genesis {
+                    u64::MAX
+                } else {
+                    c.last_seen_ms
+                }
+            });
+        }
+        let c = self.checkers.entry(*key).or_insert_with(|| {
+            let (key, peer_id) = short(key);
+            CheckerView {
+                key,
+                peer_id,
+                ..CheckerView::default()
+            }
+        });
+        c.last_seen_ms = c.last_seen_ms.max(now);
+        c
+    }
+
+    /// Takes in one accepted message.
+    pub(crate) fn observe(&mut self, message: &Message, now: u64) {
+        match message {
+            Message::Heartbeat(h) => match h.role {
+                NodeRole::Worker => {
+                    let w = self.worker(&h.node, now);
+                    if !h.device.is_empty() {
+                        w.device.clone_from(&h.device);
+                    }
+                }
+                NodeRole::Checker => {
+                    self.checker(&h.node, now);
+                }
+                NodeRole::Creator => {}
+            },
+            Message::Capability(c) => self.capability(c, now),
+            Message::Assignment(a) => {
+                let w = self.worker(&a.worker, now);
+                w.assigned += 1;
+                w.in_hand += 1;
+                let c = self.checker(&a.assigned_by, now);
+                c.assignments += 1;
+                c.last_work_ms = now;
+            }
+            Message::Claim(claim) => {
+                let w = self.worker(&claim.worker, now);
+                w.claimed += 1;
+                w.device.clone_from(&claim.device);
+            }
+            Message::Attestation(a) => {
+                let c = self.checker(&a.checker, now);
+                c.attestations += 1;
+                c.last_work_ms = now;
+            }
+            Message::Certificate(qc) => {
+                for signer in qc.signers() {
+                    self.checker(signer, now).certificates += 1;
+                }
+                let vote = &qc.vote;
+                let w = self.worker(&vote.worker, 0);
+                w.in_hand = w.in_hand.saturating_sub(1);
+                match vote.verdict {
+                    Verdict::Valid => w.accepted += 1,
+                    Verdict::Invalid => {
+                        w.rejected += 1;
+                        w.banned = true;
+                        if w.rejections.len() >= MAX_REJECTIONS {
+                            w.rejections.remove(0);
+                        }
+                        w.rejections.push(Rejection {
+                            shard: format!(
+                                "{}:{}:{}",
+                                vote.shard.job.short(),
+                                vote.shard.frame,
+                                vote.shard.tile
+                            ),
+                            job: vote.shard.job.to_string(),
+                            claim: vote.claim.to_string(),
+                            signers: qc.signers().map(ToString::to_string).collect(),
+                            at_ms: now,
+                        });
+                    }
+                }
+            }
+            Message::Job(_) => {}
+        }
+    }
+
+    fn capability(&mut self, record: &CapabilityRecord, now: u64) {
+        let w = self.worker(&record.node, now);
+        w.engines = record
+            .engines
+            .iter()
+            .map(|e| format!("{} {}", e.engine, e.version))
+            .collect();
+        w.benchmark_msamples_per_s = Some(record.benchmark_msamples_per_s());
+        w.threads = Some(record.threads);
+        if let Some(d) = record.devices.first() {
+            w.device.clone_from(&d.name);
+        }
+    }
+
+    /// Every worker with its status, most recently seen first.
+    pub(crate) fn workers(&self, now: u64, liveness_ms: u64) -> Vec<(WorkerStatus, WorkerView)> {
+        let mut out: Vec<_> = self
+            .workers
+            .values()
+            .map(|w| {
+                let status = if w.banned {
+                    WorkerStatus::Banned
+                } else if now.saturating_sub(w.last_seen_ms) > liveness_ms {
+                    WorkerStatus::Offline
+                } else if w.in_hand > 0 {
+                    WorkerStatus::Rendering
+                } else {
+                    WorkerStatus::Idle
+                };
+                (status, w.clone())
+            })
+            .collect();
+        out.sort_by_key(|w| std::cmp::Reverse(w.1.last_seen_ms));
+        out
+    }
+
+    /// Every checker with its status, genesis checkers first.
+    pub(crate) fn checkers(&self, now: u64, liveness_ms: u64) -> Vec<(CheckerStatus, CheckerView)> {
+        let mut out: Vec<_> = self
+            .checkers
+            .values()
+            .map(|c| {
+                let status =
+                    if c.last_seen_ms == 0 || now.saturating_sub(c.last_seen_ms) > liveness_ms {
+                        CheckerStatus::Offline
+                    } else if now.saturating_sub(c.last_work_ms) <= liveness_ms {
+                        CheckerStatus::Checking
+                    } else {
+                        CheckerStatus::Standby
+                    };
+                (status, c.clone())
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.genesis.cmp(&a.1.genesis).then(a.1.key.cmp(&b.1.key)));
+        out
+    }
+
+    /// This worker's entry, if the network has seen it.
+    pub(crate) fn worker_entry(&self, key: &PublicKey) -> Option<&WorkerView> {
+        self.workers.get(key)
+    }
+}
+
+fn forget_oldest<V>(map: &mut BTreeMap<PublicKey, V>, seen: impl Fn(&V) -> u64) {
+    if let Some(key) = map.iter().min_by_key(|(_, v)| seen(v)).map(|(k, _)| *k) {
+        map.remove(&key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pictor_protocol::{Assignment, Heartbeat, JobId, Keypair, ShardId};
+
+    fn key(seed: u8) -> PublicKey {
+        Keypair::from_seed([seed; 32]).public()
+    }
+
+    #[test]
+    fn a_worker_goes_idle_rendering_offline() {
+        let mut view = NetView::new(&[key(1)]);
+        let worker = key(9);
+        view.observe(
+            &Message::Heartbeat(Heartbeat {
+                node: worker,
+                role: NodeRole::Worker,
+                device: "cpu".into(),
+            }),
+            1_000,
+        );
+        assert_eq!(view.workers(1_000, 500)[0].0, WorkerStatus::Idle);
+        view.observe(
+            &Message::Assignment(Assignment {
+                shard: ShardId {
+                    job: JobId([3; 32]),
+                    frame: 1,
+                    tile: 0,
+                },
+                worker,
+                attempt: 0,
+                assigned_by: key(1),
+                deadline_ms: 0,
+            }),
+            1_100,
+        );
+        let (status, w) = view.workers(1_100, 500).remove(0);
+        assert_eq!(status, WorkerStatus::Rendering);
+        assert_eq!((w.assigned, w.in_hand), (1, 1));
+        assert_eq!(view.workers(5_000, 500)[0].0, WorkerStatus::Offline);
+        let checkers = view.checkers(1_100, 500);
+        assert_eq!(checkers[0].0, CheckerStatus::Checking);
+        assert!(checkers[0].1.genesis);
+    }
+}
