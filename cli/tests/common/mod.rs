@@ -15,3 +15,7 @@ pub(crate) fn pictor(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+// Each test binary uses a part of these helpers.
+#[allow(dead_code)]
+pub(crate) mod http;

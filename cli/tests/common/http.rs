@@ -1,0 +1,178 @@
+//! Plain HTTP/1.1 over a real socket, and a devnet of processes for the RPC tests.
+
+use std::{
+    io::{Read as _, Write as _},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+
+use super::pictor;
+
+/// An HTTP answer: status, headers (lower-case names), body.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request on a fresh connection (`Connection: close`).
+pub(crate) fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let mut stream = TcpStream::connect(addr).expect("connect to the node's HTTP port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+    {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write");
+    // The server may answer (413, 401) before reading all of a large body.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Answer {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+    out
+}
+
+/// A JSON-RPC call over HTTP; `token` goes in `Authorization`.
+pub(crate) fn call(addr: &str, token: Option<&str>, method: &str, params: Value) -> Answer {
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}).to_string();
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b.as_str()));
+    }
+    request(addr, "POST", "/", &headers, body.as_bytes())
+}
+
+/// A call's `result`, asserting there was no error.
+pub(crate) fn result(addr: &str, token: Option<&str>, method: &str, params: Value) -> Value {
+    let answer = call(addr, token, method, params);
+    let v = answer.json();
+    assert!(v.get("error").is_none(), "{method}: {v}");
+    v["result"].clone()
+}
+
+/// A devnet of processes, stopped when the test ends however it ends.
+pub(crate) struct Devnet {
+    pub(crate) dir: PathBuf,
+}
+
+impl Devnet {
+    pub(crate) fn up(dir: &Path, checkers: &str, workers: &str) -> Devnet {
+        let (code, _, err) = pictor(&[
+            "devnet",
+            "up",
+            "--dir",
+            dir.to_str().expect("a UTF-8 path"),
+            "--checkers",
+            checkers,
+            "--workers",
+            workers,
+        ]);
+        assert_eq!(code, 0, "devnet up: {err}");
+        Devnet {
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// The creator's HTTP address and RPC token.
+    pub(crate) fn creator(&self) -> (String, String) {
+        let home = self.dir.join("creator");
+        let runtime: Value = serde_json::from_str(
+            &std::fs::read_to_string(home.join("node.json")).expect("node.json"),
+        )
+        .expect("JSON");
+        let token = std::fs::read_to_string(home.join("rpc.token")).expect("rpc.token");
+        (
+            runtime["http"].as_str().expect("http").to_owned(),
+            token.trim().to_owned(),
+        )
+    }
+}
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = pictor(&[
+            "devnet",
+            "down",
+            "--dir",
+            self.dir.to_str().unwrap_or(""),
+            "--grace",
+            "5",
+        ]);
+    }
+}
