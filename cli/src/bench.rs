@@ -68,6 +68,16 @@ pub(crate) struct BenchArgs {
     /// With `--jobs`: how long finished jobs are kept before they are pruned, in seconds.
     #[arg(long, default_value_t = 10)]
     retention: u64,
+    /// Instead: measure the RPC against a devnet of processes (`job_status` calls per
+    /// second while it renders, subscription latency, start-up time, idle memory).
+    #[arg(long)]
+    rpc: bool,
+    /// With `--rpc`: HTTP connections calling at once.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// With `--rpc`: how long to call `job_status`, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,6 +163,9 @@ fn run_jobs(b: &BenchArgs, jobs: usize) -> Result<()> {
 pub(crate) fn run(b: BenchArgs) -> Result<()> {
     if let Some(jobs) = b.jobs {
         return run_jobs(&b, jobs);
+    }
+    if b.rpc {
+        return crate::bench_rpc::run(&b.scene, b.connections.max(1), b.seconds, b.json);
     }
     let direct_req = args_for(&b, b.out.join("direct"), true).request()?;
     let network_req = args_for(&b, b.out.join("network"), false).request()?;

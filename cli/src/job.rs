@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pictor_protocol::{Engine, FrameRange};
 use serde_json::{json, Value};
 
-use crate::rpc_client::{exit, exit_with, Connect, Node};
+use crate::rpc_client::{emit, exit, exit_with, Connect, Node};
 
 /// Flags of `pictor job`.
 #[derive(Debug, Args)]
@@ -107,9 +107,9 @@ pub(crate) fn run(args: JobArgs) -> Result<()> {
 
 pub(crate) fn print_value(json: bool, value: &Value, text: impl FnOnce() -> String) {
     if json {
-        println!("{value}");
+        emit!("{value}");
     } else {
-        println!("{}", text());
+        emit!("{}", text());
     }
 }
 
@@ -295,9 +295,9 @@ async fn watch(node: &Node, job: &str, json: bool) -> Result<()> {
         let event = event
             .map_err(|e| exit_with(exit::UNREACHABLE, format!("the subscription broke: {e}")))?;
         if json {
-            println!("{event}");
+            emit!("{event}");
         } else {
-            println!("{}", event_line(&event));
+            emit!("{}", event_line(&event));
         }
         match event["kind"].as_str() {
             Some("finished") => {

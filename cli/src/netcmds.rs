@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::{
     job::print_value,
-    rpc_client::{exit, exit_with, Connect},
+    rpc_client::{emit, exit, exit_with, Connect},
 };
 
 /// Flags of the commands that only read.
@@ -161,7 +161,7 @@ pub(crate) fn rpc(args: RpcArgs) -> Result<()> {
     block_on(async move {
         let node = args.connect.node()?;
         let result = node.call(&args.method, params).await?;
-        println!(
+        emit!(
             "{}",
             serde_json::to_string_pretty(&result).unwrap_or_else(|_| result.to_string())
         );

@@ -13,6 +13,19 @@ use hyper_util::{client::legacy::Client as HttpClient, rt::TokioExecutor};
 use pictor_node::{http::auth::TOKEN_FILE, Home};
 use serde_json::{json, Value};
 
+/// Prints a line to stdout; a reader that went away (`pictor job watch | head`) ends the
+/// command quietly, as it does for other Unix tools.
+macro_rules! emit {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, $($arg)*).and_then(|()| out.flush()).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+pub(crate) use emit;
+
 /// Exit codes scripts can rely on.
 pub(crate) mod exit {
     /// The node could not be reached (not running, wrong address).
@@ -277,6 +290,7 @@ impl Node {
         }
         let client = jsonrpsee_ws_client::WsClientBuilder::default()
             .set_headers(headers)
+            .max_buffer_capacity_per_subscription(1 << 16)
             .build(&ws)
             .await
             .map_err(|e| {

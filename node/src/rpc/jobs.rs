@@ -131,7 +131,15 @@ async fn submit(ctx: Ctx, req: Submit) -> Answer {
         }
         (Some(cid), None) => {
             let engine = parse_engine(req.engine.as_deref(), None)?;
-            (from_store(&ctx, cid).await?, cid.clone(), engine)
+            let bytes = from_store(&ctx, cid).await?;
+            if !engine.is_blender() {
+                if let Err(e) = pictor_gpu::SceneBundle::from_bytes(&bytes) {
+                    return Err(invalid(format!(
+                        "scene {cid} is not a scene bundle (the glTF with every file it names, as `pictor job submit` uploads it): {e}"
+                    )));
+                }
+            }
+            (bytes, cid.clone(), engine)
         }
         (None, Some(path)) => {
             let engine = parse_engine(req.engine.as_deref(), Some(path))?;
@@ -159,7 +167,8 @@ async fn submit(ctx: Ctx, req: Submit) -> Answer {
         price_cap: 0,
         nonce: crate::now_ms(),
     };
-    spec.validate().map_err(|e| invalid(e.to_string()))?;
+    spec.validate()
+        .map_err(|e| error(INVALID_PARAMS, format!("invalid params: {e}")))?;
     let id = ctx
         .client()?
         .submit(spec, bytes)
@@ -233,6 +242,12 @@ pub(crate) fn job_json(p: &JobProgress) -> Value {
         "rejected": p.rejected,
         "frames": p.frames,
         "frames_done": p.frame_cids.len(),
+        "scene_name": p.scene_name,
+        "engine": p.engine.to_string(),
+        "width": p.width,
+        "height": p.height,
+        "samples": p.samples,
+        "tile": p.tile,
         "progress": if p.shards == 0 { 0.0 } else { p.verified as f64 / p.shards as f64 },
         "submitted_ms": p.submitted_ms,
         "finished_ms": p.finished_ms,
@@ -284,7 +299,7 @@ async fn frames(ctx: Ctx, job: &str) -> Answer {
                 "frame": frame,
                 "cid": cid,
                 "url": format!("{base}/file/{cid}?as=png"),
-                "gateway_url": format!("{base}/ipfs/{cid}"),
+                "gateway_url": format!("{base}/ipfs/{cid}?format=raw"),
             })
         })
         .collect();
@@ -405,6 +420,7 @@ async fn subscribe(
                         continue;
                     }
                     value["job_id"] = json!(of.to_string());
+                    value["at_ms"] = json!(crate::now_ms());
                     let done = job.is_some() && value["kind"] == "finished";
                     send(value).await?;
                     if done {

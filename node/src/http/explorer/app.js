@@ -28,6 +28,8 @@
     infoAt: 0,
     events: 0,
     rpcOk: false,
+    needsToken: false,
+    tried: false, // a poll has been answered or has failed
     socketLive: false,
     refreshTimers: new Map(),
     logged: new Map(), // job_id -> milestones already in the feed
@@ -105,18 +107,48 @@
 
   let nextId = 1;
 
-  async function rpc(method, params) {
-    const request = { jsonrpc: '2.0', id: nextId++, method };
-    if (params !== undefined) request.params = params;
+  function request(method, params) {
+    const r = { jsonrpc: '2.0', id: nextId++, method };
+    if (params !== undefined) r.params = params;
+    return r;
+  }
+
+  /** POSTs one call or a batch; the page's cookie carries the token where one is set. */
+  async function post(body) {
     const response = await fetch('/', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(request),
+      body: JSON.stringify(body),
       cache: 'no-store',
     });
-    const answer = await response.json();
+    state.needsToken = response.status === 401;
+    if (state.needsToken) {
+      throw new Error("this node answers only with its RPC token: open /?token=TOKEN once (the token is in the node's home, rpc.token)");
+    }
+    try {
+      return await response.json();
+    } catch (e) {
+      throw new Error(`the node answered HTTP ${response.status}`);
+    }
+  }
+
+  async function rpc(method, params) {
+    const answer = await post(request(method, params));
     if (answer.error) throw new Error(`${method}: ${str(answer.error.message)}`);
     return answer.result;
+  }
+
+  /** Several calls in one request: `[[method, params], …]` to their results, in order. */
+  async function batch(calls) {
+    const requests = calls.map(([method, params]) => request(method, params));
+    const answers = await post(requests);
+    if (!Array.isArray(answers)) throw new Error(str(answers && answers.error && answers.error.message) || 'not a batch answer');
+    const byRequest = new Map(answers.map((a) => [a.id, a]));
+    return requests.map((r) => {
+      const a = byRequest.get(r.id);
+      if (!a || a.error) throw new Error(`${r.method}: ${a ? str(a.error.message) : 'no answer'}`);
+      return a.result;
+    });
   }
 
   // ---- connection indicator --------------------------------------------------------
@@ -131,7 +163,10 @@
     } else if (state.rpcOk) {
       s = 'polling';
       label = 'polling (no live feed)';
-    } else if (!state.info) {
+    } else if (state.needsToken) {
+      s = 'offline';
+      label = 'needs the RPC token';
+    } else if (!state.tried) {
       s = 'connecting';
       label = 'connecting';
     }
@@ -297,6 +332,7 @@
     for (const id of [...state.rows.keys()]) {
       if (!jobs.some((j) => str(j.job_id) === id)) state.rows.delete(id);
     }
+    byId('jobs-loading').hidden = true;
     byId('jobs-empty').hidden = all.length > 0;
     const running = all.filter((j) => !FINISHED.includes(str(j.state))).length;
     const older = all.length > jobs.length ? ` · newest ${jobs.length} shown` : '';
@@ -354,7 +390,7 @@
       num(c.assignments, 'shards this checker assigned as leader'),
       num(c.attestations),
       num(c.certificates, 'quorum certificates it signed'),
-      el('td', { class: 'num muted', title: clock(c.last_seen_ms) }, ago(c.last_seen_ms))));
+      el('td', { class: 'num muted', title: `last heard ${ago(c.last_seen_ms)}` }, ago(c.last_work_ms))));
     body.replaceChildren(...rows);
     byId('checkers-empty').hidden = rows.length > 0;
     const online = state.checkers.filter((c) => str(c.status) !== 'offline').length;
@@ -379,7 +415,8 @@
       }
       const engines = el('td', { class: 'engines' });
       const list = Array.isArray(w.engines) ? w.engines : [];
-      if (list.length) engines.append(...list.map((e) => el('span', { class: 'chip' }, str(e))));
+      // `blender 3.4.1`: the name on the chip, the version when pointed at.
+      if (list.length) engines.append(...list.map((e) => el('span', { class: 'chip', title: str(e) }, str(e).split(' ')[0])));
       else engines.append(el('span', { class: 'muted' }, '–'));
       const rejected = num(w.rejected);
       if (int(w.rejected) > 0) rejected.classList.add('bad');
@@ -437,7 +474,11 @@
       case 'verified': return [shard, `from ${who(e.worker)}`];
       case 'rejected': return [shard, `from ${who(e.worker)}`];
       case 'frame': return [`frame ${int(e.frame)}`, `stored ${short(e.cid)}`];
-      case 'finished': return [str(e.state), str(e.reason)];
+      case 'finished': {
+        const job = state.jobs.get(str(e.job_id));
+        const took = job && int(job.submitted_ms) > 0 ? `took ${duration((int(job.finished_ms) || Date.now()) - int(job.submitted_ms))}` : '';
+        return [str(e.state), str(e.reason) || took];
+      }
       case 'problem': return ['', str(e.message)];
       case 'lagged': return ['', `missed ${fmtInt(e.missed)} events`];
       case 'status': return [str(e.state), ''];
@@ -595,11 +636,11 @@
   let polling = false;
 
   async function poll() {
-    if (polling) return;
+    if (polling || document.hidden) return;
     polling = true;
     try {
-      const [info, jobs, workers, checkers] = await Promise.all([
-        rpc('node_info'), rpc('job_list'), rpc('net_workers'), rpc('net_checkers'),
+      const [info, jobs, workers, checkers] = await batch([
+        ['node_info'], ['job_list'], ['net_workers'], ['net_checkers'],
       ]);
       state.rpcOk = true;
       state.info = info;
@@ -624,6 +665,7 @@
       state.rpcOk = false;
       setText(byId('updated'), `last try ${clock(Date.now())}: ${str(e.message || e)}`);
     } finally {
+      state.tried = true;
       polling = false;
       showConnection();
     }
@@ -633,6 +675,9 @@
     poll();
     connect();
     setInterval(poll, POLL_MS);
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden) poll();
+    });
     setInterval(renderInfo, 1000);
   }
 

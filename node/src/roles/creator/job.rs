@@ -94,6 +94,14 @@ pub struct JobProgress {
     pub rejected: u64,
     /// Frames in the job.
     pub frames: u32,
+    /// What the job renders: the scene's name, the engine, the image size, samples per
+    /// pixel and tile size.
+    pub scene_name: String,
+    pub engine: pictor_protocol::Engine,
+    pub width: u32,
+    pub height: u32,
+    pub samples: u32,
+    pub tile: u32,
     /// The stored frames: frame number and CID.
     pub frame_cids: BTreeMap<u32, String>,
     /// When it was submitted, and when it finished.
