@@ -261,7 +261,8 @@ print("dag-pb ok", answer["cid"])
     let png = std::fs::read(uploaded.join("frame-0003.png")).unwrap();
     assert_eq!(png_size(&png), (128, 96));
 
-    // A job the node refuses: exit 1, with the node's reason.
+    // A job with a bad parameter: the node refuses it (-32602) and the script exits 2
+    // with the node's reason.
     let (code, _, err) = python(&[
         SCRIPT,
         "--home",
@@ -273,6 +274,9 @@ print("dag-pb ok", answer["cid"])
         "--out",
         path_str(&tmp.path().join("refused")),
     ]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("refused") && err.contains("samples"), "{err}");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("samples") && err.contains("out of range"),
+        "{err}"
+    );
 }

@@ -298,6 +298,7 @@ fn every_method_over_http_and_websocket_with_the_token_rules() {
             (first["kind"].as_str(), first["state"].as_str()),
             (Some("status"), Some("complete"))
         );
+        one.unsubscribe().await.expect("job_unsubscribe");
         let bad = ws
             .subscribe::<Value, _>(
                 "job_subscribe",
@@ -484,4 +485,86 @@ fn a_port_bound_off_loopback_needs_the_token_for_everything() {
         "the page with the cookie"
     );
     assert_eq!(request(&addr, "GET", "/?token=wrong", &[], &[]).status, 401);
+}
+
+#[test]
+fn a_lone_worker_is_told_why_it_gets_no_work_and_the_commands_exit_as_documented() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("worker");
+    let h = home.to_str().unwrap();
+    // No node yet: exit 3, one line that says what to do.
+    let (code, _, err) = common::pictor(&["status", "--home", h]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("no node is running"), "{err}");
+    let (code, _, err) = common::pictor(&["init", "--home", h]);
+    assert_eq!(code, 0, "{err}");
+    let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_pictor"))
+        .args([
+            "node",
+            "--home",
+            h,
+            "--role",
+            "worker",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--http",
+            "127.0.0.1:0",
+            "-q",
+        ])
+        .spawn()
+        .expect("node starts");
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _kill = Kill(&mut node);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !home.join("node.json").exists() {
+        assert!(Instant::now() < deadline, "the worker starts");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, out, err) = common::pictor(&["status", "--home", h, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(status["node"]["roles"], json!(["worker"]));
+    assert_eq!(status["diagnosis"]["ok"], false, "{status}");
+    let findings = status["diagnosis"]["findings"].as_array().unwrap();
+    let connection = findings
+        .iter()
+        .find(|f| f["topic"] == "connection")
+        .expect("a connection finding");
+    assert_eq!(connection["level"], "problem");
+    assert!(
+        connection["message"]
+            .as_str()
+            .unwrap()
+            .contains("not connected"),
+        "{connection}"
+    );
+    assert!(
+        connection["fix"].as_str().unwrap().contains("bootnode"),
+        "{connection}"
+    );
+    assert!(
+        findings.iter().any(|f| f["topic"] == "reachability"),
+        "{findings:?}"
+    );
+    let (code, text, _) = common::pictor(&["status", "--home", h]);
+    assert_eq!(code, 0);
+    assert!(text.contains("[FAIL]") && text.contains("fix:"), "{text}");
+    // The node refuses: exit 4; bad arguments: exit 2.
+    let (code, _, err) = common::pictor(&["job", "status", "00", "--home", h]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not a job id"), "{err}");
+    let (code, _, _) = common::pictor(&["rpc", "node_info", "{not json", "--home", h]);
+    assert_eq!(code, 2);
+    let (code, out, _) = common::pictor(&["rpc", "node_info", "--home", h]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["roles"],
+        json!(["worker"])
+    );
 }

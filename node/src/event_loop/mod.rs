@@ -108,6 +108,8 @@ pub(crate) struct EventLoop {
     last_gauges_ms: u64,
     /// The remote addresses of each connected peer's connections.
     peer_addrs: HashMap<PeerId, Vec<String>>,
+    /// Peers gossipsub reported slow: when the failures began, when last seen.
+    slow_peers: HashMap<PeerId, (u64, u64)>,
     /// Work for the roles, in order.
     queue: VecDeque<Work>,
     /// Stored since the last flush.
@@ -214,6 +216,7 @@ impl EventLoop {
         if now >= self.last_gauges_ms + 1_000 {
             self.last_gauges_ms = now;
             self.update_gauges();
+            self.unstick_gossip(now);
         }
         let prune_every = PRUNE_INTERVAL_MS.min(self.retention_ms / 2).max(250);
         if now >= self.last_prune_ms + prune_every {

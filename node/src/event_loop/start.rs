@@ -264,6 +264,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         metrics,
         last_gauges_ms: 0,
         peer_addrs: HashMap::new(),
+        slow_peers: HashMap::new(),
     };
     event_loop.replay()?;
     tokio::spawn(event_loop.run());

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use libp2p::{gossipsub, request_response, swarm::SwarmEvent, PeerId};
 use pictor_protocol::{MessageKind, Request, Response};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::{EventLoop, Work};
 use crate::{
@@ -15,6 +15,8 @@ use crate::{
 
 /// The most addresses of one peer that go into the Kademlia routing table.
 const MAX_PEER_ADDRS: usize = 8;
+/// How long gossip to a peer may fail without a break before its connection is renewed.
+const STUCK_MS: u64 = 60_000;
 /// Creators looked up in the DHT at once for their scenes.
 const MAX_SCENE_LOOKUPS: usize = 256;
 
@@ -38,6 +40,14 @@ impl EventLoop {
                     self.capability_wanted = true;
                     self.send_heartbeat(crate::now_ms());
                 }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::SlowPeer {
+                peer_id,
+                ..
+            })) => {
+                let now = crate::now_ms();
+                let seen = self.slow_peers.entry(peer_id).or_insert((now, now));
+                seen.1 = now;
             }
             SwarmEvent::Behaviour(BehaviourEvent::Fetch(event)) => self.on_fetch_event(event),
             // Peers that speak the DHT join the routing table under the addresses they
@@ -76,6 +86,31 @@ impl EventLoop {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Closes the connections of a peer whose gossip has failed for [`STUCK_MS`] without a
+    /// break, and dials it again. gossipsub gives up on a connection for good after a few
+    /// failed substreams (its handler is disabled, its send queue never drains again) while
+    /// the connection itself stays up; a new connection starts afresh.
+    pub(super) fn unstick_gossip(&mut self, now: u64) {
+        let heartbeat = self.params.gossip_heartbeat.as_millis() as u64;
+        // A peer with no failures for three heartbeats has recovered.
+        self.slow_peers
+            .retain(|_, (_, last)| now.saturating_sub(*last) <= 3 * heartbeat.max(250));
+        let stuck: Vec<PeerId> = self
+            .slow_peers
+            .iter()
+            .filter(|(_, (first, _))| now.saturating_sub(*first) >= STUCK_MS)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in stuck {
+            self.slow_peers.remove(&peer);
+            warn!(%peer, seconds = STUCK_MS / 1000, "gossip to this peer has failed without a break: reconnecting");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            if let Err(e) = self.swarm.dial(peer) {
+                debug!(%peer, error = %e, "cannot dial the peer again");
+            }
         }
     }
 

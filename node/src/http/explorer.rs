@@ -12,14 +12,28 @@ use jsonrpsee::server::HttpBody;
 use super::{auth::Auth, plain, Reply};
 
 const INDEX: &str = include_str!("explorer/index.html");
-const SCRIPT: &str = include_str!("explorer/app.js");
+const DOM: &str = include_str!("explorer/dom.js");
+const STATE: &str = include_str!("explorer/state.js");
+const RPC: &str = include_str!("explorer/rpc.js");
+const NETWORK: &str = include_str!("explorer/network.js");
+const JOBS: &str = include_str!("explorer/jobs.js");
+const FEED: &str = include_str!("explorer/feed.js");
+const APP: &str = include_str!("explorer/app.js");
 const STYLE: &str = include_str!("explorer/style.css");
+/// The scripts' content type.
+const SCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// A page of the explorer.
 pub(super) fn page(path: &str) -> Reply {
     let (body, kind) = match path {
         "/" | "/index.html" => (INDEX, "text/html; charset=utf-8"),
-        "/explorer/app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
+        "/explorer/dom.js" => (DOM, SCRIPT),
+        "/explorer/state.js" => (STATE, SCRIPT),
+        "/explorer/rpc.js" => (RPC, SCRIPT),
+        "/explorer/network.js" => (NETWORK, SCRIPT),
+        "/explorer/jobs.js" => (JOBS, SCRIPT),
+        "/explorer/feed.js" => (FEED, SCRIPT),
+        "/explorer/app.js" => (APP, SCRIPT),
         "/explorer/style.css" => (STYLE, "text/css; charset=utf-8"),
         other => {
             return plain(
