@@ -568,3 +568,119 @@ fn a_lone_worker_is_told_why_it_gets_no_work_and_the_commands_exit_as_documented
         json!(["worker"])
     );
 }
+
+#[test]
+fn the_job_commands_submit_wait_watch_fetch_list_and_cancel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = Devnet::up(&tmp.path().join("net"), "2", "2");
+    let home = net.dir.join("creator");
+    let h = home.to_str().unwrap();
+    let scene = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/scenes/cornell-box.gltf");
+    let scene = scene.to_str().unwrap();
+    let out = tmp.path().join("frames");
+    let o = out.to_str().unwrap();
+    let (code, stdout, err) = common::pictor(&[
+        "job",
+        "submit",
+        scene,
+        "--frames",
+        "1-2",
+        "--samples",
+        "8",
+        "--wait",
+        "--out",
+        o,
+        "--home",
+        h,
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let summary: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(
+        (summary["state"].as_str(), summary["verified"].as_u64()),
+        (Some("complete"), Some(24))
+    );
+    assert_eq!(summary["frames_written"].as_array().unwrap().len(), 2);
+    for f in ["frame-0001.png", "frame-0002.png"] {
+        assert!(
+            std::fs::read(out.join(f)).unwrap().starts_with(b"\x89PNG"),
+            "{f}"
+        );
+    }
+    let job = summary["job_id"].as_str().unwrap().to_owned();
+    // The same node found through --rpc and a token file.
+    let (addr, _) = net.creator();
+    let url = format!("http://{addr}");
+    let (code, stdout, err) = common::pictor(&["job", "list", "--rpc", &url, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()[0]["job_id"],
+        job.as_str()
+    );
+    let again = tmp.path().join("again");
+    let (code, text, err) = common::pictor(&[
+        "job",
+        "fetch",
+        &job,
+        "--out",
+        again.to_str().unwrap(),
+        "--home",
+        h,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("2 frame(s) of 2 verified against their CIDs"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(again.join("frame-0002.png")).unwrap(),
+        std::fs::read(out.join("frame-0002.png")).unwrap()
+    );
+    let (code, text, _) = common::pictor(&["job", "watch", &job, "--home", h]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("complete: 24 of 24 shards verified"),
+        "{text}"
+    );
+    // A write through --rpc without the token is refused: exit 4, nothing submitted.
+    let (code, _, err) = common::pictor(&["job", "submit", scene, "--rpc", &url]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("token"), "{err}");
+    let (code, _, err) = common::pictor(&["job", "submit", "/nonexistent.gltf", "--home", h]);
+    assert_eq!(code, 2, "{err}");
+    // A long job, cancelled: watch and fetch say so with exit 5.
+    let (code, stdout, err) = common::pictor(&[
+        "job",
+        "submit",
+        scene,
+        "--frames",
+        "1-50",
+        "--samples",
+        "64",
+        "--home",
+        h,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let long = stdout.trim().to_owned();
+    let token = home.join("rpc.token");
+    let (code, _, err) = common::pictor(&[
+        "job",
+        "cancel",
+        &long,
+        "--rpc",
+        &url,
+        "--token-file",
+        token.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, text, _) = common::pictor(&["job", "watch", &long, "--home", h]);
+    assert_eq!(code, 5, "{text}");
+    assert!(text.contains("cancelled"), "{text}");
+    let (code, stdout, _) = common::pictor(&["job", "status", &long, "--home", h, "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["state"],
+        "cancelled"
+    );
+}

@@ -78,3 +78,22 @@ impl Blockstore for SledBlockstore {
         }
     }
 }
+
+/// Reads a whole UnixFS file from the local block store (on the blocking pool: the
+/// store's reads are synchronous).
+pub(crate) async fn export_local(
+    store: std::sync::Arc<dyn Blockstore>,
+    root: cid::Cid,
+    limit: u64,
+) -> Result<Bytes, pictor_ipfs::IpfsError> {
+    tokio::task::spawn_blocking(move || {
+        futures::executor::block_on(pictor_ipfs::unixfs::export(store.as_ref(), root, limit))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(pictor_ipfs::IpfsError::Malformed {
+            cid: Box::new(root),
+            reason: format!("reading it failed: {e}"),
+        })
+    })
+}

@@ -17,6 +17,8 @@ use crate::{
 const MAX_PEER_ADDRS: usize = 8;
 /// How long gossip to a peer may fail without a break before its connection is renewed.
 const STUCK_MS: u64 = 60_000;
+/// How long a slow peer must go without a failure to count as recovered.
+const RECOVERED_MS: u64 = 15_000;
 /// Creators looked up in the DHT at once for their scenes.
 const MAX_SCENE_LOOKUPS: usize = 256;
 
@@ -94,10 +96,10 @@ impl EventLoop {
     /// failed substreams (its handler is disabled, its send queue never drains again) while
     /// the connection itself stays up; a new connection starts afresh.
     pub(super) fn unstick_gossip(&mut self, now: u64) {
-        let heartbeat = self.params.gossip_heartbeat.as_millis() as u64;
-        // A peer with no failures for three heartbeats has recovered.
+        // A peer with no failure for a while has recovered (a stuck queue fails only
+        // when something is sent to the peer, which may be seconds apart when idle).
         self.slow_peers
-            .retain(|_, (_, last)| now.saturating_sub(*last) <= 3 * heartbeat.max(250));
+            .retain(|_, (_, last)| now.saturating_sub(*last) <= RECOVERED_MS);
         let stuck: Vec<PeerId> = self
             .slow_peers
             .iter()

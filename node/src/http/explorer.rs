@@ -65,9 +65,9 @@ pub(super) fn token_cookie(auth: &Auth, request: &Request<Incoming>) -> Option<R
     let query = request.uri().query()?;
     let token = query.split('&').find_map(|kv| kv.strip_prefix("token="))?;
     if !auth.matches(token) {
-        return Some(super::super::rpc::http_error(
+        return Some(super::reply::rpc_error(
             StatusCode::UNAUTHORIZED,
-            super::super::rpc::UNAUTHORIZED,
+            crate::rpc::UNAUTHORIZED,
             "wrong token (it is in the node's home, rpc.token, and changes at each start)",
         ));
     }

@@ -26,8 +26,10 @@ use tokio::{net::TcpListener, sync::Semaphore, task::JoinSet};
 
 pub mod auth;
 mod explorer;
+mod reply;
 mod upload;
 
+pub(crate) use reply::plain;
 pub use upload::MAX_UPLOAD;
 
 use auth::Auth;
@@ -122,7 +124,7 @@ where
         }
     }
     if state.auth.closed() && !access.token {
-        return rpc::http_error(
+        return reply::rpc_error(
             StatusCode::UNAUTHORIZED,
             rpc::UNAUTHORIZED,
             "this node's HTTP port is bound to a public address: every request needs `Authorization: Bearer <token>` (the token is in the node's home, rpc.token)",
@@ -169,7 +171,7 @@ where
     let body = match Limited::new(body, MAX_RPC_BODY as usize).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return rpc::http_error(
+            return reply::rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 rpc::TOO_LARGE,
                 &format!("a JSON-RPC request is at most {MAX_RPC_BODY} bytes; upload scenes to /upload and submit them by CID"),
@@ -177,7 +179,7 @@ where
         }
     };
     if !access.token && rpc::needs_token(&body) {
-        return rpc::http_error(
+        return reply::rpc_error(
             StatusCode::UNAUTHORIZED,
             rpc::UNAUTHORIZED,
             rpc::UNAUTHORIZED_TEXT,
@@ -205,16 +207,6 @@ fn internal(error: &BoxError) -> Reply {
     )
 }
 
-/// A response with a body and its type.
-pub(crate) fn plain(status: StatusCode, content_type: &'static str, body: String) -> Reply {
-    let mut response = Response::new(HttpBody::from(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
 /// `GET /file/{cid}`: a whole UnixFS file from this node's block store.
 async fn file(state: &HttpState, cid: &str, png: bool) -> Reply {
     let text = "text/plain; charset=utf-8";
@@ -228,7 +220,7 @@ async fn file(state: &HttpState, cid: &str, png: bool) -> Reply {
             )
         }
     };
-    match export_local(state.blockstore.clone(), cid, MAX_FILE).await {
+    match crate::blocks::export_local(state.blockstore.clone(), cid, MAX_FILE).await {
         Ok(bytes) => {
             let mut response = Response::new(HttpBody::new(Full::new(bytes)));
             let headers = response.headers_mut();
@@ -257,23 +249,4 @@ async fn file(state: &HttpState, cid: &str, png: bool) -> Reply {
             format!("file {cid}: {e}\n"),
         ),
     }
-}
-
-/// Reads a whole UnixFS file from the local block store (on the blocking pool: the
-/// store's reads are synchronous).
-pub(crate) async fn export_local(
-    store: Arc<dyn Blockstore>,
-    root: cid::Cid,
-    limit: u64,
-) -> Result<Bytes, pictor_ipfs::IpfsError> {
-    tokio::task::spawn_blocking(move || {
-        futures::executor::block_on(pictor_ipfs::unixfs::export(store.as_ref(), root, limit))
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(pictor_ipfs::IpfsError::Malformed {
-            cid: Box::new(root),
-            reason: format!("reading it failed: {e}"),
-        })
-    })
 }

@@ -18,21 +18,21 @@ pub const MAX_UPLOAD: u64 = pictor_gpu::MAX_BUNDLE_BYTES;
 
 pub(super) async fn handle(state: &HttpState, access: Access, request: Request<Incoming>) -> Reply {
     if request.method() != Method::POST {
-        return rpc::http_error(
+        return super::reply::rpc_error(
             StatusCode::METHOD_NOT_ALLOWED,
             rpc::INVALID_REQUEST,
             "upload with POST /upload, the file as the body",
         );
     }
     if !access.token {
-        return rpc::http_error(
+        return super::reply::rpc_error(
             StatusCode::UNAUTHORIZED,
             rpc::UNAUTHORIZED,
             rpc::UNAUTHORIZED_TEXT,
         );
     }
     let too_large = || {
-        rpc::http_error(
+        super::reply::rpc_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             rpc::TOO_LARGE,
             &format!("an upload is at most {MAX_UPLOAD} bytes"),
@@ -52,7 +52,7 @@ pub(super) async fn handle(state: &HttpState, access: Access, request: Request<I
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
-                return rpc::http_error(
+                return super::reply::rpc_error(
                     StatusCode::BAD_REQUEST,
                     rpc::INVALID_REQUEST,
                     &format!("the upload broke off: {e}"),
@@ -67,7 +67,7 @@ pub(super) async fn handle(state: &HttpState, access: Access, request: Request<I
         }
     }
     if bytes.is_empty() {
-        return rpc::http_error(
+        return super::reply::rpc_error(
             StatusCode::BAD_REQUEST,
             rpc::INVALID_REQUEST,
             "the upload is empty",
@@ -75,19 +75,19 @@ pub(super) async fn handle(state: &HttpState, access: Access, request: Request<I
     }
     let size = bytes.len();
     let Some(client) = state.client.upgrade() else {
-        return rpc::http_error(
+        return super::reply::rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             rpc::SHUTTING_DOWN,
             "the node is shutting down",
         );
     };
     match client.add_file(bytes.to_vec()).await {
-        Ok(cid) => super::plain(
+        Ok(cid) => super::reply::plain(
             StatusCode::OK,
             "application/json",
             serde_json::json!({ "cid": cid.to_string(), "size": size }).to_string(),
         ),
-        Err(e) => rpc::http_error(
+        Err(e) => super::reply::rpc_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             rpc::NODE_ERROR,
             &format!("the node could not store the upload: {e}"),

@@ -14,6 +14,12 @@ use crate::{
 };
 
 /// What a run of many jobs measured.
+/// How long the bench waits for the next job to finish before it gives up: longer than
+/// a local network's shard timeout and claim timeout together, so that a job whose
+/// messages an overloaded peer dropped is finished by the timeouts (which reassign its
+/// shards) before the bench calls it stuck.
+const STALL: Duration = Duration::from_secs(300);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SoakReport {
     /// Jobs completed.
@@ -110,9 +116,14 @@ async fn run(
                 .await?;
             submitted += 1;
         }
-        let event = tokio::time::timeout(Duration::from_secs(120), devnet.events.recv())
+        let event = tokio::time::timeout(STALL, devnet.events.recv())
             .await
-            .map_err(|_| NodeError::Config(format!("no job finished for 120 s ({done} done)")))?
+            .map_err(|_| {
+                NodeError::Config(format!(
+                    "no job finished for {} s ({done} done)",
+                    STALL.as_secs()
+                ))
+            })?
             .ok_or(NodeError::Shutdown)?;
         if let NodeEvent::Finished { state, reason, job } = event {
             if state != JobState::Complete {

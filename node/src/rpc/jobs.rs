@@ -195,7 +195,7 @@ async fn from_store(ctx: &Ctx, cid: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
             format!("scene_cid {cid:?} is not a CID: {e}"),
         )
     })?;
-    let bytes = crate::http::export_local(ctx.blockstore.clone(), root, MAX_SCENE)
+    let bytes = crate::blocks::export_local(ctx.blockstore.clone(), root, MAX_SCENE)
         .await
         .map_err(|e| match e {
             pictor_ipfs::IpfsError::MissingBlock(_) => invalid(format!(

@@ -5,9 +5,7 @@
 
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
-use hyper::StatusCode;
 use jsonrpsee::{
-    server::HttpBody,
     types::{ErrorObject, ErrorObjectOwned},
     Extensions, RpcModule,
 };
@@ -126,20 +124,6 @@ pub(crate) fn needs_token(body: &[u8]) -> bool {
             .and_then(|m| m.as_str())
             .is_some_and(openrpc::needs_token)
     })
-}
-
-/// A JSON-RPC error answered with an HTTP status (before a request reaches the methods).
-pub(crate) fn http_error(
-    status: StatusCode,
-    code: i32,
-    message: &str,
-) -> hyper::Response<HttpBody> {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "error": {"code": code, "message": message},
-        "id": null,
-    });
-    crate::http::plain(status, "application/json", body.to_string())
 }
 
 /// Parses a method's parameters: an object, or the listed names in order.
