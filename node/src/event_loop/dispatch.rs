@@ -269,6 +269,12 @@ impl EventLoop {
                 }
             }
             CreatorOutput::SyncCertificates(job) => self.sync_certificates(job),
+            CreatorOutput::Announce(job) => {
+                if let Some(spec) = self.jobs.get(&job).cloned() {
+                    debug!(job = %job.short(), "no shard assigned yet: job gossiped again");
+                    self.send(Message::Job(spec), 0);
+                }
+            }
             CreatorOutput::Event(event) => {
                 match &event {
                     NodeEvent::Problem { job, message } => {

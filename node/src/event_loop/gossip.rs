@@ -154,7 +154,7 @@ impl EventLoop {
     }
 
     /// Signs `message` (stored already) and queues it for the next commit.
-    fn send(&mut self, message: Message, tries: u32) {
+    pub(super) fn send(&mut self, message: Message, tries: u32) {
         if self.outbox.len() >= MAX_OUTBOX {
             return warn!(kind = ?message.kind(), "outbox full; message not gossiped");
         }

@@ -103,6 +103,10 @@ pub enum CreatorOutput {
     Event(NodeEvent),
     /// Ask peers for the job's certificates; they come back as certificates.
     SyncCertificates(JobId),
+    /// Gossip the job again: no shard of it has been assigned, so its first announcement
+    /// may have been lost to peers that could not take it (the peers that have it ignore
+    /// it).
+    Announce(JobId),
 }
 
 #[derive(Debug)]
@@ -283,6 +287,9 @@ impl Creator {
                     if !job.record.state.is_finished() && quiet >= SYNC_AFTER_MS {
                         job.synced_ms = now_ms;
                         out.push(CreatorOutput::SyncCertificates(*id));
+                        if job.record.state == JobState::Submitted {
+                            out.push(CreatorOutput::Announce(*id));
+                        }
                     }
                 }
             }

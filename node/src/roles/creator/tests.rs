@@ -331,3 +331,55 @@ fn a_failed_fetch_is_tried_again_later_and_the_job_fails_only_after_many_tries()
         Some(JobState::Failed)
     );
 }
+
+#[test]
+fn a_job_nobody_assigned_is_announced_again_once_it_is_quiet() {
+    let mut creator = Creator::new();
+    let spec = spec();
+    let id = spec.id();
+    creator.handle(0, CreatorInput::Restored(spec, None));
+    let announces = |out: &[CreatorOutput]| {
+        out.iter()
+            .filter(|o| matches!(o, CreatorOutput::Announce(j) if *j == id))
+            .count()
+    };
+    assert_eq!(
+        announces(&creator.handle(1_000, CreatorInput::Tick)),
+        0,
+        "not while fresh"
+    );
+    assert_eq!(
+        announces(&creator.handle(super::SYNC_AFTER_MS, CreatorInput::Tick)),
+        1
+    );
+    assert_eq!(
+        announces(&creator.handle(super::SYNC_AFTER_MS + 100, CreatorInput::Tick)),
+        0,
+        "not at every tick"
+    );
+    let shard = ShardId {
+        job: id,
+        frame: 1,
+        tile: 0,
+    };
+    let worker = Keypair::from_seed([5; 32]).public();
+    creator.handle(
+        super::SYNC_AFTER_MS + 200,
+        CreatorInput::Assignment(pictor_protocol::Assignment {
+            shard,
+            worker,
+            attempt: 0,
+            assigned_by: worker,
+            deadline_ms: 0,
+        }),
+    );
+    let later = creator.handle(4 * super::SYNC_AFTER_MS, CreatorInput::Tick);
+    assert_eq!(
+        announces(&later),
+        0,
+        "a job with an assignment is known to its checkers"
+    );
+    assert!(later
+        .iter()
+        .any(|o| matches!(o, CreatorOutput::SyncCertificates(j) if *j == id)));
+}
