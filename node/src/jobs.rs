@@ -1,8 +1,8 @@
 //! The job table: every job this node knows, when it was last active and when it finished.
 //! Finished jobs (every shard certified valid, or ended by their creator) are kept for the
-//! retention period and then pruned; jobs that see no activity for that long are pruned
-//! too, so the table never grows without bound and a new job never depends on how many
-//! came before it.
+//! retention period and then pruned; unfinished jobs that see no activity for that long
+//! (and at least an hour) are pruned too, so the table never grows without bound and a new
+//! job never depends on how many came before it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,6 +11,10 @@ use pictor_protocol::{JobId, JobSpec, ShardId};
 /// The most jobs a node holds at once. When the table is full, the oldest finished job
 /// makes room; a node with this many unfinished jobs refuses new ones until some finish.
 pub(crate) const MAX_JOBS: usize = 10_000;
+
+/// How long an unfinished job must see no activity at all before it counts as abandoned
+/// and is pruned (whatever the retention period).
+pub(crate) const ABANDONED_MS: u64 = 3_600_000;
 
 #[derive(Debug)]
 pub(crate) struct JobEntry {
@@ -128,14 +132,17 @@ impl JobTable {
         }
     }
 
-    /// Jobs due for pruning at `now_ms`: finished more than `retention_ms` ago, or with no
-    /// activity for that long.
+    /// Jobs due for pruning at `now_ms`: finished more than `retention_ms` ago, or
+    /// unfinished with no activity for `retention_ms` and at least [`ABANDONED_MS`] (a job
+    /// that is only quiet, its shards waiting out their timeouts, is not abandoned: pruned,
+    /// it would lose its timers on every node and never finish).
     pub(crate) fn expired(&self, now_ms: u64, retention_ms: u64) -> Vec<JobId> {
+        let idle_ms = retention_ms.max(ABANDONED_MS);
         self.jobs
             .iter()
-            .filter(|(_, e)| {
-                let since = e.finished_ms.unwrap_or(e.last_activity_ms);
-                now_ms.saturating_sub(since) > retention_ms
+            .filter(|(_, e)| match e.finished_ms {
+                Some(at) => now_ms.saturating_sub(at) > retention_ms,
+                None => now_ms.saturating_sub(e.last_activity_ms) > idle_ms,
             })
             .map(|(id, _)| *id)
             .collect()
@@ -144,5 +151,41 @@ impl JobTable {
     /// Forgets a job.
     pub(crate) fn remove(&mut self, id: &JobId) -> Option<JobSpec> {
         self.jobs.remove(id).map(|e| e.spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pictor_protocol::{ContentId, Engine, Keypair};
+
+    fn spec(nonce: u64) -> JobSpec {
+        JobSpec {
+            creator: Keypair::from_seed([1; 32]).public(),
+            scene: ContentId::of(b"scene"),
+            scene_name: "s".into(),
+            engine: Engine::Builtin,
+            frames: "1".parse().expect("frames"),
+            width: 16,
+            height: 16,
+            samples: 1,
+            tile: 16,
+            price_cap: 0,
+            nonce,
+        }
+    }
+
+    #[test]
+    fn a_quiet_unfinished_job_outlives_a_short_retention_a_finished_one_does_not() {
+        let mut table = JobTable::default();
+        let (quiet, done) = (spec(1), spec(2));
+        table.insert(quiet.clone(), 0).expect("room");
+        table.insert(done.clone(), 0).expect("room");
+        table.finished(&done.id(), 0);
+        // Retention 1 s: the finished job goes after 1 s, the quiet one stays.
+        assert_eq!(table.expired(2_000, 1_000), vec![done.id()]);
+        // An unfinished job with no activity at all for an hour is abandoned.
+        let later = table.expired(ABANDONED_MS + 1, 1_000);
+        assert!(later.contains(&quiet.id()), "{later:?}");
     }
 }
