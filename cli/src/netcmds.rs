@@ -63,6 +63,18 @@ pub(crate) fn status(args: ReadArgs) -> Result<()> {
             for addr in info["listen"].as_array().into_iter().flatten() {
                 out.push_str(&format!("\nlisten    {}", addr.as_str().unwrap_or("")));
             }
+            let peers = peers.as_array().cloned().unwrap_or_default();
+            if !peers.is_empty() {
+                out.push_str("\n\npeers");
+                for p in &peers {
+                    out.push_str(&format!(
+                        "\n  {:<54}{:<9}{}",
+                        p["peer_id"].as_str().unwrap_or(""),
+                        p["role"].as_str().unwrap_or(""),
+                        p["addresses"][0].as_str().unwrap_or("")
+                    ));
+                }
+            }
             out.push_str("\n\ndiagnosis");
             for f in diagnosis["findings"].as_array().into_iter().flatten() {
                 let mark = match f["level"].as_str() {

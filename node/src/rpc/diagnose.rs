@@ -159,18 +159,19 @@ fn worker_findings(f: &Facts, out: &mut Vec<Finding>) {
         Some(w) if w.banned => {
             let last = w.rejections.last();
             let evidence = last.map_or_else(String::new, |r| {
+                let by: Vec<String> = r.signers.iter().map(|k| k.chars().take(8).collect()).collect();
                 format!(
-                    " The last rejection: shard {} (claim {}), signed by {} checker(s).",
+                    " The last rejection: shard {} (claim {}), certified invalid by checkers {}.",
                     r.shard,
                     r.claim,
-                    r.signers.len()
+                    by.join(", ")
                 )
             });
             out.push(finding(
                 Problem,
                 "ban",
                 format!(
-                    "This worker is banned: {} of its claims were rejected by a quorum of checkers.{evidence} A ban lasts until the checkers re-admit the worker.",
+                    "This worker is banned: {} of its claims were rejected by a quorum of checkers, who re-rendered sampled pixels and found them wrong.{evidence} In this version of the protocol a ban does not expire.",
                     w.rejected
                 ),
                 Some("check that the renderer and scene produce correct pixels (`pictor render --direct` and compare), then restart the node with a new key"),
@@ -234,5 +235,89 @@ fn reachability(f: &Facts, out: &mut Vec<Finding>) {
             "Peers see this node at a public address.".into(),
             None,
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::{Rejection, WorkerView};
+
+    fn facts() -> Facts {
+        Facts {
+            worker: true,
+            checker: false,
+            connected_peers: 5,
+            checkers_connected: 4,
+            checkers_total: 4,
+            me_as_worker: None,
+            requirements: Ok(()),
+            engines: vec!["builtin 0.1.0".into()],
+            open_jobs: 2,
+            listen: vec!["/ip4/10.0.0.5/tcp/7400".parse().expect("addr")],
+            public_address: false,
+        }
+    }
+
+    fn topic<'a>(d: &'a Diagnosis, t: &str) -> &'a Finding {
+        d.findings
+            .iter()
+            .find(|f| f.topic == t)
+            .unwrap_or_else(|| panic!("no {t}: {d:?}"))
+    }
+
+    #[test]
+    fn a_banned_worker_hears_the_evidence_and_an_unfit_one_what_it_lacks() {
+        let mut f = facts();
+        f.me_as_worker = Some(WorkerView {
+            banned: true,
+            rejected: 1,
+            rejections: vec![Rejection {
+                shard: "4c8e2970:1:3".into(),
+                job: "4c8e".into(),
+                claim: "9a0f".into(),
+                signers: vec![
+                    "6ebf9ac2aa".into(),
+                    "4dbebea5bb".into(),
+                    "91c07d3ecc".into(),
+                ],
+                at_ms: 1,
+            }],
+            ..WorkerView::default()
+        });
+        f.requirements = Err("GPU memory 4.0 GiB, the network asks for at least 8.0 GiB".into());
+        let d = diagnose(&f, &["worker".into()]);
+        assert!(!d.ok);
+        let ban = topic(&d, "ban");
+        assert_eq!(ban.level, Level::Problem);
+        for part in [
+            "4c8e2970:1:3",
+            "6ebf9ac2",
+            "4dbebea5",
+            "91c07d3e",
+            "does not expire",
+        ] {
+            assert!(ban.message.contains(part), "{part} in {}", ban.message);
+        }
+        let req = topic(&d, "requirements");
+        assert!(
+            req.message.contains("at least 8.0 GiB") && req.fix.is_some(),
+            "{req:?}"
+        );
+        let engine = topic(&d, "engine");
+        assert!(engine.message.contains("not Blender"), "{engine:?}");
+        assert_eq!(topic(&d, "reachability").level, Level::Warning);
+    }
+
+    #[test]
+    fn a_healthy_worker_with_no_jobs_is_told_there_is_no_work() {
+        let mut f = facts();
+        f.open_jobs = 0;
+        f.engines.push("blender 3.4.1".into());
+        f.public_address = true;
+        let d = diagnose(&f, &["worker".into()]);
+        assert!(d.ok, "{d:?}");
+        assert!(topic(&d, "jobs").message.contains("no unfinished jobs"));
+        assert_eq!(topic(&d, "connection").level, Level::Ok);
     }
 }
