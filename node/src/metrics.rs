@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
-use pictor_protocol::{ClaimId, Message, PublicKey, Verdict};
+use pictor_protocol::{Message, PublicKey, ShardId, Verdict};
 use prometheus_client::{
     encoding::text::encode,
     metrics::{
@@ -21,6 +21,7 @@ use prometheus_client::{
 const MAX_CLAIMS_TIMED: usize = 20_000;
 
 type Labels = Vec<(String, String)>;
+type ClaimKey = (ShardId, u32, PublicKey);
 
 /// Every metric of one node.
 pub(crate) struct Metrics {
@@ -40,8 +41,9 @@ pub(crate) struct Metrics {
     pub(crate) gossip_peers: Gauge,
     pub(crate) block_store_bytes: Gauge,
     pub(crate) jobs: Family<Labels, Gauge>,
-    /// When each claim still waiting for its certificate was seen.
-    claims_seen: Mutex<HashMap<ClaimId, u64>>,
+    /// When each claim still waiting for its certificate was seen, by shard, attempt and
+    /// worker (what a certificate's vote names too, with no hashing).
+    claims_seen: Mutex<HashMap<ClaimKey, u64>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -142,7 +144,7 @@ impl Metrics {
                 if seen.len() >= MAX_CLAIMS_TIMED {
                     seen.clear();
                 }
-                seen.insert(claim.id(), now_ms);
+                seen.insert((claim.shard, claim.attempt, claim.worker), now_ms);
             }
             Message::Attestation(_) => {
                 self.attestations.inc();
@@ -152,7 +154,8 @@ impl Metrics {
                     Verdict::Valid => self.shards_verified.inc(),
                     Verdict::Invalid => self.shards_rejected.inc(),
                 };
-                if let Some(at) = self.claims().remove(&qc.vote.claim) {
+                let v = &qc.vote;
+                if let Some(at) = self.claims().remove(&(v.shard, v.attempt, v.worker)) {
                     self.claim_to_certificate
                         .observe(now_ms.saturating_sub(at) as f64 / 1000.0);
                 }
@@ -161,7 +164,7 @@ impl Metrics {
         }
     }
 
-    fn claims(&self) -> std::sync::MutexGuard<'_, HashMap<ClaimId, u64>> {
+    fn claims(&self) -> std::sync::MutexGuard<'_, HashMap<ClaimKey, u64>> {
         // A panic elsewhere cannot leave the map inconsistent: take it as it is.
         self.claims_seen
             .lock()

@@ -103,8 +103,8 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         .mode(0o600)
         .open(&tmp)?;
     file.write_all(text.as_bytes())?;
+    // Not synced: a new token is made at every start, so one lost to a crash is no loss.
     file.write_all(b"\n")?;
-    file.sync_all()?;
     std::fs::rename(&tmp, path)
 }
 
