@@ -15,10 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{
-    http::{result as call, Devnet},
-    pictor,
-};
+use common::http::{result as call, Devnet};
 use nix::{sys::signal, unistd::Pid};
 use serde_json::{json, Value};
 
@@ -191,19 +188,7 @@ fn the_explorer_shows_a_job_moving_its_frames_and_the_network() {
     let began = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
-    // Made before `up`, so whatever `up` starts is stopped however the test ends.
-    let devnet = Devnet { dir: dir.clone() };
-    let (code, _, err) = pictor(&[
-        "devnet",
-        "up",
-        "--dir",
-        dir.to_str().expect("a UTF-8 path"),
-        "--checkers",
-        "2",
-        "--workers",
-        "2",
-    ]);
-    assert_eq!(code, 0, "devnet up: {err}");
+    let devnet = Devnet::up(&dir, "2", "2");
     let (addr, token) = devnet.creator();
     let url = format!("http://{addr}/");
     let mut browser = Browser {

@@ -411,9 +411,9 @@ fn a_port_bound_off_loopback_needs_the_token_for_everything() {
         .unwrap()
         .port();
     let http = format!("0.0.0.0:{port}");
-    let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_pictor"))
-        .args([
-            "node",
+    let _node = common::http::NodeProcess::start(
+        &home,
+        &[
             "--home",
             h,
             "--role",
@@ -423,23 +423,9 @@ fn a_port_bound_off_loopback_needs_the_token_for_everything() {
             "--http",
             &http,
             "-q",
-        ])
-        .spawn()
-        .expect("node starts");
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _kill = Kill(&mut node);
+        ],
+    );
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !home.join("node.json").exists() {
-        assert!(Instant::now() < deadline, "the node starts");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let token = std::fs::read_to_string(home.join("rpc.token"))
         .unwrap()
         .trim()
@@ -498,9 +484,9 @@ fn a_lone_worker_is_told_why_it_gets_no_work_and_the_commands_exit_as_documented
     assert!(err.contains("no node is running"), "{err}");
     let (code, _, err) = common::pictor(&["init", "--home", h]);
     assert_eq!(code, 0, "{err}");
-    let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_pictor"))
-        .args([
-            "node",
+    let _node = common::http::NodeProcess::start(
+        &home,
+        &[
             "--home",
             h,
             "--role",
@@ -510,22 +496,8 @@ fn a_lone_worker_is_told_why_it_gets_no_work_and_the_commands_exit_as_documented
             "--http",
             "127.0.0.1:0",
             "-q",
-        ])
-        .spawn()
-        .expect("node starts");
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _kill = Kill(&mut node);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !home.join("node.json").exists() {
-        assert!(Instant::now() < deadline, "the worker starts");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        ],
+    );
     let (code, out, err) = common::pictor(&["status", "--home", h, "--json"]);
     assert_eq!(code, 0, "{err}");
     let status: Value = serde_json::from_str(&out).expect("JSON");

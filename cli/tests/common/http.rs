@@ -132,7 +132,12 @@ pub(crate) struct Devnet {
 }
 
 impl Devnet {
+    /// Starts one; the guard exists before `up` runs, so whatever `up` started is stopped
+    /// however the test ends.
     pub(crate) fn up(dir: &Path, checkers: &str, workers: &str) -> Devnet {
+        let devnet = Devnet {
+            dir: dir.to_owned(),
+        };
         let (code, _, err) = pictor(&[
             "devnet",
             "up",
@@ -144,9 +149,7 @@ impl Devnet {
             workers,
         ]);
         assert_eq!(code, 0, "devnet up: {err}");
-        Devnet {
-            dir: dir.to_owned(),
-        }
+        devnet
     }
 
     /// The creator's HTTP address and RPC token.
@@ -174,5 +177,33 @@ impl Drop for Devnet {
             "--grace",
             "5",
         ]);
+    }
+}
+
+/// A `pictor node` process, killed when the test ends however it ends.
+pub(crate) struct NodeProcess(std::process::Child);
+
+impl NodeProcess {
+    /// Runs `pictor node ARGS` on `home` and waits until it has written its runtime file.
+    pub(crate) fn start(home: &Path, args: &[&str]) -> NodeProcess {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_pictor"))
+            .arg("node")
+            .args(args)
+            .spawn()
+            .expect("node starts");
+        let node = NodeProcess(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !home.join("node.json").exists() {
+            assert!(std::time::Instant::now() < deadline, "the node starts");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        node
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

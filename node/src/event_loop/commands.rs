@@ -435,8 +435,8 @@ impl EventLoop {
                 .iter()
                 .map(|s| ((*s).to_owned(), 0))
                 .collect();
-        for job in self.creator.list() {
-            *by_state.entry(job.state.to_string()).or_default() += 1;
+        for state in self.creator.states() {
+            *by_state.entry(state.to_string()).or_default() += 1;
         }
         for (state, n) in by_state {
             Metrics::set(&m.jobs, "state", &state, n);

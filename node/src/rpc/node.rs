@@ -61,32 +61,27 @@ async fn diagnosis(ctx: Ctx) -> Answer {
     Ok(json!(diagnose::diagnose(&facts, &ctx.info.roles)))
 }
 
+/// Rows with their status folded in as `status`.
+fn with_status<S: serde::Serialize, V: serde::Serialize>(rows: Vec<(S, V)>) -> Value {
+    Value::Array(
+        rows.into_iter()
+            .map(|(status, row)| {
+                let mut v = json!(row);
+                v["status"] = json!(status);
+                v
+            })
+            .collect(),
+    )
+}
+
 async fn workers(ctx: Ctx) -> Answer {
     let net = ctx.client()?.network().await.map_err(|e| node_error(&e))?;
-    let rows: Vec<Value> = net
-        .workers
-        .into_iter()
-        .map(|(status, w)| {
-            let mut v = json!(w);
-            v["status"] = json!(status);
-            v
-        })
-        .collect();
-    Ok(Value::Array(rows))
+    Ok(with_status(net.workers))
 }
 
 async fn checkers(ctx: Ctx) -> Answer {
     let net = ctx.client()?.network().await.map_err(|e| node_error(&e))?;
-    let rows: Vec<Value> = net
-        .checkers
-        .into_iter()
-        .map(|(status, c)| {
-            let mut v = json!(c);
-            v["status"] = json!(status);
-            v
-        })
-        .collect();
-    Ok(Value::Array(rows))
+    Ok(with_status(net.checkers))
 }
 
 async fn gpu() -> Answer {

@@ -195,6 +195,11 @@ impl Creator {
         all
     }
 
+    /// The state of every job, for counting.
+    pub fn states(&self) -> impl Iterator<Item = JobState> + '_ {
+        self.jobs.values().map(|j| j.record.state)
+    }
+
     /// Feeds one input at time `now_ms`; returns what to do.
     pub fn handle(&mut self, now_ms: u64, input: CreatorInput) -> Vec<CreatorOutput> {
         let mut out = Vec::new();
