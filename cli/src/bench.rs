@@ -113,6 +113,8 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
         checkers: b.checkers,
         workers: b.workers,
         faulty_workers: 0,
+        lazy_checkers: 0,
+        equivocating_checkers: 0,
         direct,
         json: true,
         stall_timeout: 600,

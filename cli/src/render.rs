@@ -61,6 +61,14 @@ pub(crate) struct RenderArgs {
     /// How many of the workers falsify some of their outputs (to see them caught).
     #[arg(long, default_value_t = 0)]
     pub(crate) faulty_workers: usize,
+    /// How many of the checkers attest without checking (they state the claimed values
+    /// as their own), to see them caught.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) lazy_checkers: usize,
+    /// How many of the checkers sign two conflicting votes on each claim they check, to
+    /// see them caught.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) equivocating_checkers: usize,
     /// Render in this process with no network: the baseline.
     #[arg(long)]
     pub(crate) direct: bool,
@@ -99,6 +107,17 @@ impl RenderArgs {
                 self.workers
             );
         }
+        let faulty_checkers = self.lazy_checkers + self.equivocating_checkers;
+        if faulty_checkers > 0 && (self.direct || self.network.is_some()) {
+            bail!("--lazy-checkers and --equivocating-checkers need the local network (not --direct or --network)");
+        }
+        if 3 * faulty_checkers >= self.checkers {
+            bail!(
+                "{faulty_checkers} faulty checkers of {} is too many: the network is safe with fewer than a third (for example --checkers {})",
+                self.checkers,
+                3 * faulty_checkers + 1
+            );
+        }
         let is_blend = self
             .scene
             .extension()
@@ -134,6 +153,8 @@ impl RenderArgs {
             checkers: self.checkers,
             workers: self.workers,
             faulty_workers: self.faulty_workers,
+            lazy_checkers: self.lazy_checkers,
+            equivocating_checkers: self.equivocating_checkers,
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             requirements,
             network: self.network.clone(),
@@ -231,6 +252,22 @@ pub(crate) fn print_summary(s: &RenderSummary) {
             );
         }
         println!("  claims rejected   {}", s.claims_rejected);
+        if !s.checker_report.is_empty() {
+            println!("  checkers     status     behaviour     found");
+            for c in &s.checker_report {
+                let found = if c.findings.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    c.findings.join("; ")
+                };
+                println!(
+                    "    {}   {:<9}  {:<12}  {found}",
+                    c.key,
+                    c.status.as_str(),
+                    c.behaviour
+                );
+            }
+        }
         println!(
             "  verification      {} attestations, {} pixels re-rendered of {} ({:.3} %), at most {:.2} % of any shard",
             s.attestations,

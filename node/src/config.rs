@@ -32,6 +32,8 @@ pub struct NetworkParams {
     pub requirements: pictor_gpu::HardwareRequirements,
     /// The gossipsub heartbeat.
     pub gossip_heartbeat: Duration,
+    /// A worker's first ban lasts this long; each further offence doubles it.
+    pub ban_cooldown: Duration,
 }
 
 impl NetworkParams {
@@ -49,6 +51,7 @@ impl NetworkParams {
             max_message_age: Duration::from_secs(600),
             requirements: pictor_gpu::HardwareRequirements::default(),
             gossip_heartbeat: Duration::from_millis(500),
+            ban_cooldown: Duration::from_secs(600),
         }
     }
 
@@ -63,6 +66,7 @@ impl NetworkParams {
         params.shard_timeout = Duration::from_secs(120);
         params.claim_timeout = Duration::from_secs(60);
         params.leader_timeout = Duration::from_secs(20);
+        params.ban_cooldown = Duration::from_secs(60);
         params
     }
 }
@@ -87,6 +91,8 @@ pub struct WorkerConfig {
 pub struct Roles {
     /// Verify claims, sit on committees, assign shards.
     pub checker: bool,
+    /// How the checker behaves (honest but for demonstrations of the defences).
+    pub checker_behaviour: crate::roles::checker::Behaviour,
     /// Render shards.
     pub worker: Option<WorkerConfig>,
 }

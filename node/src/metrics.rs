@@ -160,7 +160,12 @@ impl Metrics {
                         .observe(now_ms.saturating_sub(at) as f64 / 1000.0);
                 }
             }
-            Message::Job(_) | Message::Heartbeat(_) | Message::Capability(_) => {}
+            Message::Job(_)
+            | Message::Heartbeat(_)
+            | Message::Capability(_)
+            | Message::DecisionVote(_)
+            | Message::Decision(_)
+            | Message::Evidence(_) => {}
         }
     }
 

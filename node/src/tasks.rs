@@ -212,13 +212,18 @@ impl Tasks {
         job: JobId,
         certificates: Vec<QuorumCertificate>,
         network: String,
-        committee: Vec<PublicKey>,
+        committees: Vec<Vec<PublicKey>>,
     ) {
         self.blocking(move || {
             let total = certificates.len();
             let valid: Vec<QuorumCertificate> = certificates
                 .into_iter()
-                .filter(|qc| qc.vote.shard.job == job && qc.verify(&network, &committee).is_ok())
+                .filter(|qc| {
+                    qc.vote.shard.job == job
+                        && committees
+                            .iter()
+                            .any(|committee| qc.verify(&network, committee).is_ok())
+                })
                 .collect();
             Done::CertificatesChecked {
                 job,

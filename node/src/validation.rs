@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libp2p::{gossipsub::MessageId, PeerId};
-use pictor_protocol::{rules, CheckedVotes, Message, SignedEnvelope};
+use pictor_protocol::{CheckedVotes, Ledger, Message, SignedEnvelope};
 use tokio::sync::mpsc;
 
 use crate::now_ms;
@@ -40,6 +40,24 @@ impl Checked {
     }
 }
 
+/// The checker set's ledger as this node knows it, shared by the validator (a shard
+/// certificate verifies against any certified committee of its job) and the loop (which
+/// applies every decision and piece of evidence it accepts).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedLedger(Arc<Mutex<Ledger>>);
+
+impl SharedLedger {
+    /// The genesis ledger.
+    pub(crate) fn new(ledger: Ledger) -> SharedLedger {
+        SharedLedger(Arc::new(Mutex::new(ledger)))
+    }
+
+    /// The ledger (a poisoned lock still holds a valid ledger: every change is one insert).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Ledger> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// One gossiped message waiting for its verdict.
 #[derive(Debug)]
 pub(crate) struct Unchecked {
@@ -60,8 +78,7 @@ pub(crate) struct Validated {
 #[derive(Debug, Clone)]
 pub(crate) struct Rules {
     pub(crate) network: String,
-    pub(crate) checkers: Vec<pictor_protocol::PublicKey>,
-    pub(crate) committee_size: usize,
+    pub(crate) ledger: SharedLedger,
     pub(crate) max_age_ms: u64,
     pub(crate) checked: Checked,
 }
@@ -79,11 +96,47 @@ impl Rules {
                     .insert(&self.network, &a.vote, &a.checker, &a.vote_signature);
             }
             Message::Certificate(qc) => {
-                let committee =
-                    rules::committee(&qc.vote.shard.job, &self.checkers, self.committee_size);
-                // Held while the certificate's unknown votes are checked: as a rule none.
-                qc.verify_checked(&self.network, &committee, &mut self.checked.lock())
+                let committees = self.ledger.lock().committees(&qc.vote.shard.job);
+                // Any committee the job has had may certify it (the set moved it); held
+                // while the certificate's unknown votes are checked: as a rule none.
+                let mut result = Err("no committee".to_owned());
+                for committee in &committees {
+                    result = qc
+                        .verify_checked(&self.network, committee, &mut self.checked.lock())
+                        .map_err(|e| e.to_string());
+                    if result.is_ok() {
+                        break;
+                    }
+                }
+                result?
+            }
+            Message::DecisionVote(v) => {
+                let ledger = self.ledger.lock();
+                if !ledger.set().contains(&v.checker) {
+                    return Err(format!(
+                        "decision vote by {}, not a checker",
+                        v.checker.short()
+                    ));
+                }
+                v.action
+                    .check(&self.network, ledger.set(), ledger.set().len())
+                    .map_err(|e| e.to_string())?;
+                drop(ledger);
+                v.verify(&self.network).map_err(|e| e.to_string())?
+            }
+            Message::Decision(cert) => {
+                let ledger = self.ledger.lock().clone();
+                cert.verify(&self.network, ledger.set(), |k| !ledger.is_banned(k))
+                    .map_err(|e| e.to_string())?;
+                cert.action
+                    .check(&self.network, ledger.set(), ledger.set().len())
                     .map_err(|e| e.to_string())?
+            }
+            Message::Evidence(evidence) => {
+                evidence.verify(&self.network).map_err(|e| e.to_string())?;
+                if !self.ledger.lock().set().contains(&evidence.checker) {
+                    return Err("evidence against a key outside the checker set".into());
+                }
             }
             _ => {}
         }

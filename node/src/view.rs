@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use pictor_protocol::{CapabilityRecord, Message, NodeRole, PublicKey, Verdict};
+use pictor_protocol::{
+    governance::ban_cooldown_ms, Action, CapabilityRecord, Message, NodeRole, PublicKey, Verdict,
+};
 use serde::Serialize;
 
 /// Nodes of each kind kept (the least recently seen is forgotten first).
@@ -13,31 +15,7 @@ const MAX_NODES: usize = 10_000;
 /// Recent rejections kept per worker, for the diagnosis.
 const MAX_REJECTIONS: usize = 8;
 
-/// What a worker is doing, as this node sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkerStatus {
-    /// Heard from lately, no shard in hand.
-    Idle,
-    /// Has shards assigned that are not final yet.
-    Rendering,
-    /// Not heard from for three heartbeat intervals.
-    Offline,
-    /// One of its claims was rejected by a quorum.
-    Banned,
-}
-
-/// What a checker is doing, as this node sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckerStatus {
-    /// Attested or assigned lately.
-    Checking,
-    /// Heard from lately, no committee work.
-    Standby,
-    /// Not heard from for three heartbeat intervals (or never).
-    Offline,
-}
+pub use pictor_protocol::{CheckerStatus, WorkerStatus};
 
 /// A claim rejected by a quorum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,7 +48,12 @@ pub struct WorkerView {
     pub rejected: u64,
     /// Shards assigned and not final yet.
     pub in_hand: u64,
+    /// Whether it serves a ban's cool-down now.
     pub banned: bool,
+    /// Its claims rejected by a quorum, each an offence.
+    pub offences: u32,
+    /// When its ban's cool-down ends (0: never banned).
+    pub banned_until_ms: u64,
     /// The last rejections, newest last.
     pub rejections: Vec<Rejection>,
     pub last_seen_ms: u64,
@@ -90,6 +73,10 @@ pub struct CheckerView {
     pub last_seen_ms: u64,
     /// When it last did committee work.
     pub last_work_ms: u64,
+    /// What was found against it (equivocation, false attestations), as sentences.
+    pub findings: Vec<String>,
+    /// Banned by evidence or a decision of the checker set.
+    pub banned: bool,
 }
 
 /// The network view of one node.
@@ -97,6 +84,8 @@ pub struct CheckerView {
 pub(crate) struct NetView {
     workers: BTreeMap<PublicKey, WorkerView>,
     checkers: BTreeMap<PublicKey, CheckerView>,
+    /// A worker's first ban's cool-down (the network's parameter).
+    ban_cooldown_ms: u64,
 }
 
 fn short(key: &PublicKey) -> (String, String) {
@@ -106,8 +95,11 @@ fn short(key: &PublicKey) -> (String, String) {
 
 impl NetView {
     /// A view that knows the genesis checkers.
-    pub(crate) fn new(checkers: &[PublicKey]) -> NetView {
-        let mut view = NetView::default();
+    pub(crate) fn new(checkers: &[PublicKey], ban_cooldown_ms: u64) -> NetView {
+        let mut view = NetView {
+            ban_cooldown_ms,
+            ..NetView::default()
+        };
         for key in checkers {
             view.checker(key, 0).genesis = true;
         }
@@ -191,13 +183,16 @@ impl NetView {
                     self.checker(signer, now).certificates += 1;
                 }
                 let vote = &qc.vote;
+                let base_cooldown_ms = self.ban_cooldown_ms;
                 let w = self.worker(&vote.worker, 0);
                 w.in_hand = w.in_hand.saturating_sub(1);
                 match vote.verdict {
                     Verdict::Valid => w.accepted += 1,
                     Verdict::Invalid => {
                         w.rejected += 1;
-                        w.banned = true;
+                        w.offences = w.offences.saturating_add(1);
+                        w.banned_until_ms =
+                            now.saturating_add(ban_cooldown_ms(base_cooldown_ms, w.offences));
                         if w.rejections.len() >= MAX_REJECTIONS {
                             w.rejections.remove(0);
                         }
@@ -216,7 +211,28 @@ impl NetView {
                     }
                 }
             }
-            Message::Job(_) => {}
+            Message::Evidence(e) => {
+                let c = self.checker(&e.checker, 0);
+                c.banned = true;
+                let finding = format!(
+                    "equivocation: two different votes on claim {}",
+                    e.first.0.claim.short()
+                );
+                if !c.findings.contains(&finding) && c.findings.len() < MAX_REJECTIONS {
+                    c.findings.push(finding);
+                }
+            }
+            Message::Decision(d) => {
+                if let Action::BanChecker { checker, fault } = &d.action {
+                    let c = self.checker(checker, 0);
+                    c.banned = true;
+                    let finding = fault.describe();
+                    if !c.findings.contains(&finding) && c.findings.len() < MAX_REJECTIONS {
+                        c.findings.push(finding);
+                    }
+                }
+            }
+            Message::Job(_) | Message::DecisionVote(_) => {}
         }
     }
 
@@ -240,7 +256,7 @@ impl NetView {
             .workers
             .values()
             .map(|w| {
-                let status = if w.banned {
+                let status = if now < w.banned_until_ms {
                     WorkerStatus::Banned
                 } else if now.saturating_sub(w.last_seen_ms) > liveness_ms {
                     WorkerStatus::Offline
@@ -249,7 +265,9 @@ impl NetView {
                 } else {
                     WorkerStatus::Idle
                 };
-                (status, w.clone())
+                let mut w = w.clone();
+                w.banned = status == WorkerStatus::Banned;
+                (status, w)
             })
             .collect();
         out.sort_by_key(|w| std::cmp::Reverse(w.1.last_seen_ms));
@@ -262,14 +280,15 @@ impl NetView {
             .checkers
             .values()
             .map(|c| {
-                let status =
-                    if c.last_seen_ms == 0 || now.saturating_sub(c.last_seen_ms) > liveness_ms {
-                        CheckerStatus::Offline
-                    } else if now.saturating_sub(c.last_work_ms) <= liveness_ms {
-                        CheckerStatus::Checking
-                    } else {
-                        CheckerStatus::Standby
-                    };
+                let status = if c.banned {
+                    CheckerStatus::Banned
+                } else if c.last_seen_ms == 0 || now.saturating_sub(c.last_seen_ms) > liveness_ms {
+                    CheckerStatus::Offline
+                } else if now.saturating_sub(c.last_work_ms) <= liveness_ms {
+                    CheckerStatus::Checking
+                } else {
+                    CheckerStatus::Standby
+                };
                 (status, c.clone())
             })
             .collect();
@@ -300,7 +319,7 @@ mod tests {
 
     #[test]
     fn a_worker_goes_idle_rendering_offline() {
-        let mut view = NetView::new(&[key(1)]);
+        let mut view = NetView::new(&[key(1)], 60_000);
         let worker = key(9);
         view.observe(
             &Message::Heartbeat(Heartbeat {

@@ -172,6 +172,30 @@ impl VoteCollector {
         self.votes.values().next().map(|(vote, _)| vote.shard.job)
     }
 
+    /// A collector for the same claim under a new committee (the job moved): the votes of
+    /// members that sit on both stay; a certificate the old committee reached does not.
+    pub fn regroup(&self, committee: &[PublicKey]) -> VoteCollector {
+        let committee: BTreeSet<PublicKey> = committee.iter().copied().collect();
+        VoteCollector {
+            network: self.network.clone(),
+            claim: self.claim,
+            votes: self
+                .votes
+                .iter()
+                .filter(|(k, _)| committee.contains(k))
+                .map(|(k, v)| (*k, *v))
+                .collect(),
+            committee,
+            certified: None,
+        }
+    }
+
+    /// Drops `checker`'s vote (it was banned). The quorum stays more than two thirds of
+    /// the whole committee; the caller no longer feeds that checker's votes.
+    pub fn drop_vote(&mut self, checker: &PublicKey) {
+        self.votes.remove(checker);
+    }
+
     /// Number of checkers that voted.
     pub fn votes(&self) -> usize {
         self.votes.len()

@@ -6,9 +6,11 @@ use crate::heartbeat::Heartbeat;
 use serde::{Deserialize, Serialize};
 
 use crate::attestation::Attestation;
+use crate::certificate::Evidence;
 use crate::certificate::QuorumCertificate;
 use crate::claim::{Assignment, ResultClaim, MAX_DEVICE_LEN};
 use crate::codec::{self, CodecError, MAX_GOSSIP_SIZE};
+use crate::governance::{self, Action, DecisionCertificate, DecisionVote, Fault};
 use crate::identity::{validate_network_id, Keypair, MessageKind, PublicKey, Signature};
 use crate::job::{JobError, JobSpec};
 use crate::rules;
@@ -106,6 +108,12 @@ pub enum Message {
     Heartbeat(Heartbeat),
     /// A worker's hardware, engines and benchmark score.
     Capability(CapabilityRecord),
+    /// A checker's vote on a governance action.
+    DecisionVote(DecisionVote),
+    /// A decision of the checker set (relayed by anyone).
+    Decision(DecisionCertificate),
+    /// Proof that a checker equivocated (relayed by anyone).
+    Evidence(Evidence),
 }
 
 impl Message {
@@ -119,6 +127,9 @@ impl Message {
             Message::Certificate(_) => MessageKind::Certificate,
             Message::Heartbeat(_) => MessageKind::Heartbeat,
             Message::Capability(_) => MessageKind::Capability,
+            Message::DecisionVote(_) => MessageKind::DecisionVote,
+            Message::Decision(_) => MessageKind::DecisionCertificate,
+            Message::Evidence(_) => MessageKind::Evidence,
         }
     }
 
@@ -132,8 +143,54 @@ impl Message {
             Message::Certificate(_) => None,
             Message::Heartbeat(h) => Some(h.node),
             Message::Capability(c) => Some(c.node),
+            Message::DecisionVote(v) => Some(v.checker),
+            Message::Decision(_) | Message::Evidence(_) => None,
         }
     }
+}
+
+/// The bounds of an action's lists (its signatures are the ledger's to check).
+fn check_action(action: &Action) -> Result<(), EnvelopeError> {
+    let (field, len, max) = match action {
+        Action::Recommittee { committee, .. } => (
+            "action.committee",
+            committee.len(),
+            governance::MAX_CHECKERS,
+        ),
+        Action::BanChecker {
+            fault:
+                Fault::FalseAttestation {
+                    attestation,
+                    recomputed,
+                },
+            ..
+        } => {
+            if attestation.samples.len() > rules::MAX_SAMPLES {
+                (
+                    "fault.samples",
+                    attestation.samples.len(),
+                    rules::MAX_SAMPLES,
+                )
+            } else if attestation.regions.len() > rules::MAX_REGIONS {
+                (
+                    "fault.regions",
+                    attestation.regions.len(),
+                    rules::MAX_REGIONS,
+                )
+            } else {
+                (
+                    "fault.recomputed",
+                    recomputed.len(),
+                    governance::MAX_RECOMPUTED,
+                )
+            }
+        }
+        Action::BanChecker { .. } => return Ok(()),
+    };
+    if len > max {
+        return Err(EnvelopeError::TooLong { field, len, max });
+    }
+    Ok(())
 }
 
 /// A signed, network-bound, dated message.
@@ -280,7 +337,16 @@ impl SignedEnvelope {
                 too_long("attestation.regions", a.regions.len(), rules::MAX_REGIONS)?
             }
             Message::Capability(c) => c.validate()?,
-            Message::Assignment(_) | Message::Certificate(_) => {}
+            Message::DecisionVote(v) => check_action(&v.action)?,
+            Message::Decision(d) => {
+                too_long(
+                    "decision.signatures",
+                    d.signatures.len(),
+                    governance::MAX_CHECKERS,
+                )?;
+                check_action(&d.action)?
+            }
+            Message::Assignment(_) | Message::Certificate(_) | Message::Evidence(_) => {}
         }
         Ok((self.signer, message))
     }

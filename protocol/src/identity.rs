@@ -96,6 +96,14 @@ pub enum MessageKind {
     Heartbeat = 10,
     /// A worker's statement of its hardware, engines and benchmark score.
     Capability = 11,
+    /// A checker's signature on a governance action (what a decision certificate collects).
+    Decision = 12,
+    /// A gossiped vote on a governance action.
+    DecisionVote = 13,
+    /// A relayed decision certificate.
+    DecisionCertificate = 14,
+    /// Relayed equivocation evidence.
+    Evidence = 15,
 }
 
 impl TryFrom<u8> for MessageKind {
@@ -113,6 +121,10 @@ impl TryFrom<u8> for MessageKind {
             9 => Self::Response,
             10 => Self::Heartbeat,
             11 => Self::Capability,
+            12 => Self::Decision,
+            13 => Self::DecisionVote,
+            14 => Self::DecisionCertificate,
+            15 => Self::Evidence,
             other => return Err(IdentityError::UnknownKind(other)),
         })
     }
@@ -378,10 +390,10 @@ mod tests {
 
     #[test]
     fn message_kind_bytes() {
-        for b in 1..=11u8 {
+        for b in 1..=15u8 {
             assert_eq!(MessageKind::try_from(b).map(|k| k as u8), Ok(b));
         }
         assert!(MessageKind::try_from(0).is_err());
-        assert!(MessageKind::try_from(12).is_err());
+        assert!(MessageKind::try_from(16).is_err());
     }
 }

@@ -16,6 +16,7 @@ pub mod claim;
 pub mod codec;
 pub mod content;
 pub mod envelope;
+pub mod governance;
 pub mod heartbeat;
 pub mod identity;
 pub mod job;
@@ -37,6 +38,10 @@ pub use claim::{Assignment, ClaimId, ResultClaim};
 pub use codec::{decode, encode, CodecError, MAX_GOSSIP_SIZE, MAX_RESPONSE_SIZE};
 pub use content::{ContentError, ContentId};
 pub use envelope::{open_batch, EnvelopeError, Message, SignedEnvelope};
+pub use governance::{
+    Action, ActionId, Applied, CheckerStatus, DecisionCertificate, DecisionCollector, DecisionVote,
+    Fault, GovernanceError, Ledger, Recomputed, WorkerStatus,
+};
 pub use heartbeat::{Heartbeat, NodeRole};
 pub use identity::{
     validate_network_id, IdentityError, Keypair, MessageKind, PublicKey, Signature, SignatureError,

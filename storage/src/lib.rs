@@ -29,6 +29,7 @@ const TREE_BLOCKS: &str = "blocks";
 const TREE_CID_BLOCKS: &str = "cid_blocks";
 const TREE_META: &str = "meta";
 const TREE_JOB_RECORDS: &str = "job_records";
+const TREE_GOVERNANCE: &str = "governance";
 
 /// The most memory sled's page cache may take (its default is 1 GiB, for every database
 /// of the process: a local network holds eight).
@@ -50,6 +51,9 @@ pub struct Store {
     cid_blocks: sled::Tree,
     meta: sled::Tree,
     job_records: sled::Tree,
+    /// Decision certificates and equivocation evidence (never pruned: the checker set's
+    /// history).
+    governance: sled::Tree,
 }
 
 impl Store {
@@ -114,6 +118,7 @@ impl Store {
             cid_blocks: tree(TREE_CID_BLOCKS)?,
             meta: tree(TREE_META)?,
             job_records: tree(TREE_JOB_RECORDS)?,
+            governance: tree(TREE_GOVERNANCE)?,
             db,
         }
         .migrated()

@@ -6,8 +6,8 @@
 //! prefix.
 
 use pictor_protocol::{
-    codec, Assignment, Attestation, ClaimId, JobId, JobSpec, QuorumCertificate, ResultClaim,
-    ShardId,
+    codec, Assignment, Attestation, ClaimId, DecisionCertificate, Evidence, JobId, JobSpec,
+    QuorumCertificate, ResultClaim, ShardId,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -149,6 +149,31 @@ impl Store {
     /// Every stored certificate.
     pub fn all_certificates(&self) -> Result<Vec<QuorumCertificate>, StorageError> {
         scan(&self.certificates, &[], "certificate")
+    }
+
+    /// Stores a decision of the checker set. Returns whether it was new. A job's moves
+    /// are kept after the job is pruned (a few hundred bytes each).
+    pub fn put_decision(&self, cert: &DecisionCertificate) -> Result<bool, StorageError> {
+        let mut key = vec![b'd'];
+        key.extend_from_slice(&cert.action.id().0);
+        put(&self.governance, &key, cert)
+    }
+
+    /// Every stored decision.
+    pub fn decisions(&self) -> Result<Vec<DecisionCertificate>, StorageError> {
+        scan(&self.governance, b"d", "decision")
+    }
+
+    /// Stores equivocation evidence. Returns whether it was new.
+    pub fn put_evidence(&self, evidence: &Evidence) -> Result<bool, StorageError> {
+        let mut key = vec![b'e'];
+        key.extend_from_slice(blake3::hash(&codec::encode(evidence)).as_bytes());
+        put(&self.governance, &key, evidence)
+    }
+
+    /// Every stored piece of evidence.
+    pub fn evidence(&self) -> Result<Vec<Evidence>, StorageError> {
+        scan(&self.governance, b"e", "evidence")
     }
 
     /// Stores a node's own record of a job (its lifecycle, as the node encodes it) and

@@ -28,6 +28,7 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         roles: Roles {
             checker: true,
             worker: None,
+            ..Roles::default()
         },
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
         bootnodes: Vec::new(),

@@ -23,6 +23,8 @@ fn request(scene: &std::path::Path, out: &std::path::Path, faulty_workers: usize
         checkers: 4,
         workers: 3,
         faulty_workers,
+        lazy_checkers: 0,
+        equivocating_checkers: 0,
         stall_timeout: Duration::from_secs(180),
         requirements: Default::default(),
         network: None,

@@ -17,6 +17,8 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         checkers: 4,
         workers: 2,
         faulty_workers: 0,
+        lazy_checkers: 0,
+        equivocating_checkers: 0,
         root: root.to_path_buf(),
         form_timeout: Duration::from_secs(60),
         blender_device: pictor_gpu::BlenderDevice::Cpu,

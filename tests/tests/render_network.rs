@@ -22,6 +22,8 @@ fn request(out: &std::path::Path, faulty_workers: usize) -> RenderRequest {
         checkers: 4,
         workers: 3,
         faulty_workers,
+        lazy_checkers: 0,
+        equivocating_checkers: 0,
         stall_timeout: Duration::from_secs(120),
         requirements: Default::default(),
         network: None,

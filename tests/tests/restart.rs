@@ -13,6 +13,7 @@ fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
         roles: Roles {
             checker: true,
             worker: None,
+            ..Roles::default()
         },
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
         bootnodes: Vec::new(),
@@ -93,6 +94,7 @@ async fn a_worker_below_the_network_requirements_is_told_why_in_one_line() {
             blender_device: None,
             capability: Some(capability),
         }),
+        ..Roles::default()
     };
     config.network.requirements.min_benchmark_score = Some(1e9);
     config.network.requirements.engines = vec!["no-such-engine".into()];

@@ -13,8 +13,10 @@ use tokio::sync::mpsc;
 use tracing::info;
 
 use crate::{
-    identity, roles::worker::Tamper, spawn, Client, LocalCapability, NetworkParams, NodeConfig,
-    NodeError, NodeEvent, Roles, WorkerConfig,
+    identity,
+    roles::{checker::Behaviour, worker::Tamper},
+    spawn, Client, LocalCapability, NetworkParams, NodeConfig, NodeError, NodeEvent, Roles,
+    WorkerConfig,
 };
 
 /// How the local network is made.
@@ -26,6 +28,10 @@ pub struct DevnetConfig {
     pub workers: usize,
     /// How many of the workers falsify some of their outputs.
     pub faulty_workers: usize,
+    /// How many of the checkers attest without checking.
+    pub lazy_checkers: usize,
+    /// How many of the checkers sign two conflicting votes on each claim.
+    pub equivocating_checkers: usize,
     /// The directory under which every node gets its home.
     pub root: PathBuf,
     /// How long the network may take to form.
@@ -139,13 +145,26 @@ impl Devnet {
         for (i, keypair) in checker_keys.into_iter().enumerate() {
             let home = config.root.join(format!("checker-{i}"));
             let key = keypair.public();
+            // The last checkers misbehave when asked (demonstrations of the defences).
+            let behaviour = if i + config.equivocating_checkers >= config.checkers {
+                Behaviour::Equivocating
+            } else if i + config.equivocating_checkers + config.lazy_checkers >= config.checkers {
+                Behaviour::Lazy
+            } else {
+                Behaviour::Honest
+            };
             let roles = Roles {
                 checker: true,
                 worker: None,
+                checker_behaviour: behaviour,
             };
             let (client, _) = spawn(make(&home, keypair, roles, false))?;
             nodes.push(DevnetNode {
-                role: "checker",
+                role: match behaviour {
+                    Behaviour::Honest => "checker",
+                    Behaviour::Lazy => "checker (lazy)",
+                    Behaviour::Equivocating => "checker (equivocating)",
+                },
                 key,
                 client,
                 home,
@@ -167,6 +186,7 @@ impl Devnet {
                     blender_device: Some(config.blender_device),
                     capability: Some(capability.clone()),
                 }),
+                ..Roles::default()
             };
             let (client, _) = spawn(make(&home, keypair, roles, false))?;
             nodes.push(DevnetNode {

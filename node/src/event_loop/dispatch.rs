@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use pictor_protocol::{codec, rules, ContentId, JobId, Message, NodeRole, Request, Verdict};
+use pictor_protocol::{codec, ContentId, JobId, Message, NodeRole, Request, Verdict};
 use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
@@ -56,6 +56,43 @@ impl EventLoop {
             Message::Heartbeat(h) => {
                 if h.role == NodeRole::Worker && to_checker {
                     work.push(Work::Checker(CheckerInput::WorkerSeen(h.node)));
+                }
+                // A checker that also renders announces itself as a worker.
+                if to_checker && self.params.checkers.contains(&h.node) {
+                    work.push(Work::Checker(CheckerInput::CheckerSeen(h.node)));
+                }
+            }
+            Message::DecisionVote(v) => {
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::DecisionVote(v)));
+                }
+            }
+            Message::Decision(cert) => {
+                let applied = self.ledger.lock().apply(&cert);
+                match applied {
+                    Ok(pictor_protocol::Applied::Moved { job, generation }) => {
+                        let committee = self.ledger.lock().committee(&job);
+                        info!(job = %job.short(), generation, "job moved to a new committee");
+                        work.push(Work::Worker(WorkerInput::Moved { job, committee }));
+                    }
+                    Ok(pictor_protocol::Applied::Banned(checker)) => {
+                        warn!(checker = %checker.short(), decision = %cert.action.describe(), "checker banned by the checker set");
+                    }
+                    Ok(_) => {}
+                    Err(e) => debug!(error = %e, "decision not applied"),
+                }
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Decision(cert)));
+                }
+            }
+            Message::Evidence(evidence) => {
+                if let Ok(pictor_protocol::Applied::Banned(checker)) =
+                    self.ledger.lock().apply_evidence(&evidence)
+                {
+                    warn!(checker = %checker.short(), "checker banned: it signed two conflicting votes");
+                }
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Evidence(evidence)));
                 }
             }
             Message::Capability(c) => {
@@ -200,8 +237,27 @@ impl EventLoop {
                 claim,
                 verdict,
             } => info!(%shard, claim = %claim, ?verdict, "shard decided by quorum"),
-            CheckerOutput::Banned(worker) => {
-                info!(worker = %worker.short(), "worker banned: its claim was rejected by quorum")
+            CheckerOutput::Banned {
+                worker,
+                until_ms,
+                offences,
+            } => info!(
+                worker = %worker.short(),
+                offences,
+                cooldown_s = until_ms.saturating_sub(crate::now_ms()) / 1000,
+                "worker banned: its claim was rejected by quorum"
+            ),
+            CheckerOutput::CheckerBanned { checker, fault } => warn!(
+                checker = %checker.short(),
+                fault = %fault.describe(),
+                "checker banned"
+            ),
+            CheckerOutput::Moved {
+                job,
+                generation,
+                committee,
+            } => {
+                info!(job = %job.short(), generation, members = committee.len(), "job moved to a new committee");
             }
             CheckerOutput::Equivocation(evidence) => warn!(
                 checker = %evidence.checker.short(),
@@ -298,11 +354,13 @@ impl EventLoop {
 
     /// Asks a few connected peers (the job's committee first) for the job's certificates.
     fn sync_certificates(&mut self, job: JobId) {
-        let committee: Vec<libp2p::PeerId> =
-            rules::committee(&job, &self.params.checkers, self.params.committee_size)
-                .iter()
-                .filter_map(|k| self.peer_of(k))
-                .collect();
+        let committee: Vec<libp2p::PeerId> = self
+            .ledger
+            .lock()
+            .committee(&job)
+            .iter()
+            .filter_map(|k| self.peer_of(k))
+            .collect();
         let connected: Vec<libp2p::PeerId> = self.swarm.connected_peers().copied().collect();
         let mut peers: Vec<libp2p::PeerId> = committee
             .into_iter()

@@ -90,7 +90,13 @@ impl EventLoop {
             Message::Attestation(a) => self.store.put_attestation(a)?,
             Message::Certificate(qc) => self.store.put_certificate(qc)?,
             // Ephemeral: the newest record per node is kept in memory.
-            Message::Heartbeat(_) | Message::Capability(_) => return Ok(true),
+            Message::Decision(cert) => self.store.put_decision(cert)?,
+            Message::Evidence(evidence) => self.store.put_evidence(evidence)?,
+            // Ephemeral: the newest record per node is kept in memory; a vote on a
+            // decision matters only until its certificate exists.
+            Message::Heartbeat(_) | Message::Capability(_) | Message::DecisionVote(_) => {
+                return Ok(true)
+            }
         };
         self.dirty |= new;
         Ok(new)

@@ -95,6 +95,8 @@ pub(crate) struct EventLoop {
     validate_tx: mpsc::Sender<validation::Unchecked>,
     /// Vote signatures checked (by the validator) or made (by this node's checker).
     checked: validation::Checked,
+    /// The checker set's ledger, shared with the validator.
+    ledger: validation::SharedLedger,
     // Channels in.
     commands: mpsc::Receiver<Command>,
     done_rx: mpsc::Receiver<Done>,
@@ -210,7 +212,7 @@ impl EventLoop {
         self.queue.push_back(Work::Creator(CreatorInput::Tick));
         self.send_unsent();
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
-        if self.worker.is_some() && now >= due {
+        if (self.worker.is_some() || self.checker.is_some()) && now >= due {
             self.send_heartbeat(now);
         }
         if now >= self.last_gauges_ms + 1_000 {

@@ -135,6 +135,9 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
                 worker_liveness_ms: 3 * network.heartbeat_interval.as_millis() as u64,
                 leader_timeout_ms: network.leader_timeout.as_millis() as u64,
                 requirements: network.requirements.clone(),
+                checker_liveness_ms: 3 * network.heartbeat_interval.as_millis() as u64,
+                ban_cooldown_ms: network.ban_cooldown.as_millis() as u64,
+                behaviour: config.roles.checker_behaviour,
             },
         )
     });
@@ -170,6 +173,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
     };
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let network_checkers = network.checkers.clone();
+    let network_ban_cooldown_ms = network.ban_cooldown.as_millis() as u64;
     if let Some((listener, bound)) = http_listener {
         let auth = crate::http::auth::Auth::create(&config.home, bound)?;
         let info = crate::rpc::NodeInfo {
@@ -201,11 +205,15 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         (None, None)
     };
     let checked = validation::Checked::new();
+    let ledger = validation::SharedLedger::new(pictor_protocol::Ledger::new(
+        &network.id,
+        network.checkers.clone(),
+        network.committee_size,
+    ));
     let validate_tx = validation::spawn(
         validation::Rules {
             network: network.id.clone(),
-            checkers: network.checkers.clone(),
-            committee_size: network.committee_size,
+            ledger: ledger.clone(),
             max_age_ms: network.max_message_age.as_millis() as u64,
             checked: checked.clone(),
         },
@@ -241,6 +249,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         bitswap,
         validate_tx,
         checked,
+        ledger,
         commands,
         done_rx,
         validated_rx,
@@ -260,7 +269,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         provider_queries: HashMap::new(),
         scene_lookups: HashMap::new(),
         broadcast,
-        view: crate::view::NetView::new(&network_checkers),
+        view: crate::view::NetView::new(&network_checkers, network_ban_cooldown_ms),
         metrics,
         last_gauges_ms: 0,
         peer_addrs: HashMap::new(),
@@ -294,7 +303,10 @@ impl EventLoop {
             self.queue
                 .push_back(Work::Worker(WorkerInput::Claimed(claim.clone())));
         }
+        // The checker set's history first: it decides the committees of what follows.
         let mut messages: Vec<Message> = Vec::new();
+        messages.extend(self.store.evidence()?.into_iter().map(Message::Evidence));
+        messages.extend(self.store.decisions()?.into_iter().map(Message::Decision));
         for spec in &jobs {
             let id = spec.id();
             messages.push(Message::Job(spec.clone()));

@@ -186,13 +186,9 @@ impl EventLoop {
             }
             Pending::Certificates { job } => match response {
                 Ok(Response::Certificates(qcs)) => {
-                    let committee = pictor_protocol::rules::committee(
-                        &job,
-                        &self.params.checkers,
-                        self.params.committee_size,
-                    );
+                    let committees = self.ledger.lock().committees(&job);
                     self.tasks
-                        .check_certificates(job, qcs, self.params.id.clone(), committee);
+                        .check_certificates(job, qcs, self.params.id.clone(), committees);
                 }
                 Ok(other) => debug!(%peer, ?other, "unexpected answer to a certificate request"),
                 Err(reason) => debug!(%peer, %reason, "certificate request failed"),

@@ -42,6 +42,7 @@ impl Role {
         Roles {
             checker: matches!(self, Role::Checker | Role::All),
             worker,
+            ..Roles::default()
         }
     }
 

@@ -61,6 +61,9 @@ impl Topics {
             MessageKind::Certificate => "certificates",
             MessageKind::Heartbeat => "heartbeats",
             MessageKind::Capability => "capabilities",
+            MessageKind::DecisionVote => "decision-votes",
+            MessageKind::DecisionCertificate => "decisions",
+            MessageKind::Evidence => "evidence",
             _ => "other",
         };
         gossipsub::IdentTopic::new(format!("/pictor/{}/{name}/1", self.network))
@@ -78,7 +81,7 @@ impl Topics {
 }
 
 /// Every kind of message gossiped.
-const ALL_KINDS: [MessageKind; 7] = [
+const ALL_KINDS: [MessageKind; 10] = [
     MessageKind::Job,
     MessageKind::Assignment,
     MessageKind::Claim,
@@ -86,14 +89,20 @@ const ALL_KINDS: [MessageKind; 7] = [
     MessageKind::Certificate,
     MessageKind::Heartbeat,
     MessageKind::Capability,
+    MessageKind::DecisionVote,
+    MessageKind::DecisionCertificate,
+    MessageKind::Evidence,
 ];
 
-/// What every node reads: jobs, assignments (a worker's work, a creator's progress) and
-/// certificates (a worker's shard is done, a creator's output is verified).
-pub const EVERY_NODE_READS: [MessageKind; 3] = [
+/// What every node reads: jobs, assignments (a worker's work, a creator's progress),
+/// certificates (a worker's shard is done, a creator's output is verified), and the
+/// checker set's decisions and evidence (which committees certify, who is banned).
+pub const EVERY_NODE_READS: [MessageKind; 5] = [
     MessageKind::Job,
     MessageKind::Assignment,
     MessageKind::Certificate,
+    MessageKind::DecisionCertificate,
+    MessageKind::Evidence,
 ];
 
 /// What a creator reads besides: the claims and attestations of its jobs, for progress,
@@ -110,11 +119,12 @@ pub const CREATOR_READS: [MessageKind; 4] = [
 
 /// What a checker reads besides: everything else (claims to verify, its peers' votes,
 /// workers' heartbeats and capability records).
-pub const CHECKER_READS: [MessageKind; 4] = [
+pub const CHECKER_READS: [MessageKind; 5] = [
     MessageKind::Claim,
     MessageKind::Attestation,
     MessageKind::Heartbeat,
     MessageKind::Capability,
+    MessageKind::DecisionVote,
 ];
 
 /// The kinds a node with these roles reads from the start: a checker everything, a

@@ -42,6 +42,10 @@ pub struct RenderRequest {
     pub checkers: usize,
     pub workers: usize,
     pub faulty_workers: usize,
+    /// Checkers of the local network that attest without checking.
+    pub lazy_checkers: usize,
+    /// Checkers of the local network that sign conflicting votes.
+    pub equivocating_checkers: usize,
     /// Give up when nothing has happened for this long.
     pub stall_timeout: Duration,
     /// What the local network asks of its workers (a network spec's `[requirements]`).
@@ -74,6 +78,19 @@ pub struct WorkerTally {
     pub rejected: u64,
 }
 
+/// A checker as the creator saw it at the end of the job.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckerReport {
+    /// Its key, shortened.
+    pub key: String,
+    /// How it was made to behave (a local network's: `honest`, `lazy`, `equivocating`;
+    /// `unknown` on a network this program joined).
+    pub behaviour: &'static str,
+    pub status: pictor_protocol::CheckerStatus,
+    /// What was found against it.
+    pub findings: Vec<String>,
+}
+
 /// What a render did, for the summary (and `--json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct RenderSummary {
@@ -92,6 +109,8 @@ pub struct RenderSummary {
     pub tile: u32,
     pub shards: u64,
     pub checkers: usize,
+    /// Every checker with its status and what was found against it.
+    pub checker_report: Vec<CheckerReport>,
     pub workers: BTreeMap<String, WorkerTally>,
     pub claims_rejected: u64,
     pub attestations: u64,
@@ -233,6 +252,7 @@ fn empty_summary(req: &RenderRequest, mode: &'static str, shards: u64) -> Render
         tile: req.tile,
         shards,
         checkers: 0,
+        checker_report: Vec::new(),
         workers: BTreeMap::new(),
         claims_rejected: 0,
         attestations: 0,
@@ -422,6 +442,7 @@ async fn run_job(
         }
     }
     summary.job_id = job.to_string();
+    summary.checker_report = checker_report(peer).await;
     let mut pairs: Vec<(PathBuf, String)> = summary
         .frames
         .drain(..)
@@ -431,3 +452,51 @@ async fn run_job(
     (summary.frames, summary.frame_cids) = pairs.into_iter().unzip();
     Ok(summary)
 }
+
+/// Every checker's status and findings, from the creator's view. A local network with
+/// faulty checkers is given a short while for the last bans to arrive (a ban by decision
+/// follows the certificate that exposed the fault).
+async fn checker_report(peer: &JobPeer) -> Vec<CheckerReport> {
+    let faulty: Vec<&String> = peer
+        .checkers
+        .iter()
+        .filter(|(_, b)| *b != "honest")
+        .map(|(k, _)| k)
+        .collect();
+    let deadline = Instant::now() + BAN_GRACE;
+    loop {
+        let Ok(snapshot) = peer.client.network().await else {
+            return Vec::new();
+        };
+        let caught = faulty.iter().all(|k| {
+            snapshot.checkers.iter().any(|(s, c)| {
+                c.key.starts_with(k.as_str()) && *s == pictor_protocol::CheckerStatus::Banned
+            })
+        });
+        if caught || Instant::now() >= deadline {
+            return snapshot
+                .checkers
+                .into_iter()
+                .filter(|(_, c)| c.genesis)
+                .map(|(status, c)| {
+                    let short: String = c.key.chars().take(8).collect();
+                    let behaviour = peer
+                        .checkers
+                        .iter()
+                        .find(|(k, _)| *k == short)
+                        .map_or("unknown", |(_, b)| b);
+                    CheckerReport {
+                        key: short,
+                        behaviour,
+                        status,
+                        findings: c.findings,
+                    }
+                })
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How long a render waits after its last frame for the bans of faulty checkers.
+const BAN_GRACE: Duration = Duration::from_secs(15);

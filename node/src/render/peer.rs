@@ -21,6 +21,8 @@ pub(super) struct JobPeer {
     pub(super) params: NetworkParams,
     /// Workers known in advance (a local network's); others join the tally as they work.
     pub(super) workers: Vec<String>,
+    /// Checkers known in advance (a local network's), with how they behave.
+    pub(super) checkers: Vec<(String, &'static str)>,
     /// What to stop when the job is done.
     local: Option<Devnet>,
     _home: Option<tempfile::TempDir>,
@@ -34,6 +36,8 @@ impl JobPeer {
             checkers: req.checkers,
             workers: req.workers,
             faulty_workers: req.faulty_workers,
+            lazy_checkers: req.lazy_checkers,
+            equivocating_checkers: req.equivocating_checkers,
             root: root.path().to_path_buf(),
             form_timeout: Duration::from_secs(60),
             blender_device: req.blender_device,
@@ -51,8 +55,22 @@ impl JobPeer {
             .filter(|n| n.role.starts_with("worker"))
             .map(|n| n.key.short())
             .collect();
+        let checkers = devnet
+            .nodes
+            .iter()
+            .filter(|n| n.role.starts_with("checker"))
+            .map(|n| {
+                let behaviour = match n.role {
+                    "checker (lazy)" => "lazy",
+                    "checker (equivocating)" => "equivocating",
+                    _ => "honest",
+                };
+                (n.key.short(), behaviour)
+            })
+            .collect();
         Ok(JobPeer {
             client: devnet.creator.clone(),
+            checkers,
             key: devnet.creator_key.public(),
             events,
             params: devnet.params.clone(),
@@ -126,6 +144,7 @@ impl JobPeer {
             events,
             params,
             workers: Vec::new(),
+            checkers: Vec::new(),
             local: None,
             _home: tmp,
         })

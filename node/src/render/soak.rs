@@ -71,6 +71,8 @@ pub async fn soak(
         checkers,
         workers,
         faulty_workers: 0,
+        lazy_checkers: 0,
+        equivocating_checkers: 0,
         root: root.path().to_path_buf(),
         form_timeout: Duration::from_secs(60),
         blender_device: pictor_gpu::BlenderDevice::Cpu,

@@ -22,6 +22,10 @@ fn params() -> CheckerParams {
         worker_liveness_ms: 60_000,
         leader_timeout_ms: 30_000,
         requirements: Default::default(),
+        // Checkers here send no heartbeats: none is ever taken for offline.
+        checker_liveness_ms: u64::MAX / 4,
+        ban_cooldown_ms: 60_000,
+        behaviour: Default::default(),
     }
 }
 
@@ -282,11 +286,11 @@ fn falsified_claim_is_rejected_worker_banned_and_shard_reassigned() {
     let finals = finals(&outs);
     assert_eq!(finals.len(), 4);
     assert!(finals.values().all(|v| *v == Verdict::Invalid), "{outs:?}");
-    assert!(outs
-        .iter()
-        .any(|(_, o)| matches!(o, CheckerOutput::Banned(w) if *w == first.worker)));
+    assert!(outs.iter().any(
+        |(_, o)| matches!(o, CheckerOutput::Banned { worker, .. } if *worker == first.worker)
+    ));
     for c in &rig.checkers {
-        assert!(c.is_banned(&first.worker));
+        assert!(c.is_banned(&first.worker, 20));
         assert_eq!(c.open_shards(&job.id()), Some(2));
     }
     let again: Vec<_> = rig

@@ -1,8 +1,10 @@
 //! A deterministic simulation: seven checkers and five workers (two of them falsifying
 //! their outputs) run two jobs over a simulated network that delays every message by a
 //! random amount, so messages arrive out of order. Several seeds; each run must end with
-//! every shard certified valid on the honest pixels, by every committee member, and both
-//! cheaters banned.
+//! every shard certified valid on the honest pixels, by every checker that is up, and both
+//! cheaters banned. Scenarios add crashed checkers (their committees move), lazy checkers
+//! and equivocating ones (caught and banned by every honest checker, and no honest checker
+//! is). A failing seed is named in the message and replays the same run.
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -11,7 +13,7 @@ use pictor_protocol::{
     ShardId, TileImage, Verdict,
 };
 
-use super::checker::{Checker, CheckerInput, CheckerOutput, CheckerParams};
+use super::checker::{Behaviour, Checker, CheckerInput, CheckerOutput, CheckerParams};
 
 /// xorshift64*: the simulation's only source of randomness, seeded per run.
 struct Rng(u64);
@@ -95,6 +97,14 @@ struct Sim {
     finals: BTreeMap<(usize, ShardId), (Verdict, pictor_protocol::ClaimId)>,
     certified_outputs: BTreeMap<pictor_protocol::ClaimId, ContentId>,
     banned: BTreeSet<(usize, PublicKey)>,
+    /// Checkers that crashed: they get nothing and say nothing.
+    crashed: BTreeSet<usize>,
+    /// Checkers banned, as each checker learnt it.
+    checker_bans: BTreeSet<(usize, PublicKey)>,
+    /// Moves of a job to a new committee, as each checker applied them.
+    moves: BTreeSet<(usize, pictor_protocol::JobId)>,
+    /// When every shard was certified.
+    done_at: u64,
 }
 
 impl Sim {
@@ -112,7 +122,7 @@ impl Sim {
             self.certified_outputs.insert(qc.vote.claim, qc.vote.output);
         }
         for i in 0..self.checkers.len() {
-            if Some(i) == from {
+            if Some(i) == from || self.crashed.contains(&i) {
                 continue;
             }
             let input = match message.clone() {
@@ -120,6 +130,9 @@ impl Sim {
                 Message::Claim(c) => CheckerInput::Claim(c),
                 Message::Attestation(a) => CheckerInput::Attestation(a),
                 Message::Certificate(c) => CheckerInput::Certificate(c),
+                Message::DecisionVote(v) => CheckerInput::DecisionVote(v),
+                Message::Decision(d) => CheckerInput::Decision(d),
+                Message::Evidence(e) => CheckerInput::Evidence(e),
                 _ => continue,
             };
             let delay = self.rng.between(1, 80);
@@ -134,6 +147,9 @@ impl Sim {
     }
 
     fn outputs_of(&mut self, i: usize, outputs: Vec<CheckerOutput>) {
+        if self.crashed.contains(&i) {
+            return;
+        }
         for out in outputs {
             match out {
                 CheckerOutput::Publish(m) => self.gossip(Some(i), m),
@@ -206,11 +222,15 @@ impl Sim {
                 } => {
                     self.finals.insert((i, shard), (verdict, claim));
                 }
-                CheckerOutput::Banned(w) => {
+                CheckerOutput::Banned { worker: w, .. } => {
                     self.banned.insert((i, w));
                 }
-                CheckerOutput::Equivocation(evidence) => {
-                    panic!("no checker of the simulation votes twice: {evidence:?}")
+                CheckerOutput::Equivocation(_) => {}
+                CheckerOutput::CheckerBanned { checker, .. } => {
+                    self.checker_bans.insert((i, checker));
+                }
+                CheckerOutput::Moved { job, .. } => {
+                    self.moves.insert((i, job));
                 }
             }
         }
@@ -223,6 +243,9 @@ impl Sim {
         self.now = next.at;
         match next.event {
             Event::ToChecker(i, input) => {
+                if self.crashed.contains(&i) {
+                    return true;
+                }
                 let outs = self.checkers[i].handle(self.now, input);
                 self.outputs_of(i, outs);
             }
@@ -256,8 +279,19 @@ impl Sim {
             }
             Event::Tick => {
                 for i in 0..self.checkers.len() {
+                    if self.crashed.contains(&i) {
+                        continue;
+                    }
                     let outs = self.checkers[i].handle(self.now, CheckerInput::Tick);
                     self.outputs_of(i, outs);
+                    // Checkers that are up announce themselves too.
+                    let me = self.checkers[i].key();
+                    for j in 0..self.checkers.len() {
+                        if j != i {
+                            let delay = self.rng.between(1, 80);
+                            self.at(delay, Event::ToChecker(j, CheckerInput::CheckerSeen(me)));
+                        }
+                    }
                 }
                 // Workers announce themselves with every tick.
                 for w in self.workers.clone() {
@@ -273,7 +307,45 @@ impl Sim {
     }
 }
 
+fn job_spec(nonce: u64) -> JobSpec {
+    JobSpec {
+        creator: Keypair::from_seed([90 + nonce as u8; 32]).public(),
+        scene: ContentId::of(b"scene"),
+        scene_name: "scene.gltf".into(),
+        engine: Engine::Builtin,
+        frames: FrameRange { first: 1, last: 2 },
+        width: 80,
+        height: 48,
+        samples: 1,
+        tile: 32,
+        price_cap: 0,
+        nonce,
+    }
+}
+
+/// What goes wrong in a run besides the two cheating workers.
+#[derive(Default)]
+struct Scenario {
+    /// Committee members of the first job that crash before it arrives (how many).
+    crash_committee: usize,
+    /// Committee members of the first job that attest without checking (how many).
+    lazy: usize,
+    /// Committee members of the first job that sign two conflicting votes (how many).
+    equivocating: usize,
+}
+
 fn run(seed: u64) {
+    let sim = simulate(seed, &Scenario::default());
+    // Simulated time, so deterministic: no shard may wait for a timeout (leader 10 s,
+    // claim 30 s) when every checker is up and only workers cheat.
+    assert!(
+        sim.done_at < 5_000,
+        "seed {seed}: finished at {} ms, a shard waited for a timeout",
+        sim.done_at
+    );
+}
+
+fn simulate(seed: u64, scenario: &Scenario) -> Sim {
     let checker_keys: Vec<Keypair> = (1..=7).map(|i| Keypair::from_seed([i; 32])).collect();
     let set: Vec<PublicKey> = checker_keys.iter().map(Keypair::public).collect();
     let params = CheckerParams {
@@ -285,7 +357,27 @@ fn run(seed: u64) {
         worker_liveness_ms: 5_000,
         leader_timeout_ms: 10_000,
         requirements: Default::default(),
+        // Checkers here send no heartbeats: none is ever taken for offline.
+        checker_liveness_ms: 3_000,
+        ban_cooldown_ms: 60_000,
+        behaviour: Default::default(),
     };
+    let first_job = job_spec(0).id();
+    let first_committee = pictor_protocol::rules::committee(&first_job, &set, 4);
+    let index = |k: &PublicKey| set.iter().position(|s| s == k);
+    let lazy: Vec<usize> = first_committee
+        .iter()
+        .rev()
+        .take(scenario.lazy)
+        .filter_map(index)
+        .collect();
+    let equivocating: Vec<usize> = first_committee
+        .iter()
+        .rev()
+        .skip(scenario.lazy)
+        .take(scenario.equivocating)
+        .filter_map(index)
+        .collect();
     let mut sim = Sim {
         rng: Rng(seed | 1),
         now: 0,
@@ -293,7 +385,18 @@ fn run(seed: u64) {
         queue: BinaryHeap::new(),
         checkers: checker_keys
             .into_iter()
-            .map(|k| Checker::new(k, set.clone(), params.clone()))
+            .enumerate()
+            .map(|(i, k)| {
+                let mut params = params.clone();
+                params.behaviour = if lazy.contains(&i) {
+                    Behaviour::Lazy
+                } else if equivocating.contains(&i) {
+                    Behaviour::Equivocating
+                } else {
+                    Behaviour::Honest
+                };
+                Checker::new(k, set.clone(), params)
+            })
             .collect(),
         workers: (0..5)
             .map(|i| Keypair::from_seed([100 + i; 32]).public())
@@ -305,22 +408,14 @@ fn run(seed: u64) {
         finals: BTreeMap::new(),
         certified_outputs: BTreeMap::new(),
         banned: BTreeSet::new(),
+        crashed: BTreeSet::new(),
+        checker_bans: BTreeSet::new(),
+        moves: BTreeSet::new(),
+        done_at: 0,
     };
     sim.at(0, Event::Tick);
     for nonce in 0..2 {
-        let spec = JobSpec {
-            creator: Keypair::from_seed([90 + nonce as u8; 32]).public(),
-            scene: ContentId::of(b"scene"),
-            scene_name: "scene.gltf".into(),
-            engine: Engine::Builtin,
-            frames: FrameRange { first: 1, last: 2 },
-            width: 80,
-            height: 48,
-            samples: 1,
-            tile: 32,
-            price_cap: 0,
-            nonce,
-        };
+        let spec = job_spec(nonce);
         sim.jobs.insert(spec.id(), spec.clone());
         for i in 0..sim.checkers.len() {
             let delay = 300 + sim.rng.between(1, 80);
@@ -328,16 +423,20 @@ fn run(seed: u64) {
         }
     }
     let jobs: Vec<JobSpec> = sim.jobs.values().cloned().collect();
-    let set = set.clone();
+    if scenario.crash_committee > 0 {
+        let first = pictor_protocol::rules::committee(&jobs[0].id(), &set, 4);
+        for key in first.iter().skip(1).take(scenario.crash_committee) {
+            if let Some(i) = set.iter().position(|k| k == key) {
+                sim.crashed.insert(i);
+            }
+        }
+    }
     let done = |sim: &Sim| {
         jobs.iter().all(|spec| {
-            let committee = pictor_protocol::rules::committee(&spec.id(), &set, 4);
             spec.shards().iter().all(|shard| {
-                sim.checkers
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| committee.contains(&c.key()))
-                    .all(|(i, _)| matches!(sim.finals.get(&(i, *shard)), Some((Verdict::Valid, _))))
+                (0..sim.checkers.len())
+                    .filter(|i| !sim.crashed.contains(i))
+                    .all(|i| matches!(sim.finals.get(&(i, *shard)), Some((Verdict::Valid, _))))
             })
         })
     };
@@ -349,13 +448,44 @@ fn run(seed: u64) {
         "seed {seed}: not every shard was certified by {} ms",
         sim.now
     );
-    // Simulated time, so deterministic: no shard may wait for a timeout (leader 10 s,
-    // claim 30 s) when every checker is up and only workers cheat.
-    assert!(
-        sim.now < 5_000,
-        "seed {seed}: finished at {} ms, a shard waited for a timeout",
-        sim.now
-    );
+    sim.done_at = sim.now;
+    // Decisions that follow the last certificates (bans of faulty checkers) settle.
+    let settle = sim.now + 10_000;
+    while sim.now < settle && sim.step() {}
+    let faulty_checkers: BTreeSet<PublicKey> = lazy
+        .iter()
+        .chain(&equivocating)
+        .map(|&i| sim.checkers[i].key())
+        .collect();
+    for (i, c) in sim.checkers.iter().enumerate() {
+        if sim.crashed.contains(&i) || faulty_checkers.contains(&c.key()) {
+            continue;
+        }
+        for k in &faulty_checkers {
+            assert!(
+                c.ledger().is_banned(k),
+                "seed {seed}: checker {i} does not know faulty checker {} is banned",
+                k.short()
+            );
+        }
+        for other in sim.checkers.iter().map(Checker::key) {
+            if !faulty_checkers.contains(&other) {
+                assert!(
+                    !c.ledger().is_banned(&other),
+                    "seed {seed}: honest checker {} banned",
+                    other.short()
+                );
+            }
+        }
+    }
+    if scenario.crash_committee > 0 {
+        for i in (0..sim.checkers.len()).filter(|i| !sim.crashed.contains(i)) {
+            assert!(
+                sim.moves.contains(&(i, first_job)),
+                "seed {seed}: checker {i} never moved the job whose committee crashed"
+            );
+        }
+    }
     for spec in &jobs {
         for shard in spec.shards() {
             let honest = ContentId::of(&truth(spec, &shard).to_block());
@@ -385,11 +515,66 @@ fn run(seed: u64) {
             );
         }
     }
+    sim
 }
 
 #[test]
 fn reordered_network_with_cheaters_certifies_only_honest_outputs() {
     for seed in 1..=20 {
         run(seed * 7919);
+    }
+}
+
+#[test]
+fn a_job_whose_committee_lost_half_its_members_moves_and_finishes() {
+    for seed in 1..=10 {
+        simulate(
+            seed * 104_729,
+            &Scenario {
+                crash_committee: 2,
+                ..Scenario::default()
+            },
+        );
+    }
+}
+
+#[test]
+fn a_lazy_checker_is_caught_and_banned_by_every_honest_checker() {
+    for seed in 1..=10 {
+        simulate(
+            seed * 15_485_863,
+            &Scenario {
+                lazy: 1,
+                ..Scenario::default()
+            },
+        );
+    }
+}
+
+#[test]
+fn an_equivocating_checker_is_banned_everywhere() {
+    for seed in 1..=10 {
+        simulate(
+            seed * 32_452_843,
+            &Scenario {
+                equivocating: 1,
+                ..Scenario::default()
+            },
+        );
+    }
+}
+
+#[test]
+fn a_crashed_lazy_and_equivocating_mix_within_the_fault_budget() {
+    // Seven checkers tolerate two faulty ones: one lazy and one crashed member.
+    for seed in 1..=5 {
+        simulate(
+            seed * 49_979_687,
+            &Scenario {
+                crash_committee: 1,
+                lazy: 1,
+                ..Scenario::default()
+            },
+        );
     }
 }

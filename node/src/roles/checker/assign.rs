@@ -17,7 +17,7 @@ pub(super) fn live(
 ) -> bool {
     workers
         .get(worker)
-        .is_some_and(|w| !w.banned && now_ms <= w.last_seen_ms + liveness_ms)
+        .is_some_and(|w| now_ms >= w.banned_until_ms && now_ms <= w.last_seen_ms + liveness_ms)
 }
 
 impl Checker {
@@ -77,7 +77,10 @@ impl Checker {
                     // checker moves its shards on, whether or not its claim has arrived.
                     (Some(a), Some((_, at))) => {
                         now_ms > at + params.claim_timeout_ms
-                            || self.workers.get(&a.worker).is_some_and(|w| w.banned)
+                            || self
+                                .workers
+                                .get(&a.worker)
+                                .is_some_and(|w| now_ms < w.banned_until_ms)
                     }
                     (None, _) => false,
                 };
@@ -86,6 +89,7 @@ impl Checker {
                         shard.failed.insert(a.worker);
                     }
                     shard.claim = None;
+                    shard.claim_msg = None;
                     shard.attempt += 1;
                 }
             }
@@ -155,6 +159,7 @@ impl Checker {
                     .iter()
                     .filter(|w| {
                         !shard.failed.contains(w)
+                            && !job.excluded.contains(w)
                             && can_render(w)
                             && load.get(w).is_some_and(|l| *l < max)
                     })

@@ -20,12 +20,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 mod assign;
 mod forget;
+mod govern;
+mod peers;
 mod verify;
 mod votes;
 
 use pictor_protocol::{
-    rules, Assignment, Attestation, ClaimId, ContentId, Evidence, JobId, JobSpec, Keypair, Message,
-    PublicKey, QuorumCertificate, ResultClaim, ShardId, Verdict, VoteCollector,
+    rules, Assignment, Attestation, ClaimId, ContentId, DecisionCertificate, DecisionCollector,
+    DecisionVote, Evidence, Fault, JobId, JobSpec, Keypair, Ledger, Message, PublicKey,
+    QuorumCertificate, ResultClaim, ShardId, Verdict, VoteCollector,
 };
 
 use pictor_gpu::{CapabilityView, DeviceClass, DeviceInfo, HardwareRequirements};
@@ -77,6 +80,26 @@ pub struct CheckerParams {
     pub leader_timeout_ms: u64,
     /// What a worker must bring (from the network spec); empty: anything.
     pub requirements: HardwareRequirements,
+    /// A checker not heard from for this long is Offline: its committees move.
+    pub checker_liveness_ms: u64,
+    /// A worker's first ban lasts this long; each further offence doubles it.
+    pub ban_cooldown_ms: u64,
+    /// How this checker behaves: honestly, or (for demonstrations and tests of the
+    /// network's defences) as a faulty checker.
+    pub behaviour: Behaviour,
+}
+
+/// How a checker behaves. Only `Honest` is a checker anyone should run; the others show
+/// that the network catches them (`pictor render --lazy-checkers`, `--equivocating-checkers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Behaviour {
+    /// Checks every claim it attests.
+    #[default]
+    Honest,
+    /// Attests without re-rendering: states the claimed values as its own.
+    Lazy,
+    /// Signs two conflicting votes on every claim it checks.
+    Equivocating,
 }
 
 /// What the node loop tells the checker.
@@ -86,6 +109,14 @@ pub enum CheckerInput {
     Job(JobSpec),
     /// A worker announced itself (heartbeat).
     WorkerSeen(PublicKey),
+    /// A checker announced itself (heartbeat).
+    CheckerSeen(PublicKey),
+    /// A checker's vote on a governance action (its signature already checked).
+    DecisionVote(DecisionVote),
+    /// A decision certificate (checked by the node's validator; the ledger checks again).
+    Decision(DecisionCertificate),
+    /// Equivocation evidence (verified again by the ledger).
+    Evidence(Evidence),
     /// A worker's signed capability record (its signature already checked).
     Capability(CapabilityRecord),
     /// An assignment made by a committee member.
@@ -158,17 +189,36 @@ pub enum CheckerOutput {
         claim: ClaimId,
         verdict: Verdict,
     },
-    /// A worker is banned: its claim was rejected by quorum.
-    Banned(PublicKey),
+    /// A worker is banned until `until_ms`: its claim was rejected by quorum (its
+    /// `offences`-th).
+    Banned {
+        worker: PublicKey,
+        until_ms: u64,
+        offences: u32,
+    },
     /// A committee member signed two different votes on one claim (its second vote is not
-    /// counted). The evidence verifies on its own.
+    /// counted). The evidence verifies on its own; it is published with this.
     Equivocation(Box<Evidence>),
+    /// A checker is banned network-wide, for this fault.
+    CheckerBanned {
+        checker: PublicKey,
+        fault: Box<Fault>,
+    },
+    /// A job moved to a new committee.
+    Moved {
+        job: JobId,
+        generation: u32,
+        committee: Vec<PublicKey>,
+    },
 }
 
 #[derive(Debug, Default)]
 struct WorkerRecord {
     last_seen_ms: u64,
-    banned: bool,
+    /// Banned until then (0: never banned).
+    banned_until_ms: u64,
+    /// Claims of its rejected by quorum.
+    offences: u32,
     /// The engines its capability record names (`None`: no record yet).
     engines: Option<Vec<Engine>>,
     /// Whether its capability record meets the network's hardware requirements.
@@ -181,6 +231,8 @@ struct ShardState {
     assignment: Option<Assignment>,
     assigned_ms: u64,
     claim: Option<(ClaimId, u64)>,
+    /// The current claim itself (a member that joins the committee late checks it).
+    claim_msg: Option<ResultClaim>,
     failed: BTreeSet<PublicKey>,
     done: bool,
 }
@@ -193,6 +245,8 @@ struct JobState {
     shards: BTreeMap<ShardId, ShardState>,
     last_progress_ms: u64,
     leader_epoch: usize,
+    /// Workers that failed a shard of this job by quorum: kept off it.
+    excluded: BTreeSet<PublicKey>,
 }
 
 /// The checker's state.
@@ -200,7 +254,21 @@ struct JobState {
 pub struct Checker {
     keypair: Keypair,
     me: PublicKey,
-    checkers: Vec<PublicKey>,
+    /// The checker set and what it decided (bans, moved committees).
+    ledger: Ledger,
+    /// When each checker was last heard from.
+    checkers_seen: BTreeMap<PublicKey, u64>,
+    /// When this checker first ran (every checker counts as live for one liveness period).
+    started_ms: Option<u64>,
+    /// Votes on governance actions, until a quorum.
+    decisions: DecisionCollector,
+    /// Actions this checker voted for.
+    voted: BTreeSet<pictor_protocol::ActionId>,
+    /// Re-renders of peers' attestations and of faults to confirm.
+    peer_checks: BTreeMap<ClaimId, peers::PeerCheck>,
+    /// Attestations of uncertified claims of bit-exact jobs, for the peer checks that a
+    /// certificate starts.
+    held_attestations: BTreeMap<ClaimId, Vec<Attestation>>,
     params: CheckerParams,
     jobs: BTreeMap<JobId, JobState>,
     workers: BTreeMap<PublicKey, WorkerRecord>,
@@ -229,10 +297,17 @@ impl Checker {
     /// A checker with key `keypair` in a network whose active checkers are `checkers`.
     pub fn new(keypair: Keypair, checkers: Vec<PublicKey>, params: CheckerParams) -> Checker {
         let me = keypair.public();
+        let decisions = DecisionCollector::new(checkers.len(), govern::MAX_OPEN_DECISIONS);
         Checker {
             keypair,
             me,
-            checkers,
+            ledger: Ledger::new(&params.network, checkers, params.committee_size),
+            checkers_seen: BTreeMap::new(),
+            started_ms: None,
+            decisions,
+            voted: BTreeSet::new(),
+            peer_checks: BTreeMap::new(),
+            held_attestations: BTreeMap::new(),
             params,
             jobs: BTreeMap::new(),
             workers: BTreeMap::new(),
@@ -256,9 +331,16 @@ impl Checker {
         self.jobs.get(job).map(|j| j.committee.as_slice())
     }
 
-    /// Whether the worker is banned.
-    pub fn is_banned(&self, worker: &PublicKey) -> bool {
-        self.workers.get(worker).is_some_and(|w| w.banned)
+    /// Whether the worker is banned (serving a cool-down) at `now_ms`.
+    pub fn is_banned(&self, worker: &PublicKey, now_ms: u64) -> bool {
+        self.workers
+            .get(worker)
+            .is_some_and(|w| now_ms < w.banned_until_ms)
+    }
+
+    /// The checker set's ledger as this checker holds it.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// The number of workers that may receive shards now.
@@ -281,8 +363,15 @@ impl Checker {
     /// Feeds one input; returns what to do.
     pub fn handle(&mut self, now_ms: u64, input: CheckerInput) -> Vec<CheckerOutput> {
         let mut out = Vec::new();
+        self.started_ms.get_or_insert(now_ms);
         match input {
             CheckerInput::Job(spec) => self.on_job(now_ms, spec, &mut out),
+            CheckerInput::CheckerSeen(checker) => {
+                self.checkers_seen.insert(checker, now_ms);
+            }
+            CheckerInput::DecisionVote(vote) => self.on_decision_vote(now_ms, vote, &mut out),
+            CheckerInput::Decision(cert) => self.on_decision(now_ms, cert, &mut out),
+            CheckerInput::Evidence(evidence) => self.on_evidence(now_ms, evidence, &mut out),
             CheckerInput::WorkerSeen(worker) => {
                 self.workers.entry(worker).or_default().last_seen_ms = now_ms;
                 self.assign_all(now_ms, &mut out);
@@ -290,7 +379,7 @@ impl Checker {
             CheckerInput::Capability(record) => self.on_capability(now_ms, record, &mut out),
             CheckerInput::Assignment(a) => self.on_assignment(now_ms, a, &mut out),
             CheckerInput::Claim(claim) => self.on_claim(now_ms, claim, &mut out),
-            CheckerInput::Rows { claim, rows } => self.on_rows(claim, rows, &mut out),
+            CheckerInput::Rows { claim, rows } => self.on_rows(now_ms, claim, rows, &mut out),
             CheckerInput::Rerendered { claim, pixels } => {
                 self.on_rerendered(now_ms, claim, pixels, &mut out)
             }
@@ -302,7 +391,8 @@ impl Checker {
             CheckerInput::Forget(job) => self.forget(&job),
             CheckerInput::Tick => {
                 self.publish_overdue_certificates(now_ms, &mut out);
-                self.on_tick(now_ms, &mut out)
+                self.on_tick(now_ms, &mut out);
+                self.govern(now_ms, &mut out);
             }
         }
         out
@@ -333,7 +423,7 @@ impl Checker {
         if self.jobs.contains_key(&id) || self.jobs.len() >= MAX_JOBS {
             return;
         }
-        let committee = rules::committee(&id, &self.checkers, self.params.committee_size);
+        let committee = self.ledger.committee(&id);
         let samples = rules::samples_per_checker(
             committee.len(),
             rules::FRAUD_FRACTION,
@@ -353,6 +443,7 @@ impl Checker {
                 shards,
                 last_progress_ms: now_ms,
                 leader_epoch: 0,
+                excluded: BTreeSet::new(),
             },
         );
         // Assignments (and through them, claims) and votes that arrived before the job

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 
 use pictor_protocol::{
-    rules, seed_signature, Attestation, ClaimId, Engine, Message, PixelSample, RegionScore,
-    ResultClaim,
+    rules, seed_signature, verdict_of, Attestation, ClaimId, Engine, Message, PixelSample,
+    RegionScore, ResultClaim, Verdict,
 };
 
-use super::{perceptual, Checker, CheckerOutput, MAX_EARLY};
+use super::{perceptual, Behaviour, Checker, CheckerOutput, MAX_EARLY};
 
 /// A claim this checker verifies, from its sample to its attestation.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ impl Checker {
         out: &mut Vec<CheckerOutput>,
     ) {
         let id = claim.id();
-        if self.is_banned(&claim.worker) {
+        if self.is_banned(&claim.worker, now_ms) {
             return;
         }
         let Some(job) = self.jobs.get_mut(&claim.shard.job) else {
@@ -71,19 +71,31 @@ impl Checker {
         let freed_a_slot = shard.claim.is_none();
         if freed_a_slot {
             shard.claim = Some((id, now_ms));
+            shard.claim_msg = Some(claim.clone());
             job.last_progress_ms = now_ms;
         }
         let verify = job.committee.contains(&self.me) && !self.claims.contains_key(&id);
-        let samples = job.samples;
-        let bit_exact = job.spec.engine.is_bit_exact();
         if freed_a_slot {
             // The worker has room for another shard: refill its queue now, not at the
             // next tick, so that it never waits with shards left to render.
             self.assign_all(now_ms, out);
         }
-        if !verify {
-            return;
+        if verify {
+            self.start_verify(claim, out);
         }
+    }
+
+    /// Starts this committee member's check of a claim: its sample, then the rows.
+    pub(super) fn start_verify(&mut self, claim: ResultClaim, out: &mut Vec<CheckerOutput>) {
+        let id = claim.id();
+        let Some(job) = self.jobs.get(&claim.shard.job) else {
+            return;
+        };
+        let Some(rect) = job.spec.tile_rect(claim.shard.tile) else {
+            return;
+        };
+        let samples = job.samples;
+        let bit_exact = job.spec.engine.is_bit_exact();
         let (_, seed) = seed_signature(&self.keypair, &self.params.network, &id);
         let (positions, regions, rows) = if bit_exact {
             let positions = rules::sample_pixels(&seed, rect.w, rect.h, samples);
@@ -118,6 +130,7 @@ impl Checker {
 
     pub(super) fn on_rows(
         &mut self,
+        now_ms: u64,
         id: ClaimId,
         rows: Result<Vec<(u32, Vec<u8>)>, String>,
         out: &mut Vec<CheckerOutput>,
@@ -171,6 +184,11 @@ impl Checker {
             }
         }
         state.claimed = claimed;
+        if self.params.behaviour == Behaviour::Lazy {
+            // A lazy checker renders nothing: it states the claimed values as its own.
+            let copied = state.claimed.clone();
+            return self.on_rerendered(now_ms, id, Ok(copied), out);
+        }
         out.push(CheckerOutput::Rerender {
             claim: id,
             job: state.claim.shard.job,
@@ -190,6 +208,9 @@ impl Checker {
         pixels: Result<Vec<[u8; 3]>, String>,
         out: &mut Vec<CheckerOutput>,
     ) {
+        if self.on_peer_rerendered(now_ms, id, &pixels, out) {
+            return;
+        }
         let Some(state) = self.claims.get_mut(&id) else {
             return;
         };
@@ -210,9 +231,24 @@ impl Checker {
                 claimed,
             })
             .collect();
-        let attestation =
-            Attestation::create(&self.keypair, &self.params.network, &state.claim, samples);
+        let claim = state.claim.clone();
         state.attested = true;
+        if self.params.behaviour == Behaviour::Equivocating {
+            // A second vote with the other verdict, on doctored values.
+            let mut other = samples.clone();
+            if verdict_of(&samples) == Verdict::Valid {
+                if let Some(s) = other.first_mut() {
+                    s.expected[0] ^= 0xff;
+                }
+            } else {
+                for s in other.iter_mut() {
+                    s.expected = s.claimed;
+                }
+            }
+            let second = Attestation::create(&self.keypair, &self.params.network, &claim, other);
+            out.push(CheckerOutput::Publish(Message::Attestation(second)));
+        }
+        let attestation = Attestation::create(&self.keypair, &self.params.network, &claim, samples);
         self.publish_attestation(now_ms, attestation, out);
     }
 

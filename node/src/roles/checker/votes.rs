@@ -39,7 +39,7 @@ impl Checker {
             }
             return;
         };
-        if !job.committee.contains(&a.checker) {
+        if !job.committee.contains(&a.checker) || self.ledger.is_banned(&a.checker) {
             return;
         }
         if let Some(rect) = job.spec.tile_rect(a.vote.shard.tile) {
@@ -66,10 +66,21 @@ impl Checker {
             return;
         };
         match collected {
-            Collected::Certified(qc) => self.on_quorum(now_ms, qc, out),
-            // The second vote is not counted; the evidence goes out for everyone to see.
-            Collected::Equivocation(evidence) => out.push(CheckerOutput::Equivocation(evidence)),
-            // Pending or a duplicate: nothing to do yet.
+            Collected::Certified(qc) => {
+                self.hold_attestation(&a, out);
+                self.on_quorum(now_ms, qc, out)
+            }
+            Collected::Pending => self.hold_attestation(&a, out),
+            // The second vote is not counted; the evidence goes out for everyone to see,
+            // and bans the checker here at once.
+            Collected::Equivocation(evidence) => {
+                out.push(CheckerOutput::Publish(Message::Evidence(
+                    (*evidence).clone(),
+                )));
+                self.on_evidence(now_ms, (*evidence).clone(), out);
+                out.push(CheckerOutput::Equivocation(evidence));
+            }
+            // A duplicate: nothing to do.
             _ => {}
         }
     }
@@ -126,11 +137,15 @@ impl Checker {
         if self.certified.contains_key(&claim) {
             return;
         }
+        if !self.jobs.contains_key(&qc.vote.shard.job) {
+            return;
+        }
+        self.certified.insert(claim, qc.vote.shard.job);
+        self.collectors.remove(&claim);
+        self.check_dissenters(&qc, out);
         let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {
             return;
         };
-        self.certified.insert(claim, qc.vote.shard.job);
-        self.collectors.remove(&claim);
         let Some(shard) = job.shards.get_mut(&qc.vote.shard) else {
             return;
         };
@@ -170,11 +185,21 @@ impl Checker {
                 }
                 if let Some(worker) = worker {
                     shard.failed.insert(worker);
+                    job.excluded.insert(worker);
+                    // Each rejected claim is an offence; the cool-down doubles with each.
                     let record = self.workers.entry(worker).or_default();
-                    if !record.banned {
-                        record.banned = true;
-                        out.push(CheckerOutput::Banned(worker));
-                    }
+                    record.offences = record.offences.saturating_add(1);
+                    let until_ms =
+                        now_ms.saturating_add(pictor_protocol::governance::ban_cooldown_ms(
+                            self.params.ban_cooldown_ms,
+                            record.offences,
+                        ));
+                    record.banned_until_ms = record.banned_until_ms.max(until_ms);
+                    out.push(CheckerOutput::Banned {
+                        worker,
+                        until_ms: record.banned_until_ms,
+                        offences: record.offences,
+                    });
                 }
                 self.assign_all(now_ms, out);
             }

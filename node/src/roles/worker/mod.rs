@@ -20,6 +20,8 @@ use pictor_protocol::{
 pub const MAX_EARLY_ASSIGNMENTS: usize = 1024;
 /// Assignments queued for rendering.
 pub const MAX_QUEUE: usize = 4096;
+/// Jobs whose moved committees a worker remembers.
+const MAX_MOVED: usize = 10_000;
 
 /// What a worker is, for the claims it makes.
 #[derive(Debug, Clone)]
@@ -63,6 +65,11 @@ pub enum WorkerInput {
     ShardDone(ShardId),
     /// A job is finished or pruned: forget it.
     Forget(JobId),
+    /// The checker set moved a job to a new committee: its members may assign too.
+    Moved {
+        job: JobId,
+        committee: Vec<PublicKey>,
+    },
     /// The render started by [`WorkerOutput::Render`] finished (or could not start).
     Rendered {
         assignment: Assignment,
@@ -105,6 +112,8 @@ pub struct Worker {
     done: BTreeSet<ShardId>,
     /// Outputs rendered so far (decides which ones a faulty worker falsifies).
     rendered: u64,
+    /// Members of the committees a job moved to (besides its first committee).
+    moved: BTreeMap<JobId, BTreeSet<PublicKey>>,
     started: bool,
     stopping: bool,
 }
@@ -118,6 +127,7 @@ impl Worker {
             jobs: BTreeMap::new(),
             queue: VecDeque::new(),
             early: BTreeMap::new(),
+            moved: BTreeMap::new(),
             current: None,
             claimed: BTreeSet::new(),
             done: BTreeSet::new(),
@@ -174,6 +184,7 @@ impl Worker {
             WorkerInput::Forget(job) => {
                 self.jobs.remove(&job);
                 self.early.remove(&job);
+                self.moved.remove(&job);
                 self.queue.retain(|a| a.shard.job != job);
                 self.claimed.retain(|(s, _)| s.job != job);
                 self.done.retain(|s| s.job != job);
@@ -192,6 +203,11 @@ impl Worker {
                     }),
                 }
             }
+            WorkerInput::Moved { job, committee } => {
+                if self.moved.contains_key(&job) || self.moved.len() < MAX_MOVED {
+                    self.moved.entry(job).or_default().extend(committee);
+                }
+            }
             WorkerInput::Start => self.started = true,
             WorkerInput::Stop => self.stopping = true,
         }
@@ -200,12 +216,15 @@ impl Worker {
     }
 
     fn is_from_committee(&self, a: &Assignment) -> bool {
-        rules::committee(
-            &a.shard.job,
-            &self.params.checkers,
-            self.params.committee_size,
-        )
-        .contains(&a.assigned_by)
+        self.moved
+            .get(&a.shard.job)
+            .is_some_and(|m| m.contains(&a.assigned_by))
+            || rules::committee(
+                &a.shard.job,
+                &self.params.checkers,
+                self.params.committee_size,
+            )
+            .contains(&a.assigned_by)
     }
 
     fn enqueue(&mut self, a: Assignment) {
