@@ -190,6 +190,30 @@ impl VoteCollector {
         }
     }
 
+    /// The certificate the votes already held make, if they make one and none was made
+    /// yet (after [`VoteCollector::regroup`], the members that stay may already agree).
+    pub fn quorum(&mut self) -> Option<QuorumCertificate> {
+        if self.certified.is_some() {
+            return None;
+        }
+        let needed = rules::quorum_threshold(self.committee.len());
+        let votes: BTreeSet<Vote> = self.votes.values().map(|(v, _)| *v).collect();
+        for vote in votes {
+            let signatures: Vec<(PublicKey, Signature)> = self
+                .votes
+                .iter()
+                .filter(|(_, (v, _))| *v == vote)
+                .map(|(k, (_, s))| (*k, *s))
+                .collect();
+            if signatures.len() >= needed {
+                let qc = QuorumCertificate { vote, signatures };
+                self.certified = Some(qc.clone());
+                return Some(qc);
+            }
+        }
+        None
+    }
+
     /// Drops `checker`'s vote (it was banned). The quorum stays more than two thirds of
     /// the whole committee; the caller no longer feeds that checker's votes.
     pub fn drop_vote(&mut self, checker: &PublicKey) {

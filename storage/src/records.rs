@@ -126,6 +126,9 @@ impl Store {
     pub fn put_attestation(&self, attestation: &Attestation) -> Result<bool, StorageError> {
         let mut key = claim_key(&attestation.vote.shard.job, &attestation.vote.claim);
         key.extend_from_slice(attestation.checker.as_bytes());
+        // Keyed by verdict too: a checker's second, conflicting vote is stored and acted
+        // on (it is the evidence of its equivocation), not dropped as a duplicate.
+        key.push(attestation.vote.verdict as u8);
         put(&self.attestations, &key, attestation)
     }
 

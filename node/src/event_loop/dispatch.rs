@@ -67,34 +67,8 @@ impl EventLoop {
                     work.push(Work::Checker(CheckerInput::DecisionVote(v)));
                 }
             }
-            Message::Decision(cert) => {
-                let applied = self.ledger.lock().apply(&cert);
-                match applied {
-                    Ok(pictor_protocol::Applied::Moved { job, generation }) => {
-                        let committee = self.ledger.lock().committee(&job);
-                        info!(job = %job.short(), generation, "job moved to a new committee");
-                        work.push(Work::Worker(WorkerInput::Moved { job, committee }));
-                    }
-                    Ok(pictor_protocol::Applied::Banned(checker)) => {
-                        warn!(checker = %checker.short(), decision = %cert.action.describe(), "checker banned by the checker set");
-                    }
-                    Ok(_) => {}
-                    Err(e) => debug!(error = %e, "decision not applied"),
-                }
-                if to_checker {
-                    work.push(Work::Checker(CheckerInput::Decision(cert)));
-                }
-            }
-            Message::Evidence(evidence) => {
-                if let Ok(pictor_protocol::Applied::Banned(checker)) =
-                    self.ledger.lock().apply_evidence(&evidence)
-                {
-                    warn!(checker = %checker.short(), "checker banned: it signed two conflicting votes");
-                }
-                if to_checker {
-                    work.push(Work::Checker(CheckerInput::Evidence(evidence)));
-                }
-            }
+            Message::Decision(cert) => self.on_decision(cert, to_checker, &mut work),
+            Message::Evidence(evidence) => self.on_evidence(evidence, to_checker, &mut work),
             Message::Capability(c) => {
                 debug!(node = %c.node.short(), devices = c.devices.len(), "capability record");
                 if to_checker {
@@ -252,13 +226,8 @@ impl EventLoop {
                 fault = %fault.describe(),
                 "checker banned"
             ),
-            CheckerOutput::Moved {
-                job,
-                generation,
-                committee,
-            } => {
-                info!(job = %job.short(), generation, members = committee.len(), "job moved to a new committee");
-            }
+            // The loop logs the move when the certificate reaches it (`govern.rs`).
+            CheckerOutput::Moved { .. } => {}
             CheckerOutput::Equivocation(evidence) => warn!(
                 checker = %evidence.checker.short(),
                 claim = %evidence.first.0.claim,

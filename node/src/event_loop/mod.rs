@@ -8,6 +8,7 @@
 mod commands;
 mod dispatch;
 mod gossip;
+mod govern;
 mod prune;
 mod start;
 mod swarm;

@@ -206,13 +206,19 @@ impl Checker {
             .filter(|s| !s.done)
             .filter_map(|s| s.claim_msg.clone())
             .collect();
+        let mut reached = Vec::new();
         for claim in &claims {
             let id = claim.id();
-            let collector = match self.collectors.get(&id) {
+            let mut collector = match self.collectors.get(&id) {
                 Some(c) => c.regroup(&committee),
                 None => VoteCollector::new(&network, id, &committee),
             };
+            // The members that stay may already agree: a quorum of the new committee.
+            reached.extend(collector.quorum());
             self.collectors.insert(id, collector);
+        }
+        for qc in reached {
+            self.on_quorum(now_ms, qc, out);
         }
         // A new member checks the claims in flight; the others' votes are kept.
         if committee.contains(&self.me) {

@@ -89,7 +89,12 @@ impl Checker {
     /// attestations; one certificate on the wire is enough. The job's leader publishes it at
     /// once, the others only if none has been seen after a grace period (the leader may be
     /// gone).
-    fn on_quorum(&mut self, now_ms: u64, qc: QuorumCertificate, out: &mut Vec<CheckerOutput>) {
+    pub(super) fn on_quorum(
+        &mut self,
+        now_ms: u64,
+        qc: QuorumCertificate,
+        out: &mut Vec<CheckerOutput>,
+    ) {
         let leader = self
             .jobs
             .get(&qc.vote.shard.job)

@@ -1,0 +1,54 @@
+//! The end of a render's summary: every checker of the network with its status and what
+//! was found against it.
+
+use std::time::{Duration, Instant};
+
+use super::{peer::JobPeer, CheckerReport};
+
+/// Every checker's status and findings, from the creator's view. A local network with
+/// faulty checkers is given a short while for the last bans to arrive (a ban by decision
+/// follows the certificate that exposed the fault).
+pub(super) async fn checker_report(peer: &JobPeer) -> Vec<CheckerReport> {
+    let faulty: Vec<&String> = peer
+        .checkers
+        .iter()
+        .filter(|(_, b)| *b != "honest")
+        .map(|(k, _)| k)
+        .collect();
+    let deadline = Instant::now() + BAN_GRACE;
+    loop {
+        let Ok(snapshot) = peer.client.network().await else {
+            return Vec::new();
+        };
+        let caught = faulty.iter().all(|k| {
+            snapshot.checkers.iter().any(|(s, c)| {
+                c.key.starts_with(k.as_str()) && *s == pictor_protocol::CheckerStatus::Banned
+            })
+        });
+        if caught || Instant::now() >= deadline {
+            return snapshot
+                .checkers
+                .into_iter()
+                .filter(|(_, c)| c.genesis)
+                .map(|(status, c)| {
+                    let short: String = c.key.chars().take(8).collect();
+                    let behaviour = peer
+                        .checkers
+                        .iter()
+                        .find(|(k, _)| *k == short)
+                        .map_or("unknown", |(_, b)| b);
+                    CheckerReport {
+                        key: short,
+                        behaviour,
+                        status,
+                        findings: c.findings,
+                    }
+                })
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How long a render waits after its last frame for the bans of faulty checkers.
+const BAN_GRACE: Duration = Duration::from_secs(15);

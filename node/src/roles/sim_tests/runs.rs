@@ -1,0 +1,280 @@
+//! The runs of the simulation: the network of the module above under each scenario, and
+//! what must hold at the end of every run.
+
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use pictor_protocol::{ContentId, Engine, FrameRange, JobSpec, Keypair, PublicKey, Verdict};
+
+use super::*;
+
+fn job_spec(nonce: u64) -> JobSpec {
+    JobSpec {
+        creator: Keypair::from_seed([90 + nonce as u8; 32]).public(),
+        scene: ContentId::of(b"scene"),
+        scene_name: "scene.gltf".into(),
+        engine: Engine::Builtin,
+        frames: FrameRange { first: 1, last: 2 },
+        width: 80,
+        height: 48,
+        samples: 1,
+        tile: 32,
+        price_cap: 0,
+        nonce,
+    }
+}
+
+/// What goes wrong in a run besides the two cheating workers.
+#[derive(Default)]
+struct Scenario {
+    /// Committee members of the first job that crash before it arrives (how many).
+    crash_committee: usize,
+    /// Committee members of the first job that attest without checking (how many).
+    lazy: usize,
+    /// Committee members of the first job that sign two conflicting votes (how many).
+    equivocating: usize,
+}
+
+fn run(seed: u64) {
+    let sim = simulate(seed, &Scenario::default());
+    // Simulated time, so deterministic: no shard may wait for a timeout (leader 10 s,
+    // claim 30 s) when every checker is up and only workers cheat.
+    assert!(
+        sim.done_at < 5_000,
+        "seed {seed}: finished at {} ms, a shard waited for a timeout",
+        sim.done_at
+    );
+}
+
+fn simulate(seed: u64, scenario: &Scenario) -> Sim {
+    let checker_keys: Vec<Keypair> = (1..=7).map(|i| Keypair::from_seed([i; 32])).collect();
+    let set: Vec<PublicKey> = checker_keys.iter().map(Keypair::public).collect();
+    let params = CheckerParams {
+        network: "sim".into(),
+        committee_size: 4,
+        max_outstanding: 2,
+        shard_timeout_ms: 30_000,
+        claim_timeout_ms: 30_000,
+        worker_liveness_ms: 5_000,
+        leader_timeout_ms: 10_000,
+        requirements: Default::default(),
+        // Checkers here send no heartbeats: none is ever taken for offline.
+        checker_liveness_ms: 3_000,
+        ban_cooldown_ms: 60_000,
+        behaviour: Default::default(),
+    };
+    let first_job = job_spec(0).id();
+    let first_committee = pictor_protocol::rules::committee(&first_job, &set, 4);
+    let index = |k: &PublicKey| set.iter().position(|s| s == k);
+    let lazy: Vec<usize> = first_committee
+        .iter()
+        .rev()
+        .take(scenario.lazy)
+        .filter_map(index)
+        .collect();
+    let equivocating: Vec<usize> = first_committee
+        .iter()
+        .rev()
+        .skip(scenario.lazy)
+        .take(scenario.equivocating)
+        .filter_map(index)
+        .collect();
+    let mut sim = Sim {
+        rng: Rng(seed | 1),
+        now: 0,
+        seq: 0,
+        queue: BinaryHeap::new(),
+        checkers: checker_keys
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let mut params = params.clone();
+                params.behaviour = if lazy.contains(&i) {
+                    Behaviour::Lazy
+                } else if equivocating.contains(&i) {
+                    Behaviour::Equivocating
+                } else {
+                    Behaviour::Honest
+                };
+                Checker::new(k, set.clone(), params)
+            })
+            .collect(),
+        workers: (0..5)
+            .map(|i| Keypair::from_seed([100 + i; 32]).public())
+            .collect(),
+        faulty: [1, 3].into_iter().collect(),
+        jobs: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        rendered: BTreeSet::new(),
+        finals: BTreeMap::new(),
+        certified_outputs: BTreeMap::new(),
+        banned: BTreeSet::new(),
+        crashed: BTreeSet::new(),
+        checker_bans: BTreeSet::new(),
+        moves: BTreeSet::new(),
+        done_at: 0,
+    };
+    sim.at(0, Event::Tick);
+    for nonce in 0..2 {
+        let spec = job_spec(nonce);
+        sim.jobs.insert(spec.id(), spec.clone());
+        for i in 0..sim.checkers.len() {
+            let delay = 300 + sim.rng.between(1, 80);
+            sim.at(delay, Event::ToChecker(i, CheckerInput::Job(spec.clone())));
+        }
+    }
+    let jobs: Vec<JobSpec> = sim.jobs.values().cloned().collect();
+    if scenario.crash_committee > 0 {
+        let first = pictor_protocol::rules::committee(&jobs[0].id(), &set, 4);
+        for key in first.iter().skip(1).take(scenario.crash_committee) {
+            if let Some(i) = set.iter().position(|k| k == key) {
+                sim.crashed.insert(i);
+            }
+        }
+    }
+    let done = |sim: &Sim| {
+        jobs.iter().all(|spec| {
+            spec.shards().iter().all(|shard| {
+                (0..sim.checkers.len())
+                    .filter(|i| !sim.crashed.contains(i))
+                    .all(|i| matches!(sim.finals.get(&(i, *shard)), Some((Verdict::Valid, _))))
+            })
+        })
+    };
+    while sim.now < 600_000 && !done(&sim) {
+        assert!(sim.step(), "the simulation ran dry");
+    }
+    assert!(
+        done(&sim),
+        "seed {seed}: not every shard was certified by {} ms",
+        sim.now
+    );
+    sim.done_at = sim.now;
+    // Decisions that follow the last certificates (bans of faulty checkers) settle.
+    let settle = sim.now + 10_000;
+    while sim.now < settle && sim.step() {}
+    let faulty_checkers: BTreeSet<PublicKey> = lazy
+        .iter()
+        .chain(&equivocating)
+        .map(|&i| sim.checkers[i].key())
+        .collect();
+    for (i, c) in sim.checkers.iter().enumerate() {
+        if sim.crashed.contains(&i) || faulty_checkers.contains(&c.key()) {
+            continue;
+        }
+        for k in &faulty_checkers {
+            assert!(
+                c.ledger().is_banned(k),
+                "seed {seed}: checker {i} does not know faulty checker {} is banned",
+                k.short()
+            );
+        }
+        for other in sim.checkers.iter().map(Checker::key) {
+            if !faulty_checkers.contains(&other) {
+                assert!(
+                    !c.ledger().is_banned(&other),
+                    "seed {seed}: honest checker {} banned",
+                    other.short()
+                );
+            }
+        }
+    }
+    if scenario.crash_committee > 0 {
+        for i in (0..sim.checkers.len()).filter(|i| !sim.crashed.contains(i)) {
+            assert!(
+                sim.moves.contains(&(i, first_job)),
+                "seed {seed}: checker {i} never moved the job whose committee crashed"
+            );
+        }
+    }
+    for spec in &jobs {
+        for shard in spec.shards() {
+            let honest = ContentId::of(&truth(spec, &shard).to_block());
+            for ((_, s), (verdict, claim)) in sim.finals.iter().filter(|((_, s), _)| *s == shard) {
+                if *verdict == Verdict::Valid {
+                    let output = sim.certified_outputs.get(claim).copied();
+                    assert!(
+                        output.is_none() || output == Some(honest),
+                        "seed {seed}: {s} accepted a forged output"
+                    );
+                }
+            }
+        }
+    }
+    let banned: BTreeSet<PublicKey> = sim.banned.iter().map(|(_, w)| *w).collect();
+    for &f in &sim.faulty {
+        assert!(
+            banned.contains(&sim.workers[f]),
+            "seed {seed}: cheater {f} not banned"
+        );
+    }
+    for (w, key) in sim.workers.iter().enumerate() {
+        if !sim.faulty.contains(&w) {
+            assert!(
+                !banned.contains(key),
+                "seed {seed}: honest worker {w} banned"
+            );
+        }
+    }
+    sim
+}
+
+#[test]
+fn reordered_network_with_cheaters_certifies_only_honest_outputs() {
+    for seed in 1..=20 {
+        run(seed * 7919);
+    }
+}
+
+#[test]
+fn a_job_whose_committee_lost_half_its_members_moves_and_finishes() {
+    for seed in 1..=10 {
+        simulate(
+            seed * 104_729,
+            &Scenario {
+                crash_committee: 2,
+                ..Scenario::default()
+            },
+        );
+    }
+}
+
+#[test]
+fn a_lazy_checker_is_caught_and_banned_by_every_honest_checker() {
+    for seed in 1..=10 {
+        simulate(
+            seed * 15_485_863,
+            &Scenario {
+                lazy: 1,
+                ..Scenario::default()
+            },
+        );
+    }
+}
+
+#[test]
+fn an_equivocating_checker_is_banned_everywhere() {
+    for seed in 1..=10 {
+        simulate(
+            seed * 32_452_843,
+            &Scenario {
+                equivocating: 1,
+                ..Scenario::default()
+            },
+        );
+    }
+}
+
+#[test]
+fn a_crashed_lazy_and_equivocating_mix_within_the_fault_budget() {
+    // Seven checkers tolerate two faulty ones: one lazy and one crashed member.
+    for seed in 1..=5 {
+        simulate(
+            seed * 49_979_687,
+            &Scenario {
+                crash_committee: 1,
+                lazy: 1,
+                ..Scenario::default()
+            },
+        );
+    }
+}

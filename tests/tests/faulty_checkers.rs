@@ -1,0 +1,103 @@
+//! Checkers that cheat, over real sockets: a local network of real libp2p nodes where one
+//! checker of four attests without checking (lazy) or signs conflicting votes
+//! (equivocating). The frames stay right, the faulty checker is banned with what was found
+//! against it, and no honest checker is.
+
+use std::time::Duration;
+
+use pictor_gpu::decode_png;
+use pictor_node::render::{render_direct, render_network, RenderRequest, RenderSummary};
+use pictor_protocol::CheckerStatus;
+use pictor_tests::example_scene;
+
+fn request(
+    out: &std::path::Path,
+    faulty_workers: usize,
+    lazy: usize,
+    equivocating: usize,
+) -> RenderRequest {
+    RenderRequest {
+        scene: example_scene("cornell-box.gltf"),
+        engine: pictor_protocol::Engine::Builtin,
+        blender_device: pictor_gpu::BlenderDevice::Cpu,
+        frames: "1-2".parse().expect("frame range"),
+        width: 96,
+        height: 64,
+        samples: 4,
+        tile: 32,
+        out: out.to_path_buf(),
+        checkers: 4,
+        workers: 3,
+        faulty_workers,
+        lazy_checkers: lazy,
+        equivocating_checkers: equivocating,
+        stall_timeout: Duration::from_secs(120),
+        requirements: Default::default(),
+        network: None,
+        home: None,
+    }
+}
+
+fn same_frames(network: &RenderSummary, direct: &RenderSummary) {
+    assert_eq!(network.frames.len(), direct.frames.len());
+    for (n, d) in network.frames.iter().zip(&direct.frames) {
+        let n = decode_png(&std::fs::read(n).expect("frame")).expect("decodes");
+        let d = decode_png(&std::fs::read(d).expect("frame")).expect("decodes");
+        assert_eq!(n, d, "a network frame differs from the direct render");
+    }
+}
+
+fn assert_caught(summary: &RenderSummary, behaviour: &str, finding: &str) {
+    assert_eq!(
+        summary.checker_report.len(),
+        4,
+        "{:?}",
+        summary.checker_report
+    );
+    for c in &summary.checker_report {
+        if c.behaviour == behaviour {
+            assert_eq!(c.status, CheckerStatus::Banned, "{c:?}");
+            assert!(
+                c.findings.iter().any(|f| f.contains(finding)),
+                "the {behaviour} checker's findings name {finding}: {c:?}"
+            );
+        } else {
+            assert_eq!(c.behaviour, "honest");
+            assert_ne!(
+                c.status,
+                CheckerStatus::Banned,
+                "honest checker banned: {c:?}"
+            );
+            assert!(c.findings.is_empty(), "{c:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazy_checker_is_caught_when_a_cheating_worker_tests_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let direct =
+        render_direct(&request(&dir.path().join("direct"), 0, 0, 0), |_| {}).expect("direct");
+    let network = render_network(&request(&dir.path().join("network"), 1, 1, 0), |_| {})
+        .await
+        .expect("network render");
+    same_frames(&network, &direct);
+    assert!(
+        network.claims_rejected >= 1,
+        "the cheating worker was caught"
+    );
+    assert_caught(&network, "lazy", "false attestation");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equivocating_checker_is_banned_by_its_own_evidence() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let direct =
+        render_direct(&request(&dir.path().join("direct"), 0, 0, 0), |_| {}).expect("direct");
+    let network = render_network(&request(&dir.path().join("network"), 0, 0, 1), |_| {})
+        .await
+        .expect("network render");
+    same_frames(&network, &direct);
+    assert_eq!(network.claims_rejected, 0);
+    assert_caught(&network, "equivocating", "equivocation");
+}
