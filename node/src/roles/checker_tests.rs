@@ -463,4 +463,5 @@ fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
     assert!(assigned.iter().all(|x| x.worker == fast), "{assigned:?}");
 }
 
+mod allocation;
 mod votes;

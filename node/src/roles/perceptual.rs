@@ -6,19 +6,6 @@ use pictor_gpu::{
 };
 use pictor_protocol::{Engine, RegionScore};
 
-/// The device class a claim's device string names: GPUs render with CUDA or OptiX.
-pub(crate) fn device_class(device: &str) -> DeviceClass {
-    let d = device.to_ascii_lowercase();
-    if ["cuda", "optix", "gpu", "hip", "metal", "oneapi"]
-        .iter()
-        .any(|k| d.contains(k))
-    {
-        DeviceClass::Gpu
-    } else {
-        DeviceClass::Cpu
-    }
-}
-
 /// Blender's render engine for a job's engine.
 pub(crate) fn blender_engine(engine: Engine) -> BlenderEngine {
     match engine {
@@ -30,15 +17,16 @@ pub(crate) fn blender_engine(engine: Engine) -> BlenderEngine {
 /// Scores one region: PSNR and SSIM of the checker's re-render (`expected`) against the
 /// worker's verified rows (`claimed`), and whether they meet the thresholds of the engine
 /// for the worker's device class (checkers re-render on the CPU; a GPU worker's output is
-/// held to the looser cross-device thresholds).
+/// held to the looser cross-device thresholds). The class comes from the worker's signed
+/// capability record, never from a field of its claim.
 pub(crate) fn score_region(
     (x, y, w, h): (u32, u32, u32, u32),
     expected: &[u8],
     claimed: &[u8],
-    worker_device: &str,
+    class: DeviceClass,
     engine: Engine,
 ) -> RegionScore {
-    let thresholds = Thresholds::for_blender(blender_engine(engine), device_class(worker_device));
+    let thresholds = Thresholds::for_blender(blender_engine(engine), class);
     let (psnr_cdb, ssim_ppm, pass) =
         if expected.len() != claimed.len() || expected.len() != (w as usize) * (h as usize) * 3 {
             (0, 0, false)
@@ -74,13 +62,13 @@ pub(crate) fn score_regions(
     regions: &[(u32, u32, u32, u32)],
     expected: &[Vec<u8>],
     claimed: &[Vec<u8>],
-    worker_device: &str,
+    class: DeviceClass,
     engine: Engine,
 ) -> Vec<RegionScore> {
     let mut scores: Vec<RegionScore> = regions
         .iter()
         .zip(expected.iter().zip(claimed))
-        .map(|(&rect, (e, c))| score_region(rect, e, c, worker_device, engine))
+        .map(|(&rect, (e, c))| score_region(rect, e, c, class, engine))
         .collect();
     let well_formed = regions.len() == expected.len()
         && regions.len() == claimed.len()
@@ -90,7 +78,6 @@ pub(crate) fn score_regions(
             .all(|(&(_, _, w, h), (e, c))| {
                 e.len() == (w as usize) * (h as usize) * 3 && c.len() == e.len()
             });
-    let class = device_class(worker_device);
     let pooled_pass = well_formed && {
         let pairs: Vec<RegionPair<'_>> = regions
             .iter()
@@ -124,14 +111,20 @@ mod tests {
     #[test]
     fn identical_regions_pass_and_garbage_fails() {
         let a: Vec<u8> = (0..8 * 8 * 3).map(|i| (i * 7 % 251) as u8).collect();
-        let same = score_region((0, 0, 8, 8), &a, &a, "cpu", Engine::Blender);
+        let same = score_region((0, 0, 8, 8), &a, &a, DeviceClass::Cpu, Engine::Blender);
         assert!(same.pass);
         assert_eq!(same.psnr_cdb, u32::MAX);
         assert_eq!(same.ssim_ppm, 1_000_000);
         let b: Vec<u8> = a.iter().map(|v| v.wrapping_add(97)).collect();
-        let other = score_region((0, 0, 8, 8), &a, &b, "cpu", Engine::Blender);
+        let other = score_region((0, 0, 8, 8), &a, &b, DeviceClass::Cpu, Engine::Blender);
         assert!(!other.pass);
-        let short = score_region((0, 0, 8, 8), &a, &a[..10], "cpu", Engine::Blender);
+        let short = score_region(
+            (0, 0, 8, 8),
+            &a,
+            &a[..10],
+            DeviceClass::Cpu,
+            Engine::Blender,
+        );
         assert!(!short.pass);
         // Judged as a sample: one bad region fails a CPU worker's whole claim.
         let regions = [(0, 0, 8, 8), (8, 0, 8, 8)];
@@ -139,7 +132,7 @@ mod tests {
             &regions,
             &[a.clone(), a.clone()],
             &[a.clone(), a.clone()],
-            "cpu",
+            DeviceClass::Cpu,
             Engine::Blender,
         );
         assert!(honest.iter().all(|r| r.pass));
@@ -147,7 +140,7 @@ mod tests {
             &regions,
             &[a.clone(), a.clone()],
             &[a.clone(), b.clone()],
-            "cpu",
+            DeviceClass::Cpu,
             Engine::Blender,
         );
         assert!(one_bad.iter().all(|r| !r.pass));
@@ -155,11 +148,9 @@ mod tests {
             &regions,
             &[a.clone(), a.clone()],
             &[b.clone(), b],
-            "CUDA",
+            DeviceClass::Gpu,
             Engine::Blender,
         );
         assert!(gpu_bad.iter().all(|r| !r.pass));
-        assert_eq!(device_class("CUDA:0 NVIDIA H100"), DeviceClass::Gpu);
-        assert_eq!(device_class("cpu (2 threads)"), DeviceClass::Cpu);
     }
 }

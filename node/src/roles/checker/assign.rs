@@ -20,6 +20,11 @@ pub(super) fn live(
         .is_some_and(|w| now_ms >= w.banned_until_ms && now_ms <= w.last_seen_ms + liveness_ms)
 }
 
+/// The class of a benchmark score: its power of two (0 for no score).
+fn score_class(ksamples_per_s: u32) -> u32 {
+    u32::BITS - ksamples_per_s.leading_zeros()
+}
+
 impl Checker {
     pub(super) fn on_assignment(
         &mut self,
@@ -165,13 +170,22 @@ impl Checker {
                     })
                     .copied()
                     .collect();
-                let Some(min) = candidates.iter().filter_map(|w| load.get(w)).min().copied() else {
+                // The least loaded first; among them the fewest offences, then the fastest
+                // class of machine (benchmark score, by powers of two so that similar
+                // machines share the work); rendezvous hashing breaks the remaining ties.
+                let rank = |w: &PublicKey| {
+                    let record = workers.get(w);
+                    (
+                        load.get(w).copied().unwrap_or(usize::MAX),
+                        record.map_or(0, |r| r.offences),
+                        std::cmp::Reverse(record.map_or(0, |r| score_class(r.benchmark_ks))),
+                    )
+                };
+                let Some(best) = candidates.iter().map(rank).min() else {
                     break;
                 };
-                let least: Vec<PublicKey> = candidates
-                    .into_iter()
-                    .filter(|w| load.get(w) == Some(&min))
-                    .collect();
+                let least: Vec<PublicKey> =
+                    candidates.into_iter().filter(|w| rank(w) == best).collect();
                 let Some(worker) = rules::assign_worker(id, shard.attempt, &least, &shard.failed)
                 else {
                     continue;

@@ -223,6 +223,11 @@ struct WorkerRecord {
     engines: Option<Vec<Engine>>,
     /// Whether its capability record meets the network's hardware requirements.
     meets_requirements: bool,
+    /// Whether its capability record lists a GPU: its Blender output is then held to the
+    /// cross-device thresholds (CPU ones otherwise, and without a record).
+    gpu: bool,
+    /// Its benchmark score, ksamples/s (capability record; 0 without one).
+    benchmark_ks: u32,
 }
 
 #[derive(Debug, Default)]
@@ -415,6 +420,8 @@ impl Checker {
         let worker = self.workers.entry(record.node).or_default();
         worker.engines = Some(record.engines.iter().map(|e| e.engine).collect());
         worker.meets_requirements = meets;
+        worker.gpu = record.devices.iter().any(|d| d.kind == DeviceKind::Gpu);
+        worker.benchmark_ks = record.benchmark_ksamples_per_s;
         self.assign_all(now_ms, out);
     }
 

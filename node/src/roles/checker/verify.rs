@@ -275,11 +275,16 @@ impl Checker {
             .jobs
             .get(&state.claim.shard.job)
             .map_or(Engine::Blender, |j| j.spec.engine);
+        let class = if self.workers.get(&state.claim.worker).is_some_and(|w| w.gpu) {
+            pictor_gpu::DeviceClass::Gpu
+        } else {
+            pictor_gpu::DeviceClass::Cpu
+        };
         let scores: Vec<RegionScore> = perceptual::score_regions(
             &state.regions,
             &expected,
             &state.claimed_regions,
-            &state.claim.device,
+            class,
             engine,
         );
         let attestation = Attestation::create_perceptual(
