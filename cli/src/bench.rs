@@ -14,7 +14,11 @@ use crate::render::RenderArgs;
 
 /// Flags of `pictor bench`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct BenchArgs {
+    /// Another measurement instead of the network against direct.
+    #[command(subcommand)]
+    what: Option<BenchWhat>,
     /// The scene to render.
     #[arg(default_value = "examples/scenes/cornell-box.gltf")]
     scene: PathBuf,
@@ -78,6 +82,13 @@ pub(crate) struct BenchArgs {
     /// With `--rpc`: how long to call `job_status`, in seconds.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+}
+
+/// Measurements of `pictor bench` other than the network against direct.
+#[derive(Debug, clap::Subcommand)]
+enum BenchWhat {
+    /// Time from a claim to its quorum certificate at several checker-set sizes.
+    Finality(crate::bench_finality::FinalityArgs),
 }
 
 #[derive(Debug, Serialize)]
@@ -163,6 +174,9 @@ fn run_jobs(b: &BenchArgs, jobs: usize) -> Result<()> {
 }
 
 pub(crate) fn run(b: BenchArgs) -> Result<()> {
+    if let Some(BenchWhat::Finality(args)) = b.what {
+        return crate::bench_finality::run(args);
+    }
     if let Some(jobs) = b.jobs {
         return run_jobs(&b, jobs);
     }

@@ -1,6 +1,7 @@
 //! `pictor`: the command line of a Pictor render-network node.
 
 mod bench;
+mod bench_finality;
 mod bench_rpc;
 mod devnet;
 mod gpu;

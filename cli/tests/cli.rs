@@ -153,3 +153,35 @@ fn workers_below_the_network_spec_are_refused_in_one_line() {
     assert_one_line_error(code, &stderr, "missing.toml");
     assert!(!out.exists(), "nothing written");
 }
+
+#[test]
+fn bench_finality_times_claims_to_certificates_per_checker_set() {
+    let (code, out, err) = pictor(&[
+        "bench",
+        "finality",
+        "--checkers",
+        "1,4",
+        "--claims",
+        "4",
+        "--json",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    let sizes = v["finality"].as_array().expect("one report per set size");
+    assert_eq!(sizes.len(), 2, "{v}");
+    for (report, n) in sizes.iter().zip([1u64, 4]) {
+        assert_eq!(report["checkers"], n, "{report}");
+        assert_eq!(report["committee"], n, "every checker votes: {report}");
+        // Every claim is timed by the worker that made it (rarely one is missed).
+        assert!(report["claims"].as_u64() >= Some(3), "{report}");
+        let (median, p95, max) = (
+            report["median_ms"].as_f64().expect("median"),
+            report["p95_ms"].as_f64().expect("p95"),
+            report["max_ms"].as_f64().expect("max"),
+        );
+        assert!(median > 0.0 && median <= p95 && p95 <= max, "{report}");
+    }
+    let (code, _, err) = pictor(&["bench", "finality", "--checkers", "4,0"]);
+    assert_one_line_error(code, &err, "--checkers");
+}

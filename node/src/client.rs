@@ -89,6 +89,9 @@ pub struct Facts {
     pub listen: Vec<Multiaddr>,
     /// Whether a peer reported an address of this node that is not loopback or private.
     pub public_address: bool,
+    /// For a worker: the latest times from one of its claims to the claim's quorum
+    /// certificate, oldest first.
+    pub finality: Vec<std::time::Duration>,
 }
 
 /// A snapshot of a node's state.

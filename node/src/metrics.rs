@@ -3,7 +3,11 @@
 //! The registry is built once at start; every metric is atomic, so the loop updates them
 //! and the HTTP side encodes them without a lock on the loop.
 
-use std::{collections::HashMap, sync::Mutex};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use pictor_protocol::{Message, PublicKey, ShardId, Verdict};
 use prometheus_client::{
@@ -19,6 +23,8 @@ use prometheus_client::{
 
 /// Claims remembered for the claim-to-certificate latency.
 const MAX_CLAIMS_TIMED: usize = 20_000;
+/// A worker's most recent own claim-to-certificate times kept for `finality()`.
+const MAX_FINALITY_SAMPLES: usize = 4_096;
 
 type Labels = Vec<(String, String)>;
 type ClaimKey = (ShardId, u32, PublicKey);
@@ -44,6 +50,15 @@ pub(crate) struct Metrics {
     /// When each claim still waiting for its certificate was seen, by shard, attempt and
     /// worker (what a certificate's vote names too, with no hashing).
     claims_seen: Mutex<HashMap<ClaimKey, u64>>,
+    /// This worker's own claims: when each waiting one was made, and the latest times
+    /// from a claim to its certificate.
+    own: Mutex<OwnClaims>,
+}
+
+#[derive(Default)]
+struct OwnClaims {
+    waiting: HashMap<ClaimKey, Instant>,
+    finality: VecDeque<Duration>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -125,6 +140,7 @@ impl Metrics {
             block_store_bytes,
             jobs,
             claims_seen: Mutex::new(HashMap::new()),
+            own: Mutex::new(OwnClaims::default()),
         }
     }
 
@@ -139,6 +155,12 @@ impl Metrics {
                 if claim.worker == *me {
                     self.own_renders.inc();
                     self.render_seconds.observe(claim.render_ms as f64 / 1000.0);
+                    let mut own = self.own();
+                    if own.waiting.len() >= MAX_CLAIMS_TIMED {
+                        own.waiting.clear();
+                    }
+                    own.waiting
+                        .insert((claim.shard, claim.attempt, claim.worker), Instant::now());
                 }
                 let mut seen = self.claims();
                 if seen.len() >= MAX_CLAIMS_TIMED {
@@ -155,7 +177,16 @@ impl Metrics {
                     Verdict::Invalid => self.shards_rejected.inc(),
                 };
                 let v = &qc.vote;
-                if let Some(at) = self.claims().remove(&(v.shard, v.attempt, v.worker)) {
+                let key = (v.shard, v.attempt, v.worker);
+                let mut own = self.own();
+                if let Some(at) = own.waiting.remove(&key) {
+                    if own.finality.len() >= MAX_FINALITY_SAMPLES {
+                        own.finality.pop_front();
+                    }
+                    own.finality.push_back(at.elapsed());
+                }
+                drop(own);
+                if let Some(at) = self.claims().remove(&key) {
                     self.claim_to_certificate
                         .observe(now_ms.saturating_sub(at) as f64 / 1000.0);
                 }
@@ -174,6 +205,18 @@ impl Metrics {
         self.claims_seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn own(&self) -> std::sync::MutexGuard<'_, OwnClaims> {
+        self.own
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The latest times from one of this worker's claims to its quorum certificate, as
+    /// it saw them (oldest first).
+    pub(crate) fn finality(&self) -> Vec<Duration> {
+        self.own().finality.iter().copied().collect()
     }
 
     /// Sets a labelled gauge.

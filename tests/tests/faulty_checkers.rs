@@ -101,3 +101,25 @@ async fn an_equivocating_checker_is_banned_by_its_own_evidence() {
     assert_eq!(network.claims_rejected, 0);
     assert_caught(&network, "equivocating", "equivocation");
 }
+
+/// Thirteen checkers, three workers and a creator: more peers on one address (loopback)
+/// than gossipsub tolerates by default before it scores them down and ignores their
+/// subscriptions. The network forms, and its frames are right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_network_of_thirteen_checkers_forms_and_renders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let direct =
+        render_direct(&request(&dir.path().join("direct"), 0, 0, 0), |_| {}).expect("direct");
+    let mut big = request(&dir.path().join("network"), 0, 0, 0);
+    big.checkers = 13;
+    big.stall_timeout = Duration::from_secs(60);
+    let network = render_network(&big, |_| {})
+        .await
+        .expect("a network of 17 nodes on loopback forms and renders");
+    same_frames(&network, &direct);
+    assert_eq!(network.checker_report.len(), 13);
+    assert!(network
+        .checker_report
+        .iter()
+        .all(|c| c.status != CheckerStatus::Banned && c.findings.is_empty()));
+}

@@ -26,6 +26,7 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         job_retention: retention,
         blender: false,
         durable: true,
+        committee: None,
     }
 }
 

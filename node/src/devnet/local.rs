@@ -49,6 +49,8 @@ pub struct DevnetConfig {
     /// Whether the nodes' databases sync to disk ([`NodeConfig::durable`]); a network in
     /// a temporary directory made for one command does without.
     pub durable: bool,
+    /// Checkers on each job's committee (`None`: up to 4, the local default).
+    pub committee: Option<usize>,
 }
 
 /// One running node of the local network.
@@ -116,6 +118,9 @@ impl Devnet {
             (0..config.checkers).map(|_| identity::generate()).collect();
         let mut params = NetworkParams::devnet(checker_keys.iter().map(Keypair::public).collect());
         params.requirements = config.requirements.clone();
+        if let Some(n) = config.committee {
+            params.committee_size = n.clamp(1, config.checkers);
+        }
 
         // The local nodes share the machine's cores, and so its Blender processes.
         let blender_pool = Arc::new(pictor_gpu::BlenderPool::per_core());

@@ -409,6 +409,7 @@ impl EventLoop {
             open_jobs: self.jobs.open(),
             listen: self.swarm.listeners().cloned().collect(),
             public_address,
+            finality: self.metrics.finality(),
         }
     }
 

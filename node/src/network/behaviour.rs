@@ -161,6 +161,11 @@ fn gossipsub_config(heartbeat: Duration) -> Result<gossipsub::Config, NodeError>
 
 fn peer_score(network: &str) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
     let mut params = gossipsub::PeerScoreParams::default();
+    // Many peers behind one address cost score (a defence against one host posing as
+    // many), except on loopback, where a local network's every node is.
+    params
+        .ip_colocation_factor_whitelist
+        .insert(std::net::Ipv4Addr::LOCALHOST.into());
     // A message that fails validation costs its forwarder dearly (P4): a handful and it
     // falls under the graylist threshold, so its gossip is ignored.
     for topic in Topics::new(network).all() {

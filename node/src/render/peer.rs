@@ -45,6 +45,7 @@ impl JobPeer {
             job_retention: crate::DEFAULT_JOB_RETENTION,
             blender: req.engine.is_blender(),
             durable: false,
+            committee: None,
         })
         .await?;
         let mut devnet = devnet;

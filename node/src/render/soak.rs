@@ -80,6 +80,7 @@ pub async fn soak(
         job_retention: retention,
         blender: false,
         durable: false,
+        committee: None,
     })
     .await?;
     let result = run(&mut devnet, &bundle, jobs, in_flight.max(1)).await;

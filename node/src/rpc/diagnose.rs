@@ -256,6 +256,7 @@ mod tests {
             open_jobs: 2,
             listen: vec!["/ip4/10.0.0.5/tcp/7400".parse().expect("addr")],
             public_address: false,
+            finality: Vec::new(),
         }
     }
 
