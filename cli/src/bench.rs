@@ -89,6 +89,9 @@ pub(crate) struct BenchArgs {
 enum BenchWhat {
     /// Time from a claim to its quorum certificate at several checker-set sizes.
     Finality(crate::bench_finality::FinalityArgs),
+    /// Time from a cheating claim, and from a lazy checker's false attestation, to a ban
+    /// known to every node.
+    Bans(crate::bench_finality::BansArgs),
 }
 
 #[derive(Debug, Serialize)]
@@ -174,8 +177,10 @@ fn run_jobs(b: &BenchArgs, jobs: usize) -> Result<()> {
 }
 
 pub(crate) fn run(b: BenchArgs) -> Result<()> {
-    if let Some(BenchWhat::Finality(args)) = b.what {
-        return crate::bench_finality::run(args);
+    match b.what {
+        Some(BenchWhat::Finality(args)) => return crate::bench_finality::run(args),
+        Some(BenchWhat::Bans(args)) => return crate::bench_finality::run_bans(args),
+        None => {}
     }
     if let Some(jobs) = b.jobs {
         return run_jobs(&b, jobs);

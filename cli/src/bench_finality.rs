@@ -1,5 +1,7 @@
-//! `pictor bench finality`: the time from a claim to its quorum certificate at several
-//! sizes of checker set, every checker on the committee, real sockets on loopback.
+//! The protocol's timings on a local network over real sockets on loopback:
+//! `pictor bench finality` (a claim to its quorum certificate at several sizes of checker
+//! set, every checker on the committee) and `pictor bench bans` (a cheat to its ban on
+//! every node).
 
 use std::path::PathBuf;
 
@@ -88,6 +90,72 @@ pub(crate) fn run(args: FinalityArgs) -> Result<()> {
                 r.job_seconds
             );
         }
+    }
+    Ok(())
+}
+
+/// Flags of `pictor bench bans`.
+#[derive(Debug, Args)]
+pub(crate) struct BansArgs {
+    /// Checkers in the network (one of them lazy).
+    #[arg(long, default_value_t = 4)]
+    checkers: usize,
+    /// Runs (each a network of its own); the medians are printed.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// The scene the job renders.
+    #[arg(long, default_value = "examples/scenes/cornell-box.gltf")]
+    scene: PathBuf,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+pub(crate) fn run_bans(args: BansArgs) -> Result<()> {
+    if args.checkers < 4 {
+        anyhow::bail!("--checkers must be at least 4: one lazy checker needs three honest ones");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut runs = Vec::new();
+    for run in 1..=args.runs.max(1) {
+        eprintln!(
+            "bench bans: run {run}: {} checkers (one lazy), 3 workers (one cheating)...",
+            args.checkers
+        );
+        runs.push(runtime.block_on(pictor_node::render::bans::bans(&args.scene, args.checkers))?);
+    }
+    let mut worker: Vec<f64> = runs.iter().map(|r| r.worker_ban_ms).collect();
+    let mut checker: Vec<f64> = runs.iter().map(|r| r.checker_ban_ms).collect();
+    let (w, c) = (median(&mut worker), median(&mut checker));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "checkers": args.checkers,
+                "worker_ban_ms_median": w,
+                "checker_ban_ms_median": c,
+                "runs": runs,
+            })
+        );
+    } else {
+        println!(
+            "time to a ban known to every node ({} nodes), median of {}:",
+            runs.first().map_or(0, |r| r.nodes),
+            runs.len()
+        );
+        println!("  cheating worker, from its first falsified claim    {w:.1} ms");
+        println!("  lazy checker, from its first false attestation     {c:.1} ms");
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ use pictor_gpu::{
 use pictor_protocol::{rules, ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
 
+pub mod bans;
 pub mod finality;
 mod peer;
 mod report;

@@ -10,7 +10,7 @@ impl Checker {
         self.claims.retain(|_, c| c.claim.shard.job != *job);
         self.collectors.retain(|_, c| c.job() != Some(*job));
         self.early_votes.remove(job);
-        self.certified.retain(|_, j| j != job);
+        self.certified.retain(|_, (j, _)| j != job);
         self.early_claims.retain(|shard, _| shard.job != *job);
         self.early_assignments.remove(job);
         self.held_attestations

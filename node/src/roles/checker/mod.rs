@@ -283,7 +283,7 @@ pub struct Checker {
     /// Attestations that arrived before their job (whose committee they need).
     early_votes: BTreeMap<JobId, Vec<Attestation>>,
     /// Certified claims, with their jobs (forgotten with the job).
-    certified: BTreeMap<ClaimId, JobId>,
+    certified: BTreeMap<ClaimId, (JobId, Verdict)>,
     /// Claims that arrived before their assignment (or job).
     early_claims: BTreeMap<ShardId, Vec<ResultClaim>>,
     /// Assignments that arrived before their job.
@@ -378,8 +378,14 @@ impl Checker {
             CheckerInput::Decision(cert) => self.on_decision(now_ms, cert, &mut out),
             CheckerInput::Evidence(evidence) => self.on_evidence(now_ms, evidence, &mut out),
             CheckerInput::WorkerSeen(worker) => {
+                let liveness = self.params.worker_liveness_ms;
+                let was_live = assign::live(&self.workers, &worker, now_ms, liveness);
                 self.workers.entry(worker).or_default().last_seen_ms = now_ms;
-                self.assign_all(now_ms, &mut out);
+                // A worker already live changes nothing for assignments (ticks take
+                // care of timeouts and expired bans); one that comes up may get work.
+                if !was_live {
+                    self.assign_all(now_ms, &mut out);
+                }
             }
             CheckerInput::Capability(record) => self.on_capability(now_ms, record, &mut out),
             CheckerInput::Assignment(a) => self.on_assignment(now_ms, a, &mut out),

@@ -90,6 +90,23 @@ impl Checker {
         }
     }
 
+    /// A vote against a verdict already certified: re-checked, once its sampled positions
+    /// are shown to be the ones its seed draws.
+    pub(super) fn recheck_late(&mut self, a: Attestation, out: &mut Vec<CheckerOutput>) {
+        let Some(job) = self.jobs.get(&a.vote.shard.job) else {
+            return;
+        };
+        let sound = job.spec.engine.is_bit_exact()
+            && !a.samples.is_empty()
+            && job
+                .spec
+                .tile_rect(a.vote.shard.tile)
+                .is_some_and(|r| a.check_samples(r.w, r.h, job.samples).is_ok());
+        if sound && a.checker != self.me {
+            self.recheck(a, out);
+        }
+    }
+
     fn recheck(&mut self, attestation: Attestation, out: &mut Vec<CheckerOutput>) {
         if self.peer_checks.len() >= MAX_PEER_CHECKS {
             return;
@@ -101,6 +118,9 @@ impl Checker {
             .map(|s| (s.x, s.y))
             .collect();
         let id = check_id(self.me.as_bytes(), attestation.vote_signature.as_bytes());
+        if self.peer_checks.contains_key(&id) {
+            return;
+        }
         let shard = attestation.vote.shard;
         if self.rerender_for(id, shard, &positions, out) {
             self.peer_checks.insert(

@@ -24,7 +24,16 @@ impl Checker {
         out: &mut Vec<CheckerOutput>,
     ) {
         let claim = a.vote.claim;
-        if self.certified.contains_key(&claim) {
+        if let Some(&(_, verdict)) = self.certified.get(&claim) {
+            // A vote that arrives after the certificate and contradicts it is checked as
+            // any dissent is (a lazy checker's late vote included).
+            let member = self
+                .jobs
+                .get(&a.vote.shard.job)
+                .is_some_and(|j| j.committee.contains(&a.checker));
+            if member && a.vote.verdict != verdict && !self.ledger.is_banned(&a.checker) {
+                self.recheck_late(a, out);
+            }
             return;
         }
         let Some(job) = self.jobs.get(&a.vote.shard.job) else {
@@ -145,7 +154,8 @@ impl Checker {
         if !self.jobs.contains_key(&qc.vote.shard.job) {
             return;
         }
-        self.certified.insert(claim, qc.vote.shard.job);
+        self.certified
+            .insert(claim, (qc.vote.shard.job, qc.vote.verdict));
         self.collectors.remove(&claim);
         self.check_dissenters(&qc, out);
         let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {

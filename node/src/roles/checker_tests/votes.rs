@@ -140,3 +140,46 @@ fn votes_that_arrive_before_their_job_are_counted_when_it_arrives() {
     assert_eq!(decided, vec![(quorate, Verdict::Valid)], "{outs:?}");
     assert_eq!(c.open_shards(&job.id()), Some(1));
 }
+
+#[test]
+fn a_vote_that_arrives_after_the_certificate_and_contradicts_it_is_rechecked() {
+    let mut rig = Rig::started(2);
+    let a: Assignment = rig.assignments()[0].clone();
+    let claim = claim_on(a.shard, a.worker);
+    let c = &mut rig.checkers[0];
+    // Three members reject the claim: a quorum of four.
+    let mut outs = Vec::new();
+    for k in [key(1), key(3), key(4)] {
+        outs.extend(c.handle(
+            10,
+            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Invalid)),
+        ));
+    }
+    assert!(
+        outs.iter().any(|o| matches!(
+            o,
+            CheckerOutput::Finalized {
+                verdict: Verdict::Invalid,
+                ..
+            }
+        )),
+        "{outs:?}"
+    );
+    // The fourth member vouches for the claim afterwards (a lazy checker's late vote):
+    // its sampled pixels are re-rendered to check what it stated, once.
+    let late = attestation(&key(2), &claim, Verdict::Valid);
+    let outs = c.handle(20, CheckerInput::Attestation(late.clone()));
+    let rerenders = |outs: &[CheckerOutput]| {
+        outs.iter()
+            .filter(|o| matches!(o, CheckerOutput::Rerender { .. }))
+            .count()
+    };
+    assert_eq!(rerenders(&outs), 1, "{outs:?}");
+    assert_eq!(rerenders(&c.handle(21, CheckerInput::Attestation(late))), 0);
+    // A late vote that agrees with the certificate is not.
+    let agreeing = attestation(&key(3), &claim, Verdict::Invalid);
+    assert_eq!(
+        rerenders(&c.handle(22, CheckerInput::Attestation(agreeing))),
+        0
+    );
+}

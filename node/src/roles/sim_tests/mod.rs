@@ -4,7 +4,9 @@
 //! every shard certified valid on the honest pixels, by every checker that is up, and both
 //! cheaters banned. Scenarios add crashed checkers (their committees move), lazy checkers
 //! and equivocating ones (caught and banned by every honest checker, and no honest checker
-//! is). A failing seed is named in the message and replays the same run.
+//! is). A larger network (31 checkers, 72 workers) runs with messages lost and repaired
+//! later, duplicated, and a partition that cuts checkers off for seconds. A failing seed is
+//! named in the message and replays the same run.
 
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
@@ -82,8 +84,22 @@ fn forged(tile: &TileImage) -> TileImage {
     t
 }
 
+/// What the simulated network does to messages besides delaying them.
+#[derive(Clone, Default)]
+pub(super) struct NetFaults {
+    /// Percent of gossip deliveries lost on the way; the copy arrives later, as
+    /// gossipsub's gossip (IHAVE/IWANT) or a certificate sync would bring it, after 1–3 s.
+    pub drop_pct: u64,
+    /// Percent of gossip deliveries that arrive twice.
+    pub dup_pct: u64,
+    /// Checkers cut off from everyone else from `start` to `end` (ms): what crosses the
+    /// cut waits until it heals.
+    pub partition: Option<(BTreeSet<usize>, u64, u64)>,
+}
+
 struct Sim {
     rng: Rng,
+    faults: NetFaults,
     now: u64,
     seq: u64,
     queue: BinaryHeap<Scheduled>,
@@ -104,9 +120,34 @@ struct Sim {
     moves: BTreeSet<(usize, pictor_protocol::JobId)>,
     /// When every shard was certified.
     done_at: u64,
+    /// The verdict certified on each claim, and the output certified valid for each shard.
+    verdicts: BTreeMap<pictor_protocol::ClaimId, Verdict>,
+    valid: BTreeMap<ShardId, ContentId>,
+    /// Certificates that contradict one another (must stay empty).
+    conflicts: Vec<String>,
 }
 
 impl Sim {
+    /// The delays after which one gossip delivery from `from` to checker `to` (`None`:
+    /// a worker, outside any partition) arrives: none, one or two copies.
+    fn deliveries(&mut self, from: Option<usize>, to: Option<usize>, lo: u64, hi: u64) -> Vec<u64> {
+        let mut delay = self.rng.between(lo, hi);
+        if let Some((cut, start, end)) = &self.faults.partition {
+            let inside = |i: Option<usize>| i.is_some_and(|i| cut.contains(&i));
+            if (*start..*end).contains(&self.now) && inside(from) != inside(to) {
+                delay += end - self.now;
+            }
+        }
+        if self.rng.between(1, 100) <= self.faults.drop_pct {
+            delay += self.rng.between(1_000, 3_000);
+        }
+        let mut out = vec![delay];
+        if self.rng.between(1, 100) <= self.faults.dup_pct {
+            out.push(delay + self.rng.between(1, 200));
+        }
+        out
+    }
+
     fn at(&mut self, delay: u64, event: Event) {
         self.seq += 1;
         self.queue.push(Scheduled {
@@ -119,28 +160,48 @@ impl Sim {
     fn gossip(&mut self, from: Option<usize>, message: Message) {
         if let Message::Certificate(qc) = &message {
             self.certified_outputs.insert(qc.vote.claim, qc.vote.output);
+            let v = &qc.vote;
+            match self.verdicts.insert(v.claim, v.verdict) {
+                Some(other) if other != v.verdict => self.conflicts.push(format!(
+                    "{}: certified {other:?} and {:?}",
+                    v.shard, v.verdict
+                )),
+                _ => {}
+            }
+            if v.verdict == Verdict::Valid {
+                if let Some(other) = self.valid.insert(v.shard, v.output) {
+                    if other != v.output {
+                        self.conflicts
+                            .push(format!("{}: two different outputs certified", v.shard));
+                    }
+                }
+            }
         }
+        let input = |message: Message| match message {
+            Message::Assignment(a) => Some(CheckerInput::Assignment(a)),
+            Message::Claim(c) => Some(CheckerInput::Claim(c)),
+            Message::Attestation(a) => Some(CheckerInput::Attestation(a)),
+            Message::Certificate(c) => Some(CheckerInput::Certificate(c)),
+            Message::DecisionVote(v) => Some(CheckerInput::DecisionVote(v)),
+            Message::Decision(d) => Some(CheckerInput::Decision(d)),
+            Message::Evidence(e) => Some(CheckerInput::Evidence(e)),
+            _ => None,
+        };
         for i in 0..self.checkers.len() {
             if Some(i) == from || self.crashed.contains(&i) {
                 continue;
             }
-            let input = match message.clone() {
-                Message::Assignment(a) => CheckerInput::Assignment(a),
-                Message::Claim(c) => CheckerInput::Claim(c),
-                Message::Attestation(a) => CheckerInput::Attestation(a),
-                Message::Certificate(c) => CheckerInput::Certificate(c),
-                Message::DecisionVote(v) => CheckerInput::DecisionVote(v),
-                Message::Decision(d) => CheckerInput::Decision(d),
-                Message::Evidence(e) => CheckerInput::Evidence(e),
-                _ => continue,
-            };
-            let delay = self.rng.between(1, 80);
-            self.at(delay, Event::ToChecker(i, input));
+            for delay in self.deliveries(from, Some(i), 1, 80) {
+                if let Some(input) = input(message.clone()) {
+                    self.at(delay, Event::ToChecker(i, input));
+                }
+            }
         }
         if let Message::Assignment(a) = message {
             if let Some(w) = self.workers.iter().position(|k| *k == a.worker) {
-                let delay = self.rng.between(1, 80);
-                self.at(delay, Event::ToWorker(w, a));
+                for delay in self.deliveries(from, None, 1, 80) {
+                    self.at(delay, Event::ToWorker(w, a.clone()));
+                }
             }
         }
     }
@@ -167,7 +228,7 @@ impl Sim {
                             (r, tile.pixels[at..at + len].to_vec())
                         })
                         .collect();
-                    let delay = self.rng.between(2, 60);
+                    let delay = self.deliveries(None, Some(i), 2, 60)[0];
                     self.at(
                         delay,
                         Event::ToChecker(
@@ -287,16 +348,26 @@ impl Sim {
                     let me = self.checkers[i].key();
                     for j in 0..self.checkers.len() {
                         if j != i {
-                            let delay = self.rng.between(1, 80);
-                            self.at(delay, Event::ToChecker(j, CheckerInput::CheckerSeen(me)));
+                            // A lost heartbeat is not repaired: the next one comes.
+                            if let Some(&delay) = self.deliveries(Some(i), Some(j), 1, 80).first() {
+                                if delay < 1_000 {
+                                    self.at(
+                                        delay,
+                                        Event::ToChecker(j, CheckerInput::CheckerSeen(me)),
+                                    );
+                                }
+                            }
                         }
                     }
                 }
                 // Workers announce themselves with every tick.
                 for w in self.workers.clone() {
                     for i in 0..self.checkers.len() {
-                        let delay = self.rng.between(1, 80);
-                        self.at(delay, Event::ToChecker(i, CheckerInput::WorkerSeen(w)));
+                        if let Some(&delay) = self.deliveries(None, Some(i), 1, 80).first() {
+                            if delay < 1_000 {
+                                self.at(delay, Event::ToChecker(i, CheckerInput::WorkerSeen(w)));
+                            }
+                        }
                     }
                 }
                 self.at(250, Event::Tick);

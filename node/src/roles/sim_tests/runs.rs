@@ -32,6 +32,12 @@ struct Scenario {
     lazy: usize,
     /// Committee members of the first job that sign two conflicting votes (how many).
     equivocating: usize,
+    /// Checkers, workers and jobs (0: 7, 5 and 2).
+    checkers: u8,
+    workers: u8,
+    jobs: u64,
+    /// Losses, duplicates and partitions.
+    faults: NetFaults,
 }
 
 fn run(seed: u64) {
@@ -46,7 +52,20 @@ fn run(seed: u64) {
 }
 
 fn simulate(seed: u64, scenario: &Scenario) -> Sim {
-    let checker_keys: Vec<Keypair> = (1..=7).map(|i| Keypair::from_seed([i; 32])).collect();
+    let n_checkers = if scenario.checkers == 0 {
+        7
+    } else {
+        scenario.checkers
+    };
+    let n_workers = if scenario.workers == 0 {
+        5
+    } else {
+        scenario.workers
+    };
+    let n_jobs = if scenario.jobs == 0 { 2 } else { scenario.jobs };
+    let checker_keys: Vec<Keypair> = (1..=n_checkers)
+        .map(|i| Keypair::from_seed([i; 32]))
+        .collect();
     let set: Vec<PublicKey> = checker_keys.iter().map(Keypair::public).collect();
     let params = CheckerParams {
         network: "sim".into(),
@@ -80,6 +99,7 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
         .collect();
     let mut sim = Sim {
         rng: Rng(seed | 1),
+        faults: scenario.faults.clone(),
         now: 0,
         seq: 0,
         queue: BinaryHeap::new(),
@@ -98,8 +118,12 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
                 Checker::new(k, set.clone(), params)
             })
             .collect(),
-        workers: (0..5)
-            .map(|i| Keypair::from_seed([100 + i; 32]).public())
+        workers: (0..n_workers)
+            .map(|i| {
+                let mut seed = [100; 32];
+                seed[1] = i;
+                Keypair::from_seed(seed).public()
+            })
             .collect(),
         faulty: [1, 3].into_iter().collect(),
         jobs: BTreeMap::new(),
@@ -112,9 +136,12 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
         checker_bans: BTreeSet::new(),
         moves: BTreeSet::new(),
         done_at: 0,
+        verdicts: BTreeMap::new(),
+        valid: BTreeMap::new(),
+        conflicts: Vec::new(),
     };
     sim.at(0, Event::Tick);
-    for nonce in 0..2 {
+    for nonce in 0..n_jobs {
         let spec = job_spec(nonce);
         sim.jobs.insert(spec.id(), spec.clone());
         for i in 0..sim.checkers.len() {
@@ -140,7 +167,13 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
             })
         })
     };
-    while sim.now < 600_000 && !done(&sim) {
+    // Whether every shard is done is asked every 50 ms of simulated time (it looks at
+    // every checker's every shard), so the finish time is known to 50 ms.
+    let mut asked = 0;
+    while sim.now < 600_000 && !(sim.now >= asked && done(&sim)) {
+        if sim.now >= asked {
+            asked = sim.now + 50;
+        }
         assert!(sim.step(), "the simulation ran dry");
     }
     assert!(
@@ -149,6 +182,11 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
         sim.now
     );
     sim.done_at = sim.now;
+    assert!(
+        sim.conflicts.is_empty(),
+        "seed {seed}: conflicting certificates: {:?}",
+        sim.conflicts
+    );
     // Decisions that follow the last certificates (bans of faulty checkers) settle.
     let settle = sim.now + 10_000;
     while sim.now < settle && sim.step() {}
@@ -201,9 +239,11 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
         }
     }
     let banned: BTreeSet<PublicKey> = sim.banned.iter().map(|(_, w)| *w).collect();
+    // A cheater that rendered anything claimed a forged output, and is banned.
     for &f in &sim.faulty {
+        let worked = sim.rendered.iter().any(|&(_, _, w)| w == f);
         assert!(
-            banned.contains(&sim.workers[f]),
+            !worked || banned.contains(&sim.workers[f]),
             "seed {seed}: cheater {f} not banned"
         );
     }
@@ -276,5 +316,34 @@ fn a_crashed_lazy_and_equivocating_mix_within_the_fault_budget() {
                 ..Scenario::default()
             },
         );
+    }
+}
+
+#[test]
+fn a_hundred_and_three_nodes_through_losses_duplicates_and_a_partition() {
+    // 31 checkers (f = 10), 72 workers (two cheat), ten jobs of 12 shards; a tenth of the
+    // gossip lost and repaired seconds later, a twentieth duplicated, and five checkers
+    // cut off for four seconds while the jobs run.
+    for seed in 1..=4 {
+        let sim = simulate(
+            seed * 86_028_121,
+            &Scenario {
+                checkers: 31,
+                workers: 72,
+                jobs: 10,
+                faults: NetFaults {
+                    drop_pct: 10,
+                    dup_pct: 5,
+                    partition: Some(([2, 9, 14, 20, 27].into_iter().collect(), 500, 4_500)),
+                },
+                ..Scenario::default()
+            },
+        );
+        assert!(sim.seq > 10_000, "seed {seed}: {} events", sim.seq);
+        let cheaters = sim
+            .faulty
+            .iter()
+            .filter(|&&f| sim.rendered.iter().any(|r| r.2 == f));
+        assert!(cheaters.count() > 0, "seed {seed}: no cheater got work");
     }
 }
