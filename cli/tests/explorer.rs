@@ -300,8 +300,18 @@ fn the_explorer_shows_a_job_moving_its_frames_and_the_network() {
         let (_, tr) = tag(&dom, &format!("data-peer-id=\"{peer}\""))
             .unwrap_or_else(|| panic!("no row for checker {peer}"));
         assert!(tr.starts_with("<tr class=\"checker\""), "{tr}");
+        // Honest checkers: not banned, and nothing found against them.
+        assert!(!tr.contains("data-status=\"banned\""), "{tr}");
     }
     assert_eq!(dom.matches("<tr class=\"checker\"").count(), 2);
+    assert!(
+        dom.contains("Found against it"),
+        "the checkers table lists findings"
+    );
+    assert!(
+        !dom.contains("class=\"findings"),
+        "no findings against honest checkers"
+    );
     let workers = [peer_of(&dir, "worker-1"), peer_of(&dir, "worker-2")];
     let known = call(&addr, None, "net_workers", json!([]));
     let known: Vec<&str> = known

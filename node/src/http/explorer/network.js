@@ -48,6 +48,14 @@
 
   const num = (v, title) => el('td', { class: 'num', title }, fmtInt(v));
 
+  // What was found against a checker (equivocation, a false attestation), one line each.
+  const findings = (list) => {
+    const items = Array.isArray(list) ? list.map(str).filter((f) => f) : [];
+    return items.length
+      ? el('td', { class: 'findings status-banned' }, items.join('; '))
+      : el('td', { class: 'muted' }, '–');
+  };
+
   function renderCheckers() {
     const body = byId('checkers').tBodies[0];
     const rows = state.checkers.map((c) => el('tr', { class: 'checker', data: { peerId: str(c.peer_id), status: str(c.status) } },
@@ -57,10 +65,11 @@
       num(c.assignments, 'shards this checker assigned as leader'),
       num(c.attestations),
       num(c.certificates, 'quorum certificates it signed'),
-      el('td', { class: 'num muted', title: `last heard ${ago(c.last_seen_ms)}` }, ago(c.last_work_ms))));
+      el('td', { class: 'num muted', title: `last heard ${ago(c.last_seen_ms)}` }, ago(c.last_work_ms)),
+      findings(c.findings)));
     body.replaceChildren(...rows);
     byId('checkers-empty').hidden = rows.length > 0;
-    const online = state.checkers.filter((c) => str(c.status) !== 'offline').length;
+    const online = state.checkers.filter((c) => !['offline', 'banned'].includes(str(c.status))).length;
     setText(byId('checkers-count'), rows.length ? `${online} of ${rows.length} online` : '');
   }
 
@@ -118,7 +127,7 @@
     const onlineWorkers = state.workers.filter((w) => !['offline', 'banned'].includes(str(w.status))).length;
     setText(byId('stat-workers'), fmtInt(onlineWorkers));
     setText(byId('stat-workers-total'), `of ${fmtInt(state.workers.length)} seen`);
-    const onlineCheckers = state.checkers.filter((c) => str(c.status) !== 'offline').length;
+    const onlineCheckers = state.checkers.filter((c) => !['offline', 'banned'].includes(str(c.status))).length;
     setText(byId('stat-checkers'), fmtInt(onlineCheckers));
     setText(byId('stat-checkers-total'), `of ${fmtInt(state.checkers.length)} seen`);
   }
