@@ -78,7 +78,7 @@ async fn a_lazy_checker_is_caught_when_a_cheating_worker_tests_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let direct =
         render_direct(&request(&dir.path().join("direct"), 0, 0, 0), |_| {}).expect("direct");
-    let network = render_network(&request(&dir.path().join("network"), 2, 1, 0), |_| {})
+    let network = render_network(&request(&dir.path().join("network"), 1, 1, 0), |_| {})
         .await
         .expect("network render");
     same_frames(&network, &direct);
