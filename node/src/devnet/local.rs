@@ -53,6 +53,28 @@ pub struct DevnetConfig {
     pub committee: Option<usize>,
 }
 
+impl DevnetConfig {
+    /// A plain network in `root` for measurements: `checkers` and `workers`, all honest,
+    /// built-in engine only, no requirements, nothing synced to disk.
+    pub fn plain(root: &Path, checkers: usize, workers: usize) -> DevnetConfig {
+        DevnetConfig {
+            checkers,
+            workers,
+            faulty_workers: 0,
+            lazy_checkers: 0,
+            equivocating_checkers: 0,
+            root: root.to_path_buf(),
+            form_timeout: Duration::from_secs(60),
+            blender_device: pictor_gpu::BlenderDevice::Cpu,
+            requirements: Default::default(),
+            job_retention: Duration::from_secs(600),
+            blender: false,
+            durable: false,
+            committee: None,
+        }
+    }
+}
+
 /// One running node of the local network.
 #[derive(Debug)]
 pub struct DevnetNode {

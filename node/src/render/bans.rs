@@ -43,20 +43,12 @@ pub async fn bans(scene: &Path, checkers: usize) -> Result<BanReport, NodeError>
         .tempdir()
         .map_err(|e| NodeError::Config(format!("cannot make a temporary home: {e}")))?;
     let mut devnet = Devnet::start(&DevnetConfig {
-        checkers,
-        workers: 3,
         faulty_workers: 1,
         lazy_checkers: 1,
-        equivocating_checkers: 0,
-        root: root.path().to_path_buf(),
         form_timeout: Duration::from_secs(120),
-        blender_device: pictor_gpu::BlenderDevice::Cpu,
-        requirements: Default::default(),
-        job_retention: Duration::from_secs(600),
-        blender: false,
-        durable: false,
         // Every checker on the committee, so the lazy one votes on every claim.
         committee: Some(checkers),
+        ..DevnetConfig::plain(root.path(), checkers, 3)
     })
     .await?;
     let result = run(&mut devnet, &bundle).await;

@@ -60,19 +60,9 @@ pub async fn finality(
         .tempdir()
         .map_err(|e| NodeError::Config(format!("cannot make a temporary home: {e}")))?;
     let mut devnet = Devnet::start(&DevnetConfig {
-        checkers,
-        workers,
-        faulty_workers: 0,
-        lazy_checkers: 0,
-        equivocating_checkers: 0,
-        root: root.path().to_path_buf(),
         form_timeout: Duration::from_secs(300),
-        blender_device: pictor_gpu::BlenderDevice::Cpu,
-        requirements: Default::default(),
-        job_retention: Duration::from_secs(600),
-        blender: false,
-        durable: false,
         committee: Some(checkers),
+        ..DevnetConfig::plain(root.path(), checkers, workers)
     })
     .await?;
     let committee = devnet.params.committee_size;

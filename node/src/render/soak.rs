@@ -68,19 +68,8 @@ pub async fn soak(
         .tempdir()
         .map_err(|e| NodeError::Config(format!("cannot make a temporary home: {e}")))?;
     let mut devnet = Devnet::start(&DevnetConfig {
-        checkers,
-        workers,
-        faulty_workers: 0,
-        lazy_checkers: 0,
-        equivocating_checkers: 0,
-        root: root.path().to_path_buf(),
-        form_timeout: Duration::from_secs(60),
-        blender_device: pictor_gpu::BlenderDevice::Cpu,
-        requirements: Default::default(),
         job_retention: retention,
-        blender: false,
-        durable: false,
-        committee: None,
+        ..DevnetConfig::plain(root.path(), checkers, workers)
     })
     .await?;
     let result = run(&mut devnet, &bundle, jobs, in_flight.max(1)).await;
