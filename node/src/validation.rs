@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libp2p::{gossipsub::MessageId, PeerId};
-use pictor_protocol::{CheckedVotes, Ledger, Message, SignedEnvelope};
+use pictor_protocol::{CheckedVotes, EnvelopeError, Ledger, Message, SignedEnvelope};
 use tokio::sync::mpsc;
 
 use crate::now_ms;
@@ -66,12 +66,12 @@ pub(crate) struct Unchecked {
     pub(crate) data: Vec<u8>,
 }
 
-/// A message's verdict: the message, or why it was rejected.
+/// A message's verdict: the message, or why it was refused.
 #[derive(Debug)]
 pub(crate) struct Validated {
     pub(crate) source: PeerId,
     pub(crate) id: MessageId,
-    pub(crate) result: Result<Box<Message>, String>,
+    pub(crate) result: Result<Box<Message>, Refusal>,
 }
 
 /// What the validator needs to know of the network.
@@ -83,14 +83,66 @@ pub(crate) struct Rules {
     pub(crate) checked: Checked,
 }
 
+/// Why a gossiped message was not taken in, and whether its forwarder is to blame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) reason: String,
+    /// True when the message is wrong in itself (malformed, a bad signature, a forged
+    /// quorum): whoever forwarded it did not check it. False when it is refused only for
+    /// what this node knows now (a signer banned since, a committee moved, an envelope aged
+    /// in transit): an honest peer that forwarded it a moment earlier checked it right.
+    pub(crate) penalise: bool,
+}
+
+impl Refusal {
+    fn invalid(reason: impl ToString) -> Refusal {
+        Refusal {
+            reason: reason.to_string(),
+            penalise: true,
+        }
+    }
+
+    fn outdated(reason: impl ToString) -> Refusal {
+        Refusal {
+            reason: reason.to_string(),
+            penalise: false,
+        }
+    }
+}
+
+/// A certificate's error, as a refusal: membership and quorum depend on the committee this
+/// node knows, signatures do not.
+fn certificate_refusal(e: pictor_protocol::CertificateError) -> Refusal {
+    use pictor_protocol::CertificateError as E;
+    match e {
+        E::NotMember(_) | E::NoQuorum { .. } => Refusal::outdated(e),
+        other => Refusal::invalid(other),
+    }
+}
+
+/// A decision's error, as a refusal: a signer banned here since it signed is not its
+/// forwarder's fault.
+fn governance_refusal(e: pictor_protocol::GovernanceError) -> Refusal {
+    use pictor_protocol::GovernanceError as E;
+    match e {
+        E::NotChecker(_) | E::NoQuorum { .. } | E::BadGeneration { .. } => Refusal::outdated(e),
+        other => Refusal::invalid(other),
+    }
+}
+
 impl Rules {
-    /// Every check that needs only the message itself.
-    pub(crate) fn check(&self, data: &[u8], now_ms: u64) -> Result<Message, String> {
+    /// Every check that needs only the message itself (and the ledger this node holds).
+    pub(crate) fn check(&self, data: &[u8], now_ms: u64) -> Result<Message, Refusal> {
         let (_, message) = SignedEnvelope::open(data, &self.network, now_ms, self.max_age_ms)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| match e {
+                EnvelopeError::Stale { .. } | EnvelopeError::FromFuture { .. } => {
+                    Refusal::outdated(e)
+                }
+                other => Refusal::invalid(other),
+            })?;
         match &message {
             Message::Attestation(a) => {
-                a.verify(&self.network).map_err(|e| e.to_string())?;
+                a.verify(&self.network).map_err(Refusal::invalid)?;
                 self.checked
                     .lock()
                     .insert(&self.network, &a.vote, &a.checker, &a.vote_signature);
@@ -99,11 +151,11 @@ impl Rules {
                 let committees = self.ledger.lock().committees(&qc.vote.shard.job);
                 // Any committee the job has had may certify it (the set moved it); held
                 // while the certificate's unknown votes are checked: as a rule none.
-                let mut result = Err("no committee".to_owned());
+                let mut result = Err(Refusal::outdated("no committee known for its job"));
                 for committee in &committees {
                     result = qc
                         .verify_checked(&self.network, committee, &mut self.checked.lock())
-                        .map_err(|e| e.to_string());
+                        .map_err(certificate_refusal);
                     if result.is_ok() {
                         break;
                     }
@@ -113,29 +165,31 @@ impl Rules {
             Message::DecisionVote(v) => {
                 let ledger = self.ledger.lock();
                 if !ledger.set().contains(&v.checker) {
-                    return Err(format!(
+                    return Err(Refusal::outdated(format!(
                         "decision vote by {}, not a checker",
                         v.checker.short()
-                    ));
+                    )));
                 }
                 v.action
                     .check(&self.network, ledger.set(), ledger.set().len())
-                    .map_err(|e| e.to_string())?;
+                    .map_err(governance_refusal)?;
                 drop(ledger);
-                v.verify(&self.network).map_err(|e| e.to_string())?
+                v.verify(&self.network).map_err(governance_refusal)?
             }
             Message::Decision(cert) => {
                 let ledger = self.ledger.lock().clone();
                 cert.verify(&self.network, ledger.set(), |k| !ledger.is_banned(k))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(governance_refusal)?;
                 cert.action
                     .check(&self.network, ledger.set(), ledger.set().len())
-                    .map_err(|e| e.to_string())?
+                    .map_err(governance_refusal)?
             }
             Message::Evidence(evidence) => {
-                evidence.verify(&self.network).map_err(|e| e.to_string())?;
+                evidence.verify(&self.network).map_err(Refusal::invalid)?;
                 if !self.ledger.lock().set().contains(&evidence.checker) {
-                    return Err("evidence against a key outside the checker set".into());
+                    return Err(Refusal::outdated(
+                        "evidence against a key outside the checker set",
+                    ));
                 }
             }
             _ => {}
@@ -184,3 +238,7 @@ pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Validated>) -> mpsc::Se
     });
     tx
 }
+
+#[cfg(test)]
+#[path = "validation_tests.rs"]
+mod tests;

@@ -60,6 +60,19 @@ pub fn job_leader(committee: &[PublicKey], epoch: usize) -> Option<PublicKey> {
     committee.get(epoch % committee.len().max(1)).copied()
 }
 
+/// Attempt numbers each committee generation of a job has to itself: generation `g`
+/// assigns from [`first_attempt`]`(g)` on. An assignment of a committee that has since
+/// moved can then never be mistaken for one of the new committee, whatever order nodes
+/// learn of the move and the assignments in: the new committee's attempts are higher, and
+/// a higher attempt replaces a lower one everywhere.
+pub const ATTEMPTS_PER_GENERATION: u32 = 1 << 16;
+
+/// The first attempt a job's committee of `generation` assigns (see
+/// [`ATTEMPTS_PER_GENERATION`]).
+pub fn first_attempt(generation: u32) -> u32 {
+    generation.saturating_mul(ATTEMPTS_PER_GENERATION)
+}
+
 /// The worker for `shard` at `attempt`: rendezvous over `shard || attempt`, skipping
 /// `excluded` (workers that failed or are banned).
 pub fn assign_worker(

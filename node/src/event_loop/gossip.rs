@@ -44,17 +44,29 @@ impl EventLoop {
     }
 
     /// Reports a verdict to gossipsub (forwarding valid messages, penalising the sender
-    /// of invalid ones) and takes a valid message in.
+    /// of invalid ones, ignoring outdated ones) and takes a valid message in.
     pub(super) fn on_validated(&mut self, verdict: validation::Validated) {
         let validation::Validated { source, id, result } = verdict;
         let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
         match result {
-            Err(reason) => {
+            Err(refusal) if refusal.penalise => {
+                let reason = refusal.reason;
                 warn!(peer = %source, %reason, "dropped invalid gossip; sender penalised");
                 gossipsub.report_message_validation_result(
                     &id,
                     &source,
                     gossipsub::MessageAcceptance::Reject,
+                );
+            }
+            // Refused for what this node knows now, not for what the message is: dropped,
+            // and its forwarder keeps its standing.
+            Err(refusal) => {
+                let reason = refusal.reason;
+                debug!(peer = %source, %reason, "dropped outdated gossip");
+                gossipsub.report_message_validation_result(
+                    &id,
+                    &source,
+                    gossipsub::MessageAcceptance::Ignore,
                 );
             }
             Ok(message) => {
@@ -109,11 +121,21 @@ impl EventLoop {
             warn!(error = %e, "cannot store own message; not published");
             return;
         }
-        if let Message::Attestation(a) = &message {
-            // Its own vote, in a certificate, needs no check.
-            self.checked
-                .lock()
-                .insert(&self.params.id, &a.vote, &a.checker, &a.vote_signature);
+        match &message {
+            Message::Attestation(a) => {
+                debug!(shard = %a.vote.shard, claim = %a.vote.claim, verdict = ?a.vote.verdict, "attesting");
+                // Its own vote, in a certificate, needs no check.
+                self.checked
+                    .lock()
+                    .insert(&self.params.id, &a.vote, &a.checker, &a.vote_signature);
+            }
+            Message::Assignment(a) => debug!(
+                shard = %a.shard,
+                worker = %a.worker.short(),
+                attempt = a.attempt,
+                "assigning"
+            ),
+            _ => {}
         }
         self.send(message.clone(), 0);
         self.queue.push_back(Work::Message {

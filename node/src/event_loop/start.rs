@@ -276,7 +276,9 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         slow_peers: HashMap::new(),
     };
     event_loop.replay()?;
-    tokio::spawn(event_loop.run());
+    // Every line the loop logs names its node: a local network logs many nodes together.
+    let span = tracing::info_span!("node", key = %event_loop.me.short());
+    tokio::spawn(tracing::Instrument::instrument(event_loop.run(), span));
     Ok((client, events_rx))
 }
 

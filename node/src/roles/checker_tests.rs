@@ -464,4 +464,5 @@ fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
 }
 
 mod allocation;
+mod moves;
 mod votes;

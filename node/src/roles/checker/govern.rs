@@ -3,8 +3,8 @@
 //! on equivocation evidence. The rules themselves live in `pictor_protocol::governance`.
 
 use pictor_protocol::{
-    Action, Applied, CheckerStatus, DecisionCertificate, DecisionVote, Evidence, Fault, JobId,
-    Message, PublicKey, VoteCollector,
+    rules, Action, Applied, CheckerStatus, DecisionCertificate, DecisionVote, Evidence, Fault,
+    JobId, Message, PublicKey, VoteCollector,
 };
 use tracing::info;
 
@@ -185,7 +185,8 @@ impl Checker {
         }
     }
 
-    /// A job's committee changed: the new members take over its votes and its claims.
+    /// A job's committee changed: open shards are assigned anew by the new committee,
+    /// which takes over the votes on claims already made in its own attempts.
     fn moved(&mut self, now_ms: u64, job: JobId, generation: u32, out: &mut Vec<CheckerOutput>) {
         let committee = self.ledger.committee(&job);
         out.push(CheckerOutput::Moved {
@@ -199,6 +200,18 @@ impl Checker {
         state.committee = committee.clone();
         state.leader_epoch = 0;
         state.last_progress_ms = now_ms;
+        // Open shards start over in the new generation's attempts: what the old committee
+        // assigned (and what was claimed on it), which some nodes saw and others did not,
+        // no longer stands. A certificate of an old claim still decides its shard.
+        let floor = rules::first_attempt(generation);
+        for shard in state.shards.values_mut() {
+            if !shard.done && shard.attempt < floor {
+                shard.attempt = floor;
+                shard.assignment = None;
+                shard.claim = None;
+                shard.claim_msg = None;
+            }
+        }
         let network = self.params.network.clone();
         let claims: Vec<_> = state
             .shards

@@ -442,10 +442,20 @@ impl Checker {
             rules::FRAUD_FRACTION,
             rules::DETECTION_TARGET,
         );
+        // A job learnt of after its committee moved starts in that generation's attempts.
+        let attempt = rules::first_attempt(self.ledger.generation(&id));
         let shards = spec
             .shards()
             .into_iter()
-            .map(|s| (s, ShardState::default()))
+            .map(|s| {
+                (
+                    s,
+                    ShardState {
+                        attempt,
+                        ..ShardState::default()
+                    },
+                )
+            })
             .collect();
         self.jobs.insert(
             id,

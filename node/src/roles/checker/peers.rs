@@ -13,7 +13,7 @@ use super::{Checker, CheckerOutput};
 
 /// Peer checks (re-renders) in flight at once.
 const MAX_PEER_CHECKS: usize = 1_000;
-/// Pixels of a peer's sample re-rendered per check.
+/// Pixels of a peer's sample re-rendered per random check (a dissent is re-checked whole).
 const RECHECK_PIXELS: usize = 8;
 /// The share of agreeing attestations re-checked at random, out of 256 (about 5 %).
 const RANDOM_SHARE: u8 = 13;
@@ -60,7 +60,7 @@ impl Checker {
         }
         let draw = check_id(self.me.as_bytes(), a.vote_signature.as_bytes()).0[0];
         if draw < RANDOM_SHARE {
-            return self.recheck(a.clone(), out);
+            return self.recheck(a.clone(), RECHECK_PIXELS, out);
         }
         if !self.held_attestations.contains_key(&a.vote.claim)
             && self.held_attestations.len() >= MAX_HELD
@@ -85,7 +85,7 @@ impl Checker {
             .unwrap_or_default();
         for a in held {
             if a.vote.verdict != qc.vote.verdict {
-                self.recheck(a, out);
+                self.recheck(a, usize::MAX, out);
             }
         }
     }
@@ -103,21 +103,31 @@ impl Checker {
                 .tile_rect(a.vote.shard.tile)
                 .is_some_and(|r| a.check_samples(r.w, r.h, job.samples).is_ok());
         if sound && a.checker != self.me {
-            self.recheck(a, out);
+            self.recheck(a, usize::MAX, out);
         }
     }
 
-    fn recheck(&mut self, attestation: Attestation, out: &mut Vec<CheckerOutput>) {
+    /// Re-renders up to `pixels` of a peer's sampled positions. A dissent is re-checked in
+    /// full: a falsified output may differ from the scene at only a few of the positions a
+    /// lazy checker copied, and the first few alone would miss them.
+    fn recheck(&mut self, attestation: Attestation, pixels: usize, out: &mut Vec<CheckerOutput>) {
         if self.peer_checks.len() >= MAX_PEER_CHECKS {
             return;
         }
         let positions: Vec<(u32, u32)> = attestation
             .samples
             .iter()
-            .take(RECHECK_PIXELS)
+            .take(pixels)
             .map(|s| (s.x, s.y))
             .collect();
-        let id = check_id(self.me.as_bytes(), attestation.vote_signature.as_bytes());
+        // A full re-check is its own check, even while a random one of the same vote runs.
+        let whole = pixels >= attestation.samples.len();
+        let subject = [
+            attestation.vote_signature.as_bytes().as_slice(),
+            &[u8::from(whole)],
+        ]
+        .concat();
+        let id = check_id(self.me.as_bytes(), &subject);
         if self.peer_checks.contains_key(&id) {
             return;
         }

@@ -158,6 +158,7 @@ impl Checker {
             .insert(claim, (qc.vote.shard.job, qc.vote.verdict));
         self.collectors.remove(&claim);
         self.check_dissenters(&qc, out);
+        let floor = rules::first_attempt(self.ledger.generation(&qc.vote.shard.job));
         let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {
             return;
         };
@@ -168,7 +169,11 @@ impl Checker {
         // The certificate names the claim's worker and attempt: never guess them from the
         // shard's current assignment, which may already belong to the next worker.
         let rejected = Some((qc.vote.worker, qc.vote.attempt));
-        self.claims.remove(&claim);
+        // A lazy checker attests every claim it was handed, late or not (a vote is what
+        // it is paid for), so its late false vote is there to be caught.
+        if self.params.behaviour != super::Behaviour::Lazy {
+            self.claims.remove(&claim);
+        }
         if shard.done {
             return;
         }
@@ -194,7 +199,7 @@ impl Checker {
                 // The assignment that replaces the rejected one may have arrived first:
                 // only a rejection of the current attempt moves the shard on.
                 if shard.attempt <= attempt {
-                    shard.attempt = attempt + 1;
+                    shard.attempt = attempt.saturating_add(1).max(floor);
                     shard.assignment = None;
                     shard.claim = None;
                 }

@@ -183,3 +183,45 @@ fn a_vote_that_arrives_after_the_certificate_and_contradicts_it_is_rechecked() {
         0
     );
 }
+
+#[test]
+fn a_dissent_is_rechecked_at_every_sampled_pixel_and_a_late_false_value_bans_its_author() {
+    let mut rig = Rig::started(2);
+    let a: Assignment = rig.assignments()[0].clone();
+    let claim = claim_on(a.shard, a.worker);
+    let c = &mut rig.checkers[0];
+    for k in [key(1), key(3), key(4)] {
+        c.handle(
+            10,
+            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Invalid)),
+        );
+    }
+    // A lazy member copied the claimed values; the output was falsified at only one of
+    // its sampled pixels, the last.
+    let late = attestation(&key(2), &claim, Verdict::Valid);
+    let outs = c.handle(20, CheckerInput::Attestation(late.clone()));
+    let Some((id, pixels)) = outs.iter().find_map(|o| match o {
+        CheckerOutput::Rerender { claim, pixels, .. } => Some((*claim, pixels.clone())),
+        _ => None,
+    }) else {
+        panic!("the dissent is re-rendered: {outs:?}");
+    };
+    assert_eq!(pixels.len(), late.samples.len(), "every sampled pixel");
+    let mut truth = vec![[7u8; 3]; pixels.len()];
+    if let Some(last) = truth.last_mut() {
+        *last = [8; 3];
+    }
+    let outs = c.handle(
+        21,
+        CheckerInput::Rerendered {
+            claim: id,
+            pixels: Ok(truth),
+        },
+    );
+    let banning = outs.iter().any(|o| {
+        matches!(o, CheckerOutput::Publish(Message::DecisionVote(v))
+            if matches!(&v.action, pictor_protocol::Action::BanChecker { checker, .. }
+                if *checker == late.checker))
+    });
+    assert!(banning, "a vote to ban the lazy member: {outs:?}");
+}

@@ -1,0 +1,130 @@
+//! A job's committee moves: the new committee assigns in attempts of its own, so that what
+//! the old committee assigned no longer stands, whichever order nodes learn things in.
+
+use pictor_protocol::{Action, DecisionCertificate, DecisionVote};
+
+use super::*;
+
+/// The certificate of the job's move to `committee` at `generation`, signed by three of
+/// the four checkers.
+fn moved(rig: &Rig, generation: u32, committee: Vec<PublicKey>) -> DecisionCertificate {
+    let action = Action::Recommittee {
+        job: rig.job.id(),
+        generation,
+        committee,
+    };
+    let mut signatures: Vec<_> = (1..=3)
+        .map(|i| {
+            let v = DecisionVote::new(&key(i), NET, action.clone());
+            (v.checker, v.signature)
+        })
+        .collect();
+    signatures.sort_by_key(|(k, _)| *k);
+    DecisionCertificate { action, signatures }
+}
+
+fn index_of(k: &PublicKey) -> usize {
+    (1..=4)
+        .position(|i| key(i).public() == *k)
+        .expect("a checker of the rig")
+}
+
+#[test]
+fn after_a_move_the_old_leaders_assignments_no_longer_stand() {
+    let mut rig = Rig::started(2);
+    let old = rig.checkers[0]
+        .committee(&rig.job.id())
+        .expect("the job is known")
+        .to_vec();
+    let leader = old[0];
+    let first = rig.assignments();
+    assert!(!first.is_empty());
+    assert!(first
+        .iter()
+        .all(|a| a.attempt == 0 && a.assigned_by == leader));
+    // The leader is lost; every checker applies the move before any claim came.
+    let new: Vec<PublicKey> = old.iter().copied().filter(|k| *k != leader).collect();
+    let cert = moved(&rig, 1, new.clone());
+    rig.broadcast(10, || CheckerInput::Decision(cert.clone()));
+    let again: Vec<Assignment> = rig.assignments().into_iter().skip(first.len()).collect();
+    let floor = rules::first_attempt(1);
+    assert_eq!(
+        again.len(),
+        first.len(),
+        "every unclaimed shard is assigned anew"
+    );
+    assert!(
+        again
+            .iter()
+            .all(|a| a.attempt == floor && a.assigned_by == new[0]),
+        "{again:?}"
+    );
+    // The old leader's assignment and a claim on it, late: no member checks that claim.
+    let member = index_of(&new[1]);
+    let late = first[0].clone();
+    assert!(rig.checkers[member]
+        .handle(11, CheckerInput::Assignment(late.clone()))
+        .is_empty());
+    let claim = ResultClaim {
+        shard: late.shard,
+        worker: late.worker,
+        attempt: late.attempt,
+        output: ContentId::of(b"late"),
+        width: 32,
+        height: 32,
+        render_ms: 5,
+        device: "test".into(),
+    };
+    let outs = rig.checkers[member].handle(12, CheckerInput::Claim(claim));
+    assert!(
+        !outs
+            .iter()
+            .any(|o| matches!(o, CheckerOutput::FetchRows { .. })),
+        "{outs:?}"
+    );
+}
+
+#[test]
+fn a_member_that_took_the_old_assignment_takes_the_new_one_over_it() {
+    let mut rig = Rig::started(2);
+    let old = rig.checkers[0]
+        .committee(&rig.job.id())
+        .expect("the job is known")
+        .to_vec();
+    let leader = old[0];
+    let new: Vec<PublicKey> = old.iter().copied().filter(|k| *k != leader).collect();
+    let first = rig.assignments();
+    let cert = moved(&rig, 1, new.clone());
+    // The new leader applies the move and assigns; its assignment reaches a member that
+    // has not applied the move yet (it holds the old assignment of attempt 0).
+    let leader_now = index_of(&new[0]);
+    let member = index_of(&new[1]);
+    let outs = rig.checkers[leader_now].handle(10, CheckerInput::Decision(cert));
+    let fresh: Vec<Assignment> = outs
+        .into_iter()
+        .filter_map(|o| match o {
+            CheckerOutput::Publish(Message::Assignment(a)) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fresh.len(), first.len());
+    let a = fresh[0].clone();
+    rig.checkers[member].handle(11, CheckerInput::Assignment(a.clone()));
+    // The new assignment's worker claims; the member checks it.
+    let claim = ResultClaim {
+        shard: a.shard,
+        worker: a.worker,
+        attempt: a.attempt,
+        output: ContentId::of(b"new"),
+        width: 32,
+        height: 32,
+        render_ms: 5,
+        device: "test".into(),
+    };
+    let outs = rig.checkers[member].handle(12, CheckerInput::Claim(claim));
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, CheckerOutput::FetchRows { .. })),
+        "{outs:?}"
+    );
+}

@@ -1,0 +1,109 @@
+//! Which refusals cost a forwarder its standing: a message wrong in itself does, one that
+//! is refused only for what this node learnt since (a signer banned, an envelope aged in
+//! transit) does not.
+
+use pictor_protocol::{
+    Action, ClaimId, ContentId, DecisionCertificate, DecisionVote, Evidence, JobId, Keypair,
+    Ledger, Message, ShardId, SignedEnvelope, Verdict, Vote,
+};
+
+use super::{Checked, Rules, SharedLedger};
+
+const NET: &str = "pictor-validation-test";
+const NOW: u64 = 1_000_000;
+
+fn key(i: u8) -> Keypair {
+    Keypair::from_seed([i; 32])
+}
+
+fn rules() -> Rules {
+    let set = (1..=4).map(|i| key(i).public()).collect();
+    Rules {
+        network: NET.into(),
+        ledger: SharedLedger::new(Ledger::new(NET, set, 4)),
+        max_age_ms: 60_000,
+        checked: Checked::new(),
+    }
+}
+
+fn sealed(by: &Keypair, at: u64, message: &Message) -> Vec<u8> {
+    SignedEnvelope::seal(by, NET, at, message).to_bytes()
+}
+
+/// Two conflicting votes signed by `kp`.
+fn equivocation(kp: &Keypair) -> Evidence {
+    let vote = |verdict| Vote {
+        shard: ShardId {
+            job: JobId([3; 32]),
+            frame: 1,
+            tile: 0,
+        },
+        claim: ClaimId([4; 32]),
+        worker: key(9).public(),
+        attempt: 0,
+        output: ContentId::of(b"output"),
+        verdict,
+    };
+    let (a, b) = (vote(Verdict::Valid), vote(Verdict::Invalid));
+    Evidence::new(kp.public(), (a, a.sign(kp, NET)), (b, b.sign(kp, NET)))
+}
+
+/// A decision signed by checkers 1, 2 and 3 of four.
+fn decision() -> Message {
+    let action = Action::BanChecker {
+        checker: key(4).public(),
+        fault: pictor_protocol::Fault::Equivocation(equivocation(&key(4))),
+    };
+    let mut signatures: Vec<_> = (1..=3)
+        .map(|i| {
+            let v = DecisionVote::new(&key(i), NET, action.clone());
+            (v.checker, v.signature)
+        })
+        .collect();
+    signatures.sort_by_key(|(k, _)| *k);
+    Message::Decision(DecisionCertificate { action, signatures })
+}
+
+#[test]
+fn a_decision_whose_signer_was_banned_since_is_dropped_without_blame() {
+    let rules = rules();
+    let cert = decision();
+    assert!(rules.check(&sealed(&key(1), NOW, &cert), NOW).is_ok());
+    // This node learns that checker 2, one of the signers, equivocated.
+    rules
+        .ledger
+        .lock()
+        .apply_evidence(&equivocation(&key(2)))
+        .expect("evidence applies");
+    let refusal = rules
+        .check(&sealed(&key(1), NOW, &cert), NOW)
+        .expect_err("a banned signer no longer counts");
+    assert!(!refusal.penalise, "{refusal:?}");
+}
+
+#[test]
+fn a_forged_signature_is_blamed_on_its_forwarder() {
+    let rules = rules();
+    let Message::Decision(mut cert) = decision() else {
+        unreachable!("decision() is a decision");
+    };
+    // Checker 3's signature replaced by checker 2's: a quorum on paper only.
+    cert.signatures[2].1 = cert.signatures[1].1;
+    let refusal = rules
+        .check(&sealed(&key(1), NOW, &Message::Decision(cert)), NOW)
+        .expect_err("forged");
+    assert!(refusal.penalise, "{refusal:?}");
+    let mut bytes = sealed(&key(1), NOW, &decision());
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let refusal = rules.check(&bytes, NOW).expect_err("a flipped bit");
+    assert!(refusal.penalise, "{refusal:?}");
+}
+
+#[test]
+fn an_envelope_that_aged_in_transit_is_dropped_without_blame() {
+    let rules = rules();
+    let old = sealed(&key(1), NOW - 120_000, &decision());
+    let refusal = rules.check(&old, NOW).expect_err("too old");
+    assert!(!refusal.penalise, "{refusal:?}");
+}
