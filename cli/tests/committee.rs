@@ -6,27 +6,16 @@
 mod common;
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     time::{Duration, Instant},
 };
 
-use common::pictor;
-use nix::{sys::signal, unistd::Pid};
+use common::{
+    devnet::{kill, path, Network},
+    pictor,
+};
 use pictor_protocol::{rules, JobId, PublicKey};
 use serde_json::Value;
-
-/// Stops the network when the test ends, however it ends.
-struct Network(PathBuf);
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        let _ = pictor(&["devnet", "down", "--dir", path(&self.0), "--grace", "5"]);
-    }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 path")
-}
 
 fn runtime(home: &Path) -> Value {
     let text = std::fs::read_to_string(home.join("node.json")).expect("node.json");
@@ -56,7 +45,7 @@ const JOB: &[&str] = &[
 fn a_job_whose_committee_lost_half_its_members_moves_and_finishes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("net");
-    let _network = Network(dir.clone());
+    let _network = Network::new(dir.clone());
     let (code, _, err) = pictor(&[
         "devnet",
         "up",
@@ -117,7 +106,7 @@ fn a_job_whose_committee_lost_half_its_members_moves_and_finishes() {
         .collect();
     for name in &doomed {
         let pid = runtime(&dir.join(name))["pid"].as_i64().expect("pid") as i32;
-        signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL).expect("SIGKILL");
+        kill(pid);
     }
     let left = job_status(&creator, &job_text);
     assert_ne!(left["state"], "complete", "killed before the end: {left}");

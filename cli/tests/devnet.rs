@@ -89,6 +89,13 @@ fn a_devnet_of_processes_forms_restarts_one_node_and_stops() {
     };
     let worker = pid_of(&nodes, "worker-1");
     signal::kill(Pid::from_raw(worker as i32), signal::Signal::SIGKILL).unwrap();
+    // A signal is delivered when the process next runs: wait until it is dead (gone or a
+    // zombie) before asking `up` to notice.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pictor_node::devnet::processes::is_pictor_process(worker as u32) {
+        assert!(std::time::Instant::now() < deadline, "SIGKILL took effect");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let out = up(&dir);
     assert!(out.contains("started: worker-1\n"), "{out}");
     let after = status(&dir);

@@ -5,33 +5,16 @@
 mod common;
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::pictor;
+use common::{
+    devnet::{kill, path, Network},
+    pictor,
+};
 use nix::{sys::signal, unistd::Pid};
-
-/// Stops the network (and any child left) when the test ends, however it ends.
-struct Network {
-    dir: PathBuf,
-    children: Vec<Child>,
-}
-
-impl Drop for Network {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = pictor(&["devnet", "down", "--dir", path(&self.dir), "--grace", "5"]);
-    }
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("a UTF-8 path")
-}
 
 fn up(dir: &Path) {
     let (code, _, err) = pictor(&[
@@ -60,10 +43,6 @@ fn pid_of(dir: &Path, name: &str) -> i32 {
         .clone();
     assert_eq!(node["running"], true, "{node}");
     node["pid"].as_i64().expect("pid") as i32
-}
-
-fn kill(pid: i32) {
-    signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL).expect("SIGKILL");
 }
 
 /// Waits until `file` exists.
@@ -123,10 +102,7 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
 fn killed_workers_checkers_and_creators_come_back_and_the_jobs_finish() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("net");
-    let mut network = Network {
-        dir: dir.clone(),
-        children: Vec::new(),
-    };
+    let mut network = Network::new(dir.clone());
     up(&dir);
     let spec = dir.join("network.toml");
     let direct = tmp.path().join("direct");

@@ -2,15 +2,20 @@
 //!
 //! The event loop hands every gossiped message to a bounded queue; a validator task takes
 //! up to [`BATCH`] at a time and checks them on the blocking pool (size, strict decoding,
-//! network id, freshness, `verify_strict` signatures, author, and the signatures inside
-//! attestations and certificates). Verdicts come back to the loop, which reports them to
+//! network id, freshness, signatures with the answers of `verify_strict` but verified in
+//! batches, author, and the signatures inside attestations and certificates). Verdicts come back to the loop, which reports them to
 //! gossipsub (so only valid messages are forwarded) and acts on the valid ones. When the
 //! queue is full a message is ignored, not penalised: a burst is not an offence.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libp2p::{gossipsub::MessageId, PeerId};
-use pictor_protocol::{CheckedVotes, EnvelopeError, Ledger, Message, SignedEnvelope};
+#[cfg(test)]
+use pictor_protocol::SignedEnvelope;
+use pictor_protocol::{
+    attestation::verify_batch, open_batch, Attestation, AttestationError, CheckedVotes,
+    EnvelopeError, Ledger, Message,
+};
 use tokio::sync::mpsc;
 
 use crate::now_ms;
@@ -110,6 +115,15 @@ impl Refusal {
     }
 }
 
+/// An envelope's error, as a refusal: age depends on the clock and the path, not on what
+/// the envelope says.
+fn envelope_refusal(e: EnvelopeError) -> Refusal {
+    match e {
+        EnvelopeError::Stale { .. } | EnvelopeError::FromFuture { .. } => Refusal::outdated(e),
+        other => Refusal::invalid(other),
+    }
+}
+
 /// A certificate's error, as a refusal: membership and quorum depend on the committee this
 /// node knows, signatures do not.
 fn certificate_refusal(e: pictor_protocol::CertificateError) -> Refusal {
@@ -132,17 +146,55 @@ fn governance_refusal(e: pictor_protocol::GovernanceError) -> Refusal {
 
 impl Rules {
     /// Every check that needs only the message itself (and the ledger this node holds).
+    #[cfg(test)]
     pub(crate) fn check(&self, data: &[u8], now_ms: u64) -> Result<Message, Refusal> {
         let (_, message) = SignedEnvelope::open(data, &self.network, now_ms, self.max_age_ms)
-            .map_err(|e| match e {
-                EnvelopeError::Stale { .. } | EnvelopeError::FromFuture { .. } => {
-                    Refusal::outdated(e)
-                }
-                other => Refusal::invalid(other),
-            })?;
+            .map_err(envelope_refusal)?;
+        self.check_opened(message, None)
+    }
+
+    /// The checks of [`Rules::check`] for many messages at once, with the same answers:
+    /// the envelopes' signatures are verified in one batch, and both signatures of every
+    /// attestation among them in another.
+    pub(crate) fn check_batch(
+        &self,
+        items: &[&[u8]],
+        now_ms: u64,
+    ) -> Vec<Result<Message, Refusal>> {
+        let opened = open_batch(items, &self.network, now_ms, self.max_age_ms);
+        let attestations: Vec<&Attestation> = opened
+            .iter()
+            .filter_map(|r| match r {
+                Ok((_, Message::Attestation(a))) => Some(a),
+                _ => None,
+            })
+            .collect();
+        let mut verdicts = verify_batch(&attestations, &self.network).into_iter();
+        opened
+            .into_iter()
+            .map(|r| {
+                let (_, message) = r.map_err(envelope_refusal)?;
+                let verdict = match &message {
+                    Message::Attestation(_) => verdicts.next(),
+                    _ => None,
+                };
+                self.check_opened(message, verdict)
+            })
+            .collect()
+    }
+
+    /// The checks after the envelope's; `verdict` is an attestation's signature check,
+    /// when it was made in a batch.
+    fn check_opened(
+        &self,
+        message: Message,
+        verdict: Option<Result<(), AttestationError>>,
+    ) -> Result<Message, Refusal> {
         match &message {
             Message::Attestation(a) => {
-                a.verify(&self.network).map_err(Refusal::invalid)?;
+                verdict
+                    .unwrap_or_else(|| a.verify(&self.network))
+                    .map_err(Refusal::invalid)?;
                 self.checked
                     .lock()
                     .insert(&self.network, &a.vote, &a.checker, &a.vote_signature);
@@ -212,16 +264,15 @@ pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Validated>) -> mpsc::Se
             }
             let rules = rules.clone();
             let checked = tokio::task::spawn_blocking(move || {
-                let now = now_ms();
+                let items: Vec<&[u8]> = batch.iter().map(|m| m.data.as_slice()).collect();
+                let results = rules.check_batch(&items, now_ms());
                 batch
                     .into_iter()
-                    .map(|m| {
-                        let result = rules.check(&m.data, now).map(Box::new);
-                        Validated {
-                            source: m.source,
-                            id: m.id,
-                            result,
-                        }
+                    .zip(results)
+                    .map(|(m, result)| Validated {
+                        source: m.source,
+                        id: m.id,
+                        result: result.map(Box::new),
                     })
                     .collect::<Vec<_>>()
             })

@@ -107,3 +107,63 @@ fn an_envelope_that_aged_in_transit_is_dropped_without_blame() {
     let refusal = rules.check(&old, NOW).expect_err("too old");
     assert!(!refusal.penalise, "{refusal:?}");
 }
+
+/// `kp`'s valid attestation on a claim of tile `tile`.
+fn attestation(kp: &Keypair, tile: u32) -> pictor_protocol::Attestation {
+    let claim = pictor_protocol::ResultClaim {
+        shard: ShardId {
+            job: JobId([3; 32]),
+            frame: 1,
+            tile,
+        },
+        worker: key(9).public(),
+        attempt: 0,
+        output: ContentId::of(b"output"),
+        width: 8,
+        height: 8,
+        render_ms: 1,
+        device: "test".into(),
+    };
+    let sample = pictor_protocol::PixelSample {
+        x: 1,
+        y: 2,
+        expected: [3, 4, 5],
+        claimed: [3, 4, 5],
+    };
+    pictor_protocol::Attestation::create(kp, NET, &claim, vec![sample])
+}
+
+#[test]
+fn a_batch_gets_the_answers_of_one_by_one_checks() {
+    let rules = rules();
+    let mut forged = attestation(&key(2), 1);
+    forged.vote_signature = attestation(&key(3), 1).vote_signature;
+    let mut flipped = sealed(&key(1), NOW, &decision());
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let items: Vec<Vec<u8>> = vec![
+        sealed(&key(1), NOW, &Message::Attestation(attestation(&key(1), 0))),
+        sealed(&key(2), NOW, &Message::Attestation(forged)),
+        sealed(&key(1), NOW, &decision()),
+        flipped,
+        sealed(&key(3), NOW - 120_000, &decision()),
+        b"not an envelope".to_vec(),
+        sealed(&key(4), NOW, &Message::Attestation(attestation(&key(4), 2))),
+    ];
+    let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+    let batch = rules.check_batch(&refs, NOW);
+    assert_eq!(batch.len(), items.len());
+    for (i, (b, item)) in batch.iter().zip(&items).enumerate() {
+        let one = rules.check(item, NOW);
+        assert_eq!(b.is_ok(), one.is_ok(), "message {i}: {b:?} vs {one:?}");
+        if let (Err(b), Err(one)) = (b, &one) {
+            assert_eq!(b.penalise, one.penalise, "message {i}");
+        }
+    }
+    let accepted: Vec<bool> = batch.iter().map(Result::is_ok).collect();
+    assert_eq!(
+        accepted,
+        vec![true, false, true, false, false, false, true],
+        "{batch:?}"
+    );
+}

@@ -368,12 +368,9 @@ impl SignedEnvelope {
 
 /// Opens many envelopes, checking signatures with one ed25519 batch verification and
 /// falling back to one-by-one strict verification to find the bad ones when the batch
-/// fails. Results are in input order.
-///
-/// Batch verification can accept signatures with small-order components that
-/// `verify_strict` would reject; honest signers never produce them. Use it as the gossip
-/// filter; the certificates and attestations inside are verified strictly by their own
-/// `verify`.
+/// fails. Results are in input order, and the same as [`SignedEnvelope::open`] one by one:
+/// signatures that strict verification refuses outright (weak keys, small-order `R`),
+/// which a batch would not notice, never enter the batch and are checked on their own.
 pub fn open_batch(
     items: &[&[u8]],
     network: &str,
@@ -388,28 +385,29 @@ pub fn open_batch(
             Ok(env)
         })
         .collect();
-    let candidates: Vec<(
-        usize,
-        Vec<u8>,
-        ed25519_dalek::Signature,
-        ed25519_dalek::VerifyingKey,
-    )> = results
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let env = r.as_ref().ok()?;
-            let key = env.signer.verifying_key().ok()?;
-            Some((i, env.signing_message(), env.signature.to_dalek(), key))
-        })
-        .collect();
-    let msgs: Vec<&[u8]> = candidates.iter().map(|c| c.1.as_slice()).collect();
-    let sigs: Vec<ed25519_dalek::Signature> = candidates.iter().map(|c| c.2).collect();
-    let keys: Vec<ed25519_dalek::VerifyingKey> = candidates.iter().map(|c| c.3).collect();
+    let mut batched = vec![false; results.len()];
+    let mut messages = Vec::new();
+    let mut signatures = Vec::new();
+    let mut keys = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        let Ok(env) = r else { continue };
+        let Ok(key) = env.signer.verifying_key() else {
+            continue;
+        };
+        if key.is_weak() || crate::attestation::strictly_refused(&env.signature) {
+            continue;
+        }
+        batched[i] = true;
+        messages.push(env.signing_message());
+        signatures.push(env.signature.to_dalek());
+        keys.push(key);
+    }
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
     let batch_ok =
-        !candidates.is_empty() && ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok();
-    for r in results.iter_mut() {
+        !refs.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
+    for (i, r) in results.iter_mut().enumerate() {
         if let Ok(env) = r {
-            if !batch_ok {
+            if !(batched[i] && batch_ok) {
                 if let Err(e) = env.verify_signature() {
                     *r = Err(e);
                 }

@@ -18,4 +18,6 @@ pub(crate) fn pictor(args: &[&str]) -> (i32, String, String) {
 
 // Each test binary uses a part of these helpers.
 #[allow(dead_code)]
+pub(crate) mod devnet;
+#[allow(dead_code)]
 pub(crate) mod http;

@@ -6,12 +6,11 @@
 use std::{path::Path, time::Duration};
 
 use pictor_gpu::SceneBundle;
-use pictor_protocol::{ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
 
 use crate::{
     devnet::{Devnet, DevnetConfig},
-    JobState, NodeError, NodeEvent,
+    NodeError,
 };
 
 /// How long the bench waits for the job before it gives up.
@@ -91,49 +90,15 @@ async fn run(
     in_flight: u32,
 ) -> Result<(Vec<Duration>, f64), NodeError> {
     // Jobs of one 32×32 tile each: a claim per job.
-    let spec = |nonce: u32| JobSpec {
-        creator: devnet.creator_key.public(),
-        scene: ContentId::of(bundle),
-        scene_name: "finality".into(),
-        engine: Engine::Builtin,
-        frames: FrameRange { first: 1, last: 1 },
-        width: 32,
-        height: 32,
-        samples: 1,
-        tile: 32,
-        price_cap: 0,
-        nonce: u64::from(nonce),
+    let jobs = super::stream::TileJobs {
+        name: "finality",
+        side: 32,
+        count: claims as usize,
+        in_flight: in_flight as usize,
+        stall: STALL,
     };
     let started = std::time::Instant::now();
-    let (mut submitted, mut done) = (0u32, 0u32);
-    while done < claims {
-        while submitted < claims && submitted - done < in_flight {
-            devnet
-                .creator
-                .submit(spec(submitted), bundle.to_vec())
-                .await?;
-            submitted += 1;
-        }
-        let event = tokio::time::timeout(STALL, devnet.events.recv())
-            .await
-            .map_err(|_| {
-                NodeError::Config(format!(
-                    "no job finished for {} s ({done} done)",
-                    STALL.as_secs()
-                ))
-            })?
-            .ok_or(NodeError::Shutdown)?;
-        if let NodeEvent::Finished { state, reason, job } = event {
-            if state != JobState::Complete {
-                return Err(NodeError::InvalidJob(format!(
-                    "job {} {state}: {}",
-                    job.short(),
-                    reason.unwrap_or_default()
-                )));
-            }
-            done += 1;
-        }
-    }
+    super::stream::run(devnet, bundle, &jobs, |_| {}).await?;
     let job_seconds = started.elapsed().as_secs_f64();
     let mut times = Vec::new();
     for node in devnet.nodes.iter().filter(|n| n.role.starts_with("worker")) {

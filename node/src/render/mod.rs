@@ -19,6 +19,7 @@ pub mod finality;
 mod peer;
 mod report;
 pub mod soak;
+mod stream;
 
 use peer::JobPeer;
 

@@ -5,12 +5,11 @@
 use std::{path::Path, time::Duration};
 
 use pictor_gpu::SceneBundle;
-use pictor_protocol::{ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
 
 use crate::{
     devnet::{Devnet, DevnetConfig},
-    JobState, NodeError, NodeEvent,
+    NodeError,
 };
 
 /// What a run of many jobs measured.
@@ -86,51 +85,19 @@ async fn run(
     let rss_formed_kib = rss_kib();
     let mut rss_tenth_kib = rss_formed_kib;
     let started = std::time::Instant::now();
-    let spec = |nonce: u64| JobSpec {
-        creator: devnet.creator_key.public(),
-        scene: ContentId::of(bundle),
-        scene_name: "soak".into(),
-        engine: Engine::Builtin,
-        frames: FrameRange { first: 1, last: 1 },
-        width: 16,
-        height: 16,
-        samples: 1,
-        tile: 16,
-        price_cap: 0,
-        nonce,
+    let stream = super::stream::TileJobs {
+        name: "soak",
+        side: 16,
+        count: jobs,
+        in_flight,
+        stall: STALL,
     };
-    let (mut submitted, mut done) = (0usize, 0usize);
-    while done < jobs {
-        while submitted < jobs && submitted - done < in_flight {
-            devnet
-                .creator
-                .submit(spec(submitted as u64), bundle.to_vec())
-                .await?;
-            submitted += 1;
+    super::stream::run(devnet, bundle, &stream, |done| {
+        if done == jobs / 10 {
+            rss_tenth_kib = rss_kib();
         }
-        let event = tokio::time::timeout(STALL, devnet.events.recv())
-            .await
-            .map_err(|_| {
-                NodeError::Config(format!(
-                    "no job finished for {} s ({done} done)",
-                    STALL.as_secs()
-                ))
-            })?
-            .ok_or(NodeError::Shutdown)?;
-        if let NodeEvent::Finished { state, reason, job } = event {
-            if state != JobState::Complete {
-                return Err(NodeError::InvalidJob(format!(
-                    "job {} {state}: {}",
-                    job.short(),
-                    reason.unwrap_or_default()
-                )));
-            }
-            done += 1;
-            if done == jobs / 10 {
-                rss_tenth_kib = rss_kib();
-            }
-        }
-    }
+    })
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(SoakReport {
         jobs,

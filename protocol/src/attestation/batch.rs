@@ -9,7 +9,7 @@ use crate::identity::{signing_message, MessageKind, Signature, SignatureError};
 /// Whether strict verification refuses this signature before any arithmetic: its `R`
 /// does not decode to a point, or is of small order. Batch verification does not look
 /// for small-order components, so such signatures never enter a batch.
-fn strictly_refused(signature: &Signature) -> bool {
+pub(crate) fn strictly_refused(signature: &Signature) -> bool {
     let mut r = [0u8; 32];
     r.copy_from_slice(&signature.as_bytes()[..32]);
     CompressedEdwardsY(r)

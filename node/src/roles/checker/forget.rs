@@ -9,6 +9,7 @@ impl Checker {
         self.jobs.remove(job);
         self.claims.retain(|_, c| c.claim.shard.job != *job);
         self.collectors.retain(|_, c| c.job() != Some(*job));
+        self.closed.forget(job);
         self.early_votes.remove(job);
         self.certified.retain(|_, (j, _)| j != job);
         self.early_claims.retain(|shard, _| shard.job != *job);

@@ -282,6 +282,8 @@ pub struct Checker {
     collectors: BTreeMap<ClaimId, VoteCollector>,
     /// Attestations that arrived before their job (whose committee they need).
     early_votes: BTreeMap<JobId, Vec<Attestation>>,
+    /// The collectors of recently certified claims, for late votes.
+    closed: votes::Closed,
     /// Certified claims, with their jobs (forgotten with the job).
     certified: BTreeMap<ClaimId, (JobId, Verdict)>,
     /// Claims that arrived before their assignment (or job).
@@ -318,6 +320,7 @@ impl Checker {
             workers: BTreeMap::new(),
             claims: BTreeMap::new(),
             collectors: BTreeMap::new(),
+            closed: votes::Closed::default(),
             early_votes: BTreeMap::new(),
             certified: BTreeMap::new(),
             early_claims: BTreeMap::new(),

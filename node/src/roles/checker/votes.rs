@@ -8,6 +8,38 @@ use pictor_protocol::{
 
 use super::{Checker, CheckerOutput};
 
+/// Collectors of certified claims kept for the votes that come late, the most recent
+/// first: a late vote that contradicts its author's earlier one is equivocation all the
+/// same (about 1 KiB each with committees of four).
+const MAX_CLOSED: usize = 10_000;
+
+/// The collectors of certified claims, oldest evicted first.
+#[derive(Debug, Default)]
+pub(super) struct Closed {
+    collectors: std::collections::BTreeMap<ClaimId, VoteCollector>,
+    order: std::collections::VecDeque<ClaimId>,
+}
+
+impl Closed {
+    fn insert(&mut self, claim: ClaimId, collector: VoteCollector) {
+        if self.collectors.insert(claim, collector).is_none() {
+            self.order.push_back(claim);
+        }
+        while self.order.len() > MAX_CLOSED {
+            if let Some(old) = self.order.pop_front() {
+                self.collectors.remove(&old);
+            }
+        }
+    }
+
+    /// Forgets the collectors of `job`.
+    pub(super) fn forget(&mut self, job: &pictor_protocol::JobId) {
+        self.collectors.retain(|_, c| c.job() != Some(*job));
+        let collectors = &self.collectors;
+        self.order.retain(|claim| collectors.contains_key(claim));
+    }
+}
+
 /// Claims with votes and no certificate yet (a collector holds at most one vote per
 /// committee member: about 100 000 votes with committees of four).
 const MAX_COLLECTORS: usize = 25_000;
@@ -25,6 +57,15 @@ impl Checker {
     ) {
         let claim = a.vote.claim;
         if let Some(&(_, verdict)) = self.certified.get(&claim) {
+            // A late vote that contradicts its author's earlier vote is equivocation.
+            if let Some(Ok(Collected::Equivocation(evidence))) = self
+                .closed
+                .collectors
+                .get_mut(&claim)
+                .map(|c| c.add_verified(&a))
+            {
+                return self.on_equivocation(now_ms, evidence, out);
+            }
             // A vote that arrives after the certificate and contradicts it is checked as
             // any dissent is (a lazy checker's late vote included).
             let member = self
@@ -80,18 +121,25 @@ impl Checker {
                 self.on_quorum(now_ms, qc, out)
             }
             Collected::Pending => self.hold_attestation(&a, out),
-            // The second vote is not counted; the evidence goes out for everyone to see,
-            // and bans the checker here at once.
-            Collected::Equivocation(evidence) => {
-                out.push(CheckerOutput::Publish(Message::Evidence(
-                    (*evidence).clone(),
-                )));
-                self.on_evidence(now_ms, (*evidence).clone(), out);
-                out.push(CheckerOutput::Equivocation(evidence));
-            }
+            Collected::Equivocation(evidence) => self.on_equivocation(now_ms, evidence, out),
             // A duplicate: nothing to do.
             _ => {}
         }
+    }
+
+    /// The second vote is not counted; the evidence goes out for everyone to see, and bans
+    /// the checker here at once.
+    fn on_equivocation(
+        &mut self,
+        now_ms: u64,
+        evidence: Box<pictor_protocol::Evidence>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        out.push(CheckerOutput::Publish(Message::Evidence(
+            (*evidence).clone(),
+        )));
+        self.on_evidence(now_ms, (*evidence).clone(), out);
+        out.push(CheckerOutput::Equivocation(evidence));
     }
 
     /// A quorum this checker reached itself. Every member reaches it from the same
@@ -156,7 +204,9 @@ impl Checker {
         }
         self.certified
             .insert(claim, (qc.vote.shard.job, qc.vote.verdict));
-        self.collectors.remove(&claim);
+        if let Some(collector) = self.collectors.remove(&claim) {
+            self.closed.insert(claim, collector);
+        }
         self.check_dissenters(&qc, out);
         let floor = rules::first_attempt(self.ledger.generation(&qc.vote.shard.job));
         let Some(job) = self.jobs.get_mut(&qc.vote.shard.job) else {

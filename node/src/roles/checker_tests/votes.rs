@@ -225,3 +225,40 @@ fn a_dissent_is_rechecked_at_every_sampled_pixel_and_a_late_false_value_bans_its
     });
     assert!(banning, "a vote to ban the lazy member: {outs:?}");
 }
+
+#[test]
+fn a_vote_after_the_certificate_that_contradicts_its_authors_earlier_vote_is_equivocation() {
+    let mut rig = Rig::started(2);
+    let a: Assignment = rig.assignments()[0].clone();
+    let claim = claim_on(a.shard, a.worker);
+    let c = &mut rig.checkers[0];
+    // Member 2 votes Invalid, then three members certify the claim Valid.
+    let liar = key(2);
+    c.handle(
+        10,
+        CheckerInput::Attestation(attestation(&liar, &claim, Verdict::Invalid)),
+    );
+    for k in [key(1), key(3), key(4)] {
+        c.handle(
+            11,
+            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Valid)),
+        );
+    }
+    // Its second vote, the other way, comes after the certificate.
+    let outs = c.handle(
+        20,
+        CheckerInput::Attestation(attestation(&liar, &claim, Verdict::Valid)),
+    );
+    let evidence = outs.iter().find_map(|o| match o {
+        CheckerOutput::Equivocation(e) => Some(e.clone()),
+        _ => None,
+    });
+    let evidence = evidence.expect("equivocation found after the certificate");
+    assert_eq!(evidence.checker, liar.public());
+    assert!(evidence.verify(NET).is_ok());
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, CheckerOutput::Publish(Message::Evidence(_)))),
+        "{outs:?}"
+    );
+}

@@ -1,0 +1,46 @@
+//! A local network of `pictor node` processes (`pictor devnet`), stopped when the test
+//! ends however it ends, and what the process tests do to its nodes.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Child,
+};
+
+use nix::{sys::signal, unistd::Pid};
+
+use super::pictor;
+
+/// A path as an argument.
+pub(crate) fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+/// The devnet in `dir` and the children a test started beside it: all stopped on drop.
+pub(crate) struct Network {
+    pub(crate) dir: PathBuf,
+    pub(crate) children: Vec<Child>,
+}
+
+impl Network {
+    pub(crate) fn new(dir: PathBuf) -> Network {
+        Network {
+            dir,
+            children: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = pictor(&["devnet", "down", "--dir", path(&self.dir), "--grace", "5"]);
+    }
+}
+
+/// SIGKILL: the process gets no chance to clean up.
+pub(crate) fn kill(pid: i32) {
+    signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL).expect("SIGKILL");
+}
