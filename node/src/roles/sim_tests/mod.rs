@@ -95,6 +95,10 @@ pub(super) struct NetFaults {
     /// Checkers cut off from everyone else from `start` to `end` (ms): what crosses the
     /// cut waits until it heals.
     pub partition: Option<(BTreeSet<usize>, u64, u64)>,
+    /// The range of a gossip delivery's delay (ms); `None`: 1–80.
+    pub gossip_ms: Option<(u64, u64)>,
+    /// The range of a row fetch's delay, request and answer (ms); `None`: 2–60.
+    pub rows_ms: Option<(u64, u64)>,
 }
 
 struct Sim {
@@ -125,6 +129,12 @@ struct Sim {
     valid: BTreeMap<ShardId, ContentId>,
     /// Certificates that contradict one another (must stay empty).
     conflicts: Vec<String>,
+    /// When each claim was published, and how long each claim's worker waited for the
+    /// first certificate on it to reach it (ms).
+    claimed_at: BTreeMap<pictor_protocol::ClaimId, u64>,
+    finality: Vec<u64>,
+    /// The worker of each claim.
+    claimed_by: BTreeMap<pictor_protocol::ClaimId, usize>,
 }
 
 impl Sim {
@@ -158,7 +168,13 @@ impl Sim {
     }
 
     fn gossip(&mut self, from: Option<usize>, message: Message) {
+        let (lo, hi) = self.faults.gossip_ms.unwrap_or((1, 80));
         if let Message::Certificate(qc) = &message {
+            if let Some(at) = self.claimed_at.remove(&qc.vote.claim) {
+                // The first certificate on the claim, on its way to the claim's worker.
+                let delay = self.deliveries(from, None, lo, hi)[0];
+                self.finality.push(self.now + delay - at);
+            }
             self.certified_outputs.insert(qc.vote.claim, qc.vote.output);
             let v = &qc.vote;
             match self.verdicts.insert(v.claim, v.verdict) {
@@ -191,7 +207,7 @@ impl Sim {
             if Some(i) == from || self.crashed.contains(&i) {
                 continue;
             }
-            for delay in self.deliveries(from, Some(i), 1, 80) {
+            for delay in self.deliveries(from, Some(i), lo, hi) {
                 if let Some(input) = input(message.clone()) {
                     self.at(delay, Event::ToChecker(i, input));
                 }
@@ -199,7 +215,7 @@ impl Sim {
         }
         if let Message::Assignment(a) = message {
             if let Some(w) = self.workers.iter().position(|k| *k == a.worker) {
-                for delay in self.deliveries(from, None, 1, 80) {
+                for delay in self.deliveries(from, None, lo, hi) {
                     self.at(delay, Event::ToWorker(w, a.clone()));
                 }
             }
@@ -228,7 +244,8 @@ impl Sim {
                             (r, tile.pixels[at..at + len].to_vec())
                         })
                         .collect();
-                    let delay = self.deliveries(None, Some(i), 2, 60)[0];
+                    let (lo, hi) = self.faults.rows_ms.unwrap_or((2, 60));
+                    let delay = self.deliveries(None, Some(i), lo, hi)[0];
                     self.at(
                         delay,
                         Event::ToChecker(
@@ -335,6 +352,8 @@ impl Sim {
                     device: "sim".into(),
                 };
                 self.outputs.insert(output, tile);
+                self.claimed_at.insert(claim.id(), self.now);
+                self.claimed_by.insert(claim.id(), w);
                 self.gossip(None, Message::Claim(claim));
             }
             Event::Tick => {
