@@ -181,12 +181,16 @@ impl Checker {
                         std::cmp::Reverse(record.map_or(0, |r| score_class(r.benchmark_ks))),
                     )
                 };
+                // The worker that held the shard before its committee moved comes first:
+                // it may have the output already, and claims it again without rendering.
+                let previous = shard.previous.filter(|w| candidates.contains(w));
                 let Some(best) = candidates.iter().map(rank).min() else {
                     break;
                 };
                 let least: Vec<PublicKey> =
                     candidates.into_iter().filter(|w| rank(w) == best).collect();
-                let Some(worker) = rules::assign_worker(id, shard.attempt, &least, &shard.failed)
+                let Some(worker) = previous
+                    .or_else(|| rules::assign_worker(id, shard.attempt, &least, &shard.failed))
                 else {
                     continue;
                 };

@@ -207,7 +207,7 @@ impl Checker {
         for shard in state.shards.values_mut() {
             if !shard.done && shard.attempt < floor {
                 shard.attempt = floor;
-                shard.assignment = None;
+                shard.previous = shard.assignment.take().map(|a| a.worker);
                 shard.claim = None;
                 shard.claim_msg = None;
             }

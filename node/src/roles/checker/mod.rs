@@ -240,6 +240,8 @@ struct ShardState {
     claim_msg: Option<ResultClaim>,
     failed: BTreeSet<PublicKey>,
     done: bool,
+    /// Who held the shard before the job's committee moved (it may hold the output).
+    previous: Option<PublicKey>,
 }
 
 #[derive(Debug)]

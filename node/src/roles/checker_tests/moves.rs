@@ -59,6 +59,14 @@ fn after_a_move_the_old_leaders_assignments_no_longer_stand() {
             .all(|a| a.attempt == floor && a.assigned_by == new[0]),
         "{again:?}"
     );
+    // Each shard goes back to the worker that held it (it may have the output already).
+    for a in &again {
+        let before = first
+            .iter()
+            .find(|b| b.shard == a.shard)
+            .expect("assigned before");
+        assert_eq!(a.worker, before.worker, "{}", a.shard);
+    }
     // The old leader's assignment and a claim on it, late: no member checks that claim.
     let member = index_of(&new[1]);
     let late = first[0].clone();

@@ -22,6 +22,8 @@ pub const MAX_EARLY_ASSIGNMENTS: usize = 1024;
 pub const MAX_QUEUE: usize = 4096;
 /// Jobs whose moved committees a worker remembers.
 const MAX_MOVED: usize = 10_000;
+/// Outputs of shards not yet final kept for claiming again (content ids, not pixels).
+const MAX_OUTPUTS: usize = 4096;
 
 /// What a worker is, for the claims it makes.
 #[derive(Debug, Clone)]
@@ -112,6 +114,9 @@ pub struct Worker {
     done: BTreeSet<ShardId>,
     /// Outputs rendered so far (decides which ones a faulty worker falsifies).
     rendered: u64,
+    /// The output of each shard rendered and not yet final: a new attempt of the same
+    /// shard (its committee moved, its claim timed out) is claimed again at once.
+    outputs: BTreeMap<ShardId, RenderedShard>,
     /// Members of the committees a job moved to (besides its first committee).
     moved: BTreeMap<JobId, BTreeSet<PublicKey>>,
     started: bool,
@@ -132,6 +137,7 @@ impl Worker {
             claimed: BTreeSet::new(),
             done: BTreeSet::new(),
             rendered: 0,
+            outputs: BTreeMap::new(),
             started: false,
             stopping: false,
         }
@@ -179,6 +185,7 @@ impl Worker {
             }
             WorkerInput::ShardDone(shard) => {
                 self.done.insert(shard);
+                self.outputs.remove(&shard);
                 self.queue.retain(|a| a.shard != shard);
             }
             WorkerInput::Forget(job) => {
@@ -188,6 +195,7 @@ impl Worker {
                 self.queue.retain(|a| a.shard.job != job);
                 self.claimed.retain(|(s, _)| s.job != job);
                 self.done.retain(|s| s.job != job);
+                self.outputs.retain(|s, _| s.job != job);
             }
             WorkerInput::Rendered { assignment, result } => {
                 if self.current.as_ref() == Some(&assignment) {
@@ -195,6 +203,9 @@ impl Worker {
                 }
                 match result {
                     Ok(rendered) => {
+                        if self.outputs.len() < MAX_OUTPUTS {
+                            self.outputs.insert(assignment.shard, rendered.clone());
+                        }
                         out.push(WorkerOutput::Claim(self.claim(&assignment, rendered)))
                     }
                     Err(reason) => out.push(WorkerOutput::Failed {
@@ -243,6 +254,10 @@ impl Worker {
         }
         while let Some(a) = self.queue.pop_front() {
             if self.claimed.contains(&(a.shard, a.attempt)) || self.done.contains(&a.shard) {
+                continue;
+            }
+            if let Some(rendered) = self.outputs.get(&a.shard).cloned() {
+                out.push(WorkerOutput::Claim(self.claim(&a, rendered)));
                 continue;
             }
             let tamper = self.params.tamper.and_then(|t| t.for_output(self.rendered));

@@ -200,3 +200,34 @@ fn a_blender_claim_names_blenders_device_and_a_faulty_worker_falsifies_every_oth
         .iter()
         .any(|o| matches!(o, WorkerOutput::Render { tamper: None, .. })));
 }
+
+#[test]
+fn a_new_attempt_of_a_shard_it_rendered_is_claimed_again_without_rendering() {
+    let mut w = started(Engine::Builtin);
+    w.handle(WorkerInput::Assignment(assignment(0, 0, key(9))));
+    w.handle(WorkerInput::Rendered {
+        assignment: assignment(0, 0, key(9)),
+        result: Ok(rendered()),
+    });
+    // The job's committee moved: the same shard at the new generation's first attempt.
+    let again = assignment(0, rules::first_attempt(1), key(9));
+    let out = w.handle(WorkerInput::Assignment(again.clone()));
+    assert!(renders(&out).is_empty(), "{out:?}");
+    let claim = out.iter().find_map(|o| match o {
+        WorkerOutput::Claim(c) => Some(c.clone()),
+        _ => None,
+    });
+    let claim = claim.expect("claimed at once");
+    assert_eq!(
+        (claim.attempt, claim.output),
+        (again.attempt, rendered().output)
+    );
+    // Once the shard is final, the output is let go: nothing is claimed for it again.
+    w.handle(WorkerInput::ShardDone(again.shard));
+    let out = w.handle(WorkerInput::Assignment(assignment(
+        0,
+        rules::first_attempt(2),
+        key(9),
+    )));
+    assert!(out.is_empty(), "{out:?}");
+}
