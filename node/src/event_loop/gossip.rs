@@ -47,36 +47,27 @@ impl EventLoop {
     /// of invalid ones, ignoring outdated ones) and takes a valid message in.
     pub(super) fn on_validated(&mut self, verdict: validation::Validated) {
         let validation::Validated { source, id, result } = verdict;
-        let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
-        match result {
+        let (acceptance, message) = match result {
+            Ok(message) => (gossipsub::MessageAcceptance::Accept, Some(message)),
             Err(refusal) if refusal.penalise => {
                 let reason = refusal.reason;
                 warn!(peer = %source, %reason, "dropped invalid gossip; sender penalised");
-                gossipsub.report_message_validation_result(
-                    &id,
-                    &source,
-                    gossipsub::MessageAcceptance::Reject,
-                );
+                (gossipsub::MessageAcceptance::Reject, None)
             }
             // Refused for what this node knows now, not for what the message is: dropped,
             // and its forwarder keeps its standing.
             Err(refusal) => {
                 let reason = refusal.reason;
                 debug!(peer = %source, %reason, "dropped outdated gossip");
-                gossipsub.report_message_validation_result(
-                    &id,
-                    &source,
-                    gossipsub::MessageAcceptance::Ignore,
-                );
+                (gossipsub::MessageAcceptance::Ignore, None)
             }
-            Ok(message) => {
-                gossipsub.report_message_validation_result(
-                    &id,
-                    &source,
-                    gossipsub::MessageAcceptance::Accept,
-                );
-                self.ingest(*message);
-            }
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(&id, &source, acceptance);
+        if let Some(message) = message {
+            self.ingest(*message);
         }
     }
 

@@ -43,6 +43,25 @@ fn key(i: u8) -> Keypair {
     Keypair::from_seed([i; 32])
 }
 
+/// A 32x32 claim on `shard` by `worker` at `attempt`, of `output`.
+fn claim_at(shard: ShardId, worker: PublicKey, attempt: u32, output: &[u8]) -> ResultClaim {
+    ResultClaim {
+        shard,
+        worker,
+        attempt,
+        output: ContentId::of(output),
+        width: 32,
+        height: 32,
+        render_ms: 5,
+        device: "test".into(),
+    }
+}
+
+/// A 32x32 claim on `shard` by `worker` at attempt 0.
+fn claim_on(shard: ShardId, worker: PublicKey) -> ResultClaim {
+    claim_at(shard, worker, 0, b"output")
+}
+
 fn tile(w: u32, h: u32, shade: u8) -> TileImage {
     TileImage {
         width: w,

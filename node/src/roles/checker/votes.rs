@@ -32,6 +32,15 @@ impl Closed {
         }
     }
 
+    /// Counts a late vote on a certified claim: the evidence, if it contradicts its
+    /// author's earlier vote.
+    fn late_vote(&mut self, a: &Attestation) -> Option<Box<pictor_protocol::Evidence>> {
+        match self.collectors.get_mut(&a.vote.claim)?.add_verified(a) {
+            Ok(Collected::Equivocation(evidence)) => Some(evidence),
+            _ => None,
+        }
+    }
+
     /// Forgets the collectors of `job`.
     pub(super) fn forget(&mut self, job: &pictor_protocol::JobId) {
         self.collectors.retain(|_, c| c.job() != Some(*job));
@@ -58,12 +67,7 @@ impl Checker {
         let claim = a.vote.claim;
         if let Some(&(_, verdict)) = self.certified.get(&claim) {
             // A late vote that contradicts its author's earlier vote is equivocation.
-            if let Some(Ok(Collected::Equivocation(evidence))) = self
-                .closed
-                .collectors
-                .get_mut(&claim)
-                .map(|c| c.add_verified(&a))
-            {
+            if let Some(evidence) = self.closed.late_vote(&a) {
                 return self.on_equivocation(now_ms, evidence, out);
             }
             // A vote that arrives after the certificate and contradicts it is checked as

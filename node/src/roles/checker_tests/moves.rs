@@ -29,21 +29,26 @@ fn index_of(k: &PublicKey) -> usize {
         .expect("a checker of the rig")
 }
 
-#[test]
-fn after_a_move_the_old_leaders_assignments_no_longer_stand() {
-    let mut rig = Rig::started(2);
+/// The job's first leader, and its committee without it (in committee order).
+fn without_leader(rig: &Rig) -> (PublicKey, Vec<PublicKey>) {
     let old = rig.checkers[0]
         .committee(&rig.job.id())
         .expect("the job is known")
         .to_vec();
     let leader = old[0];
+    (leader, old.into_iter().filter(|k| *k != leader).collect())
+}
+
+#[test]
+fn after_a_move_the_old_leaders_assignments_no_longer_stand() {
+    let mut rig = Rig::started(2);
+    let (leader, new) = without_leader(&rig);
     let first = rig.assignments();
     assert!(!first.is_empty());
     assert!(first
         .iter()
         .all(|a| a.attempt == 0 && a.assigned_by == leader));
     // The leader is lost; every checker applies the move before any claim came.
-    let new: Vec<PublicKey> = old.iter().copied().filter(|k| *k != leader).collect();
     let cert = moved(&rig, 1, new.clone());
     rig.broadcast(10, || CheckerInput::Decision(cert.clone()));
     let again: Vec<Assignment> = rig.assignments().into_iter().skip(first.len()).collect();
@@ -73,16 +78,7 @@ fn after_a_move_the_old_leaders_assignments_no_longer_stand() {
     assert!(rig.checkers[member]
         .handle(11, CheckerInput::Assignment(late.clone()))
         .is_empty());
-    let claim = ResultClaim {
-        shard: late.shard,
-        worker: late.worker,
-        attempt: late.attempt,
-        output: ContentId::of(b"late"),
-        width: 32,
-        height: 32,
-        render_ms: 5,
-        device: "test".into(),
-    };
+    let claim = claim_at(late.shard, late.worker, late.attempt, b"late");
     let outs = rig.checkers[member].handle(12, CheckerInput::Claim(claim));
     assert!(
         !outs
@@ -95,12 +91,7 @@ fn after_a_move_the_old_leaders_assignments_no_longer_stand() {
 #[test]
 fn a_member_that_took_the_old_assignment_takes_the_new_one_over_it() {
     let mut rig = Rig::started(2);
-    let old = rig.checkers[0]
-        .committee(&rig.job.id())
-        .expect("the job is known")
-        .to_vec();
-    let leader = old[0];
-    let new: Vec<PublicKey> = old.iter().copied().filter(|k| *k != leader).collect();
+    let (_, new) = without_leader(&rig);
     let first = rig.assignments();
     let cert = moved(&rig, 1, new.clone());
     // The new leader applies the move and assigns; its assignment reaches a member that
@@ -119,16 +110,7 @@ fn a_member_that_took_the_old_assignment_takes_the_new_one_over_it() {
     let a = fresh[0].clone();
     rig.checkers[member].handle(11, CheckerInput::Assignment(a.clone()));
     // The new assignment's worker claims; the member checks it.
-    let claim = ResultClaim {
-        shard: a.shard,
-        worker: a.worker,
-        attempt: a.attempt,
-        output: ContentId::of(b"new"),
-        width: 32,
-        height: 32,
-        render_ms: 5,
-        device: "test".into(),
-    };
+    let claim = claim_at(a.shard, a.worker, a.attempt, b"new");
     let outs = rig.checkers[member].handle(12, CheckerInput::Claim(claim));
     assert!(
         outs.iter()

@@ -2,20 +2,6 @@
 
 use super::*;
 
-/// A 32x32 claim on `shard` by `worker` at attempt 0.
-fn claim_on(shard: ShardId, worker: PublicKey) -> ResultClaim {
-    ResultClaim {
-        shard,
-        worker,
-        attempt: 0,
-        output: ContentId::of(b"output"),
-        width: 32,
-        height: 32,
-        render_ms: 5,
-        device: "test".into(),
-    }
-}
-
 /// `kp`'s attestation on `claim`: Valid with the samples its seed selects (all matching),
 /// or Invalid with none (the output could not be obtained).
 fn attestation(kp: &Keypair, claim: &ResultClaim, verdict: Verdict) -> Attestation {
