@@ -129,6 +129,7 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
         faulty_workers: 0,
         lazy_checkers: 0,
         equivocating_checkers: 0,
+        canary_rate: 0.0,
         direct,
         json: true,
         stall_timeout: 600,

@@ -69,6 +69,11 @@ pub(crate) struct RenderArgs {
     /// see them caught.
     #[arg(long, default_value_t = 0)]
     pub(crate) equivocating_checkers: usize,
+    /// The fraction of shard attempts (0 to 1) that the local network's workers turn into
+    /// canaries: forced errors, revealed once rejected, that catch a checker which
+    /// attests without checking even when every worker is honest.
+    #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
+    pub(crate) canary_rate: f64,
     /// Render in this process with no network: the baseline.
     #[arg(long)]
     pub(crate) direct: bool,
@@ -106,6 +111,15 @@ impl RenderArgs {
                 self.faulty_workers,
                 self.workers
             );
+        }
+        if !(0.0..=1.0).contains(&self.canary_rate) {
+            bail!(
+                "--canary-rate must be a fraction from 0 to 1, got {}",
+                self.canary_rate
+            );
+        }
+        if self.canary_rate > 0.0 && (self.direct || self.network.is_some()) {
+            bail!("--canary-rate needs the local network (a running network's spec sets its own canary_rate_ppm)");
         }
         let faulty_checkers = self.lazy_checkers + self.equivocating_checkers;
         if faulty_checkers > 0 && (self.direct || self.network.is_some()) {
@@ -155,6 +169,8 @@ impl RenderArgs {
             faulty_workers: self.faulty_workers,
             lazy_checkers: self.lazy_checkers,
             equivocating_checkers: self.equivocating_checkers,
+            canary_rate_ppm: (self.canary_rate * f64::from(pictor_protocol::canary::PPM)).round()
+                as u32,
             stall_timeout: Duration::from_secs(self.stall_timeout.max(1)),
             requirements,
             network: self.network.clone(),
@@ -244,11 +260,11 @@ pub(crate) fn print_summary(s: &RenderSummary) {
             "  checkers     {} (committee of {})",
             s.checkers, s.committee_size
         );
-        println!("  workers      accepted  rejected");
+        println!("  workers      accepted  rejected  canaries");
         for (worker, tally) in &s.workers {
             println!(
-                "    {worker}   {:>8}  {:>8}",
-                tally.accepted, tally.rejected
+                "    {worker}   {:>8}  {:>8}  {:>8}",
+                tally.accepted, tally.rejected, tally.canaries
             );
         }
         println!("  claims rejected   {}", s.claims_rejected);

@@ -34,6 +34,9 @@ pub struct NetworkParams {
     pub gossip_heartbeat: Duration,
     /// A worker's first ban lasts this long; each further offence doubles it.
     pub ban_cooldown: Duration,
+    /// Shard attempts a worker turns into canaries, in parts per million (see
+    /// `pictor_protocol::canary`); 0: none.
+    pub canary_rate_ppm: u32,
 }
 
 impl NetworkParams {
@@ -52,6 +55,9 @@ impl NetworkParams {
             requirements: pictor_gpu::HardwareRequirements::default(),
             gossip_heartbeat: Duration::from_millis(500),
             ban_cooldown: Duration::from_secs(600),
+            // Off unless the network spec asks: a rejected canary can still hold up
+            // another claim of its worker until the claim timeout (docs/protocol.md).
+            canary_rate_ppm: 0,
         }
     }
 

@@ -84,6 +84,8 @@ pub struct SpecParams {
     pub max_message_age: Duration,
     /// The gossipsub heartbeat.
     pub gossip_heartbeat: Duration,
+    /// Canary shard attempts, in parts per million.
+    pub canary_rate_ppm: u32,
 }
 
 impl SpecParams {
@@ -98,6 +100,7 @@ impl SpecParams {
             heartbeat_interval: params.heartbeat_interval,
             max_message_age: params.max_message_age,
             gossip_heartbeat: params.gossip_heartbeat,
+            canary_rate_ppm: params.canary_rate_ppm,
         }
     }
 }
@@ -162,6 +165,8 @@ struct RawParams {
     max_message_age: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gossip_heartbeat: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canary_rate_ppm: Option<i64>,
 }
 
 /// A whole number of at least 1 at `[params] key`, or `default`.
@@ -177,6 +182,22 @@ fn count(
             .ok()
             .filter(|&n| n >= 1)
             .ok_or_else(|| doc.error(&["params", key], format!("must be at least 1, got {n}"))),
+    }
+}
+
+/// Parts per million (0 to 1 000 000) at `[params] key`, or `default`.
+fn ppm(doc: &TomlText<'_>, key: &str, value: Option<i64>, default: u32) -> Result<u32, NodeError> {
+    match value {
+        None => Ok(default),
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|&n| n <= pictor_protocol::canary::PPM)
+            .ok_or_else(|| {
+                doc.error(
+                    &["params", key],
+                    format!("must be parts per million, 0 to 1000000, got {n}"),
+                )
+            }),
     }
 }
 
@@ -278,6 +299,7 @@ impl RawSpec {
                 p.gossip_heartbeat.as_ref(),
                 d.gossip_heartbeat,
             )?,
+            canary_rate_ppm: ppm(doc, "canary_rate_ppm", p.canary_rate_ppm, d.canary_rate_ppm)?,
         };
         self.requirements.validate().map_err(|e| {
             let key = match e {
@@ -370,6 +392,7 @@ impl NetworkSpec {
                 heartbeat_interval: Some(format_duration(p.heartbeat_interval)),
                 max_message_age: Some(format_duration(p.max_message_age)),
                 gossip_heartbeat: Some(format_duration(p.gossip_heartbeat)),
+                canary_rate_ppm: Some(i64::from(p.canary_rate_ppm)),
             },
             requirements: self.requirements.clone(),
         };
@@ -416,6 +439,7 @@ impl NetworkSpec {
         params.heartbeat_interval = p.heartbeat_interval;
         params.max_message_age = p.max_message_age;
         params.gossip_heartbeat = p.gossip_heartbeat;
+        params.canary_rate_ppm = p.canary_rate_ppm;
         params.requirements = self.requirements.clone();
         Ok(params)
     }

@@ -1,9 +1,11 @@
 //! Gossip validation off the network task.
 //!
 //! The event loop hands every gossiped message to a bounded queue; a validator task takes
-//! up to [`BATCH`] at a time and checks them on the blocking pool (size, strict decoding,
-//! network id, freshness, signatures with the answers of `verify_strict` but verified in
-//! batches, author, and the signatures inside attestations and certificates). Verdicts come back to the loop, which reports them to
+//! up to [`BATCH`] at a time and checks them (size, strict decoding, network id,
+//! freshness, signatures with the answers of `verify_strict` but verified in batches,
+//! author, and the signatures inside attestations and certificates): a batch of at most
+//! [`INLINE`] messages on the validator task itself, a larger one on the blocking pool.
+//! Verdicts come back to the loop, which reports them to
 //! gossipsub (so only valid messages are forwarded) and acts on the valid ones. When the
 //! queue is full a message is ignored, not penalised: a burst is not an offence.
 
@@ -20,8 +22,12 @@ use tokio::sync::mpsc;
 
 use crate::now_ms;
 
-/// Messages checked together on the blocking pool.
+/// Messages checked together.
 pub(crate) const BATCH: usize = 64;
+/// Batches of at most this many messages (a few signature checks, well under a
+/// millisecond) are checked on the validator task: handing them to the blocking pool and
+/// back would cost two thread wake-ups, about as much as the checks themselves.
+pub(crate) const INLINE: usize = 4;
 /// Messages waiting for validation before new ones are ignored.
 pub(crate) const QUEUE: usize = 1024;
 /// Vote signatures remembered as checked (about four a shard), so that a certificate
@@ -86,6 +92,8 @@ pub(crate) struct Rules {
     pub(crate) ledger: SharedLedger,
     pub(crate) max_age_ms: u64,
     pub(crate) checked: Checked,
+    /// The network's canary rate: a heartbeat's canary reveals must hold at it.
+    pub(crate) canary_rate_ppm: u32,
 }
 
 /// Why a gossiped message was not taken in, and whether its forwarder is to blame.
@@ -191,6 +199,13 @@ impl Rules {
         verdict: Option<Result<(), AttestationError>>,
     ) -> Result<Message, Refusal> {
         match &message {
+            Message::Heartbeat(h) => {
+                for reveal in &h.canaries {
+                    reveal
+                        .verify(&self.network, &h.node, self.canary_rate_ppm)
+                        .map_err(Refusal::invalid)?;
+                }
+            }
             Message::Attestation(a) => {
                 verdict
                     .unwrap_or_else(|| a.verify(&self.network))
@@ -250,6 +265,21 @@ impl Rules {
     }
 }
 
+/// The verdicts on `batch`, in its order.
+fn check(rules: &Rules, batch: Vec<Unchecked>) -> Vec<Validated> {
+    let items: Vec<&[u8]> = batch.iter().map(|m| m.data.as_slice()).collect();
+    let results = rules.check_batch(&items, now_ms());
+    batch
+        .into_iter()
+        .zip(results)
+        .map(|(m, result)| Validated {
+            source: m.source,
+            id: m.id,
+            result: result.map(Box::new),
+        })
+        .collect()
+}
+
 /// Starts the validator; returns the queue to feed it.
 pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Validated>) -> mpsc::Sender<Unchecked> {
     let (tx, mut rx) = mpsc::channel::<Unchecked>(QUEUE);
@@ -262,23 +292,14 @@ pub(crate) fn spawn(rules: Rules, verdicts: mpsc::Sender<Validated>) -> mpsc::Se
                     Err(_) => break,
                 }
             }
-            let rules = rules.clone();
-            let checked = tokio::task::spawn_blocking(move || {
-                let items: Vec<&[u8]> = batch.iter().map(|m| m.data.as_slice()).collect();
-                let results = rules.check_batch(&items, now_ms());
-                batch
-                    .into_iter()
-                    .zip(results)
-                    .map(|(m, result)| Validated {
-                        source: m.source,
-                        id: m.id,
-                        result: result.map(Box::new),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await;
-            let Ok(checked) = checked else {
-                continue;
+            let checked = if batch.len() <= INLINE {
+                check(&rules, batch)
+            } else {
+                let rules = rules.clone();
+                match tokio::task::spawn_blocking(move || check(&rules, batch)).await {
+                    Ok(checked) => checked,
+                    Err(_) => continue,
+                }
             };
             for verdict in checked {
                 if verdicts.send(verdict).await.is_err() {

@@ -23,6 +23,7 @@ fn rules() -> Rules {
         ledger: SharedLedger::new(Ledger::new(NET, set, 4)),
         max_age_ms: 60_000,
         checked: Checked::new(),
+        canary_rate_ppm: pictor_protocol::canary::PPM / 2,
     }
 }
 
@@ -98,6 +99,55 @@ fn a_forged_signature_is_blamed_on_its_forwarder() {
     bytes[last] ^= 1;
     let refusal = rules.check(&bytes, NOW).expect_err("a flipped bit");
     assert!(refusal.penalise, "{refusal:?}");
+}
+
+/// A worker's heartbeat revealing `reveals`.
+fn heartbeat(worker: &Keypair, reveals: Vec<pictor_protocol::CanaryReveal>) -> Vec<u8> {
+    let message = Message::Heartbeat(pictor_protocol::Heartbeat {
+        node: worker.public(),
+        role: pictor_protocol::NodeRole::Worker,
+        device: "cpu".into(),
+        canaries: reveals,
+    });
+    sealed(worker, NOW, &message)
+}
+
+#[test]
+fn a_heartbeat_passes_only_with_true_canary_reveals() {
+    let rules = rules();
+    let worker = key(9);
+    let shard = |tile| ShardId {
+        job: JobId([3; 32]),
+        frame: 1,
+        tile,
+    };
+    let reveal = (0..64)
+        .find_map(|t| {
+            pictor_protocol::CanaryReveal::draw(&worker, NET, &shard(t), 0, rules.canary_rate_ppm)
+        })
+        .expect("a canary among 64 draws at one half");
+    rules
+        .check(&heartbeat(&worker, vec![reveal.clone()]), NOW)
+        .expect("a true reveal");
+    // Another worker's canary, or one moved to another attempt, is a forgery.
+    let other = key(10);
+    let refusal = rules
+        .check(&heartbeat(&other, vec![reveal.clone()]), NOW)
+        .expect_err("someone else's canary");
+    assert!(refusal.penalise, "{refusal:?}");
+    let mut moved = reveal;
+    moved.attempt += 1;
+    assert!(rules.check(&heartbeat(&worker, vec![moved]), NOW).is_err());
+    // More reveals than a heartbeat may carry.
+    let many = vec![
+        pictor_protocol::CanaryReveal {
+            shard: shard(0),
+            attempt: 0,
+            signature: pictor_protocol::Signature::from_bytes([0; 64]),
+        };
+        pictor_protocol::canary::MAX_REVEALS + 1
+    ];
+    assert!(rules.check(&heartbeat(&worker, many), NOW).is_err());
 }
 
 #[test]

@@ -27,6 +27,8 @@ pub struct Rejection {
     /// The checkers that signed the rejection.
     pub signers: Vec<String>,
     pub at_ms: u64,
+    /// The worker revealed it as its canary (a forced error): no offence.
+    pub canary: bool,
 }
 
 /// A worker, as this node sees it.
@@ -50,13 +52,39 @@ pub struct WorkerView {
     pub in_hand: u64,
     /// Whether it serves a ban's cool-down now.
     pub banned: bool,
-    /// Its claims rejected by a quorum, each an offence.
+    /// Its claims rejected by a quorum, each an offence, less its canaries.
     pub offences: u32,
+    /// Its rejected claims it revealed as canaries (forced errors).
+    pub canaries: u64,
     /// When its ban's cool-down ends (0: never banned).
     pub banned_until_ms: u64,
     /// The last rejections, newest last.
     pub rejections: Vec<Rejection>,
     pub last_seen_ms: u64,
+}
+
+impl WorkerView {
+    /// The worker revealed its rejected claim on `shard` as a canary (the validator
+    /// verified the reveal): the offence is struck off, and with the last offence the
+    /// ban. Heartbeats repeat reveals: one already taken changes nothing.
+    fn forgive(&mut self, shard: &pictor_protocol::ShardId) {
+        let name = format!("{}:{}:{}", shard.job.short(), shard.frame, shard.tile);
+        let job = shard.job.to_string();
+        let Some(rejection) = self
+            .rejections
+            .iter_mut()
+            .rev()
+            .find(|r| !r.canary && r.shard == name && r.job == job)
+        else {
+            return;
+        };
+        rejection.canary = true;
+        self.canaries += 1;
+        self.offences = self.offences.saturating_sub(1);
+        if self.offences == 0 {
+            self.banned_until_ms = 0;
+        }
+    }
 }
 
 /// A checker, as this node sees it.
@@ -153,6 +181,9 @@ impl NetView {
                     if !h.device.is_empty() {
                         w.device.clone_from(&h.device);
                     }
+                    for reveal in &h.canaries {
+                        w.forgive(&reveal.shard);
+                    }
                 }
                 NodeRole::Checker => {
                     self.checker(&h.node, now);
@@ -207,6 +238,7 @@ impl NetView {
                             claim: vote.claim.to_string(),
                             signers: qc.signers().map(ToString::to_string).collect(),
                             at_ms: now,
+                            canary: false,
                         });
                     }
                 }
@@ -326,6 +358,7 @@ mod tests {
                 node: worker,
                 role: NodeRole::Worker,
                 device: "cpu".into(),
+                canaries: Vec::new(),
             }),
             1_000,
         );

@@ -327,11 +327,18 @@ impl SignedEnvelope {
         match &message {
             Message::Job(job) => job.validate()?,
             Message::Claim(c) => too_long("claim.device", c.device.len(), MAX_DEVICE_LEN)?,
-            Message::Heartbeat(h) => too_long(
-                "heartbeat.device",
-                h.device.len(),
-                Heartbeat::MAX_DEVICE_LEN,
-            )?,
+            Message::Heartbeat(h) => {
+                too_long(
+                    "heartbeat.device",
+                    h.device.len(),
+                    Heartbeat::MAX_DEVICE_LEN,
+                )?;
+                too_long(
+                    "heartbeat.canaries",
+                    h.canaries.len(),
+                    crate::canary::MAX_REVEALS,
+                )?
+            }
             Message::Attestation(a) => {
                 too_long("attestation.samples", a.samples.len(), rules::MAX_SAMPLES)?;
                 too_long("attestation.regions", a.regions.len(), rules::MAX_REGIONS)?

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::PublicKey;
+use crate::{CanaryReveal, PublicKey};
 
 /// The role a node announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -28,6 +28,10 @@ pub struct Heartbeat {
     pub role: NodeRole,
     /// Its device, as the node describes it (at most 256 bytes).
     pub device: String,
+    /// A worker's canaries whose rejection has been certified, revealed (at most
+    /// [`crate::canary::MAX_REVEALS`]; the key is absent when there are none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<CanaryReveal>,
 }
 
 impl Heartbeat {

@@ -104,6 +104,8 @@ pub enum MessageKind {
     DecisionCertificate = 14,
     /// Relayed equivocation evidence.
     Evidence = 15,
+    /// A worker's signature over a shard attempt that decides whether it is a canary.
+    Canary = 16,
 }
 
 impl TryFrom<u8> for MessageKind {
@@ -125,6 +127,7 @@ impl TryFrom<u8> for MessageKind {
             13 => Self::DecisionVote,
             14 => Self::DecisionCertificate,
             15 => Self::Evidence,
+            16 => Self::Canary,
             other => return Err(IdentityError::UnknownKind(other)),
         })
     }
@@ -390,10 +393,10 @@ mod tests {
 
     #[test]
     fn message_kind_bytes() {
-        for b in 1..=15u8 {
+        for b in 1..=16u8 {
             assert_eq!(MessageKind::try_from(b).map(|k| k as u8), Ok(b));
         }
         assert!(MessageKind::try_from(0).is_err());
-        assert!(MessageKind::try_from(16).is_err());
+        assert!(MessageKind::try_from(17).is_err());
     }
 }

@@ -10,6 +10,7 @@
 //! bounded and strict, and none panics on input bytes.
 
 pub mod attestation;
+pub mod canary;
 pub mod capability;
 pub mod certificate;
 pub mod claim;
@@ -28,6 +29,7 @@ pub use attestation::{
     seed_signature, verdict_of, verdict_of_regions, Attestation, AttestationError, PixelSample,
     RegionScore, Verdict, Vote,
 };
+pub use canary::{CanaryError, CanaryReveal};
 pub use capability::{
     ksamples_from_msamples, CapabilityError, CapabilityRecord, Device, DeviceKind, EngineVersion,
 };

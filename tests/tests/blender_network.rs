@@ -25,6 +25,7 @@ fn request(scene: &std::path::Path, out: &std::path::Path, faulty_workers: usize
         faulty_workers,
         lazy_checkers: 0,
         equivocating_checkers: 0,
+        canary_rate_ppm: 0,
         stall_timeout: Duration::from_secs(180),
         requirements: Default::default(),
         network: None,

@@ -31,6 +31,7 @@ fn request(
         faulty_workers,
         lazy_checkers: lazy,
         equivocating_checkers: equivocating,
+        canary_rate_ppm: 0,
         stall_timeout: Duration::from_secs(120),
         requirements: Default::default(),
         network: None,
@@ -86,6 +87,28 @@ async fn a_lazy_checker_is_caught_when_a_cheating_worker_tests_it() {
         network.claims_rejected >= 1,
         "the cheating worker was caught"
     );
+    assert_caught(&network, "lazy", "false attestation");
+}
+
+/// Every worker honest: only canaries (forced errors the workers make on purpose and
+/// reveal once rejected) give the lazy checker a wrong claim to vouch for. At a rate of
+/// one half, a job of 12 shards has none with probability 1/4096.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazy_checker_is_caught_by_canaries_when_every_worker_is_honest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let direct =
+        render_direct(&request(&dir.path().join("direct"), 0, 0, 0), |_| {}).expect("direct");
+    let mut req = request(&dir.path().join("network"), 0, 1, 0);
+    req.canary_rate_ppm = pictor_protocol::canary::PPM / 2;
+    let network = render_network(&req, |_| {}).await.expect("network render");
+    same_frames(&network, &direct);
+    assert!(network.claims_rejected >= 1, "canaries were rejected");
+    for (worker, tally) in &network.workers {
+        assert_eq!(
+            tally.rejected, tally.canaries,
+            "every rejection of worker {worker} was its canary, revealed: {tally:?}"
+        );
+    }
     assert_caught(&network, "lazy", "false attestation");
 }
 

@@ -27,6 +27,7 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         blender: false,
         durable: true,
         committee: None,
+        canary_rate_ppm: 0,
     }
 }
 

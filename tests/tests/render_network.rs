@@ -24,6 +24,7 @@ fn request(out: &std::path::Path, faulty_workers: usize) -> RenderRequest {
         faulty_workers,
         lazy_checkers: 0,
         equivocating_checkers: 0,
+        canary_rate_ppm: 0,
         stall_timeout: Duration::from_secs(120),
         requirements: Default::default(),
         network: None,

@@ -51,6 +51,8 @@ pub struct DevnetConfig {
     pub durable: bool,
     /// Checkers on each job's committee (`None`: up to 4, the local default).
     pub committee: Option<usize>,
+    /// Shard attempts the workers turn into canaries, parts per million (0: none).
+    pub canary_rate_ppm: u32,
 }
 
 impl DevnetConfig {
@@ -71,6 +73,7 @@ impl DevnetConfig {
             blender: false,
             durable: false,
             committee: None,
+            canary_rate_ppm: 0,
         }
     }
 }
@@ -143,6 +146,7 @@ impl Devnet {
         if let Some(n) = config.committee {
             params.committee_size = n.clamp(1, config.checkers);
         }
+        params.canary_rate_ppm = config.canary_rate_ppm;
 
         // The local nodes share the machine's cores, and so its Blender processes.
         let blender_pool = Arc::new(pictor_gpu::BlenderPool::per_core());
@@ -289,10 +293,14 @@ impl Devnet {
 
     /// Stops every node, flushing their databases.
     pub async fn shutdown(self) {
-        for node in &self.nodes {
-            let _ = node.client.shutdown().await;
-        }
-        let _ = self.creator.shutdown().await;
+        // The nodes are independent: stop them all at once, each flushing its own database.
+        let stops = self
+            .nodes
+            .iter()
+            .map(|node| &node.client)
+            .chain(std::iter::once(&self.creator))
+            .map(|client| client.shutdown());
+        futures::future::join_all(stops).await;
     }
 }
 

@@ -260,11 +260,16 @@ impl EventLoop {
                 shard,
                 worker,
                 result,
-            } => Work::Creator(CreatorInput::OutputFetched {
-                shard,
-                worker,
-                result,
-            }),
+            } => {
+                if let Err(reason) = &result {
+                    debug!(%shard, worker = %worker.short(), %reason, "certified output not fetched");
+                }
+                Work::Creator(CreatorInput::OutputFetched {
+                    shard,
+                    worker,
+                    result,
+                })
+            }
             Done::CertificatesChecked {
                 job,
                 valid,

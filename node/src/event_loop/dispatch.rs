@@ -2,22 +2,19 @@
 //! roles this node plays; each output becomes I/O (a task, a request, a publication) or
 //! new work on the queue.
 
-use std::sync::Arc;
-
-use pictor_protocol::{codec, ContentId, JobId, Message, NodeRole, Request, Verdict};
+use pictor_protocol::{codec, JobId, Message, NodeRole, Request, Verdict};
 use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
 use crate::{
-    engines::LoadedScene,
     requests::Pending,
     roles::{
         checker::{CheckerInput, CheckerOutput},
         creator::{CreatorInput, CreatorOutput},
         worker::{WorkerInput, WorkerOutput},
     },
-    scenes::{SceneAnswer, SceneWaiter},
-    NodeError, NodeEvent,
+    scenes::SceneWaiter,
+    NodeEvent,
 };
 
 /// Peers asked at once for a job's certificates.
@@ -56,6 +53,13 @@ impl EventLoop {
             Message::Heartbeat(h) => {
                 if h.role == NodeRole::Worker && to_checker {
                     work.push(Work::Checker(CheckerInput::WorkerSeen(h.node)));
+                    // Verified by the validator: each is the worker's own canary.
+                    for reveal in h.canaries {
+                        work.push(Work::Checker(CheckerInput::Canary {
+                            worker: h.node,
+                            reveal,
+                        }));
+                    }
                 }
                 // A checker that also renders announces itself as a worker.
                 if to_checker && self.params.checkers.contains(&h.node) {
@@ -107,6 +111,12 @@ impl EventLoop {
                 if qc.vote.verdict == Verdict::Valid {
                     self.jobs.certified(&qc.vote.shard, now);
                     work.push(Work::Worker(WorkerInput::ShardDone(qc.vote.shard)));
+                } else {
+                    work.push(Work::Worker(WorkerInput::Rejected {
+                        shard: qc.vote.shard,
+                        attempt: qc.vote.attempt,
+                        worker: qc.vote.worker,
+                    }));
                 }
                 if self.is_mine(&qc.vote.shard.job) {
                     work.push(Work::Creator(CreatorInput::Certificate(qc.clone())));
@@ -221,6 +231,16 @@ impl EventLoop {
                 cooldown_s = until_ms.saturating_sub(crate::now_ms()) / 1000,
                 "worker banned: its claim was rejected by quorum"
             ),
+            CheckerOutput::Forgiven {
+                worker,
+                shard,
+                offences,
+            } => info!(
+                worker = %worker.short(),
+                %shard,
+                offences,
+                "the rejected claim was the worker's canary: no offence"
+            ),
             CheckerOutput::CheckerBanned { checker, fault } => warn!(
                 checker = %checker.short(),
                 fault = %fault.describe(),
@@ -252,6 +272,10 @@ impl EventLoop {
             WorkerOutput::Failed { shard, reason } => {
                 warn!(%shard, %reason, "cannot render shard")
             }
+            WorkerOutput::Reveal(reveal) => {
+                info!(shard = %reveal.shard, attempt = reveal.attempt, "revealing a canary");
+                self.send_heartbeat(crate::now_ms());
+            }
         }
     }
 
@@ -272,6 +296,7 @@ impl EventLoop {
                             result: Err("not connected to any peer yet".into()),
                         }));
                 }
+                debug!(%shard, %output, worker = %worker.short(), "fetching a certified output");
                 let peers = self.candidates(self.peer_of(&worker));
                 self.tasks.fetch_output(shard, worker, output, peers);
             }
@@ -351,146 +376,6 @@ impl EventLoop {
                 .fetch
                 .send_request(&peer, Request::GetCertificates { job });
             self.requests.sent(id, Pending::Certificates { job });
-        }
-    }
-
-    /// Runs `waiter` once the scene of `job` is loaded, fetching and parsing it if needed.
-    pub(super) fn with_scene(&mut self, job: JobId, waiter: SceneWaiter) {
-        let Some(spec) = self.jobs.get(&job) else {
-            return self.scene_answer(SceneAnswer::Failed("unknown job".into(), waiter));
-        };
-        let (scene, engine, creator) = (spec.scene, spec.engine, spec.creator);
-        match self.scenes.request(scene, waiter) {
-            SceneAnswer::Wait { load: true } => self.load_scene(scene, engine, creator),
-            answer => self.scene_answer(answer),
-        }
-    }
-
-    /// Loads a scene from the block store, or asks the job's creator (then every peer).
-    pub(super) fn load_scene(
-        &mut self,
-        id: ContentId,
-        engine: pictor_protocol::Engine,
-        creator: pictor_protocol::PublicKey,
-    ) {
-        match self.store.get_block(&id) {
-            Ok(Some(bytes)) => self.tasks.load_scene(id, engine, bytes),
-            _ => {
-                let peers = self.candidates(self.peer_of(&creator));
-                self.request_scene(id, engine, peers, true);
-            }
-        }
-    }
-
-    /// Asks the first of `peers` for a scene block; the rest are asked if it fails.
-    pub(super) fn request_scene(
-        &mut self,
-        id: ContentId,
-        engine: pictor_protocol::Engine,
-        mut peers: Vec<libp2p::PeerId>,
-        look_up: bool,
-    ) {
-        if peers.is_empty() || !self.requests.has_room() {
-            let reason = format!("no peer provided scene {id}");
-            warn!(scene = %id, %reason, "scene unavailable for now");
-            for answer in self.scenes.unavailable(id, &reason) {
-                self.scene_answer(answer);
-            }
-            return;
-        }
-        let peer = peers.remove(0);
-        let request = self
-            .swarm
-            .behaviour_mut()
-            .fetch
-            .send_request(&peer, Request::GetBlock { id });
-        self.requests.sent(
-            request,
-            Pending::Scene {
-                id,
-                engine,
-                others: peers,
-                look_up,
-            },
-        );
-    }
-
-    /// A scene is parsed (or unusable): everything that waited for it goes on.
-    pub(super) fn scene_loaded(&mut self, id: ContentId, result: Result<Arc<LoadedScene>, String>) {
-        if let Err(reason) = &result {
-            warn!(scene = %id, %reason, "scene unusable");
-        }
-        for answer in self.scenes.loaded(id, result) {
-            self.scene_answer(answer);
-        }
-    }
-
-    fn scene_answer(&mut self, answer: SceneAnswer) {
-        match answer {
-            SceneAnswer::Wait { .. } => {}
-            SceneAnswer::Ready(scene, waiter) => self.run_with_scene(scene, waiter),
-            SceneAnswer::Failed(reason, waiter) => {
-                let work = match waiter {
-                    SceneWaiter::Render { assignment, .. } => Work::Worker(WorkerInput::Rendered {
-                        assignment,
-                        result: Err(reason),
-                    }),
-                    SceneWaiter::Rerender { claim, .. } => {
-                        Work::Checker(CheckerInput::Rerendered {
-                            claim,
-                            pixels: Err(reason),
-                        })
-                    }
-                    SceneWaiter::RerenderRegions { claim, .. } => {
-                        warn!(%claim, %reason, "cannot re-render the sampled regions");
-                        Work::Checker(CheckerInput::RerenderedRegions {
-                            claim,
-                            regions: Err(reason),
-                        })
-                    }
-                    SceneWaiter::Submit(job) => {
-                        if let Some((_, reply)) = self.submits.remove(&job) {
-                            let _ = reply.send(Err(NodeError::InvalidScene(reason)));
-                        }
-                        return;
-                    }
-                };
-                self.queue.push_back(work);
-            }
-        }
-    }
-
-    fn run_with_scene(&mut self, scene: Arc<LoadedScene>, waiter: SceneWaiter) {
-        if let SceneWaiter::Submit(job) = waiter {
-            return self.publish_submitted(job);
-        }
-        let job = match &waiter {
-            SceneWaiter::Render { assignment, .. } => assignment.shard.job,
-            SceneWaiter::Rerender { job, .. } | SceneWaiter::RerenderRegions { job, .. } => *job,
-            SceneWaiter::Submit(job) => *job,
-        };
-        let Some(spec) = self.jobs.get(&job).cloned() else {
-            return;
-        };
-        match waiter {
-            SceneWaiter::Render { assignment, tamper } => {
-                self.tasks.render_shard(scene, spec, assignment, tamper)
-            }
-            SceneWaiter::Rerender {
-                claim,
-                frame,
-                pixels,
-                ..
-            } => self.tasks.rerender(scene, &spec, claim, frame, pixels),
-            SceneWaiter::RerenderRegions {
-                claim,
-                frame,
-                regions,
-                ..
-            } => self
-                .tasks
-                .rerender_regions(scene, spec, claim, frame, regions),
-            SceneWaiter::Submit(_) => {}
         }
     }
 }

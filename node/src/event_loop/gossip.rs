@@ -219,6 +219,11 @@ impl EventLoop {
                 .as_ref()
                 .map(|w| w.device().to_owned())
                 .unwrap_or_default(),
+            canaries: self
+                .worker
+                .as_ref()
+                .map(|w| w.reveals())
+                .unwrap_or_default(),
         };
         self.publish(Message::Heartbeat(heartbeat), false);
         self.send_capability(now);

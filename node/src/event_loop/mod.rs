@@ -10,6 +10,7 @@ mod dispatch;
 mod gossip;
 mod govern;
 mod prune;
+mod scenes;
 mod start;
 mod swarm;
 

@@ -149,7 +149,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         .unwrap_or(BlenderDevice::Cpu);
     let worker = config.roles.worker.as_ref().map(|w| {
         Worker::new(
-            keypair.public(),
+            keypair.clone(),
             WorkerParams {
                 checkers: network.checkers.clone(),
                 committee_size: network.committee_size,
@@ -157,6 +157,8 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
                 blender_device: (blender_device != BlenderDevice::Cpu)
                     .then(|| blender_device.to_string()),
                 tamper: w.tamper,
+                network: network.id.clone(),
+                canary_rate_ppm: network.canary_rate_ppm,
             },
         )
     });
@@ -216,6 +218,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             ledger: ledger.clone(),
             max_age_ms: network.max_message_age.as_millis() as u64,
             checked: checked.clone(),
+            canary_rate_ppm: network.canary_rate_ppm,
         },
         validated_tx,
     );

@@ -50,6 +50,9 @@ pub struct RenderRequest {
     pub lazy_checkers: usize,
     /// Checkers of the local network that sign conflicting votes.
     pub equivocating_checkers: usize,
+    /// Shard attempts the local network's workers turn into canaries (forced errors that
+    /// catch lazy checkers), parts per million.
+    pub canary_rate_ppm: u32,
     /// Give up when nothing has happened for this long.
     pub stall_timeout: Duration,
     /// What the local network asks of its workers (a network spec's `[requirements]`).
@@ -79,7 +82,10 @@ pub enum Progress {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct WorkerTally {
     pub accepted: u64,
+    /// Claims rejected by a quorum, canaries included.
     pub rejected: u64,
+    /// Rejected claims the worker revealed as its canaries (forced errors): no offence.
+    pub canaries: u64,
 }
 
 /// A checker as the creator saw it at the end of the job.
@@ -446,7 +452,11 @@ async fn run_job(
         }
     }
     summary.job_id = job.to_string();
-    summary.checker_report = report::checker_report(peer).await;
+    let report = report::report(peer).await;
+    summary.checker_report = report.checkers;
+    for (worker, canaries) in report.canaries {
+        summary.workers.entry(worker).or_default().canaries = canaries;
+    }
     let mut pairs: Vec<(PathBuf, String)> = summary
         .frames
         .drain(..)

@@ -46,6 +46,7 @@ impl JobPeer {
             blender: req.engine.is_blender(),
             durable: false,
             committee: None,
+            canary_rate_ppm: req.canary_rate_ppm,
         })
         .await?;
         let mut devnet = devnet;

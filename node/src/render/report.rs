@@ -3,12 +3,22 @@
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
 use super::{peer::JobPeer, CheckerReport};
 
-/// Every checker's status and findings, from the creator's view. A local network with
-/// faulty checkers is given a short while for the last bans to arrive (a ban by decision
-/// follows the certificate that exposed the fault).
-pub(super) async fn checker_report(peer: &JobPeer) -> Vec<CheckerReport> {
+/// The end of the summary.
+pub(super) struct Report {
+    /// Every checker's status and findings.
+    pub(super) checkers: Vec<CheckerReport>,
+    /// Each worker's (shortened key) rejected claims it revealed as canaries.
+    pub(super) canaries: BTreeMap<String, u64>,
+}
+
+/// Every checker's status and findings, and the workers' revealed canaries, from the
+/// creator's view. A local network with faulty checkers is given a short while for the
+/// last bans to arrive (a ban by decision follows the certificate that exposed the fault).
+pub(super) async fn report(peer: &JobPeer) -> Report {
     let faulty: Vec<&String> = peer
         .checkers
         .iter()
@@ -18,7 +28,10 @@ pub(super) async fn checker_report(peer: &JobPeer) -> Vec<CheckerReport> {
     let deadline = Instant::now() + BAN_GRACE;
     loop {
         let Ok(snapshot) = peer.client.network().await else {
-            return Vec::new();
+            return Report {
+                checkers: Vec::new(),
+                canaries: BTreeMap::new(),
+            };
         };
         let caught = faulty.iter().all(|k| {
             snapshot.checkers.iter().any(|(s, c)| {
@@ -26,7 +39,13 @@ pub(super) async fn checker_report(peer: &JobPeer) -> Vec<CheckerReport> {
             })
         });
         if caught || Instant::now() >= deadline {
-            return snapshot
+            let canaries = snapshot
+                .workers
+                .iter()
+                .filter(|(_, w)| w.canaries > 0)
+                .map(|(_, w)| (w.key.chars().take(8).collect(), w.canaries))
+                .collect();
+            let checkers = snapshot
                 .checkers
                 .into_iter()
                 .filter(|(_, c)| c.genesis)
@@ -45,6 +64,7 @@ pub(super) async fn checker_report(peer: &JobPeer) -> Vec<CheckerReport> {
                     }
                 })
                 .collect();
+            return Report { checkers, canaries };
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -483,5 +483,6 @@ fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
 }
 
 mod allocation;
+mod canaries;
 mod moves;
 mod votes;

@@ -283,6 +283,7 @@ mod tests {
                     "91c07d3ecc".into(),
                 ],
                 at_ms: 1,
+                canary: false,
             }],
             ..WorkerView::default()
         });

@@ -328,7 +328,12 @@ fn message() -> impl Strategy<Value = Message> {
         });
     let heartbeat = (key(), 0u8..3, ".{0,12}").prop_map(|(node, r, device)| {
         let role = [NodeRole::Checker, NodeRole::Worker, NodeRole::Creator][r as usize];
-        Message::Heartbeat(Heartbeat { node, role, device })
+        Message::Heartbeat(Heartbeat {
+            node,
+            role,
+            device,
+            canaries: Vec::new(),
+        })
     });
     prop_oneof![job, assignment, claim, attestation, cert, heartbeat]
 }

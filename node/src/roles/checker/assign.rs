@@ -2,11 +2,61 @@
 //! assignments other committee members make), and what happens when time passes
 //! (timeouts, silent workers, a silent leader).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-use pictor_protocol::{rules, Assignment, Message, PublicKey};
+use pictor_protocol::{rules, Assignment, Engine, Message, PublicKey, ShardId};
 
-use super::{Checker, CheckerOutput, WorkerRecord, MAX_EARLY};
+use super::{Checker, CheckerOutput, MAX_EARLY};
+
+/// Offences remembered per worker, for a canary reveal to strike off.
+const MAX_OFFENCES_HELD: usize = 16;
+
+/// What a checker knows of a worker.
+#[derive(Debug, Default)]
+pub(super) struct WorkerRecord {
+    pub(super) last_seen_ms: u64,
+    /// Banned until then (0: never banned).
+    pub(super) banned_until_ms: u64,
+    /// Claims of its rejected by quorum.
+    pub(super) offences: u32,
+    /// The latest offences: the shard attempt rejected, and the ban before it.
+    pub(super) recent_offences: VecDeque<Offence>,
+    /// The engines its capability record names (`None`: no record yet).
+    pub(super) engines: Option<Vec<Engine>>,
+    /// Whether its capability record meets the network's hardware requirements.
+    pub(super) meets_requirements: bool,
+    /// Whether its capability record lists a GPU: its Blender output is then held to the
+    /// cross-device thresholds (CPU ones otherwise, and without a record).
+    pub(super) gpu: bool,
+    /// Its benchmark score, ksamples/s (capability record; 0 without one).
+    pub(super) benchmark_ks: u32,
+}
+
+/// A rejected claim held against a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Offence {
+    pub(super) shard: ShardId,
+    pub(super) attempt: u32,
+    /// When the worker's ban ended before this offence.
+    pub(super) banned_until_before_ms: u64,
+}
+
+impl WorkerRecord {
+    /// Counts a rejected claim on `shard` at `attempt` and bans the worker until at least
+    /// `until_ms`.
+    pub(super) fn offend(&mut self, shard: ShardId, attempt: u32, until_ms: u64) {
+        if self.recent_offences.len() >= MAX_OFFENCES_HELD {
+            self.recent_offences.pop_front();
+        }
+        self.recent_offences.push_back(Offence {
+            shard,
+            attempt,
+            banned_until_before_ms: self.banned_until_ms,
+        });
+        self.offences = self.offences.saturating_add(1);
+        self.banned_until_ms = self.banned_until_ms.max(until_ms);
+    }
+}
 
 /// Whether a worker is heard from recently and not banned.
 pub(super) fn live(

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 mod assign;
+mod canary;
 mod forget;
 mod govern;
 mod peers;
@@ -26,15 +27,16 @@ mod verify;
 mod votes;
 
 use pictor_protocol::{
-    rules, Assignment, Attestation, ClaimId, ContentId, DecisionCertificate, DecisionCollector,
-    DecisionVote, Evidence, Fault, JobId, JobSpec, Keypair, Ledger, Message, PublicKey,
-    QuorumCertificate, ResultClaim, ShardId, Verdict, VoteCollector,
+    rules, Assignment, Attestation, CanaryReveal, ClaimId, ContentId, DecisionCertificate,
+    DecisionCollector, DecisionVote, Evidence, Fault, JobId, JobSpec, Keypair, Ledger, Message,
+    PublicKey, QuorumCertificate, ResultClaim, ShardId, Verdict, VoteCollector,
 };
 
 use pictor_gpu::{CapabilityView, DeviceClass, DeviceInfo, HardwareRequirements};
-use pictor_protocol::{CapabilityRecord, DeviceKind, Engine};
+use pictor_protocol::{CapabilityRecord, DeviceKind};
 
 use super::perceptual;
+use assign::WorkerRecord;
 
 /// A capability record as the requirements check reads it.
 pub fn capability_view(record: &CapabilityRecord) -> CapabilityView {
@@ -109,6 +111,11 @@ pub enum CheckerInput {
     Job(JobSpec),
     /// A worker announced itself (heartbeat).
     WorkerSeen(PublicKey),
+    /// A worker revealed a canary (its heartbeat; the reveal already verified).
+    Canary {
+        worker: PublicKey,
+        reveal: CanaryReveal,
+    },
     /// A checker announced itself (heartbeat).
     CheckerSeen(PublicKey),
     /// A checker's vote on a governance action (its signature already checked).
@@ -196,6 +203,13 @@ pub enum CheckerOutput {
         until_ms: u64,
         offences: u32,
     },
+    /// A worker's rejected claim was its canary: the offence is struck off (it has
+    /// `offences` left) and its ban lifted where that offence set it.
+    Forgiven {
+        worker: PublicKey,
+        shard: ShardId,
+        offences: u32,
+    },
     /// A committee member signed two different votes on one claim (its second vote is not
     /// counted). The evidence verifies on its own; it is published with this.
     Equivocation(Box<Evidence>),
@@ -210,24 +224,6 @@ pub enum CheckerOutput {
         generation: u32,
         committee: Vec<PublicKey>,
     },
-}
-
-#[derive(Debug, Default)]
-struct WorkerRecord {
-    last_seen_ms: u64,
-    /// Banned until then (0: never banned).
-    banned_until_ms: u64,
-    /// Claims of its rejected by quorum.
-    offences: u32,
-    /// The engines its capability record names (`None`: no record yet).
-    engines: Option<Vec<Engine>>,
-    /// Whether its capability record meets the network's hardware requirements.
-    meets_requirements: bool,
-    /// Whether its capability record lists a GPU: its Blender output is then held to the
-    /// cross-device thresholds (CPU ones otherwise, and without a record).
-    gpu: bool,
-    /// Its benchmark score, ksamples/s (capability record; 0 without one).
-    benchmark_ks: u32,
 }
 
 #[derive(Debug, Default)]
@@ -288,8 +284,11 @@ pub struct Checker {
     closed: votes::Closed,
     /// Certified claims, with their jobs (forgotten with the job).
     certified: BTreeMap<ClaimId, (JobId, Verdict)>,
-    /// Claims that arrived before their assignment (or job).
+    /// Claims that arrived before their assignment (or job), or while their worker was
+    /// banned (a canary's reveal may follow in a moment).
     early_claims: BTreeMap<ShardId, Vec<ResultClaim>>,
+    /// Canary reveals that came before the rejection they answer.
+    revealed: canary::Revealed,
     /// Assignments that arrived before their job.
     early_assignments: BTreeMap<JobId, Vec<Assignment>>,
     /// Certificates this checker assembled and holds back while the leader publishes.
@@ -326,6 +325,7 @@ impl Checker {
             early_votes: BTreeMap::new(),
             certified: BTreeMap::new(),
             early_claims: BTreeMap::new(),
+            revealed: Default::default(),
             early_assignments: BTreeMap::new(),
             unpublished: BTreeMap::new(),
         }
@@ -391,6 +391,9 @@ impl Checker {
                 if !was_live {
                     self.assign_all(now_ms, &mut out);
                 }
+            }
+            CheckerInput::Canary { worker, reveal } => {
+                self.on_canary(now_ms, worker, reveal, &mut out)
             }
             CheckerInput::Capability(record) => self.on_capability(now_ms, record, &mut out),
             CheckerInput::Assignment(a) => self.on_assignment(now_ms, a, &mut out),

@@ -7,7 +7,9 @@
 //! Only the built-in engine's attestations are re-checked: its output is bit-exact, so
 //! every honest re-render gives the same values.
 
-use pictor_protocol::{Action, Attestation, ClaimId, Fault, QuorumCertificate, Recomputed};
+use pictor_protocol::{
+    governance::MAX_RECOMPUTED, Action, Attestation, ClaimId, Fault, QuorumCertificate, Recomputed,
+};
 
 use super::{Checker, CheckerOutput};
 
@@ -236,6 +238,10 @@ impl Checker {
                         y: s.y,
                         value: *value,
                     })
+                    // One wrong value proves the fault; a fault naming more than a
+                    // decision may carry would be refused by every node (a blatant lie,
+                    // every sampled value wrong, would then go unpunished).
+                    .take(MAX_RECOMPUTED)
                     .collect();
                 if recomputed.is_empty() {
                     return true;

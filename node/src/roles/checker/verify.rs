@@ -33,6 +33,20 @@ impl Checker {
     ) {
         let id = claim.id();
         if self.is_banned(&claim.worker, now_ms) {
+            // Held, not dropped, when it answers the shard's assignment: the ban may be a
+            // canary's, lifted by its reveal in a moment (`canary.rs` looks again).
+            let assigned = self
+                .jobs
+                .get(&claim.shard.job)
+                .and_then(|job| job.shards.get(&claim.shard))
+                .and_then(|shard| shard.assignment.as_ref())
+                .is_some_and(|a| a.worker == claim.worker && a.attempt == claim.attempt);
+            if assigned && self.early_len() < MAX_EARLY {
+                self.early_claims
+                    .entry(claim.shard)
+                    .or_default()
+                    .push(claim);
+            }
             return;
         }
         let Some(job) = self.jobs.get_mut(&claim.shard.job) else {

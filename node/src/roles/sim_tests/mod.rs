@@ -302,7 +302,8 @@ impl Sim {
                 CheckerOutput::Banned { worker: w, .. } => {
                     self.banned.insert((i, w));
                 }
-                CheckerOutput::Equivocation(_) => {}
+                // The simulated workers make no canaries.
+                CheckerOutput::Equivocation(_) | CheckerOutput::Forgiven { .. } => {}
                 CheckerOutput::CheckerBanned { checker, .. } => {
                     self.checker_bans.insert((i, checker));
                 }

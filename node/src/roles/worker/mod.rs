@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub use render::{render_shard, render_shard_with, ShardError, Tamper};
 
 use pictor_protocol::{
-    rules, Assignment, ContentId, Engine, JobId, PublicKey, ResultClaim, ShardId,
+    canary, rules, Assignment, CanaryReveal, ContentId, Engine, JobId, Keypair, PublicKey,
+    ResultClaim, ShardId,
 };
 
 /// Assignments kept while their job is on its way (gossip is not ordered).
@@ -39,6 +40,10 @@ pub struct WorkerParams {
     pub blender_device: Option<String>,
     /// Deliberately wrong outputs, for demonstrations and tests of verification.
     pub tamper: Option<Tamper>,
+    /// The network id (the domain of the canary draws).
+    pub network: String,
+    /// Shard attempts that are canaries, in parts per million (0: none).
+    pub canary_rate_ppm: u32,
 }
 
 /// A rendered shard: its output block is already in the node's block store.
@@ -65,6 +70,12 @@ pub enum WorkerInput {
     Claimed(ResultClaim),
     /// A shard became final: nobody needs it rendered any more.
     ShardDone(ShardId),
+    /// A quorum rejected `worker`'s claim on a shard attempt.
+    Rejected {
+        shard: ShardId,
+        attempt: u32,
+        worker: PublicKey,
+    },
     /// A job is finished or pruned: forget it.
     Forget(JobId),
     /// The checker set moved a job to a new committee: its members may assign too.
@@ -96,11 +107,14 @@ pub enum WorkerOutput {
     Claim(ResultClaim),
     /// A render failed: the shard is left to the checkers' timeout.
     Failed { shard: ShardId, reason: String },
+    /// A canary's rejection is certified: announce [`Worker::reveals`] now.
+    Reveal(CanaryReveal),
 }
 
 /// The worker's state.
 #[derive(Debug)]
 pub struct Worker {
+    keypair: Keypair,
     me: PublicKey,
     params: WorkerParams,
     /// Known jobs and their engines.
@@ -119,15 +133,21 @@ pub struct Worker {
     outputs: BTreeMap<ShardId, RenderedShard>,
     /// Members of the committees a job moved to (besides its first committee).
     moved: BTreeMap<JobId, BTreeSet<PublicKey>>,
+    /// Canaries rendered and claimed, waiting for their rejection.
+    canaries: BTreeMap<(ShardId, u32), CanaryReveal>,
+    /// Canaries whose rejection is certified, announced in every heartbeat until their
+    /// job is forgotten (the newest [`canary::MAX_REVEALS`]).
+    reveals: VecDeque<CanaryReveal>,
     started: bool,
     stopping: bool,
 }
 
 impl Worker {
-    /// A worker with key `me`.
-    pub fn new(me: PublicKey, params: WorkerParams) -> Worker {
+    /// A worker with key `keypair`.
+    pub fn new(keypair: Keypair, params: WorkerParams) -> Worker {
         Worker {
-            me,
+            me: keypair.public(),
+            keypair,
             params,
             jobs: BTreeMap::new(),
             queue: VecDeque::new(),
@@ -138,6 +158,8 @@ impl Worker {
             done: BTreeSet::new(),
             rendered: 0,
             outputs: BTreeMap::new(),
+            canaries: BTreeMap::new(),
+            reveals: VecDeque::new(),
             started: false,
             stopping: false,
         }
@@ -156,6 +178,11 @@ impl Worker {
     /// Assignments waiting to be rendered.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// The canaries whose rejection is certified, for the worker's heartbeats.
+    pub fn reveals(&self) -> Vec<CanaryReveal> {
+        self.reveals.iter().cloned().collect()
     }
 
     /// Feeds one input; returns what to do.
@@ -187,6 +214,22 @@ impl Worker {
                 self.done.insert(shard);
                 self.outputs.remove(&shard);
                 self.queue.retain(|a| a.shard != shard);
+                self.canaries.retain(|(s, _), _| *s != shard);
+            }
+            WorkerInput::Rejected {
+                shard,
+                attempt,
+                worker,
+            } => {
+                if worker == self.me {
+                    if let Some(reveal) = self.canaries.remove(&(shard, attempt)) {
+                        if self.reveals.len() >= canary::MAX_REVEALS {
+                            self.reveals.pop_front();
+                        }
+                        self.reveals.push_back(reveal.clone());
+                        out.push(WorkerOutput::Reveal(reveal));
+                    }
+                }
             }
             WorkerInput::Forget(job) => {
                 self.jobs.remove(&job);
@@ -196,6 +239,8 @@ impl Worker {
                 self.claimed.retain(|(s, _)| s.job != job);
                 self.done.retain(|s| s.job != job);
                 self.outputs.retain(|s, _| s.job != job);
+                self.canaries.retain(|(s, _), _| s.job != job);
+                self.reveals.retain(|r| r.shard.job != job);
             }
             WorkerInput::Rendered { assignment, result } => {
                 if self.current.as_ref() == Some(&assignment) {
@@ -203,7 +248,11 @@ impl Worker {
                 }
                 match result {
                     Ok(rendered) => {
-                        if self.outputs.len() < MAX_OUTPUTS {
+                        // A canary's output is wrong on purpose: never claimed again.
+                        let canary = self
+                            .canaries
+                            .contains_key(&(assignment.shard, assignment.attempt));
+                        if !canary && self.outputs.len() < MAX_OUTPUTS {
                             self.outputs.insert(assignment.shard, rendered.clone());
                         }
                         out.push(WorkerOutput::Claim(self.claim(&assignment, rendered)))
@@ -260,7 +309,20 @@ impl Worker {
                 out.push(WorkerOutput::Claim(self.claim(&a, rendered)));
                 continue;
             }
-            let tamper = self.params.tamper.and_then(|t| t.for_output(self.rendered));
+            let drawn = CanaryReveal::draw(
+                &self.keypair,
+                &self.params.network,
+                &a.shard,
+                a.attempt,
+                self.params.canary_rate_ppm,
+            );
+            let tamper = match drawn {
+                Some(reveal) if self.canaries.len() < MAX_OUTPUTS => {
+                    self.canaries.insert((a.shard, a.attempt), reveal);
+                    Some(Tamper::Canary)
+                }
+                _ => self.params.tamper.and_then(|t| t.for_output(self.rendered)),
+            };
             self.rendered += 1;
             self.current = Some(a.clone());
             out.push(WorkerOutput::Render {

@@ -23,6 +23,9 @@ pub enum Tamper {
     TenthOfPixels,
     /// Render with an eighth of the samples.
     FewerSamples,
+    /// Invert every channel of every pixel: a canary (see `pictor_protocol::canary`),
+    /// which every honest checker's sample catches, whatever pixels it draws.
+    Canary,
 }
 
 impl Tamper {
@@ -166,6 +169,11 @@ pub fn render_shard_with<E: From<String>>(
                     px[2] = px[2].wrapping_add(61);
                 }
             }
+            pixels
+        }
+        Some(Tamper::Canary) => {
+            let mut pixels = render(rect, samples)?;
+            pixels.iter_mut().for_each(|v| *v = 255 - *v);
             pixels
         }
         Some(Tamper::FewerSamples) => {

@@ -16,13 +16,15 @@ fn checkers() -> Vec<PublicKey> {
 
 fn worker(tamper: Option<Tamper>) -> Worker {
     Worker::new(
-        key(9),
+        Keypair::from_seed([9; 32]),
         WorkerParams {
             checkers: checkers(),
             committee_size: 4,
             device: "cpu".into(),
             blender_device: Some("cuda".into()),
             tamper,
+            network: "devnet".into(),
+            canary_rate_ppm: 0,
         },
     )
 }
@@ -230,4 +232,75 @@ fn a_new_attempt_of_a_shard_it_rendered_is_claimed_again_without_rendering() {
         key(9),
     )));
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_canary_is_falsified_claimed_and_revealed_once_rejected() {
+    // At one half, some of eight shards are canaries and some are not.
+    let mut w = worker(None);
+    w.params.canary_rate_ppm = pictor_protocol::canary::PPM / 2;
+    w.handle(WorkerInput::Job {
+        id: JOB,
+        engine: Engine::Builtin,
+    });
+    w.handle(WorkerInput::Start);
+    let mut canaries = Vec::new();
+    let mut plain = Vec::new();
+    for tile in 0..8 {
+        let out = w.handle(WorkerInput::Assignment(assignment(tile, 0, key(9))));
+        let tamper = out.iter().find_map(|o| match o {
+            WorkerOutput::Render { tamper, .. } => Some(*tamper),
+            _ => None,
+        });
+        let tamper = tamper.expect("renders each shard when its turn comes");
+        let out = w.handle(WorkerInput::Rendered {
+            assignment: assignment(tile, 0, key(9)),
+            result: Ok(rendered()),
+        });
+        assert!(out.iter().any(|o| matches!(o, WorkerOutput::Claim(_))));
+        match tamper {
+            Some(Tamper::Canary) => canaries.push(tile),
+            None => plain.push(tile),
+            other => panic!("an honest worker falsifies only canaries: {other:?}"),
+        }
+    }
+    assert!(!canaries.is_empty() && !plain.is_empty(), "{canaries:?}");
+    assert!(
+        w.reveals().is_empty(),
+        "nothing is revealed before the rejection"
+    );
+    let shard = |tile| assignment(tile, 0, key(9)).shard;
+    // Another worker's rejection, or a rejection of a plain shard, reveals nothing.
+    let theirs = WorkerInput::Rejected {
+        shard: shard(canaries[0]),
+        attempt: 0,
+        worker: key(8),
+    };
+    assert!(w.handle(theirs).is_empty());
+    let honest_mistake = WorkerInput::Rejected {
+        shard: shard(plain[0]),
+        attempt: 0,
+        worker: key(9),
+    };
+    assert!(w.handle(honest_mistake).is_empty());
+    let out = w.handle(WorkerInput::Rejected {
+        shard: shard(canaries[0]),
+        attempt: 0,
+        worker: key(9),
+    });
+    let reveal = match out.as_slice() {
+        [WorkerOutput::Reveal(r)] => r.clone(),
+        other => panic!("one reveal: {other:?}"),
+    };
+    assert_eq!((reveal.shard, reveal.attempt), (shard(canaries[0]), 0));
+    reveal
+        .verify("devnet", &key(9), w.params.canary_rate_ppm)
+        .expect("anyone verifies it with the worker's key");
+    assert_eq!(w.reveals(), vec![reveal]);
+    // The canary's next attempt is rendered afresh, never claimed from the falsified output.
+    let out = w.handle(WorkerInput::Assignment(assignment(canaries[0], 1, key(9))));
+    assert_eq!(renders(&out), [canaries[0]]);
+    // Forgetting the job forgets its reveals.
+    w.handle(WorkerInput::Forget(JOB));
+    assert!(w.reveals().is_empty());
 }
