@@ -63,12 +63,17 @@ pub struct WorkerView {
     pub last_seen_ms: u64,
 }
 
+/// A shard as rejections name it: `job:frame:tile` (the job's short id).
+fn shard_name(shard: &pictor_protocol::ShardId) -> String {
+    format!("{}:{}:{}", shard.job.short(), shard.frame, shard.tile)
+}
+
 impl WorkerView {
     /// The worker revealed its rejected claim on `shard` as a canary (the validator
     /// verified the reveal): the offence is struck off, and with the last offence the
     /// ban. Heartbeats repeat reveals: one already taken changes nothing.
     fn forgive(&mut self, shard: &pictor_protocol::ShardId) {
-        let name = format!("{}:{}:{}", shard.job.short(), shard.frame, shard.tile);
+        let name = shard_name(shard);
         let job = shard.job.to_string();
         let Some(rejection) = self
             .rejections
@@ -228,12 +233,7 @@ impl NetView {
                             w.rejections.remove(0);
                         }
                         w.rejections.push(Rejection {
-                            shard: format!(
-                                "{}:{}:{}",
-                                vote.shard.job.short(),
-                                vote.shard.frame,
-                                vote.shard.tile
-                            ),
+                            shard: shard_name(&vote.shard),
                             job: vote.shard.job.to_string(),
                             claim: vote.claim.to_string(),
                             signers: qc.signers().map(ToString::to_string).collect(),

@@ -43,14 +43,14 @@ pub(super) async fn report(peer: &JobPeer) -> Report {
                 .workers
                 .iter()
                 .filter(|(_, w)| w.canaries > 0)
-                .map(|(_, w)| (w.key.chars().take(8).collect(), w.canaries))
+                .map(|(_, w)| (short(&w.key), w.canaries))
                 .collect();
             let checkers = snapshot
                 .checkers
                 .into_iter()
                 .filter(|(_, c)| c.genesis)
                 .map(|(status, c)| {
-                    let short: String = c.key.chars().take(8).collect();
+                    let short = short(&c.key);
                     let behaviour = peer
                         .checkers
                         .iter()
@@ -68,6 +68,11 @@ pub(super) async fn report(peer: &JobPeer) -> Report {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A key as the summary shows it: its first 8 characters.
+fn short(key: &str) -> String {
+    key.chars().take(8).collect()
 }
 
 /// How long a render waits after its last frame for the bans of faulty checkers.

@@ -19,7 +19,8 @@ pub(super) struct WorkerRecord {
     pub(super) banned_until_ms: u64,
     /// Claims of its rejected by quorum.
     pub(super) offences: u32,
-    /// The latest offences: the shard attempt rejected, and the ban before it.
+    /// The latest offences (struck off ones too): the shard attempt rejected, and the
+    /// ban before it.
     pub(super) recent_offences: VecDeque<Offence>,
     /// The engines its capability record names (`None`: no record yet).
     pub(super) engines: Option<Vec<Engine>>,
@@ -39,6 +40,8 @@ pub(super) struct Offence {
     pub(super) attempt: u32,
     /// When the worker's ban ended before this offence.
     pub(super) banned_until_before_ms: u64,
+    /// The worker revealed it as a canary: no offence.
+    pub(super) struck_off: bool,
 }
 
 impl WorkerRecord {
@@ -52,6 +55,7 @@ impl WorkerRecord {
             shard,
             attempt,
             banned_until_before_ms: self.banned_until_ms,
+            struck_off: false,
         });
         self.offences = self.offences.saturating_add(1);
         self.banned_until_ms = self.banned_until_ms.max(until_ms);

@@ -5,7 +5,8 @@
 //! back what the rejection took: the offence, the ban it set, its place on the job, and
 //! the claims it made meanwhile (held while it was banned, see `verify.rs`). Gossip is not
 //! ordered: a reveal that comes before its rejection is kept, and the rejection is then no
-//! offence at all.
+//! offence at all. A struck-off offence stays in the worker's record, marked, so that the
+//! reveal its heartbeats repeat is known for what it is.
 
 use std::collections::BTreeSet;
 
@@ -13,7 +14,7 @@ use pictor_protocol::{CanaryReveal, PublicKey, ResultClaim, ShardId};
 
 use super::{Checker, CheckerOutput};
 
-/// Reveals kept while their rejection is on its way (the oldest go first).
+/// Reveals kept while their rejection is on its way (when full, the smallest key goes).
 const MAX_EARLY_REVEALS: usize = 1024;
 
 /// Reveals that came before the rejection they answer: (worker, shard, attempt).
@@ -53,19 +54,23 @@ impl Checker {
             Some((record, at))
         });
         let Some((record, at)) = found else {
-            // Its rejection has not come yet, or was struck off already: kept for the
-            // first case (a repeated reveal of the second is never asked for again).
+            // Its rejection has not come yet.
             self.revealed.insert(worker, reveal.shard, reveal.attempt);
             return;
         };
-        let latest = at + 1 == record.recent_offences.len();
-        let Some(offence) = record.recent_offences.remove(at) else {
-            return;
-        };
+        if record.recent_offences[at].struck_off {
+            return; // a heartbeat's repeat
+        }
+        record.recent_offences[at].struck_off = true;
         record.offences = record.offences.saturating_sub(1);
         // The ban this offence set ends; a ban a later offence set stands.
-        if latest {
-            record.banned_until_ms = offence.banned_until_before_ms;
+        let later = record
+            .recent_offences
+            .iter()
+            .skip(at + 1)
+            .any(|o| !o.struck_off);
+        if !later {
+            record.banned_until_ms = record.recent_offences[at].banned_until_before_ms;
         }
         let offences = record.offences;
         if let Some(job) = self.jobs.get_mut(&reveal.shard.job) {
@@ -82,10 +87,7 @@ impl Checker {
         // The claims it made while it was banned count now.
         let mut held: Vec<ResultClaim> = Vec::new();
         for claims in self.early_claims.values_mut() {
-            let (its, others): (Vec<ResultClaim>, Vec<ResultClaim>) =
-                claims.drain(..).partition(|c| c.worker == worker);
-            held.extend(its);
-            *claims = others;
+            held.extend(claims.extract_if(.., |c| c.worker == worker));
         }
         self.early_claims.retain(|_, claims| !claims.is_empty());
         for claim in held {

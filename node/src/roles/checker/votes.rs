@@ -257,32 +257,34 @@ impl Checker {
                     shard.assignment = None;
                     shard.claim = None;
                 }
-                let revealed =
-                    worker.is_some_and(|w| self.revealed.take(&w, &qc.vote.shard, attempt));
-                if let (Some(worker), true) = (worker, revealed) {
+                match worker {
                     // Its canary, revealed before this certificate came: no offence.
-                    let offences = self.workers.get(&worker).map_or(0, |r| r.offences);
-                    out.push(CheckerOutput::Forgiven {
-                        worker,
-                        shard: qc.vote.shard,
-                        offences,
-                    });
-                } else if let Some(worker) = worker {
-                    shard.failed.insert(worker);
-                    job.excluded.insert(worker);
-                    // Each rejected claim is an offence; the cool-down doubles with each.
-                    let record = self.workers.entry(worker).or_default();
-                    let until_ms =
-                        now_ms.saturating_add(pictor_protocol::governance::ban_cooldown_ms(
-                            self.params.ban_cooldown_ms,
-                            record.offences.saturating_add(1),
-                        ));
-                    record.offend(qc.vote.shard, attempt, until_ms);
-                    out.push(CheckerOutput::Banned {
-                        worker,
-                        until_ms: record.banned_until_ms,
-                        offences: record.offences,
-                    });
+                    Some(worker) if self.revealed.take(&worker, &qc.vote.shard, attempt) => {
+                        let offences = self.workers.get(&worker).map_or(0, |r| r.offences);
+                        out.push(CheckerOutput::Forgiven {
+                            worker,
+                            shard: qc.vote.shard,
+                            offences,
+                        });
+                    }
+                    Some(worker) => {
+                        shard.failed.insert(worker);
+                        job.excluded.insert(worker);
+                        // Each rejected claim is an offence; the cool-down doubles with each.
+                        let record = self.workers.entry(worker).or_default();
+                        let until_ms =
+                            now_ms.saturating_add(pictor_protocol::governance::ban_cooldown_ms(
+                                self.params.ban_cooldown_ms,
+                                record.offences.saturating_add(1),
+                            ));
+                        record.offend(qc.vote.shard, attempt, until_ms);
+                        out.push(CheckerOutput::Banned {
+                            worker,
+                            until_ms: record.banned_until_ms,
+                            offences: record.offences,
+                        });
+                    }
+                    None => {}
                 }
                 self.assign_all(now_ms, out);
             }
