@@ -55,8 +55,7 @@ impl NetworkParams {
             requirements: pictor_gpu::HardwareRequirements::default(),
             gossip_heartbeat: Duration::from_millis(500),
             ban_cooldown: Duration::from_secs(600),
-            // Off unless the network spec asks: a rejected canary can still hold up
-            // another claim of its worker until the claim timeout (docs/protocol.md).
+            // Off unless the network spec asks: canaries cost their share of rendering.
             canary_rate_ppm: 0,
         }
     }

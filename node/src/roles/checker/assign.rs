@@ -123,23 +123,37 @@ impl Checker {
 
     pub(super) fn on_tick(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
         let params = self.params.clone();
+        let me = self.me;
         for job in self.jobs.values_mut() {
+            // Only the leader takes a shard from a worker that is banned or silent: it
+            // reassigns at once, and the others follow its assignment. A member that
+            // moved on by itself would drop the worker's claim while the leader still
+            // waits for it (a canary's ban lifted by its reveal before the leader saw
+            // it), and the claim would then lack a quorum until its timeout.
+            let leads = rules::job_leader(&job.committee, job.leader_epoch) == Some(me);
             let mut waiting = false;
             for shard in job.shards.values_mut().filter(|s| !s.done) {
                 waiting = true;
                 let expired = match (&shard.assignment, shard.claim) {
                     (Some(a), None) => {
                         now_ms > shard.assigned_ms + params.shard_timeout_ms
-                            || !live(&self.workers, &a.worker, now_ms, params.worker_liveness_ms)
+                            || (leads
+                                && !live(
+                                    &self.workers,
+                                    &a.worker,
+                                    now_ms,
+                                    params.worker_liveness_ms,
+                                ))
                     }
-                    // A banned worker's claim is never accepted (see `on_claim`): every
-                    // checker moves its shards on, whether or not its claim has arrived.
+                    // A banned worker's claim is never accepted (see `on_claim`): the
+                    // leader moves its shards on, whether or not its claim has arrived.
                     (Some(a), Some((_, at))) => {
                         now_ms > at + params.claim_timeout_ms
-                            || self
-                                .workers
-                                .get(&a.worker)
-                                .is_some_and(|w| now_ms < w.banned_until_ms)
+                            || (leads
+                                && self
+                                    .workers
+                                    .get(&a.worker)
+                                    .is_some_and(|w| now_ms < w.banned_until_ms))
                     }
                     (None, _) => false,
                 };
