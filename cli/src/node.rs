@@ -83,6 +83,18 @@ pub(crate) fn run(args: NodeArgs, logging: &Logging) -> Result<()> {
                 .context("capability probe")??;
             worker.capability = Some(capability);
         }
+        let outside_genesis = config
+            .keypair
+            .as_ref()
+            .is_some_and(|k| !config.network.checkers.contains(&k.public()));
+        if config.roles.checker && config.roles.worker.is_none() && outside_genesis {
+            // A checker outside the genesis set applies to join it with its record.
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let capability = tokio::task::spawn_blocking(move || LocalCapability::probe(threads))
+                .await
+                .context("capability probe")??;
+            config.roles.checker_capability = Some(capability);
+        }
         let stop = async move {
             let name = tokio::select! {
                 _ = terminate.recv() => "SIGTERM",

@@ -37,6 +37,9 @@ pub struct NetworkParams {
     /// Shard attempts a worker turns into canaries, in parts per million (see
     /// `pictor_protocol::canary`); 0: none.
     pub canary_rate_ppm: u32,
+    /// Length of an epoch: the checker set changes (admitted checkers join) only at epoch
+    /// boundaries, counted from the Unix epoch.
+    pub epoch: Duration,
 }
 
 impl NetworkParams {
@@ -57,6 +60,7 @@ impl NetworkParams {
             ban_cooldown: Duration::from_secs(600),
             // Off unless the network spec asks: canaries cost their share of rendering.
             canary_rate_ppm: 0,
+            epoch: Duration::from_secs(600),
         }
     }
 
@@ -72,6 +76,7 @@ impl NetworkParams {
         params.claim_timeout = Duration::from_secs(60);
         params.leader_timeout = Duration::from_secs(20);
         params.ban_cooldown = Duration::from_secs(60);
+        params.epoch = Duration::from_secs(5);
         params
     }
 }
@@ -100,6 +105,9 @@ pub struct Roles {
     pub checker_behaviour: crate::roles::checker::Behaviour,
     /// Render shards.
     pub worker: Option<WorkerConfig>,
+    /// What a checker outside the network's genesis set states when it applies to join
+    /// (its probe; a worker's record serves when this is `None`).
+    pub checker_capability: Option<crate::LocalCapability>,
 }
 
 /// Everything needed to start a node.

@@ -172,6 +172,7 @@ mod tests {
             tile: 16,
             price_cap: 0,
             nonce,
+            epoch: 0,
         }
     }
 

@@ -196,7 +196,8 @@ impl Metrics {
             | Message::Capability(_)
             | Message::DecisionVote(_)
             | Message::Decision(_)
-            | Message::Evidence(_) => {}
+            | Message::Evidence(_)
+            | Message::Application(_) => {}
         }
     }
 

@@ -86,6 +86,8 @@ pub struct SpecParams {
     pub gossip_heartbeat: Duration,
     /// Canary shard attempts, in parts per million.
     pub canary_rate_ppm: u32,
+    /// Length of an epoch (the checker set changes at its boundaries).
+    pub epoch: Duration,
 }
 
 impl SpecParams {
@@ -101,6 +103,7 @@ impl SpecParams {
             max_message_age: params.max_message_age,
             gossip_heartbeat: params.gossip_heartbeat,
             canary_rate_ppm: params.canary_rate_ppm,
+            epoch: params.epoch,
         }
     }
 }
@@ -167,6 +170,8 @@ struct RawParams {
     gossip_heartbeat: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     canary_rate_ppm: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<String>,
 }
 
 /// A whole number of at least 1 at `[params] key`, or `default`.
@@ -300,6 +305,7 @@ impl RawSpec {
                 d.gossip_heartbeat,
             )?,
             canary_rate_ppm: ppm(doc, "canary_rate_ppm", p.canary_rate_ppm, d.canary_rate_ppm)?,
+            epoch: period(doc, "epoch", p.epoch.as_ref(), d.epoch)?,
         };
         self.requirements.validate().map_err(|e| {
             let key = match e {
@@ -393,6 +399,7 @@ impl NetworkSpec {
                 max_message_age: Some(format_duration(p.max_message_age)),
                 gossip_heartbeat: Some(format_duration(p.gossip_heartbeat)),
                 canary_rate_ppm: Some(i64::from(p.canary_rate_ppm)),
+                epoch: Some(format_duration(p.epoch)),
             },
             requirements: self.requirements.clone(),
         };
@@ -440,6 +447,7 @@ impl NetworkSpec {
         params.max_message_age = p.max_message_age;
         params.gossip_heartbeat = p.gossip_heartbeat;
         params.canary_rate_ppm = p.canary_rate_ppm;
+        params.epoch = p.epoch;
         params.requirements = self.requirements.clone();
         Ok(params)
     }

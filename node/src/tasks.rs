@@ -73,6 +73,33 @@ pub(crate) enum Done {
         valid: Vec<QuorumCertificate>,
         rejected: usize,
     },
+    /// An applicant's admission window, rendered here: blake3 of its pixels.
+    AdmissionRendered {
+        applicant: PublicKey,
+        result: Result<[u8; 32], String>,
+    },
+}
+
+/// Renders `render` (an applicant's admission window of the benchmark scene) and returns
+/// blake3 of its pixels. Takes a few milliseconds; run it off any async task.
+pub(crate) fn admission_digest(
+    render: pictor_protocol::AdmissionRender,
+) -> Result<[u8; 32], String> {
+    let scene = pictor_gpu::benchmark::benchmark_scene().map_err(|e| e.to_string())?;
+    let settings = RenderSettings {
+        width: render.width,
+        height: render.height,
+        samples: render.samples,
+        frame: 1,
+    };
+    let rect = Rect {
+        x: render.x,
+        y: render.y,
+        w: render.w,
+        h: render.h,
+    };
+    let pixels = pictor_gpu::render_tile(&scene, &settings, rect).map_err(|e| e.to_string())?;
+    Ok(pictor_protocol::AdmissionRender::digest(&pixels))
 }
 
 /// Starts tasks; owned by the loop.
@@ -148,6 +175,18 @@ impl Tasks {
                 })
             });
             Done::ShardRendered { assignment, result }
+        });
+    }
+
+    /// Renders an applicant's admission window (see [`admission_digest`]).
+    pub(crate) fn render_admission(
+        &self,
+        applicant: PublicKey,
+        render: pictor_protocol::AdmissionRender,
+    ) {
+        self.blocking(move || Done::AdmissionRendered {
+            applicant,
+            result: admission_digest(render),
         });
     }
 

@@ -147,7 +147,9 @@ fn certificate_refusal(e: pictor_protocol::CertificateError) -> Refusal {
 fn governance_refusal(e: pictor_protocol::GovernanceError) -> Refusal {
     use pictor_protocol::GovernanceError as E;
     match e {
-        E::NotChecker(_) | E::NoQuorum { .. } | E::BadGeneration { .. } => Refusal::outdated(e),
+        E::NotChecker(_) | E::NoQuorum { .. } | E::BadGeneration { .. } | E::Admission(_) => {
+            Refusal::outdated(e)
+        }
         other => Refusal::invalid(other),
     }
 }
@@ -231,29 +233,45 @@ impl Rules {
             }
             Message::DecisionVote(v) => {
                 let ledger = self.ledger.lock();
-                if !ledger.set().contains(&v.checker) {
+                let set = ledger.signers_for(&v.action);
+                if !set.contains(&v.checker) {
                     return Err(Refusal::outdated(format!(
-                        "decision vote by {}, not a checker",
+                        "decision vote by {}, not a checker of its epoch",
                         v.checker.short()
                     )));
                 }
                 v.action
-                    .check(&self.network, ledger.set(), ledger.set().len())
+                    .check(&self.network, &set, set.len())
                     .map_err(governance_refusal)?;
+                drop(set);
                 drop(ledger);
                 v.verify(&self.network).map_err(governance_refusal)?
             }
             Message::Decision(cert) => {
                 let ledger = self.ledger.lock().clone();
-                cert.verify(&self.network, ledger.set(), |k| !ledger.is_banned(k))
+                if cert
+                    .action
+                    .epoch()
+                    .is_some_and(|e| e > ledger.epoch().saturating_add(1))
+                {
+                    return Err(Refusal::outdated("a decision of an epoch to come"));
+                }
+                let set = ledger.signers_for(&cert.action);
+                cert.verify(&self.network, &set, |k| !ledger.is_banned(k))
                     .map_err(governance_refusal)?;
                 cert.action
-                    .check(&self.network, ledger.set(), ledger.set().len())
+                    .check(&self.network, &set, set.len())
                     .map_err(governance_refusal)?
             }
+            Message::Application(application) => application
+                .verify(&self.network)
+                .map_err(governance_refusal)?,
             Message::Evidence(evidence) => {
                 evidence.verify(&self.network).map_err(Refusal::invalid)?;
-                if !self.ledger.lock().set().contains(&evidence.checker) {
+                let ledger = self.ledger.lock();
+                if !ledger.set().contains(&evidence.checker)
+                    && !ledger.is_admitted(&evidence.checker)
+                {
                     return Err(Refusal::outdated(
                         "evidence against a key outside the checker set",
                     ));

@@ -110,6 +110,10 @@ pub struct CheckerView {
     pub findings: Vec<String>,
     /// Banned by evidence or a decision of the checker set.
     pub banned: bool,
+    /// It applied to join the set.
+    pub applied: bool,
+    /// The epoch of the certificate that admitted it (it joins two epochs later).
+    pub admitted_in: Option<u64>,
 }
 
 /// The network view of one node.
@@ -119,6 +123,8 @@ pub(crate) struct NetView {
     checkers: BTreeMap<PublicKey, CheckerView>,
     /// A worker's first ban's cool-down (the network's parameter).
     ban_cooldown_ms: u64,
+    /// The length of an epoch (the network's parameter).
+    epoch_ms: u64,
 }
 
 fn short(key: &PublicKey) -> (String, String) {
@@ -128,9 +134,10 @@ fn short(key: &PublicKey) -> (String, String) {
 
 impl NetView {
     /// A view that knows the genesis checkers.
-    pub(crate) fn new(checkers: &[PublicKey], ban_cooldown_ms: u64) -> NetView {
+    pub(crate) fn new(checkers: &[PublicKey], ban_cooldown_ms: u64, epoch_ms: u64) -> NetView {
         let mut view = NetView {
             ban_cooldown_ms,
+            epoch_ms,
             ..NetView::default()
         };
         for key in checkers {
@@ -254,7 +261,11 @@ impl NetView {
                     c.findings.push(finding);
                 }
             }
+            Message::Application(a) => self.checker(&a.checker(), now).applied = true,
             Message::Decision(d) => {
+                if let Action::AdmitChecker { epoch, application } = &d.action {
+                    self.checker(&application.checker(), 0).admitted_in = Some(*epoch);
+                }
                 if let Action::BanChecker { checker, fault } = &d.action {
                     let c = self.checker(checker, 0);
                     c.banned = true;
@@ -312,8 +323,15 @@ impl NetView {
             .checkers
             .values()
             .map(|c| {
+                let epoch = pictor_protocol::governance::epoch_at(now, self.epoch_ms);
+                let member = c.genesis
+                    || c.admitted_in.is_some_and(|e| {
+                        e.saturating_add(pictor_protocol::governance::JOIN_DELAY_EPOCHS) <= epoch
+                    });
                 let status = if c.banned {
                     CheckerStatus::Banned
+                } else if !member {
+                    CheckerStatus::Pending
                 } else if c.last_seen_ms == 0 || now.saturating_sub(c.last_seen_ms) > liveness_ms {
                     CheckerStatus::Offline
                 } else if now.saturating_sub(c.last_work_ms) <= liveness_ms {
@@ -351,7 +369,7 @@ mod tests {
 
     #[test]
     fn a_worker_goes_idle_rendering_offline() {
-        let mut view = NetView::new(&[key(1)], 60_000);
+        let mut view = NetView::new(&[key(1)], 60_000, 600_000);
         let worker = key(9);
         view.observe(
             &Message::Heartbeat(Heartbeat {

@@ -10,7 +10,9 @@ use crate::certificate::Evidence;
 use crate::certificate::QuorumCertificate;
 use crate::claim::{Assignment, ResultClaim, MAX_DEVICE_LEN};
 use crate::codec::{self, CodecError, MAX_GOSSIP_SIZE};
-use crate::governance::{self, Action, DecisionCertificate, DecisionVote, Fault};
+use crate::governance::{
+    self, Action, DecisionCertificate, DecisionVote, Fault, SignedApplication,
+};
 use crate::identity::{validate_network_id, Keypair, MessageKind, PublicKey, Signature};
 use crate::job::{JobError, JobSpec};
 use crate::rules;
@@ -114,6 +116,8 @@ pub enum Message {
     Decision(DecisionCertificate),
     /// Proof that a checker equivocated (relayed by anyone).
     Evidence(Evidence),
+    /// A node's application to join the checker set.
+    Application(SignedApplication),
 }
 
 impl Message {
@@ -130,6 +134,7 @@ impl Message {
             Message::DecisionVote(_) => MessageKind::DecisionVote,
             Message::Decision(_) => MessageKind::DecisionCertificate,
             Message::Evidence(_) => MessageKind::Evidence,
+            Message::Application(_) => MessageKind::Application,
         }
     }
 
@@ -144,6 +149,7 @@ impl Message {
             Message::Heartbeat(h) => Some(h.node),
             Message::Capability(c) => Some(c.node),
             Message::DecisionVote(v) => Some(v.checker),
+            Message::Application(a) => Some(a.checker()),
             Message::Decision(_) | Message::Evidence(_) => None,
         }
     }
@@ -184,6 +190,9 @@ fn check_action(action: &Action) -> Result<(), EnvelopeError> {
                     governance::MAX_RECOMPUTED,
                 )
             }
+        }
+        Action::AdmitChecker { application, .. } => {
+            return Ok(application.application.capability.validate()?)
         }
         Action::BanChecker { .. } => return Ok(()),
     };
@@ -344,6 +353,7 @@ impl SignedEnvelope {
                 too_long("attestation.regions", a.regions.len(), rules::MAX_REGIONS)?
             }
             Message::Capability(c) => c.validate()?,
+            Message::Application(a) => a.application.capability.validate()?,
             Message::DecisionVote(v) => check_action(&v.action)?,
             Message::Decision(d) => {
                 too_long(

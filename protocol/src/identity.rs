@@ -106,6 +106,8 @@ pub enum MessageKind {
     Evidence = 15,
     /// A worker's signature over a shard attempt that decides whether it is a canary.
     Canary = 16,
+    /// A node's application to join the checker set.
+    Application = 17,
 }
 
 impl TryFrom<u8> for MessageKind {
@@ -128,6 +130,7 @@ impl TryFrom<u8> for MessageKind {
             14 => Self::DecisionCertificate,
             15 => Self::Evidence,
             16 => Self::Canary,
+            17 => Self::Application,
             other => return Err(IdentityError::UnknownKind(other)),
         })
     }
@@ -393,10 +396,10 @@ mod tests {
 
     #[test]
     fn message_kind_bytes() {
-        for b in 1..=16u8 {
+        for b in 1..=17u8 {
             assert_eq!(MessageKind::try_from(b).map(|k| k as u8), Ok(b));
         }
         assert!(MessageKind::try_from(0).is_err());
-        assert!(MessageKind::try_from(17).is_err());
+        assert!(MessageKind::try_from(18).is_err());
     }
 }

@@ -306,6 +306,14 @@ pub struct JobSpec {
     pub price_cap: u64,
     /// Makes otherwise equal jobs distinct.
     pub nonce: u64,
+    /// The epoch whose checker set draws the job's committee (the creator's current one;
+    /// 0, the genesis set's, is left out of the encoding).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 fn range(field: &'static str, value: u64, min: u64, max: u64) -> Result<(), JobError> {

@@ -41,8 +41,9 @@ pub use codec::{decode, encode, CodecError, MAX_GOSSIP_SIZE, MAX_RESPONSE_SIZE};
 pub use content::{ContentError, ContentId};
 pub use envelope::{open_batch, EnvelopeError, Message, SignedEnvelope};
 pub use governance::{
-    Action, ActionId, Applied, CheckerStatus, DecisionCertificate, DecisionCollector, DecisionVote,
-    Fault, GovernanceError, Ledger, Recomputed, WorkerStatus,
+    Action, ActionId, AdmissionRender, Application, Applied, CheckerStatus, DecisionCertificate,
+    DecisionCollector, DecisionVote, Fault, GovernanceError, Ledger, Recomputed, SignedApplication,
+    WorkerStatus,
 };
 pub use heartbeat::{Heartbeat, NodeRole};
 pub use identity::{

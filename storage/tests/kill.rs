@@ -26,6 +26,7 @@ fn job(nonce: u64) -> JobSpec {
         tile: 32,
         price_cap: 0,
         nonce,
+        epoch: 0,
     }
 }
 

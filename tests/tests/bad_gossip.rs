@@ -71,6 +71,7 @@ fn job(creator: &Keypair, nonce: u64) -> JobSpec {
         tile: 32,
         price_cap: 0,
         nonce,
+        epoch: 0,
     }
 }
 

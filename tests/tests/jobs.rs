@@ -44,6 +44,7 @@ fn spec(devnet: &Devnet, bundle: &[u8], frames: FrameRange, nonce: u64) -> JobSp
         tile: 32,
         price_cap: 0,
         nonce,
+        epoch: 0,
     }
 }
 

@@ -56,6 +56,7 @@ async fn accepted_job_survives_a_restart() {
         tile: 32,
         price_cap: 0,
         nonce: 42,
+        epoch: 0,
     };
     let (client, _) = spawn(config(home.path(), &key)).expect("start");
     let id = client.submit(spec, bundle).await.expect("submit");

@@ -23,6 +23,7 @@ fn spec(scene: &[u8]) -> JobSpec {
         tile: 32,
         price_cap: 0,
         nonce: 1,
+        epoch: 0,
     }
 }
 

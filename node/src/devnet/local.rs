@@ -188,6 +188,7 @@ impl Devnet {
                 checker: true,
                 worker: None,
                 checker_behaviour: behaviour,
+                checker_capability: None,
             };
             let (client, _) = spawn(make(&home, keypair, roles, false))?;
             nodes.push(DevnetNode {

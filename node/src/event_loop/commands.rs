@@ -116,6 +116,11 @@ impl EventLoop {
         scene: Vec<u8>,
         reply: tokio::sync::oneshot::Sender<Result<JobId, NodeError>>,
     ) {
+        let mut spec = spec;
+        if spec.epoch == 0 {
+            // The job's committee is drawn from the set of the epoch it is made in.
+            spec.epoch = self.ledger.lock().epoch_at(now_ms());
+        }
         let checked = (|| {
             if spec.creator != self.me {
                 return Err(NodeError::InvalidJob(
@@ -237,6 +242,12 @@ impl EventLoop {
             Done::ShardRendered { assignment, result } => {
                 Work::Worker(WorkerInput::Rendered { assignment, result })
             }
+            Done::AdmissionRendered { applicant, result } => {
+                Work::Checker(CheckerInput::AdmissionRendered {
+                    applicant,
+                    digest: result,
+                })
+            }
             Done::Rerendered { claim, result } => Work::Checker(CheckerInput::Rerendered {
                 claim,
                 pixels: result,
@@ -327,12 +338,9 @@ impl EventLoop {
     fn peers(&self) -> Vec<PeerInfo> {
         let gossipsub = &self.swarm.behaviour().gossipsub;
         let jobs = self.topics.topic(MessageKind::Job).hash();
-        let checkers: BTreeSet<libp2p::PeerId> = self
-            .params
-            .checkers
-            .iter()
-            .filter_map(|k| self.peer_of(k))
-            .collect();
+        let set = self.ledger.lock().set().to_vec();
+        let checkers: BTreeSet<libp2p::PeerId> =
+            set.iter().filter_map(|k| self.peer_of(k)).collect();
         let workers: BTreeSet<String> = self
             .view
             .workers(now_ms(), u64::MAX)
@@ -407,7 +415,7 @@ impl EventLoop {
             checker: self.checker.is_some(),
             connected_peers: connected.len(),
             checkers_connected,
-            checkers_total: self.params.checkers.len(),
+            checkers_total: self.ledger.lock().set().len(),
             me_as_worker: self.view.worker_entry(&self.me).cloned(),
             requirements,
             engines,

@@ -46,6 +46,10 @@ impl EventLoop {
                     id,
                     engine: spec.engine,
                 }));
+                if let Some(committee) = self.note_job_epoch(&spec) {
+                    // Drawn from a set that admitted checkers: its members assign too.
+                    work.push(Work::Worker(WorkerInput::Moved { job: id, committee }));
+                }
                 if to_checker {
                     work.push(Work::Checker(CheckerInput::Job(spec)));
                 }
@@ -62,13 +66,18 @@ impl EventLoop {
                     }
                 }
                 // A checker that also renders announces itself as a worker.
-                if to_checker && self.params.checkers.contains(&h.node) {
+                if to_checker && self.is_checker(&h.node) {
                     work.push(Work::Checker(CheckerInput::CheckerSeen(h.node)));
                 }
             }
             Message::DecisionVote(v) => {
                 if to_checker {
                     work.push(Work::Checker(CheckerInput::DecisionVote(v)));
+                }
+            }
+            Message::Application(application) => {
+                if to_checker {
+                    work.push(Work::Checker(CheckerInput::Application(application)));
                 }
             }
             Message::Decision(cert) => self.on_decision(cert, to_checker, &mut work),
@@ -248,6 +257,13 @@ impl EventLoop {
             ),
             // The loop logs the move when the certificate reaches it (`govern.rs`).
             CheckerOutput::Moved { .. } => {}
+            CheckerOutput::RenderAdmission { applicant, render } => {
+                self.tasks.render_admission(applicant, render)
+            }
+            CheckerOutput::Admitted {
+                checker,
+                from_epoch,
+            } => info!(checker = %checker.short(), from_epoch, "checker admitted to the set"),
             CheckerOutput::Equivocation(evidence) => warn!(
                 checker = %evidence.checker.short(),
                 claim = %evidence.first.0.claim,

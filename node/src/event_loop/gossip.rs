@@ -97,9 +97,10 @@ impl EventLoop {
             Message::Evidence(evidence) => self.store.put_evidence(evidence)?,
             // Ephemeral: the newest record per node is kept in memory; a vote on a
             // decision matters only until its certificate exists.
-            Message::Heartbeat(_) | Message::Capability(_) | Message::DecisionVote(_) => {
-                return Ok(true)
-            }
+            Message::Heartbeat(_)
+            | Message::Capability(_)
+            | Message::DecisionVote(_)
+            | Message::Application(_) => return Ok(true),
         };
         self.dirty |= new;
         Ok(new)

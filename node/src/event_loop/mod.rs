@@ -88,6 +88,9 @@ pub(crate) struct EventLoop {
     creator: Creator,
     /// A worker's capability record, gossiped now and then.
     capability: Option<LocalCapability>,
+    /// This node's application to join the checker set, repeated until it is admitted
+    /// (a checker outside the genesis set).
+    application: Option<pictor_protocol::SignedApplication>,
     // The I/O parts.
     jobs: JobTable,
     scenes: SceneCache,
@@ -214,9 +217,11 @@ impl EventLoop {
         self.queue.push_back(Work::Creator(CreatorInput::Tick));
         self.send_unsent();
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
-        if (self.worker.is_some() || self.checker.is_some()) && now >= due {
+        let heartbeat = (self.worker.is_some() || self.checker.is_some()) && now >= due;
+        if heartbeat {
             self.send_heartbeat(now);
         }
+        self.govern(now, heartbeat);
         if now >= self.last_gauges_ms + 1_000 {
             self.last_gauges_ms = now;
             self.update_gauges();

@@ -8,10 +8,10 @@ use std::{
 
 use pictor_gpu::BlenderDevice;
 use pictor_ipfs::{Bitswap, BitswapConfig, Blockstore};
-use pictor_protocol::{codec, Message};
+use pictor_protocol::{codec, Keypair, Message};
 use pictor_storage::Store;
 use tokio::sync::mpsc;
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::{EventLoop, Work};
 use crate::{
@@ -138,6 +138,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
                 checker_liveness_ms: 3 * network.heartbeat_interval.as_millis() as u64,
                 ban_cooldown_ms: network.ban_cooldown.as_millis() as u64,
                 behaviour: config.roles.checker_behaviour,
+                epoch_ms: network.epoch.as_millis() as u64,
             },
         )
     });
@@ -167,6 +168,19 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         .worker
         .as_ref()
         .and_then(|w| w.capability.clone());
+    let application = if config.roles.checker && !network.checkers.contains(&keypair.public()) {
+        application(
+            &keypair,
+            &network.id,
+            config
+                .roles
+                .checker_capability
+                .as_ref()
+                .or(capability.as_ref()),
+        )
+    } else {
+        None
+    };
     let (commands_tx, commands) = mpsc::channel(64);
     let (broadcast, _) = tokio::sync::broadcast::channel(EVENTS_BUFFERED);
     let client = Client {
@@ -176,6 +190,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
     let metrics = Arc::new(crate::metrics::Metrics::new());
     let network_checkers = network.checkers.clone();
     let network_ban_cooldown_ms = network.ban_cooldown.as_millis() as u64;
+    let network_epoch_ms = network.epoch.as_millis() as u64;
     if let Some((listener, bound)) = http_listener {
         let auth = crate::http::auth::Auth::create(&config.home, bound)?;
         let info = crate::rpc::NodeInfo {
@@ -207,11 +222,15 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         (None, None)
     };
     let checked = validation::Checked::new();
-    let ledger = validation::SharedLedger::new(pictor_protocol::Ledger::new(
-        &network.id,
-        network.checkers.clone(),
-        network.committee_size,
-    ));
+    let ledger = validation::SharedLedger::new(
+        pictor_protocol::Ledger::new(
+            &network.id,
+            network.checkers.clone(),
+            network.committee_size,
+        )
+        .with_epochs(network.epoch.as_millis() as u64),
+    );
+    ledger.lock().advance(crate::now_ms());
     let validate_tx = validation::spawn(
         validation::Rules {
             network: network.id.clone(),
@@ -245,6 +264,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         worker,
         creator: Creator::new(),
         capability,
+        application,
         jobs: JobTable::default(),
         scenes: SceneCache::default(),
         requests: Requests::default(),
@@ -272,7 +292,11 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         provider_queries: HashMap::new(),
         scene_lookups: HashMap::new(),
         broadcast,
-        view: crate::view::NetView::new(&network_checkers, network_ban_cooldown_ms),
+        view: crate::view::NetView::new(
+            &network_checkers,
+            network_ban_cooldown_ms,
+            network_epoch_ms,
+        ),
         metrics,
         last_gauges_ms: 0,
         peer_addrs: HashMap::new(),
@@ -346,4 +370,38 @@ impl EventLoop {
         self.commit();
         Ok(())
     }
+}
+
+/// The application of a checker outside the genesis set: its capability record and its
+/// admission render (a few milliseconds of rendering). `None`, with the reason logged,
+/// when it cannot apply.
+fn application(
+    keypair: &Keypair,
+    network: &str,
+    capability: Option<&crate::LocalCapability>,
+) -> Option<pictor_protocol::SignedApplication> {
+    let me = keypair.public();
+    let Some(capability) = capability else {
+        warn!("this checker is not in the network's genesis set and has no capability record to apply with; it does not check");
+        return None;
+    };
+    let digest = match crate::tasks::admission_digest(pictor_protocol::AdmissionRender::of(&me)) {
+        Ok(d) => d,
+        Err(e) => {
+            warn!(error = %e, "cannot render the admission window; not applying to the checker set");
+            return None;
+        }
+    };
+    let now = crate::now_ms();
+    info!("this checker is not in the network's genesis set: applying to join it");
+    Some(pictor_protocol::SignedApplication::new(
+        keypair,
+        network,
+        pictor_protocol::Application {
+            checker: me,
+            capability: capability.record(me, now),
+            render_digest: digest,
+            issued_ms: now,
+        },
+    ))
 }

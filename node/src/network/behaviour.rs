@@ -64,6 +64,7 @@ impl Topics {
             MessageKind::DecisionVote => "decision-votes",
             MessageKind::DecisionCertificate => "decisions",
             MessageKind::Evidence => "evidence",
+            MessageKind::Application => "applications",
             _ => "other",
         };
         gossipsub::IdentTopic::new(format!("/pictor/{}/{name}/1", self.network))
@@ -81,7 +82,7 @@ impl Topics {
 }
 
 /// Every kind of message gossiped.
-const ALL_KINDS: [MessageKind; 10] = [
+const ALL_KINDS: [MessageKind; 11] = [
     MessageKind::Job,
     MessageKind::Assignment,
     MessageKind::Claim,
@@ -92,6 +93,7 @@ const ALL_KINDS: [MessageKind; 10] = [
     MessageKind::DecisionVote,
     MessageKind::DecisionCertificate,
     MessageKind::Evidence,
+    MessageKind::Application,
 ];
 
 /// What every node reads: jobs, assignments (a worker's work, a creator's progress),
@@ -118,13 +120,14 @@ pub const CREATOR_READS: [MessageKind; 4] = [
 ];
 
 /// What a checker reads besides: everything else (claims to verify, its peers' votes,
-/// workers' heartbeats and capability records).
-pub const CHECKER_READS: [MessageKind; 5] = [
+/// workers' heartbeats and capability records, applications to join the set).
+pub const CHECKER_READS: [MessageKind; 6] = [
     MessageKind::Claim,
     MessageKind::Attestation,
     MessageKind::Heartbeat,
     MessageKind::Capability,
     MessageKind::DecisionVote,
+    MessageKind::Application,
 ];
 
 /// The kinds a node with these roles reads from the start: a checker everything, a

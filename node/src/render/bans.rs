@@ -78,6 +78,7 @@ async fn run(devnet: &mut Devnet, bundle: &[u8]) -> Result<BanReport, NodeError>
         tile: 32,
         price_cap: 0,
         nonce: 0,
+        epoch: 0,
     };
     devnet.creator.submit(spec, bundle.to_vec()).await?;
     let started = Instant::now();

@@ -245,6 +245,7 @@ fn job_spec(req: &RenderRequest) -> JobSpec {
         tile: req.tile,
         price_cap: 0,
         nonce: now_ms(),
+        epoch: 0,
     }
 }
 

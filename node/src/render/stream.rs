@@ -37,6 +37,7 @@ pub(super) async fn run(
         tile: jobs.side,
         price_cap: 0,
         nonce: nonce as u64,
+        epoch: 0,
     };
     let in_flight = jobs.in_flight.max(1);
     let (mut submitted, mut done) = (0usize, 0usize);

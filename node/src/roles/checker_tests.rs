@@ -26,6 +26,7 @@ fn params() -> CheckerParams {
         checker_liveness_ms: u64::MAX / 4,
         ban_cooldown_ms: 60_000,
         behaviour: Default::default(),
+        epoch_ms: 0,
     }
 }
 
@@ -92,6 +93,7 @@ impl Rig {
             tile: 32,
             price_cap: 0,
             nonce: 7,
+            epoch: 0,
         };
         Rig {
             checkers,
@@ -482,6 +484,7 @@ fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
     assert!(assigned.iter().all(|x| x.worker == fast), "{assigned:?}");
 }
 
+mod admission;
 mod allocation;
 mod canaries;
 mod moves;

@@ -166,6 +166,7 @@ async fn submit(ctx: Ctx, req: Submit) -> Answer {
         tile,
         price_cap: 0,
         nonce: crate::now_ms(),
+        epoch: 0,
     };
     spec.validate()
         .map_err(|e| error(INVALID_PARAMS, format!("invalid params: {e}")))?;

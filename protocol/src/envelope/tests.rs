@@ -262,6 +262,7 @@ fn message() -> impl Strategy<Value = Message> {
                     tile,
                     price_cap,
                     nonce,
+                    epoch: 0,
                 })
             },
         );

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Fault, GovernanceError, MAX_CHECKERS};
+use super::{Fault, GovernanceError, SignedApplication, MAX_CHECKERS};
 use crate::codec;
 use crate::identity::{Keypair, MessageKind, PublicKey, Signature};
 use crate::job::JobId;
@@ -32,6 +32,15 @@ pub enum Action {
         checker: PublicKey,
         /// What it did.
         fault: Fault,
+    },
+    /// An applicant joins the set, [`JOIN_DELAY_EPOCHS`](super::JOIN_DELAY_EPOCHS) epochs
+    /// after `epoch`. The certificate is signed by more than two thirds of the set of
+    /// `epoch`.
+    AdmitChecker {
+        /// The epoch the decision is made in.
+        epoch: u64,
+        /// The signed application.
+        application: SignedApplication,
     },
 }
 
@@ -95,6 +104,23 @@ impl Action {
                 }
                 fault.check(network)
             }
+            Action::AdmitChecker { application, .. } => {
+                if set.contains(&application.checker()) {
+                    return Err(GovernanceError::Admission("already a checker"));
+                }
+                if set.len() >= MAX_CHECKERS {
+                    return Err(GovernanceError::Admission("the set is full"));
+                }
+                application.verify(network)
+            }
+        }
+    }
+
+    /// The epoch whose set signs this action's certificate, for actions that name one.
+    pub fn epoch(&self) -> Option<u64> {
+        match self {
+            Action::AdmitChecker { epoch, .. } => Some(*epoch),
+            _ => None,
         }
     }
 
@@ -117,6 +143,10 @@ impl Action {
                     fault.describe()
                 )
             }
+            Action::AdmitChecker { epoch, application } => format!(
+                "checker {} is admitted in epoch {epoch}",
+                application.checker().short()
+            ),
         }
     }
 }
@@ -261,6 +291,11 @@ impl DecisionCollector {
             action,
             signatures: signatures.into_iter().collect(),
         })
+    }
+
+    /// The set changed size (a new epoch): quorums are of the new size from now on.
+    pub fn resize(&mut self, set_size: usize) {
+        self.set_size = set_size;
     }
 
     /// Marks an action decided (its certificate arrived): its votes are dropped.

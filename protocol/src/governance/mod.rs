@@ -1,5 +1,6 @@
 //! How the checkers govern themselves: decisions that more than two thirds of the checker
-//! set sign (`decision.rs`), the faults held against a checker (`fault.rs`), and the ledger
+//! set sign (`decision.rs`), the faults held against a checker (`fault.rs`), the
+//! admission of new checkers at epoch boundaries (`admission.rs`), and the ledger
 //! every node derives from the certificates it has verified (`ledger.rs`): which checkers
 //! are banned, which committee holds each job, and the statuses of checkers and workers.
 //!
@@ -11,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::certificate::CertificateError;
 use crate::identity::{PublicKey, SignatureError};
 
+mod admission;
 mod decision;
 mod fault;
 mod ledger;
 
+pub use admission::{epoch_at, AdmissionRender, Application, SignedApplication, JOIN_DELAY_EPOCHS};
 pub use decision::{Action, ActionId, DecisionCertificate, DecisionCollector, DecisionVote};
 pub use fault::{Fault, Recomputed, MAX_RECOMPUTED};
 pub use ledger::{ban_cooldown_ms, Applied, Ledger, MAX_GENERATIONS};
@@ -62,6 +65,12 @@ pub enum GovernanceError {
     /// A fault that does not hold up on its own.
     #[error("fault: {0}")]
     Fault(String),
+    /// An application that does not hold up on its own.
+    #[error("application: {0}")]
+    Application(String),
+    /// An admission of a checker already in the set, or of an epoch to come.
+    #[error("admission: {0}")]
+    Admission(&'static str),
     /// Equivocation evidence that does not verify.
     #[error("evidence: {0}")]
     Evidence(#[from] CertificateError),
@@ -125,5 +134,7 @@ impl WorkerStatus {
     }
 }
 
+#[cfg(test)]
+mod admission_tests;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ pub(crate) fn sample_job() -> JobSpec {
         tile: 64,
         price_cap: 100,
         nonce: 1,
+        epoch: 0,
     }
 }
 

@@ -31,8 +31,13 @@ impl Checker {
         now_ms <= since.saturating_add(self.params.checker_liveness_ms)
     }
 
-    /// The status of every checker of the set, as this checker derives it.
+    /// The status of every checker of the set, as this checker derives it, and of every
+    /// applicant and admitted checker whose epoch has not come (Pending).
     pub fn checker_statuses(&self, now_ms: u64) -> Vec<(PublicKey, CheckerStatus)> {
+        let pending = self
+            .pending()
+            .into_iter()
+            .map(|k| (k, CheckerStatus::Pending));
         self.ledger
             .set()
             .iter()
@@ -45,6 +50,7 @@ impl Checker {
                     .status(k, self.checker_live(k, now_ms), checking)
                     .map(|s| (*k, s))
             })
+            .chain(pending)
             .collect()
     }
 
@@ -75,7 +81,7 @@ impl Checker {
     /// Signs, publishes and counts this checker's vote for `action` (once).
     pub(super) fn vote(&mut self, now_ms: u64, action: Action, out: &mut Vec<CheckerOutput>) {
         let id = action.id();
-        if self.voted.contains(&id) {
+        if self.voted.contains(&id) || !self.ledger.signers_for(&action).contains(&self.me) {
             return;
         }
         if self.voted.len() >= MAX_VOTED {
@@ -101,17 +107,18 @@ impl Checker {
         vote: DecisionVote,
         out: &mut Vec<CheckerOutput>,
     ) {
-        let set = self.ledger.set();
+        let set = self.ledger.signers_for(&vote.action);
         if !set.contains(&vote.checker) || self.ledger.is_banned(&vote.checker) {
             return;
         }
         if vote
             .action
-            .check(&self.params.network, set, set.len())
+            .check(&self.params.network, &set, set.len())
             .is_err()
         {
             return;
         }
+        drop(set);
         let action = vote.action.clone();
         self.count_vote(now_ms, vote, out);
         if self.ledger.is_banned(&self.me) {
@@ -135,7 +142,24 @@ impl Checker {
                 fault: Fault::FalseAttestation { .. },
                 ..
             } => self.confirm_fault(action, out),
+            Action::AdmitChecker { .. } => {
+                if self.would_admit(&action) {
+                    self.vote(now_ms, action, out);
+                }
+            }
         }
+    }
+
+    /// Each tick: when a new epoch has begun, the set of that epoch holds; this checker
+    /// votes again for the applicants it verified that are not admitted yet.
+    pub(super) fn next_epoch(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        let before = self.ledger.epoch();
+        self.ledger.advance(now_ms);
+        if self.ledger.epoch() == before {
+            return;
+        }
+        self.decisions.resize(self.ledger.set().len());
+        self.vote_admissions(now_ms, out);
     }
 
     pub(super) fn on_decision(
@@ -181,6 +205,17 @@ impl Checker {
                 self.govern(now_ms, out);
             }
             Applied::Moved { job, generation } => self.moved(now_ms, job, generation, out),
+            Applied::Admitted {
+                checker,
+                from_epoch,
+            } => {
+                info!(checker = %checker.short(), from_epoch, "checker admitted to the set");
+                self.admitted(&checker);
+                out.push(CheckerOutput::Admitted {
+                    checker,
+                    from_epoch,
+                });
+            }
             _ => {}
         }
     }

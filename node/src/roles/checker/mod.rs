@@ -18,18 +18,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod admit;
 mod assign;
 mod canary;
 mod forget;
 mod govern;
+mod intake;
 mod peers;
 mod verify;
 mod votes;
 
 use pictor_protocol::{
-    rules, Assignment, Attestation, CanaryReveal, ClaimId, ContentId, DecisionCertificate,
-    DecisionCollector, DecisionVote, Evidence, Fault, JobId, JobSpec, Keypair, Ledger, Message,
-    PublicKey, QuorumCertificate, ResultClaim, ShardId, Verdict, VoteCollector,
+    AdmissionRender, Assignment, Attestation, CanaryReveal, ClaimId, ContentId,
+    DecisionCertificate, DecisionCollector, DecisionVote, Evidence, Fault, JobId, JobSpec, Keypair,
+    Ledger, Message, PublicKey, QuorumCertificate, ResultClaim, ShardId, SignedApplication,
+    Verdict, VoteCollector,
 };
 
 use pictor_gpu::{CapabilityView, DeviceClass, DeviceInfo, HardwareRequirements};
@@ -89,6 +92,8 @@ pub struct CheckerParams {
     /// How this checker behaves: honestly, or (for demonstrations and tests of the
     /// network's defences) as a faulty checker.
     pub behaviour: Behaviour,
+    /// Length of an epoch: the checker set changes only at epoch boundaries (0: never).
+    pub epoch_ms: u64,
 }
 
 /// How a checker behaves. Only `Honest` is a checker anyone should run; the others show
@@ -126,6 +131,13 @@ pub enum CheckerInput {
     Evidence(Evidence),
     /// A worker's signed capability record (its signature already checked).
     Capability(CapabilityRecord),
+    /// A node's application to join the checker set (its signature already checked).
+    Application(SignedApplication),
+    /// This checker's render of an applicant's admission window: blake3 of its pixels.
+    AdmissionRendered {
+        applicant: PublicKey,
+        digest: Result<[u8; 32], String>,
+    },
     /// An assignment made by a committee member.
     Assignment(Assignment),
     /// A worker's result claim.
@@ -224,6 +236,14 @@ pub enum CheckerOutput {
         generation: u32,
         committee: Vec<PublicKey>,
     },
+    /// Render an applicant's admission window ([`AdmissionRender`]) of the benchmark
+    /// scene, and answer with [`CheckerInput::AdmissionRendered`].
+    RenderAdmission {
+        applicant: PublicKey,
+        render: AdmissionRender,
+    },
+    /// An applicant is admitted: it joins the set at epoch `from_epoch`.
+    Admitted { checker: PublicKey, from_epoch: u64 },
 }
 
 #[derive(Debug, Default)]
@@ -293,6 +313,8 @@ pub struct Checker {
     early_assignments: BTreeMap<JobId, Vec<Assignment>>,
     /// Certificates this checker assembled and holds back while the leader publishes.
     unpublished: BTreeMap<ClaimId, (QuorumCertificate, u64)>,
+    /// Nodes applying to join the set.
+    applicants: admit::Applicants,
 }
 
 /// Bounds on what a flood of messages can make a checker hold.
@@ -309,7 +331,8 @@ impl Checker {
         Checker {
             keypair,
             me,
-            ledger: Ledger::new(&params.network, checkers, params.committee_size),
+            ledger: Ledger::new(&params.network, checkers, params.committee_size)
+                .with_epochs(params.epoch_ms),
             checkers_seen: BTreeMap::new(),
             started_ms: None,
             decisions,
@@ -328,6 +351,7 @@ impl Checker {
             revealed: Default::default(),
             early_assignments: BTreeMap::new(),
             unpublished: BTreeMap::new(),
+            applicants: BTreeMap::new(),
         }
     }
 
@@ -374,6 +398,8 @@ impl Checker {
     pub fn handle(&mut self, now_ms: u64, input: CheckerInput) -> Vec<CheckerOutput> {
         let mut out = Vec::new();
         self.started_ms.get_or_insert(now_ms);
+        // The ledger's clock first: every input is judged in the epoch it arrives in.
+        self.next_epoch(now_ms, &mut out);
         match input {
             CheckerInput::Job(spec) => self.on_job(now_ms, spec, &mut out),
             CheckerInput::CheckerSeen(checker) => {
@@ -396,6 +422,10 @@ impl Checker {
                 self.on_canary(now_ms, worker, reveal, &mut out)
             }
             CheckerInput::Capability(record) => self.on_capability(now_ms, record, &mut out),
+            CheckerInput::Application(a) => self.on_application(now_ms, a, &mut out),
+            CheckerInput::AdmissionRendered { applicant, digest } => {
+                self.on_admission_rendered(now_ms, applicant, digest, &mut out)
+            }
             CheckerInput::Assignment(a) => self.on_assignment(now_ms, a, &mut out),
             CheckerInput::Claim(claim) => self.on_claim(now_ms, claim, &mut out),
             CheckerInput::Rows { claim, rows } => self.on_rows(now_ms, claim, rows, &mut out),
@@ -415,76 +445,5 @@ impl Checker {
             }
         }
         out
-    }
-
-    fn on_capability(
-        &mut self,
-        now_ms: u64,
-        record: CapabilityRecord,
-        out: &mut Vec<CheckerOutput>,
-    ) {
-        if !self.workers.contains_key(&record.node) && self.workers.len() >= MAX_WORKERS {
-            return;
-        }
-        let meets = self
-            .params
-            .requirements
-            .check(&capability_view(&record))
-            .is_ok();
-        let worker = self.workers.entry(record.node).or_default();
-        worker.engines = Some(record.engines.iter().map(|e| e.engine).collect());
-        worker.meets_requirements = meets;
-        worker.gpu = record.devices.iter().any(|d| d.kind == DeviceKind::Gpu);
-        worker.benchmark_ks = record.benchmark_ksamples_per_s;
-        self.assign_all(now_ms, out);
-    }
-
-    fn on_job(&mut self, now_ms: u64, spec: JobSpec, out: &mut Vec<CheckerOutput>) {
-        let id = spec.id();
-        if self.jobs.contains_key(&id) || self.jobs.len() >= MAX_JOBS {
-            return;
-        }
-        let committee = self.ledger.committee(&id);
-        let samples = rules::samples_per_checker(
-            committee.len(),
-            rules::FRAUD_FRACTION,
-            rules::DETECTION_TARGET,
-        );
-        // A job learnt of after its committee moved starts in that generation's attempts.
-        let attempt = rules::first_attempt(self.ledger.generation(&id));
-        let shards = spec
-            .shards()
-            .into_iter()
-            .map(|s| {
-                (
-                    s,
-                    ShardState {
-                        attempt,
-                        ..ShardState::default()
-                    },
-                )
-            })
-            .collect();
-        self.jobs.insert(
-            id,
-            JobState {
-                spec,
-                committee,
-                samples,
-                shards,
-                last_progress_ms: now_ms,
-                leader_epoch: 0,
-                excluded: BTreeSet::new(),
-            },
-        );
-        // Assignments (and through them, claims) and votes that arrived before the job
-        // are examined now: gossip on different topics arrives in any order.
-        for a in self.early_assignments.remove(&id).unwrap_or_default() {
-            self.on_assignment(now_ms, a, out);
-        }
-        for a in self.early_votes.remove(&id).unwrap_or_default() {
-            self.on_attestation(now_ms, a, out);
-        }
-        self.assign_all(now_ms, out);
     }
 }

@@ -22,6 +22,7 @@ fn spec() -> JobSpec {
         tile: 2,
         price_cap: 0,
         nonce: 1,
+        epoch: 0,
     }
 }
 

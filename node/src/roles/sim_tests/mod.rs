@@ -260,6 +260,9 @@ impl Sim {
                 CheckerOutput::RerenderRegions { .. } => {
                     panic!("built-in jobs are verified pixel by pixel")
                 }
+                CheckerOutput::RenderAdmission { .. } | CheckerOutput::Admitted { .. } => {
+                    panic!("no node applies to join the set in these runs")
+                }
                 CheckerOutput::Rerender {
                     claim,
                     job,

@@ -20,6 +20,7 @@ fn job_spec(nonce: u64) -> JobSpec {
         tile: 32,
         price_cap: 0,
         nonce,
+        epoch: 0,
     }
 }
 
@@ -80,6 +81,7 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
         checker_liveness_ms: 3_000,
         ban_cooldown_ms: 60_000,
         behaviour: Default::default(),
+        epoch_ms: 0,
     };
     let first_job = job_spec(0).id();
     let first_committee = pictor_protocol::rules::committee(&first_job, &set, 4);

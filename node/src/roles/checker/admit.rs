@@ -1,0 +1,160 @@
+//! The Node Manager's admissions: nodes that apply to join the checker set. A member
+//! checks an applicant's capability record against the network's requirements and renders
+//! the applicant's admission window itself; when its digest is the one the application
+//! states, it votes to admit the applicant in the current epoch, and again in each later
+//! epoch until a certificate admits it (a vote straddling an epoch boundary counts for
+//! neither). The rules (epochs, the render, the join delay) are
+//! `pictor_protocol::governance`'s.
+
+use std::collections::BTreeMap;
+
+use pictor_protocol::{Action, AdmissionRender, PublicKey, SignedApplication};
+use tracing::info;
+
+use super::{capability_view, Checker, CheckerOutput};
+
+/// Applicants held at once (an application beyond is ignored until one is decided).
+const MAX_APPLICANTS: usize = 256;
+
+/// An applicant as this checker has judged it.
+#[derive(Debug)]
+pub(super) struct Applicant {
+    application: SignedApplication,
+    /// `None` while its render is being checked; then whether it holds up.
+    verified: Option<bool>,
+}
+
+/// The applicants this checker knows.
+pub(super) type Applicants = BTreeMap<PublicKey, Applicant>;
+
+impl Checker {
+    /// Whether this checker is a member of the current set, not banned: only members judge
+    /// and vote.
+    pub(super) fn is_member(&self) -> bool {
+        self.ledger.set().contains(&self.me) && !self.ledger.is_banned(&self.me)
+    }
+
+    /// An application (its signature verified by the node's validator).
+    pub(super) fn on_application(
+        &mut self,
+        now_ms: u64,
+        application: SignedApplication,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let key = application.checker();
+        if self.ledger.set().contains(&key)
+            || self.ledger.is_admitted(&key)
+            || self.ledger.is_banned(&key)
+            || !self.is_member()
+            || application.verify(&self.params.network).is_err()
+        {
+            return;
+        }
+        let issued = application.application.issued_ms;
+        match self.applicants.get(&key) {
+            // Applicants repeat their application until admitted.
+            Some(known) if known.application.application.issued_ms >= issued => {
+                if known.verified == Some(true) {
+                    self.vote_admissions(now_ms, out);
+                }
+                return;
+            }
+            None if self.applicants.len() >= MAX_APPLICANTS => return,
+            _ => {}
+        }
+        let meets = self
+            .params
+            .requirements
+            .check(&capability_view(&application.application.capability));
+        let verified = match meets {
+            Ok(()) => {
+                out.push(CheckerOutput::RenderAdmission {
+                    applicant: key,
+                    render: AdmissionRender::of(&key),
+                });
+                None
+            }
+            Err(unmet) => {
+                info!(applicant = %key.short(), %unmet, "applicant does not meet the network's requirements");
+                Some(false)
+            }
+        };
+        self.applicants.insert(
+            key,
+            Applicant {
+                application,
+                verified,
+            },
+        );
+    }
+
+    /// This checker's render of an applicant's admission window: blake3 of its pixels.
+    pub(super) fn on_admission_rendered(
+        &mut self,
+        now_ms: u64,
+        applicant: PublicKey,
+        digest: Result<[u8; 32], String>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(known) = self.applicants.get_mut(&applicant) else {
+            return;
+        };
+        let holds = match &digest {
+            Ok(d) => *d == known.application.application.render_digest,
+            // This checker could not render: it does not judge (another may).
+            Err(_) => return,
+        };
+        known.verified = Some(holds);
+        if holds {
+            self.vote_admissions(now_ms, out);
+        } else {
+            info!(applicant = %applicant.short(), "applicant's admission render is wrong");
+        }
+    }
+
+    /// Votes, in the current epoch, to admit every applicant this checker verified.
+    pub(super) fn vote_admissions(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        if !self.is_member() {
+            return;
+        }
+        let epoch = self.ledger.epoch();
+        let actions: Vec<Action> = self
+            .applicants
+            .values()
+            .filter(|a| a.verified == Some(true))
+            .map(|a| Action::AdmitChecker {
+                epoch,
+                application: a.application.clone(),
+            })
+            .collect();
+        for action in actions {
+            self.vote(now_ms, action, out);
+        }
+    }
+
+    /// Whether this checker verified the applicant that `action` admits, in its epoch.
+    pub(super) fn would_admit(&self, action: &Action) -> bool {
+        let Action::AdmitChecker { epoch, application } = action else {
+            return false;
+        };
+        *epoch == self.ledger.epoch()
+            && self
+                .applicants
+                .get(&application.checker())
+                .is_some_and(|a| a.verified == Some(true) && a.application == *application)
+    }
+
+    /// An admission is decided: the applicant is no longer one.
+    pub(super) fn admitted(&mut self, checker: &PublicKey) {
+        self.applicants.remove(checker);
+    }
+
+    /// Applicants and checkers admitted whose epoch has not come: Pending.
+    pub(super) fn pending(&self) -> Vec<PublicKey> {
+        let mut keys: Vec<PublicKey> = self.ledger.joining().map(|(k, _)| *k).collect();
+        keys.extend(self.applicants.keys().copied());
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}

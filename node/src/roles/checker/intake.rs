@@ -1,0 +1,87 @@
+//! What a checker learns of the jobs and workers of the network: a job's spec (its
+//! committee, drawn from the set of the epoch it names) and a worker's capability record.
+
+use std::collections::BTreeSet;
+
+use pictor_protocol::{rules, CapabilityRecord, DeviceKind, JobSpec};
+
+use super::{capability_view, Checker, CheckerOutput, JobState, ShardState, MAX_JOBS, MAX_WORKERS};
+
+impl Checker {
+    pub(super) fn on_capability(
+        &mut self,
+        now_ms: u64,
+        record: CapabilityRecord,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        if !self.workers.contains_key(&record.node) && self.workers.len() >= MAX_WORKERS {
+            return;
+        }
+        let meets = self
+            .params
+            .requirements
+            .check(&capability_view(&record))
+            .is_ok();
+        let worker = self.workers.entry(record.node).or_default();
+        worker.engines = Some(record.engines.iter().map(|e| e.engine).collect());
+        worker.meets_requirements = meets;
+        worker.gpu = record.devices.iter().any(|d| d.kind == DeviceKind::Gpu);
+        worker.benchmark_ks = record.benchmark_ksamples_per_s;
+        self.assign_all(now_ms, out);
+    }
+
+    pub(super) fn on_job(&mut self, now_ms: u64, spec: JobSpec, out: &mut Vec<CheckerOutput>) {
+        let id = spec.id();
+        if self.jobs.contains_key(&id) || self.jobs.len() >= MAX_JOBS {
+            return;
+        }
+        // A job names the epoch whose set draws its committee: one to come is not known
+        // yet (the creator's clock is ahead by more than an epoch).
+        if spec.epoch > self.ledger.epoch().saturating_add(1) {
+            return;
+        }
+        self.ledger.note_job(id, spec.epoch);
+        let committee = self.ledger.committee(&id);
+        let samples = rules::samples_per_checker(
+            committee.len(),
+            rules::FRAUD_FRACTION,
+            rules::DETECTION_TARGET,
+        );
+        // A job learnt of after its committee moved starts in that generation's attempts.
+        let attempt = rules::first_attempt(self.ledger.generation(&id));
+        let shards = spec
+            .shards()
+            .into_iter()
+            .map(|s| {
+                (
+                    s,
+                    ShardState {
+                        attempt,
+                        ..ShardState::default()
+                    },
+                )
+            })
+            .collect();
+        self.jobs.insert(
+            id,
+            JobState {
+                spec,
+                committee,
+                samples,
+                shards,
+                last_progress_ms: now_ms,
+                leader_epoch: 0,
+                excluded: BTreeSet::new(),
+            },
+        );
+        // Assignments (and through them, claims) and votes that arrived before the job
+        // are examined now: gossip on different topics arrives in any order.
+        for a in self.early_assignments.remove(&id).unwrap_or_default() {
+            self.on_assignment(now_ms, a, out);
+        }
+        for a in self.early_votes.remove(&id).unwrap_or_default() {
+            self.on_attestation(now_ms, a, out);
+        }
+        self.assign_all(now_ms, out);
+    }
+}

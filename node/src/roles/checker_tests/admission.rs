@@ -1,0 +1,185 @@
+//! Admissions: members check an applicant's record and render its admission window, vote,
+//! and the set grows at the epoch boundary two epochs after the certificate.
+
+use pictor_protocol::{
+    AdmissionRender, Application, CapabilityRecord, CheckerStatus, Device, DeviceKind,
+    EngineVersion, SignedApplication,
+};
+
+use super::*;
+
+const EPOCH_MS: u64 = 1_000;
+
+fn record(node: PublicKey, memory_bytes: u64) -> CapabilityRecord {
+    CapabilityRecord {
+        node,
+        devices: vec![Device {
+            kind: DeviceKind::Cpu,
+            name: "test cpu".into(),
+            memory_bytes,
+            compute_capability: None,
+        }],
+        engines: vec![EngineVersion {
+            engine: Engine::Builtin,
+            version: "0.1.0".into(),
+        }],
+        benchmark_ksamples_per_s: 1_000,
+        threads: 2,
+        issued_ms: 5,
+    }
+}
+
+fn apply(applicant: &Keypair, digest: [u8; 32], memory_bytes: u64) -> SignedApplication {
+    SignedApplication::new(
+        applicant,
+        NET,
+        Application {
+            checker: applicant.public(),
+            capability: record(applicant.public(), memory_bytes),
+            render_digest: digest,
+            issued_ms: 5,
+        },
+    )
+}
+
+/// Four checkers with epochs of a second, asking for 4 GiB of memory.
+fn set() -> Vec<Checker> {
+    let keys: Vec<Keypair> = (1..=4).map(key).collect();
+    let genesis: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
+    keys.into_iter()
+        .map(|k| {
+            let mut p = params();
+            p.epoch_ms = EPOCH_MS;
+            p.requirements.min_memory_bytes = Some(4 << 30);
+            Checker::new(k, genesis.clone(), p)
+        })
+        .collect()
+}
+
+/// Delivers `input` to every checker, answers admission renders with `rendered`, and
+/// gossips votes and decisions until quiet; returns the other outputs.
+fn run(
+    checkers: &mut [Checker],
+    now: u64,
+    input: impl Fn() -> CheckerInput,
+    rendered: [u8; 32],
+) -> Vec<(usize, CheckerOutput)> {
+    let mut queue: Vec<(usize, CheckerOutput)> = Vec::new();
+    for (i, c) in checkers.iter_mut().enumerate() {
+        queue.extend(c.handle(now, input()).into_iter().map(|o| (i, o)));
+    }
+    let mut rest = Vec::new();
+    while let Some((from, out)) = queue.pop() {
+        let deliveries: Vec<(usize, CheckerInput)> = match &out {
+            CheckerOutput::RenderAdmission { applicant, .. } => vec![(
+                from,
+                CheckerInput::AdmissionRendered {
+                    applicant: *applicant,
+                    digest: Ok(rendered),
+                },
+            )],
+            CheckerOutput::Publish(Message::DecisionVote(v)) => (0..checkers.len())
+                .filter(|&i| i != from)
+                .map(|i| (i, CheckerInput::DecisionVote(v.clone())))
+                .collect(),
+            CheckerOutput::Publish(Message::Decision(d)) => (0..checkers.len())
+                .filter(|&i| i != from)
+                .map(|i| (i, CheckerInput::Decision(d.clone())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (i, input) in deliveries {
+            queue.extend(checkers[i].handle(now, input).into_iter().map(|o| (i, o)));
+        }
+        rest.push((from, out));
+    }
+    rest
+}
+
+#[test]
+fn an_applicant_that_renders_right_is_admitted_and_joins_at_the_epoch_boundary() {
+    let mut checkers = set();
+    let applicant = key(30);
+    let truth = [42; 32];
+    let application = apply(&applicant, truth, 8 << 30);
+    let outs = run(
+        &mut checkers,
+        100,
+        || CheckerInput::Application(application.clone()),
+        truth,
+    );
+    let renders: Vec<_> = outs
+        .iter()
+        .filter_map(|(_, o)| match o {
+            CheckerOutput::RenderAdmission { render, .. } => Some(*render),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(renders.len(), 4, "every member renders the window itself");
+    assert!(renders
+        .iter()
+        .all(|r| *r == AdmissionRender::of(&applicant.public())));
+    let admitted = outs
+        .iter()
+        .filter(|(_, o)| {
+            matches!(o, CheckerOutput::Admitted { checker, from_epoch: 2 } if *checker == applicant.public())
+        })
+        .count();
+    assert_eq!(admitted, 4, "{outs:?}");
+    for c in &checkers {
+        assert!(!c.ledger().set().contains(&applicant.public()));
+        assert!(c
+            .checker_statuses(100)
+            .contains(&(applicant.public(), CheckerStatus::Pending)));
+    }
+    // Epoch 1: still four; epoch 2: five.
+    run(&mut checkers, EPOCH_MS + 1, || CheckerInput::Tick, truth);
+    assert!(checkers.iter().all(|c| c.ledger().set().len() == 4));
+    run(
+        &mut checkers,
+        2 * EPOCH_MS + 1,
+        || CheckerInput::Tick,
+        truth,
+    );
+    for c in &checkers {
+        assert_eq!(c.ledger().set().len(), 5);
+        assert!(c.ledger().set().contains(&applicant.public()));
+    }
+}
+
+#[test]
+fn an_applicant_with_a_wrong_render_or_too_little_hardware_is_not_admitted() {
+    let mut checkers = set();
+    // Its digest is not what the members render.
+    let wrong = apply(&key(31), [1; 32], 8 << 30);
+    let outs = run(
+        &mut checkers,
+        100,
+        || CheckerInput::Application(wrong.clone()),
+        [2; 32],
+    );
+    assert!(outs
+        .iter()
+        .all(|(_, o)| !matches!(o, CheckerOutput::Publish(Message::DecisionVote(_)))));
+    // Too little memory: nobody even renders.
+    let small = apply(&key(32), [2; 32], 1 << 30);
+    let outs = run(
+        &mut checkers,
+        100,
+        || CheckerInput::Application(small.clone()),
+        [2; 32],
+    );
+    assert!(outs.is_empty(), "{outs:?}");
+    // A forged application (its signature broken) changes nothing either.
+    let mut forged = apply(&key(33), [2; 32], 8 << 30);
+    forged.application.issued_ms += 1;
+    let outs = run(
+        &mut checkers,
+        100,
+        || CheckerInput::Application(forged.clone()),
+        [2; 32],
+    );
+    assert!(outs.is_empty(), "{outs:?}");
+    run(&mut checkers, 3 * EPOCH_MS, || CheckerInput::Tick, [2; 32]);
+    assert!(checkers.iter().all(|c| c.ledger().set().len() == 4));
+}

@@ -1,0 +1,149 @@
+//! A checker outside the genesis set joins a running network over real sockets: it
+//! applies, the four genesis checkers render its admission window and admit it by quorum,
+//! it joins the set at the epoch boundary two epochs later, and from then on sits on the
+//! committees of new jobs and signs their certificates.
+
+use std::time::Duration;
+
+use pictor_gpu::SceneBundle;
+use pictor_node::{
+    devnet::{Devnet, DevnetConfig},
+    spawn, JobState, LocalCapability, NodeConfig, Roles,
+};
+use pictor_protocol::{
+    governance::epoch_at, rules, CheckerStatus, ContentId, Engine, FrameRange, JobSpec, Keypair,
+};
+use pictor_tests::{example_scene, tcp_dial_addr};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let devnet = Devnet::start(&DevnetConfig::plain(dir.path(), 4, 2))
+        .await
+        .expect("local network");
+    let epoch_ms = devnet.params.epoch.as_millis() as u64;
+    let genesis = devnet.params.checkers.clone();
+
+    let applicant = Keypair::from_seed([77; 32]);
+    let capability = tokio::task::spawn_blocking(|| LocalCapability::probe_with(1, false, false))
+        .await
+        .expect("join")
+        .expect("probe");
+    let (client, _) = spawn(NodeConfig {
+        home: dir.path().join("applicant"),
+        network: devnet.params.clone(),
+        roles: Roles {
+            checker: true,
+            checker_capability: Some(capability),
+            ..Roles::default()
+        },
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootnodes: Vec::new(),
+        keypair: Some(applicant.clone()),
+        events: false,
+        http: None,
+        blender_pool: None,
+        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
+        durable: false,
+    })
+    .expect("applicant starts");
+    for node in &devnet.nodes {
+        client
+            .dial(tcp_dial_addr(&node.client).await)
+            .await
+            .expect("dial");
+    }
+    client
+        .dial(tcp_dial_addr(&devnet.creator).await)
+        .await
+        .expect("dial");
+
+    // Pending, then a member of every genesis checker's set once its epoch comes.
+    let key = applicant.public().to_string();
+    let status = |snapshot: &pictor_node::NetworkSnapshot| {
+        snapshot
+            .checkers
+            .iter()
+            .find(|(_, c)| c.key == key)
+            .map(|(s, _)| *s)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20) + 4 * devnet.params.epoch;
+    let mut seen_pending = false;
+    loop {
+        let snapshot = devnet.creator.network().await.expect("view");
+        seen_pending |= status(&snapshot) == Some(CheckerStatus::Pending);
+        let mut members = 0;
+        for node in devnet.nodes.iter().filter(|n| genesis.contains(&n.key)) {
+            if node.client.facts().await.expect("facts").checkers_total == 5 {
+                members += 1;
+            }
+        }
+        let admitted = matches!(
+            status(&snapshot),
+            Some(CheckerStatus::Standby | CheckerStatus::Checking)
+        );
+        if members == genesis.len() && admitted {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not admitted: {members} of {} checkers hold it, the creator sees {:?}",
+            genesis.len(),
+            status(&snapshot)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen_pending,
+        "the creator saw the applicant as pending first"
+    );
+
+    // A job of this epoch whose committee holds the new checker.
+    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
+        .expect("scene")
+        .to_bytes();
+    let mut set = genesis.clone();
+    set.push(applicant.public());
+    let epoch = epoch_at(pictor_node::now_ms(), epoch_ms);
+    let spec = (0..64)
+        .map(|nonce| JobSpec {
+            creator: devnet.creator_key.public(),
+            scene: ContentId::of(&bundle),
+            scene_name: "cornell-box.gltf".into(),
+            engine: Engine::Builtin,
+            frames: FrameRange { first: 1, last: 1 },
+            width: 64,
+            height: 64,
+            samples: 2,
+            tile: 32,
+            price_cap: 0,
+            nonce,
+            epoch,
+        })
+        .find(|s| rules::committee(&s.id(), &set, 4).contains(&applicant.public()))
+        .expect("a committee with the new checker");
+    let job = devnet.creator.submit(spec, bundle).await.expect("submit");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let progress = loop {
+        let p = devnet.creator.job(job).await.expect("job").expect("known");
+        if p.state.is_finished() {
+            break p;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{p:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(progress.state, JobState::Complete, "{progress:?}");
+    let snapshot = devnet.creator.network().await.expect("view");
+    let view = snapshot
+        .checkers
+        .iter()
+        .find(|(_, c)| c.key == key)
+        .map(|(_, c)| c.clone())
+        .expect("the new checker is in the view");
+    assert!(
+        view.certificates > 0 && view.attestations > 0,
+        "the new checker attested and signed certificates: {view:?}"
+    );
+    client.shutdown().await.expect("stop");
+    devnet.shutdown().await;
+}
