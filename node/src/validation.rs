@@ -2,7 +2,7 @@
 //!
 //! The event loop hands every gossiped message to a bounded queue; a validator task takes
 //! up to [`BATCH`] at a time and checks them (size, strict decoding, network id,
-//! freshness, signatures with the answers of `verify_strict` but verified in batches,
+//! freshness, signatures with the answers of one-by-one checks but verified in batches,
 //! author, and the signatures inside attestations and certificates): a batch of at most
 //! [`INLINE`] messages on the validator task itself, a larger one on the blocking pool.
 //! Verdicts come back to the loop, which reports them to

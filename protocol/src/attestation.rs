@@ -339,7 +339,6 @@ pub fn verdict_of(samples: &[PixelSample]) -> Verdict {
 
 mod batch;
 
-pub(crate) use batch::strictly_refused;
 pub use batch::verify_batch;
 
 #[cfg(test)]

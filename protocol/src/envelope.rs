@@ -13,6 +13,7 @@ use crate::codec::{self, CodecError, MAX_GOSSIP_SIZE};
 use crate::governance::{
     self, Action, DecisionCertificate, DecisionVote, Fault, SignedApplication,
 };
+use crate::identity::msm::{Candidate, Equation};
 use crate::identity::{validate_network_id, Keypair, MessageKind, PublicKey, Signature};
 use crate::job::{JobError, JobSpec};
 use crate::rules;
@@ -403,25 +404,19 @@ pub fn open_batch(
         })
         .collect();
     let mut batched = vec![false; results.len()];
-    let mut messages = Vec::new();
-    let mut signatures = Vec::new();
-    let mut keys = Vec::new();
+    let mut equation = Equation::with_capacity(results.len());
     for (i, r) in results.iter().enumerate() {
         let Ok(env) = r else { continue };
-        let Ok(key) = env.signer.verifying_key() else {
+        // Signatures the rule refuses before any arithmetic are checked one by one.
+        let (Some(key), Some(signature)) =
+            (equation.key(&env.signer), Candidate::parse(&env.signature))
+        else {
             continue;
         };
-        if key.is_weak() || crate::attestation::strictly_refused(&env.signature) {
-            continue;
-        }
         batched[i] = true;
-        messages.push(env.signing_message());
-        signatures.push(env.signature.to_dalek());
-        keys.push(key);
+        equation.push(key, &signature, &[&env.signing_message()]);
     }
-    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let batch_ok =
-        !refs.is_empty() && ed25519_dalek::verify_batch(&refs, &signatures, &keys).is_ok();
+    let batch_ok = !equation.is_empty() && equation.holds();
     for (i, r) in results.iter_mut().enumerate() {
         if let Ok(env) = r {
             if !(batched[i] && batch_ok) {

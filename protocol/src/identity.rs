@@ -6,6 +6,7 @@ use std::fmt;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 mod keys;
+pub(crate) mod msm;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The prefix of every signed byte string.
@@ -233,7 +234,9 @@ impl PublicKey {
         hex::encode(&self.0[..4])
     }
 
-    /// Verifies (with `verify_strict`) that `signature` signs `body` for `kind` on `network`.
+    /// Verifies that `signature` signs `body` for `kind` on `network`: `s` and `R`
+    /// canonical, neither `R` nor the key of small order, and the cofactored equation
+    /// (the rule of every signature check here, one by one or in a batch; see `msm.rs`).
     pub fn verify(
         &self,
         kind: MessageKind,
@@ -242,10 +245,12 @@ impl PublicKey {
         signature: &Signature,
     ) -> Result<(), SignatureError> {
         validate_network_id(network).map_err(|_| SignatureError::InvalidNetworkId)?;
-        let key = self.verifying_key()?;
         let msg = signing_message(kind, network, body);
-        key.verify_strict(&msg, &signature.to_dalek())
-            .map_err(|_| SignatureError::Invalid)
+        if msm::verify_one(self, signature, &msg) {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid)
+        }
     }
 
     pub(crate) fn verifying_key(&self) -> Result<VerifyingKey, SignatureError> {
@@ -299,10 +304,6 @@ impl Signature {
     /// The 64 bytes.
     pub fn as_bytes(&self) -> &[u8; 64] {
         &self.0
-    }
-
-    pub(crate) fn to_dalek(self) -> ed25519_dalek::Signature {
-        ed25519_dalek::Signature::from_bytes(&self.0)
     }
 }
 

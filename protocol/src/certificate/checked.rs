@@ -1,7 +1,7 @@
 //! Vote signatures a node has already checked, so that a certificate made of votes the
 //! node verified one by one (as attestations) costs one signature check, not a quorum's.
 //!
-//! `verify_strict` is deterministic: the same key, message and signature always get the
+//! Signature verification is deterministic: the same key, message and signature always get the
 //! same verdict, so skipping a triple that passed before changes no verdict. An entry
 //! binds all three (a digest of network, signer, signature and the vote's signing bytes).
 
