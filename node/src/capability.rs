@@ -22,6 +22,8 @@ pub struct LocalCapability {
     engines: Vec<EngineVersion>,
     benchmark_ksamples_per_s: u32,
     threads: u32,
+    /// blake3 of this node's admission render (the node fills it in at start).
+    render_digest: Option<[u8; 32]>,
 }
 
 impl LocalCapability {
@@ -101,6 +103,7 @@ impl LocalCapability {
             engines: record_engines,
             benchmark_ksamples_per_s: msamples_per_s.map_or(0, ksamples_from_msamples),
             threads: u32::try_from(score.map_or(threads, |s| s.threads)).unwrap_or(u32::MAX),
+            render_digest: None,
         })
     }
 
@@ -120,7 +123,14 @@ impl LocalCapability {
             benchmark_ksamples_per_s: self.benchmark_ksamples_per_s,
             threads: self.threads,
             issued_ms: now_ms,
+            render_digest: self.render_digest,
         }
+    }
+
+    /// The same capability stating `digest` as its admission render's.
+    pub fn with_render_digest(mut self, digest: Option<[u8; 32]>) -> LocalCapability {
+        self.render_digest = digest;
+        self
     }
 }
 

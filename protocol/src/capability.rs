@@ -124,6 +124,11 @@ pub struct CapabilityRecord {
     pub threads: u32,
     /// When the worker measured this (ms since the Unix epoch); the newest record wins.
     pub issued_ms: u64,
+    /// blake3 of the node's admission render ([`crate::AdmissionRender::of`] its key):
+    /// checkers render the same window and give shards only to a worker whose digest
+    /// they get (absent: a worker only open networks, without requirements, accept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_digest: Option<[u8; 32]>,
 }
 
 /// A score in Msamples/s as the integer a record carries (rounded; NaN and negative
@@ -283,6 +288,7 @@ mod tests {
             benchmark_ksamples_per_s: ksamples_from_msamples(1.834),
             threads: 2,
             issued_ms: NOW,
+            render_digest: Some([3; 32]),
         }
     }
 

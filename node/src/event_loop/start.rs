@@ -163,11 +163,22 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             },
         )
     });
+    // A worker states its admission render in its record; checkers render the same
+    // window before it gets shards.
     let capability = config
         .roles
         .worker
         .as_ref()
-        .and_then(|w| w.capability.clone());
+        .and_then(|w| w.capability.clone())
+        .map(|c| {
+            let digest = crate::tasks::admission_digest(pictor_protocol::AdmissionRender::of(
+                &keypair.public(),
+            ));
+            if let Err(e) = &digest {
+                warn!(error = %e, "cannot render the admission window; networks with requirements give this worker no shards");
+            }
+            c.with_render_digest(digest.ok())
+        });
     let application = if config.roles.checker && !network.checkers.contains(&keypair.public()) {
         application(
             &keypair,

@@ -432,8 +432,12 @@ fn capability(
         benchmark_ksamples_per_s: ksamples,
         threads: 2,
         issued_ms: 1,
+        render_digest: Some(RENDER),
     }
 }
+
+/// The admission render digest the test workers state (and the checkers get).
+const RENDER: [u8; 32] = [9; 32];
 
 #[test]
 fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
@@ -476,6 +480,11 @@ fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
     });
     for w in [slow, fast] {
         rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+        // A network with requirements admits a worker once its render is checked.
+        rig.broadcast(0, || CheckerInput::AdmissionRendered {
+            applicant: w,
+            digest: Ok(RENDER),
+        });
     }
     let job = rig.job.clone();
     rig.broadcast(1, || CheckerInput::Job(job.clone()));

@@ -30,6 +30,7 @@ fn record(node: PublicKey) -> CapabilityRecord {
         benchmark_ksamples_per_s: 1_000,
         threads: 2,
         issued_ms: 5,
+        render_digest: None,
     }
 }
 

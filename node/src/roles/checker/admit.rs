@@ -16,6 +16,20 @@ use super::{capability_view, Checker, CheckerOutput};
 /// Applicants held at once (an application beyond is ignored until one is decided).
 const MAX_APPLICANTS: usize = 256;
 
+/// Where the check of a worker's admission render stands (the digest its record states).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum RenderCheck {
+    /// Its record states none (or it has no record).
+    #[default]
+    Unstated,
+    /// This checker is rendering the window.
+    Asked([u8; 32]),
+    /// The digest is the one this checker rendered.
+    Holds([u8; 32]),
+    /// It is not.
+    Wrong([u8; 32]),
+}
+
 /// An applicant as this checker has judged it.
 #[derive(Debug)]
 pub(super) struct Applicant {
@@ -88,7 +102,42 @@ impl Checker {
         );
     }
 
-    /// This checker's render of an applicant's admission window: blake3 of its pixels.
+    /// A worker's record states `digest` as its admission render's: this checker renders
+    /// the window itself, once per digest stated.
+    pub(super) fn check_render(
+        &mut self,
+        worker: PublicKey,
+        digest: Option<[u8; 32]>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(record) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        let Some(digest) = digest else {
+            record.render = RenderCheck::Unstated;
+            return;
+        };
+        let known = match record.render {
+            RenderCheck::Asked(d) | RenderCheck::Holds(d) | RenderCheck::Wrong(d) => d,
+            RenderCheck::Unstated => return self.ask_render(worker, digest, out),
+        };
+        if known != digest {
+            self.ask_render(worker, digest, out);
+        }
+    }
+
+    fn ask_render(&mut self, worker: PublicKey, digest: [u8; 32], out: &mut Vec<CheckerOutput>) {
+        if let Some(record) = self.workers.get_mut(&worker) {
+            record.render = RenderCheck::Asked(digest);
+            out.push(CheckerOutput::RenderAdmission {
+                applicant: worker,
+                render: AdmissionRender::of(&worker),
+            });
+        }
+    }
+
+    /// This checker's render of an applicant's (or a worker's) admission window: blake3
+    /// of its pixels.
     pub(super) fn on_admission_rendered(
         &mut self,
         now_ms: u64,
@@ -96,6 +145,17 @@ impl Checker {
         digest: Result<[u8; 32], String>,
         out: &mut Vec<CheckerOutput>,
     ) {
+        if let (Some(record), Ok(rendered)) = (self.workers.get_mut(&applicant), &digest) {
+            if let RenderCheck::Asked(stated) = record.render {
+                record.render = if stated == *rendered {
+                    RenderCheck::Holds(stated)
+                } else {
+                    info!(worker = %applicant.short(), "worker's admission render is wrong: it gets no shards");
+                    RenderCheck::Wrong(stated)
+                };
+                self.assign_all(now_ms, out);
+            }
+        }
         let Some(known) = self.applicants.get_mut(&applicant) else {
             return;
         };

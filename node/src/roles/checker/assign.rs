@@ -31,6 +31,8 @@ pub(super) struct WorkerRecord {
     pub(super) gpu: bool,
     /// Its benchmark score, ksamples/s (capability record; 0 without one).
     pub(super) benchmark_ks: u32,
+    /// Where the check of its admission render stands.
+    pub(super) render: super::admit::RenderCheck,
 }
 
 /// A rejected claim held against a worker.
@@ -45,6 +47,18 @@ pub(super) struct Offence {
 }
 
 impl WorkerRecord {
+    /// Whether the worker is admitted: on a network with requirements, its record meets
+    /// them and this checker rendered the digest its record states; on an open network,
+    /// anything but a wrong render.
+    pub(super) fn admitted(&self, open: bool) -> bool {
+        use super::admit::RenderCheck;
+        match self.render {
+            RenderCheck::Wrong(_) => false,
+            RenderCheck::Holds(_) => open || self.meets_requirements,
+            RenderCheck::Unstated | RenderCheck::Asked(_) => open,
+        }
+    }
+
     /// Counts a rejected claim on `shard` at `attempt` and bans the worker until at least
     /// `until_ms`.
     pub(super) fn offend(&mut self, shard: ShardId, attempt: u32, until_ms: u64) {
@@ -179,8 +193,7 @@ impl Checker {
         self.workers
             .iter()
             .filter(|(k, w)| {
-                live(&self.workers, k, now_ms, self.params.worker_liveness_ms)
-                    && (open || w.meets_requirements)
+                live(&self.workers, k, now_ms, self.params.worker_liveness_ms) && w.admitted(open)
             })
             .map(|(k, _)| *k)
             .collect()

@@ -3,11 +3,42 @@
 
 use std::collections::BTreeSet;
 
-use pictor_protocol::{rules, CapabilityRecord, DeviceKind, JobSpec};
+use pictor_protocol::{rules, CapabilityRecord, DeviceKind, JobSpec, PublicKey, WorkerStatus};
 
 use super::{capability_view, Checker, CheckerOutput, JobState, ShardState, MAX_JOBS, MAX_WORKERS};
 
 impl Checker {
+    /// The status of every worker this checker knows, from what it verified itself:
+    /// Banned while a cool-down runs, Offline when not heard from, Pending until admitted
+    /// (its record meets the requirements and its admission render holds), Rendering
+    /// while it holds shards, else Idle.
+    pub fn worker_statuses(&self, now_ms: u64) -> Vec<(PublicKey, WorkerStatus)> {
+        let open = self.params.requirements.is_empty();
+        let liveness = self.params.worker_liveness_ms;
+        self.workers
+            .iter()
+            .map(|(k, w)| {
+                let holds = self.jobs.values().any(|j| {
+                    j.shards
+                        .values()
+                        .any(|s| !s.done && s.assignment.as_ref().is_some_and(|a| a.worker == *k))
+                });
+                let status = if now_ms < w.banned_until_ms {
+                    WorkerStatus::Banned
+                } else if now_ms > w.last_seen_ms.saturating_add(liveness) {
+                    WorkerStatus::Offline
+                } else if !w.admitted(open) {
+                    WorkerStatus::Pending
+                } else if holds {
+                    WorkerStatus::Rendering
+                } else {
+                    WorkerStatus::Idle
+                };
+                (*k, status)
+            })
+            .collect()
+    }
+
     pub(super) fn on_capability(
         &mut self,
         now_ms: u64,
@@ -27,6 +58,7 @@ impl Checker {
         worker.meets_requirements = meets;
         worker.gpu = record.devices.iter().any(|d| d.kind == DeviceKind::Gpu);
         worker.benchmark_ks = record.benchmark_ksamples_per_s;
+        self.check_render(record.node, record.render_digest, out);
         self.assign_all(now_ms, out);
     }
 

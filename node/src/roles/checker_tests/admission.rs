@@ -3,7 +3,7 @@
 
 use pictor_protocol::{
     AdmissionRender, Application, CapabilityRecord, CheckerStatus, Device, DeviceKind,
-    EngineVersion, SignedApplication,
+    EngineVersion, SignedApplication, WorkerStatus,
 };
 
 use super::*;
@@ -26,6 +26,7 @@ fn record(node: PublicKey, memory_bytes: u64) -> CapabilityRecord {
         benchmark_ksamples_per_s: 1_000,
         threads: 2,
         issued_ms: 5,
+        render_digest: None,
     }
 }
 
@@ -182,4 +183,50 @@ fn an_applicant_with_a_wrong_render_or_too_little_hardware_is_not_admitted() {
     assert!(outs.is_empty(), "{outs:?}");
     run(&mut checkers, 3 * EPOCH_MS, || CheckerInput::Tick, [2; 32]);
     assert!(checkers.iter().all(|c| c.ledger().set().len() == 4));
+}
+
+#[test]
+fn a_worker_gets_shards_only_once_its_admission_render_is_checked() {
+    // A network with requirements; two workers state render digests, one of them wrong.
+    let mut rig = Rig::new(2);
+    rig.checkers = set();
+    let (right, wrong) = (rig.workers[0], rig.workers[1]);
+    let truth = [5; 32];
+    for (w, digest) in [(right, truth), (wrong, [6; 32])] {
+        let mut record = record(w, 8 << 30);
+        record.render_digest = Some(digest);
+        let outs = rig.broadcast(0, || CheckerInput::Capability(record.clone()));
+        let asked = outs
+            .iter()
+            .filter(|(_, o)| {
+                matches!(o, CheckerOutput::RenderAdmission { applicant, render }
+                    if *applicant == w && *render == AdmissionRender::of(&w))
+            })
+            .count();
+        assert_eq!(asked, 4, "every checker renders the window: {outs:?}");
+        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
+    }
+    let job = rig.job.clone();
+    rig.broadcast(1, || CheckerInput::Job(job.clone()));
+    assert!(rig.assignments().is_empty(), "nobody is admitted yet");
+    for c in &rig.checkers {
+        let statuses = c.worker_statuses(1);
+        assert!(statuses.contains(&(right, WorkerStatus::Pending)));
+        assert!(statuses.contains(&(wrong, WorkerStatus::Pending)));
+    }
+    // The checkers' renders come back: the right worker is admitted and gets the shards.
+    for w in [right, wrong] {
+        rig.broadcast(2, || CheckerInput::AdmissionRendered {
+            applicant: w,
+            digest: Ok(truth),
+        });
+    }
+    let assigned = rig.assignments();
+    assert_eq!(assigned.len(), 2, "{assigned:?}");
+    assert!(assigned.iter().all(|a| a.worker == right));
+    for c in &rig.checkers {
+        let statuses = c.worker_statuses(3);
+        assert!(statuses.contains(&(right, WorkerStatus::Rendering)));
+        assert!(statuses.contains(&(wrong, WorkerStatus::Pending)));
+    }
 }
