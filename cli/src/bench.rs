@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use pictor_node::render::{render_direct, render_network, RenderSummary};
 use pictor_protocol::{rules, FrameRange};
@@ -20,7 +20,7 @@ pub(crate) struct BenchArgs {
     #[command(subcommand)]
     what: Option<BenchWhat>,
     /// The scene to render.
-    #[arg(default_value = "examples/scenes/cornell-box.gltf")]
+    #[arg(default_value = DEFAULT_SCENE)]
     scene: PathBuf,
     /// Frames to render.
     #[arg(long, default_value = "1-4")]
@@ -177,7 +177,25 @@ fn run_jobs(b: &BenchArgs, jobs: usize) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn run(b: BenchArgs) -> Result<()> {
+/// The default scene of the benches, a path inside the repository.
+pub(crate) const DEFAULT_SCENE: &str = "examples/scenes/cornell-box.gltf";
+
+/// The scene a bench renders: `path`; or, when `path` is the default and is not there (a
+/// bench run outside the repository), the same scene as compiled into the binary, written
+/// into `dir`.
+pub(crate) fn bench_scene(path: &std::path::Path, dir: &tempfile::TempDir) -> Result<PathBuf> {
+    if path.exists() || path != std::path::Path::new(DEFAULT_SCENE) {
+        return Ok(path.to_path_buf());
+    }
+    let builtin = dir.path().join(pictor_gpu::benchmark::BENCHMARK_SCENE_NAME);
+    std::fs::write(&builtin, pictor_gpu::benchmark::BENCHMARK_SCENE_GLTF)
+        .with_context(|| format!("cannot write {}", builtin.display()))?;
+    Ok(builtin)
+}
+
+pub(crate) fn run(mut b: BenchArgs) -> Result<()> {
+    let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+    b.scene = bench_scene(&b.scene, &dir)?;
     match b.what {
         Some(BenchWhat::Finality(args)) => return crate::bench_finality::run(args),
         Some(BenchWhat::Bans(args)) => return crate::bench_finality::run_bans(args),

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use pictor_node::render::finality::{finality, FinalityReport};
 
@@ -27,17 +27,19 @@ pub(crate) struct FinalityArgs {
     in_flight: u32,
     /// The scene the shards render (small tiles at one sample: the time is the
     /// protocol's, not the renderer's).
-    #[arg(long, default_value = "examples/scenes/cornell-box.gltf")]
+    #[arg(long, default_value = crate::bench::DEFAULT_SCENE)]
     scene: PathBuf,
     /// Print the figures as one JSON object.
     #[arg(long)]
     json: bool,
 }
 
-pub(crate) fn run(args: FinalityArgs) -> Result<()> {
+pub(crate) fn run(mut args: FinalityArgs) -> Result<()> {
     if args.checkers.is_empty() || args.checkers.contains(&0) {
         anyhow::bail!("--checkers wants a list of set sizes of at least 1, such as 4,16,64");
     }
+    let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+    args.scene = crate::bench::bench_scene(&args.scene, &dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -104,7 +106,7 @@ pub(crate) struct BansArgs {
     #[arg(long, default_value_t = 3)]
     runs: usize,
     /// The scene the job renders.
-    #[arg(long, default_value = "examples/scenes/cornell-box.gltf")]
+    #[arg(long, default_value = crate::bench::DEFAULT_SCENE)]
     scene: PathBuf,
     /// Print the figures as one JSON object.
     #[arg(long)]
@@ -120,10 +122,12 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-pub(crate) fn run_bans(args: BansArgs) -> Result<()> {
+pub(crate) fn run_bans(mut args: BansArgs) -> Result<()> {
     if args.checkers < 4 {
         anyhow::bail!("--checkers must be at least 4: one lazy checker needs three honest ones");
     }
+    let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
+    args.scene = crate::bench::bench_scene(&args.scene, &dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -157,9 +157,9 @@ fn too_many_files(actual: usize) -> SceneError {
 }
 
 fn read_limited(path: &Path, total: &mut u64) -> Result<Vec<u8>, SceneError> {
-    let io = |source| SceneError::Io {
+    let io = |reason| SceneError::Io {
         path: path.to_path_buf(),
-        source,
+        reason,
     };
     let len = std::fs::metadata(path).map_err(io)?.len();
     *total = total.saturating_add(len);

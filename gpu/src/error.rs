@@ -7,12 +7,14 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum SceneError {
     /// Reading a file failed.
-    #[error("cannot read {}: {source}", path.display())]
+    // The reason is in the message and not a `source`: a report that prints the chain
+    // would say it twice.
+    #[error("cannot read {}: {reason}", path.display())]
     Io {
         /// The file that could not be read.
         path: PathBuf,
         /// The underlying error.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// A file the scene references is not there (on disk or in the bundle).
     #[error("missing file {path} (referenced by the scene)")]
