@@ -6,6 +6,7 @@ use gltf::json::Root;
 use rayon::prelude::*;
 
 mod channels;
+mod checks;
 
 use channels::load_channels;
 
@@ -115,6 +116,8 @@ pub(crate) fn load(bundle: &SceneBundle) -> Result<SceneData, SceneError> {
         (main.as_slice(), None)
     };
     let mut root = Root::from_slice(json).map_err(|e| invalid(name, e))?;
+    checks::unguarded_indices(name, &root)?;
+    checks::node_forest(name, &root)?;
     fill_position_bounds(&mut root);
     let doc = gltf::Document::from_json(root).map_err(|e| invalid(name, e))?;
     for ext in &doc.as_json().extensions_required {
