@@ -28,16 +28,20 @@ fn harness() -> Option<(PathBuf, PathBuf)> {
     let node = match std::fs::read_to_string(dir.join(".node-path")) {
         Ok(path) => PathBuf::from(path.trim()),
         Err(_) => {
-            eprintln!(
-                "skipping the helia interop test: the harness is not installed (run scripts/setup-interop.sh)"
+            pictor_tests::skip_unless_ci(
+                "the helia interop test",
+                "the harness is not installed (run scripts/setup-interop.sh)",
             );
             return None;
         }
     };
     if !node.is_file() || !dir.join("node_modules").is_dir() {
-        eprintln!(
-            "skipping the helia interop test: {} or node_modules is missing (run scripts/setup-interop.sh)",
-            node.display()
+        pictor_tests::skip_unless_ci(
+            "the helia interop test",
+            &format!(
+                "{} or node_modules is missing (run scripts/setup-interop.sh)",
+                node.display()
+            ),
         );
         return None;
     }
