@@ -24,6 +24,8 @@ pub(crate) enum Pending {
     },
     /// The certificates of one of this node's jobs (catching up).
     Certificates { job: pictor_protocol::JobId },
+    /// A returning worker's answer to its challenge render.
+    Challenge { worker: pictor_protocol::PublicKey },
     /// The sampled rows of a claim's output, with proofs.
     Rows {
         claim: ClaimId,
@@ -91,6 +93,8 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
             }
             Err(e) => Response::Error(e.to_string()),
         },
+        // Rendered off the loop (`EventLoop::answer_render`), never from the store.
+        Request::Render { .. } => Response::Error("not answered here".into()),
     }
 }
 

@@ -78,6 +78,16 @@ pub(crate) enum Done {
         applicant: PublicKey,
         result: Result<[u8; 32], String>,
     },
+    /// A returning worker's challenge window, rendered here.
+    ChallengeRendered {
+        worker: PublicKey,
+        result: Result<[u8; 32], String>,
+    },
+    /// This worker's answer to a checker's challenge, to send back.
+    ChallengeAnswered {
+        channel: libp2p::request_response::ResponseChannel<pictor_protocol::Response>,
+        result: Result<[u8; 32], String>,
+    },
 }
 
 /// Renders `render` (an applicant's admission window of the benchmark scene) and returns
@@ -187,6 +197,23 @@ impl Tasks {
         self.blocking(move || Done::AdmissionRendered {
             applicant,
             result: admission_digest(render),
+        });
+    }
+
+    /// Renders a returning worker's challenge window, here (`channel`: `None`) or as the
+    /// worker's answer to send back on `channel`.
+    pub(crate) fn render_challenge(
+        &self,
+        worker: PublicKey,
+        render: pictor_protocol::AdmissionRender,
+        channel: Option<libp2p::request_response::ResponseChannel<pictor_protocol::Response>>,
+    ) {
+        self.blocking(move || {
+            let result = admission_digest(render);
+            match channel {
+                Some(channel) => Done::ChallengeAnswered { channel, result },
+                None => Done::ChallengeRendered { worker, result },
+            }
         });
     }
 

@@ -34,6 +34,12 @@ pub enum Request {
         /// The job.
         job: JobId,
     },
+    /// Render this window of the benchmark scene now and answer with the blake3 of its
+    /// pixels (a checker's challenge to a worker whose ban ended).
+    Render {
+        /// The window.
+        render: crate::governance::AdmissionRender,
+    },
 }
 
 /// The most certificates in one answer; a job with more shards is asked again later.
@@ -48,6 +54,8 @@ pub enum Response {
     Rows(RowsProof),
     /// Certificates of the job asked for (each to be checked against its committee).
     Certificates(Vec<QuorumCertificate>),
+    /// The blake3 of a rendered window's pixels (32 bytes).
+    Digest(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The peer does not hold it.
     NotFound,
     /// The peer failed; a short reason.

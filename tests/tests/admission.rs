@@ -147,3 +147,109 @@ async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
     client.shutdown().await.expect("stop");
     devnet.shutdown().await;
 }
+
+/// What the creator's view says of `worker`.
+async fn worker_view(devnet: &Devnet, worker: &str) -> pictor_node::view::WorkerView {
+    devnet
+        .creator
+        .network()
+        .await
+        .expect("view")
+        .workers
+        .into_iter()
+        .find(|(_, w)| w.key == worker)
+        .map(|(_, w)| w)
+        .expect("the worker is in the view")
+}
+
+async fn eligible_everywhere(devnet: &Devnet, n: usize) -> bool {
+    for node in devnet.nodes.iter().filter(|n| n.role == "checker") {
+        let status = node.client.status().await.expect("status");
+        if status.eligible_workers != Some(n) {
+            return false;
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_returns_after_its_ban_by_rendering_a_challenge() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let devnet = Devnet::start(&DevnetConfig {
+        faulty_workers: 1,
+        ban_cooldown: Some(Duration::from_secs(2)),
+        ..DevnetConfig::plain(dir.path(), 4, 3)
+    })
+    .await
+    .expect("local network");
+    let cheat = devnet
+        .nodes
+        .iter()
+        .find(|n| n.role == "worker (faulty)")
+        .expect("a faulty worker")
+        .key
+        .to_string();
+    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
+        .expect("scene")
+        .to_bytes();
+    let job = |nonce: u64| JobSpec {
+        creator: devnet.creator_key.public(),
+        scene: ContentId::of(&bundle),
+        scene_name: "cornell-box.gltf".into(),
+        engine: Engine::Builtin,
+        frames: FrameRange { first: 1, last: 2 },
+        width: 96,
+        height: 64,
+        samples: 2,
+        tile: 32,
+        price_cap: 0,
+        nonce,
+        epoch: 0,
+    };
+    let finish = |id| {
+        let creator = devnet.creator.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            loop {
+                let p = creator.job(id).await.expect("job").expect("known");
+                if p.state.is_finished() {
+                    return p;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{p:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    // The cheat falsifies its first output: rejected, banned.
+    let first = devnet
+        .creator
+        .submit(job(1), bundle.clone())
+        .await
+        .expect("submit");
+    assert_eq!(finish(first).await.state, JobState::Complete);
+    let before = worker_view(&devnet, &cheat).await;
+    assert!(before.rejected >= 1, "{before:?}");
+    // After the cool-down every checker challenges it; it renders the window live, and
+    // every checker counts it eligible again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while !eligible_everywhere(&devnet, 3).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker did not come back after its ban"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A new job: it renders again (and, faulty as it is, is caught again).
+    let second = devnet
+        .creator
+        .submit(job(2), bundle.clone())
+        .await
+        .expect("submit");
+    assert_eq!(finish(second).await.state, JobState::Complete);
+    let after = worker_view(&devnet, &cheat).await;
+    assert!(
+        after.claimed > before.claimed,
+        "the returning worker got shards again: {before:?} then {after:?}"
+    );
+    devnet.shutdown().await;
+}

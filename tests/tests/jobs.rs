@@ -28,6 +28,7 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         durable: true,
         committee: None,
         canary_rate_ppm: 0,
+        ban_cooldown: None,
     }
 }
 

@@ -53,6 +53,8 @@ pub struct DevnetConfig {
     pub committee: Option<usize>,
     /// Shard attempts the workers turn into canaries, parts per million (0: none).
     pub canary_rate_ppm: u32,
+    /// A worker's first ban (`None`: the local default, a minute).
+    pub ban_cooldown: Option<Duration>,
 }
 
 impl DevnetConfig {
@@ -74,6 +76,7 @@ impl DevnetConfig {
             durable: false,
             committee: None,
             canary_rate_ppm: 0,
+            ban_cooldown: None,
         }
     }
 }
@@ -147,6 +150,9 @@ impl Devnet {
             params.committee_size = n.clamp(1, config.checkers);
         }
         params.canary_rate_ppm = config.canary_rate_ppm;
+        if let Some(cooldown) = config.ban_cooldown {
+            params.ban_cooldown = cooldown;
+        }
 
         // The local nodes share the machine's cores, and so its Blender processes.
         let blender_pool = Arc::new(pictor_gpu::BlenderPool::per_core());

@@ -242,6 +242,25 @@ impl EventLoop {
             Done::ShardRendered { assignment, result } => {
                 Work::Worker(WorkerInput::Rendered { assignment, result })
             }
+            Done::ChallengeRendered { worker, result } => {
+                Work::Checker(CheckerInput::ChallengeDigest {
+                    worker,
+                    ours: true,
+                    digest: result,
+                })
+            }
+            Done::ChallengeAnswered { channel, result } => {
+                self.renders_answering = self.renders_answering.saturating_sub(1);
+                let response = match result {
+                    Ok(digest) => pictor_protocol::Response::Digest(digest.to_vec()),
+                    Err(e) => pictor_protocol::Response::Error(e),
+                };
+                let fetch = &mut self.swarm.behaviour_mut().fetch;
+                if fetch.send_response(channel, response).is_err() {
+                    debug!("challenge answer not sent: the checker went away");
+                }
+                return;
+            }
             Done::AdmissionRendered { applicant, result } => {
                 Work::Checker(CheckerInput::AdmissionRendered {
                     applicant,

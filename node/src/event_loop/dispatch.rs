@@ -260,6 +260,7 @@ impl EventLoop {
             CheckerOutput::RenderAdmission { applicant, render } => {
                 self.tasks.render_admission(applicant, render)
             }
+            CheckerOutput::Challenge { worker, render } => self.challenge(worker, render),
             CheckerOutput::Admitted {
                 checker,
                 from_epoch,

@@ -1,12 +1,22 @@
 //! The checker set's decisions and evidence: applied to the node's shared ledger (which the
 //! validator reads), handed to the worker (a moved job's new members may assign) and to the
-//! checker role; the ledger's epochs, and this node's application to join the set.
+//! checker role; the ledger's epochs, this node's application to join the set, and the
+//! challenge renders of workers returning after a ban (asked as a checker, answered as a
+//! worker).
 
-use pictor_protocol::{rules, Applied, DecisionCertificate, Evidence, JobSpec, Message, PublicKey};
+use libp2p::{request_response::ResponseChannel, PeerId};
+use pictor_protocol::{
+    rules, AdmissionRender, Applied, DecisionCertificate, Evidence, JobSpec, Message, PublicKey,
+    Request, Response,
+};
 use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
+use crate::requests::Pending;
 use crate::roles::{checker::CheckerInput, worker::WorkerInput};
+
+/// Challenge renders a worker answers at once (each a few milliseconds).
+const MAX_RENDERS_ANSWERING: usize = 4;
 
 impl EventLoop {
     pub(super) fn on_decision(
@@ -93,6 +103,68 @@ impl EventLoop {
         }
         if let (true, Some(application)) = (heartbeat, &self.application) {
             self.publish(Message::Application(application.clone()), false);
+        }
+    }
+
+    /// A returning worker's challenge: rendered here, and asked of the worker.
+    pub(super) fn challenge(&mut self, worker: PublicKey, render: AdmissionRender) {
+        self.tasks.render_challenge(worker, render, None);
+        let asked = match self.peer_of(&worker) {
+            Some(peer) if self.requests.has_room() => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .fetch
+                    .send_request(&peer, Request::Render { render });
+                self.requests.sent(id, Pending::Challenge { worker });
+                Ok(())
+            }
+            Some(_) => Err("too many requests in flight"),
+            None => Err("worker key is not a peer id"),
+        };
+        if let Err(reason) = asked {
+            self.queue
+                .push_back(Work::Checker(CheckerInput::ChallengeDigest {
+                    worker,
+                    ours: false,
+                    digest: Err(reason.into()),
+                }));
+        }
+    }
+
+    /// A checker's challenge to this worker: rendered off the loop and answered then. Only
+    /// workers answer, only checkers of the set are answered, and only a few at a time.
+    pub(super) fn answer_render(
+        &mut self,
+        peer: PeerId,
+        channel: ResponseChannel<Response>,
+        render: AdmissionRender,
+    ) {
+        let from_checker = {
+            let ledger = self.ledger.lock();
+            ledger
+                .set()
+                .iter()
+                .any(|k| crate::identity::peer_id(k) == Some(peer))
+        };
+        let refusal = if self.worker.is_none() || !from_checker {
+            Some("only a worker answers a checker's challenge".to_owned())
+        } else if let Err(e) = render.check() {
+            Some(e.to_string())
+        } else if self.renders_answering >= MAX_RENDERS_ANSWERING {
+            Some("busy: too many challenges at once".to_owned())
+        } else {
+            None
+        };
+        match refusal {
+            Some(reason) => {
+                let fetch = &mut self.swarm.behaviour_mut().fetch;
+                let _ = fetch.send_response(channel, Response::Error(reason));
+            }
+            None => {
+                self.renders_answering += 1;
+                self.tasks.render_challenge(self.me, render, Some(channel));
+            }
         }
     }
 }

@@ -91,6 +91,8 @@ pub(crate) struct EventLoop {
     /// This node's application to join the checker set, repeated until it is admitted
     /// (a checker outside the genesis set).
     application: Option<pictor_protocol::SignedApplication>,
+    /// Challenge renders this worker is answering.
+    renders_answering: usize,
     // The I/O parts.
     jobs: JobTable,
     scenes: SceneCache,

@@ -276,6 +276,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         creator: Creator::new(),
         capability,
         application,
+        renders_answering: 0,
         jobs: JobTable::default(),
         scenes: SceneCache::default(),
         requests: Requests::default(),

@@ -136,6 +136,9 @@ impl EventLoop {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
+                    if let Request::Render { render } = request {
+                        return self.answer_render(peer, channel, render);
+                    }
                     let response = answer(&self.store, request);
                     let fetch = &mut self.swarm.behaviour_mut().fetch;
                     if fetch.send_response(channel, response).is_err() {
@@ -183,6 +186,23 @@ impl EventLoop {
                 }
                 self.queue
                     .push_back(Work::Checker(CheckerInput::Rows { claim, rows }));
+            }
+            Pending::Challenge { worker } => {
+                let digest = match response {
+                    Ok(Response::Digest(bytes)) => <[u8; 32]>::try_from(bytes.as_slice())
+                        .map_err(|_| "a digest that is not 32 bytes".to_owned()),
+                    Ok(other) => Err(format!("unexpected answer {other:?}")),
+                    Err(reason) => Err(reason),
+                };
+                if let Err(reason) = &digest {
+                    debug!(%peer, %reason, "challenge not answered");
+                }
+                self.queue
+                    .push_back(Work::Checker(CheckerInput::ChallengeDigest {
+                        worker,
+                        ours: false,
+                        digest,
+                    }));
             }
             Pending::Certificates { job } => match response {
                 Ok(Response::Certificates(qcs)) => {

@@ -47,6 +47,7 @@ impl JobPeer {
             durable: false,
             committee: None,
             canary_rate_ppm: req.canary_rate_ppm,
+            ban_cooldown: None,
         })
         .await?;
         let mut devnet = devnet;

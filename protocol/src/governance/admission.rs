@@ -36,7 +36,8 @@ pub fn epoch_at(now_ms: u64, epoch_ms: u64) -> u64 {
 /// scene rendered at `width`×`height` with `samples` per pixel, every number drawn from the
 /// applicant's key. The built-in engine is bit-exact: every honest renderer gets the same
 /// bytes, and an applicant whose engine is wrong cannot state their digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdmissionRender {
     /// Image width.
     pub width: u32,
@@ -54,13 +55,55 @@ pub struct AdmissionRender {
     pub h: u32,
 }
 
+/// Largest admission render a node answers for: image side, window side, samples.
+const MAX_RENDER_SIDE: u32 = 1024;
+const MAX_WINDOW_SIDE: u32 = 64;
+const MAX_RENDER_SAMPLES: u32 = 16;
+
 impl AdmissionRender {
     /// The render `applicant` must show.
     pub fn of(applicant: &PublicKey) -> AdmissionRender {
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"pictor admission render");
         hasher.update(applicant.as_bytes());
-        let h = hasher.finalize();
+        Self::drawn(hasher.finalize())
+    }
+
+    /// The render a worker banned for its `round`-th time must show, live, before it gets
+    /// shards again: a window no earlier render covered.
+    pub fn challenge(worker: &PublicKey, round: u32) -> AdmissionRender {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"pictor readmission challenge");
+        hasher.update(worker.as_bytes());
+        hasher.update(&round.to_le_bytes());
+        Self::drawn(hasher.finalize())
+    }
+
+    /// Whether a node should render this when asked: within the bounds that the renders
+    /// drawn here keep (an answer costs the asked node a few milliseconds, never more).
+    pub fn check(&self) -> Result<(), GovernanceError> {
+        let inside = self.x.checked_add(self.w).is_some_and(|r| r <= self.width)
+            && self.y.checked_add(self.h).is_some_and(|b| b <= self.height);
+        if self.width == 0
+            || self.height == 0
+            || self.width > MAX_RENDER_SIDE
+            || self.height > MAX_RENDER_SIDE
+            || self.w == 0
+            || self.h == 0
+            || self.w > MAX_WINDOW_SIDE
+            || self.h > MAX_WINDOW_SIDE
+            || self.samples == 0
+            || self.samples > MAX_RENDER_SAMPLES
+            || !inside
+        {
+            return Err(GovernanceError::Application(format!(
+                "admission render out of bounds: {self:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn drawn(h: blake3::Hash) -> AdmissionRender {
         let b = h.as_bytes();
         let n = |i: usize| u32::from(u16::from_le_bytes([b[i], b[i + 1]]));
         let (w, h) = (32, 32);

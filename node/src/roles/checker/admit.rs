@@ -15,6 +15,30 @@ use super::{capability_view, Checker, CheckerOutput};
 
 /// Applicants held at once (an application beyond is ignored until one is decided).
 const MAX_APPLICANTS: usize = 256;
+/// How long a challenge waits for its answers before it is asked again.
+const CHALLENGE_RETRY_MS: u64 = 10_000;
+
+/// The live render a worker owes after a ban: the window of its `round`-th challenge,
+/// rendered by this checker and by the worker, asked once its cool-down is over. The
+/// worker gets shards again when the two digests are the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Readmission {
+    round: u32,
+    asked_ms: Option<u64>,
+    expected: Option<[u8; 32]>,
+    answered: Option<[u8; 32]>,
+}
+
+impl Readmission {
+    pub(super) fn new(round: u32) -> Readmission {
+        Readmission {
+            round,
+            asked_ms: None,
+            expected: None,
+            answered: None,
+        }
+    }
+}
 
 /// Where the check of a worker's admission render stands (the digest its record states).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -100,6 +124,68 @@ impl Checker {
                 verified,
             },
         );
+    }
+
+    /// Each tick: a worker whose ban is over and that is heard from is challenged (again,
+    /// when its last challenge went unanswered for [`CHALLENGE_RETRY_MS`]).
+    pub(super) fn challenge_returning(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
+        let liveness = self.params.worker_liveness_ms;
+        for (worker, record) in self.workers.iter_mut() {
+            let heard = now_ms <= record.last_seen_ms.saturating_add(liveness);
+            let Some(due) = record.readmission.as_mut() else {
+                continue;
+            };
+            let waiting = due
+                .asked_ms
+                .is_some_and(|at| now_ms < at.saturating_add(CHALLENGE_RETRY_MS));
+            if now_ms < record.banned_until_ms || !heard || waiting {
+                continue;
+            }
+            due.asked_ms = Some(now_ms);
+            due.expected = None;
+            due.answered = None;
+            out.push(CheckerOutput::Challenge {
+                worker: *worker,
+                render: AdmissionRender::challenge(worker, due.round),
+            });
+        }
+    }
+
+    /// A digest of a worker's challenge window: this checker's own render (`ours`) or
+    /// the worker's answer. When both are in and equal, the worker is back.
+    pub(super) fn on_challenge_digest(
+        &mut self,
+        now_ms: u64,
+        worker: PublicKey,
+        ours: bool,
+        digest: Result<[u8; 32], String>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(record) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        let Some(due) = record.readmission.as_mut() else {
+            return;
+        };
+        let Ok(digest) = digest else {
+            return; // asked again after the retry period
+        };
+        if ours {
+            due.expected = Some(digest);
+        } else {
+            due.answered = Some(digest);
+        }
+        match (due.expected, due.answered) {
+            (Some(e), Some(a)) if e == a => {
+                info!(worker = %worker.short(), "worker rendered its challenge right: back after its ban");
+                record.readmission = None;
+                self.assign_all(now_ms, out);
+            }
+            (Some(_), Some(_)) => {
+                info!(worker = %worker.short(), "worker's challenge render is wrong: it gets no shards");
+            }
+            _ => {}
+        }
     }
 
     /// A worker's record states `digest` as its admission render's: this checker renders

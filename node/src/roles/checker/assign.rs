@@ -33,6 +33,11 @@ pub(super) struct WorkerRecord {
     pub(super) benchmark_ks: u32,
     /// Where the check of its admission render stands.
     pub(super) render: super::admit::RenderCheck,
+    /// Rejected claims ever held against it (struck-off ones too): the round of the
+    /// challenge it answers after a ban.
+    pub(super) rejections_ever: u32,
+    /// The live render it owes after a ban before it gets shards again.
+    pub(super) readmission: Option<super::admit::Readmission>,
 }
 
 /// A rejected claim held against a worker.
@@ -52,6 +57,9 @@ impl WorkerRecord {
     /// anything but a wrong render.
     pub(super) fn admitted(&self, open: bool) -> bool {
         use super::admit::RenderCheck;
+        if self.readmission.is_some() {
+            return false;
+        }
         match self.render {
             RenderCheck::Wrong(_) => false,
             RenderCheck::Holds(_) => open || self.meets_requirements,
@@ -73,6 +81,8 @@ impl WorkerRecord {
         });
         self.offences = self.offences.saturating_add(1);
         self.banned_until_ms = self.banned_until_ms.max(until_ms);
+        self.rejections_ever = self.rejections_ever.saturating_add(1);
+        self.readmission = Some(super::admit::Readmission::new(self.rejections_ever));
     }
 }
 
@@ -185,6 +195,7 @@ impl Checker {
                 job.last_progress_ms = now_ms;
             }
         }
+        self.challenge_returning(now_ms, out);
         self.assign_all(now_ms, out);
     }
 

@@ -71,6 +71,8 @@ impl Checker {
             .any(|o| !o.struck_off);
         if !later {
             record.banned_until_ms = record.recent_offences[at].banned_until_before_ms;
+            // No ban of its own left: nothing to answer for.
+            record.readmission = None;
         }
         let offences = record.offences;
         if let Some(job) = self.jobs.get_mut(&reveal.shard.job) {

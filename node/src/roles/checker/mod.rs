@@ -138,6 +138,13 @@ pub enum CheckerInput {
         applicant: PublicKey,
         digest: Result<[u8; 32], String>,
     },
+    /// A digest of a returning worker's challenge window: this checker's own render
+    /// (`ours`) or the worker's answer.
+    ChallengeDigest {
+        worker: PublicKey,
+        ours: bool,
+        digest: Result<[u8; 32], String>,
+    },
     /// An assignment made by a committee member.
     Assignment(Assignment),
     /// A worker's result claim.
@@ -240,6 +247,12 @@ pub enum CheckerOutput {
     /// scene, and answer with [`CheckerInput::AdmissionRendered`].
     RenderAdmission {
         applicant: PublicKey,
+        render: AdmissionRender,
+    },
+    /// A worker's ban is over: render this window here and ask the worker to render it
+    /// too; answer each with [`CheckerInput::ChallengeDigest`].
+    Challenge {
+        worker: PublicKey,
         render: AdmissionRender,
     },
     /// An applicant is admitted: it joins the set at epoch `from_epoch`.
@@ -426,6 +439,11 @@ impl Checker {
             CheckerInput::AdmissionRendered { applicant, digest } => {
                 self.on_admission_rendered(now_ms, applicant, digest, &mut out)
             }
+            CheckerInput::ChallengeDigest {
+                worker,
+                ours,
+                digest,
+            } => self.on_challenge_digest(now_ms, worker, ours, digest, &mut out),
             CheckerInput::Assignment(a) => self.on_assignment(now_ms, a, &mut out),
             CheckerInput::Claim(claim) => self.on_claim(now_ms, claim, &mut out),
             CheckerInput::Rows { claim, rows } => self.on_rows(now_ms, claim, rows, &mut out),

@@ -230,3 +230,76 @@ fn a_worker_gets_shards_only_once_its_admission_render_is_checked() {
         assert!(statuses.contains(&(wrong, WorkerStatus::Pending)));
     }
 }
+
+#[test]
+fn a_worker_returns_after_its_ban_only_by_rendering_a_fresh_challenge_live() {
+    let mut rig = Rig::started(2);
+    let first = rig.assignments()[0].clone();
+    let cheat = first.worker;
+    let truth = tile(32, 32, 3);
+    let mut forged = truth.clone();
+    forged.pixels.iter_mut().step_by(4).for_each(|v| *v ^= 0x55);
+    rig.claim_and_verify(10, &first, &forged, &truth);
+    for c in &rig.checkers {
+        assert!(c
+            .worker_statuses(20)
+            .contains(&(cheat, WorkerStatus::Banned)));
+    }
+    // The cool-down ends: every checker renders the worker's challenge and asks for it.
+    let after = 10 + params().ban_cooldown_ms + 1;
+    rig.broadcast(after, || CheckerInput::WorkerSeen(cheat));
+    let outs = rig.broadcast(after, || CheckerInput::Tick);
+    let challenges: Vec<_> = outs
+        .iter()
+        .filter_map(|(i, o)| match o {
+            CheckerOutput::Challenge { worker, render } if *worker == cheat => Some((*i, *render)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(challenges.len(), 4, "{outs:?}");
+    assert!(challenges
+        .iter()
+        .all(|(_, r)| *r == AdmissionRender::challenge(&cheat, 1)));
+    assert_ne!(
+        AdmissionRender::challenge(&cheat, 1),
+        AdmissionRender::of(&cheat),
+        "not the render it showed before"
+    );
+    // Not back until it answers; a wrong answer keeps it out.
+    let digest = |i: usize, ours: bool, d: [u8; 32]| CheckerInput::ChallengeDigest {
+        worker: cheat,
+        ours,
+        digest: if i == usize::MAX {
+            Err("x".into())
+        } else {
+            Ok(d)
+        },
+    };
+    for i in 0..4 {
+        rig.checkers[i].handle(after, digest(i, true, [7; 32]));
+        rig.checkers[i].handle(after, digest(i, false, [8; 32]));
+        assert!(rig.checkers[i]
+            .worker_statuses(after)
+            .contains(&(cheat, WorkerStatus::Pending)));
+    }
+    // Asked again after the retry period, and answered right this time.
+    let later = after + 10_001;
+    rig.broadcast(later, || CheckerInput::WorkerSeen(cheat));
+    let outs = rig.broadcast(later, || CheckerInput::Tick);
+    assert_eq!(
+        outs.iter()
+            .filter(|(_, o)| matches!(o, CheckerOutput::Challenge { .. }))
+            .count(),
+        4
+    );
+    for i in 0..4 {
+        rig.checkers[i].handle(later, digest(i, false, [7; 32]));
+        rig.checkers[i].handle(later, digest(i, true, [7; 32]));
+        let statuses = rig.checkers[i].worker_statuses(later);
+        assert!(
+            statuses.contains(&(cheat, WorkerStatus::Idle))
+                || statuses.contains(&(cheat, WorkerStatus::Rendering)),
+            "{statuses:?}"
+        );
+    }
+}

@@ -263,6 +263,26 @@ impl Sim {
                 CheckerOutput::RenderAdmission { .. } | CheckerOutput::Admitted { .. } => {
                     panic!("no node applies to join the set in these runs")
                 }
+                CheckerOutput::Challenge { worker, render } => {
+                    // A banned worker's engine is sound (it cheats on purpose): its answer
+                    // and the checker's own render agree.
+                    let digest =
+                        *blake3::hash(format!("{worker:?} {render:?}").as_bytes()).as_bytes();
+                    for ours in [true, false] {
+                        let delay = self.rng.between(5, 40);
+                        self.at(
+                            delay,
+                            Event::ToChecker(
+                                i,
+                                CheckerInput::ChallengeDigest {
+                                    worker,
+                                    ours,
+                                    digest: Ok(digest),
+                                },
+                            ),
+                        );
+                    }
+                }
                 CheckerOutput::Rerender {
                     claim,
                     job,
