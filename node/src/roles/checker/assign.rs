@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use pictor_protocol::{rules, Assignment, Engine, Message, PublicKey, ShardId};
 
-use super::{Checker, CheckerOutput, MAX_EARLY};
+use super::{Checker, CheckerOutput};
 
 /// Offences remembered per worker, for a canary reveal to strike off.
 const MAX_OFFENCES_HELD: usize = 16;
@@ -112,13 +112,7 @@ impl Checker {
     ) {
         let Some(job) = self.jobs.get_mut(&a.shard.job) else {
             // The job may still be on its way.
-            if self.early_len() < MAX_EARLY {
-                self.early_assignments
-                    .entry(a.shard.job)
-                    .or_default()
-                    .push(a);
-            }
-            return;
+            return self.hold_assignment(a);
         };
         if !job.committee.contains(&a.assigned_by) {
             return;

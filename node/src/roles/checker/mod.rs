@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 mod admit;
 mod assign;
 mod canary;
+mod early;
 mod forget;
 mod govern;
 mod intake;
@@ -333,8 +334,6 @@ pub struct Checker {
 /// Bounds on what a flood of messages can make a checker hold.
 const MAX_JOBS: usize = 10_000;
 const MAX_WORKERS: usize = 100_000;
-/// Claims and assignments held until their job or assignment arrives.
-const MAX_EARLY: usize = 10_000;
 
 impl Checker {
     /// A checker with key `keypair` in a network whose active checkers are `checkers`.
@@ -400,11 +399,6 @@ impl Checker {
         self.jobs
             .get(job)
             .map(|j| j.shards.values().filter(|s| !s.done).count())
-    }
-
-    fn early_len(&self) -> usize {
-        self.early_claims.values().map(Vec::len).sum::<usize>()
-            + self.early_assignments.values().map(Vec::len).sum::<usize>()
     }
 
     /// Feeds one input; returns what to do.

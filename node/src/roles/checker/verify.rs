@@ -10,7 +10,7 @@ use pictor_protocol::{
     RegionScore, ResultClaim, Verdict,
 };
 
-use super::{perceptual, Behaviour, Checker, CheckerOutput, MAX_EARLY};
+use super::{perceptual, Behaviour, Checker, CheckerOutput};
 
 /// A claim this checker verifies, from its sample to its attestation.
 #[derive(Debug)]
@@ -41,23 +41,14 @@ impl Checker {
                 .and_then(|job| job.shards.get(&claim.shard))
                 .and_then(|shard| shard.assignment.as_ref())
                 .is_some_and(|a| a.worker == claim.worker && a.attempt == claim.attempt);
-            if assigned && self.early_len() < MAX_EARLY {
-                self.early_claims
-                    .entry(claim.shard)
-                    .or_default()
-                    .push(claim);
+            if assigned {
+                self.hold_claim(claim);
             }
             return;
         }
         let Some(job) = self.jobs.get_mut(&claim.shard.job) else {
             // Its job (and assignment) may still be on their way.
-            if self.early_len() < MAX_EARLY {
-                self.early_claims
-                    .entry(claim.shard)
-                    .or_default()
-                    .push(claim);
-            }
-            return;
+            return self.hold_claim(claim);
         };
         let Some(rect) = job.spec.tile_rect(claim.shard.tile) else {
             return;
@@ -74,11 +65,8 @@ impl Checker {
         }
         if !matches {
             // Its assignment may still be on its way; look again when one arrives.
-            if claim.attempt >= shard.attempt && self.early_len() < MAX_EARLY {
-                self.early_claims
-                    .entry(claim.shard)
-                    .or_default()
-                    .push(claim);
+            if claim.attempt >= shard.attempt {
+                self.hold_claim(claim);
             }
             return;
         }

@@ -52,8 +52,6 @@ impl Closed {
 /// Claims with votes and no certificate yet (a collector holds at most one vote per
 /// committee member: about 100 000 votes with committees of four).
 const MAX_COLLECTORS: usize = 25_000;
-/// Attestations held until their job arrives.
-const MAX_EARLY_VOTES: usize = 10_000;
 /// How long a committee member waits for the leader's certificate before publishing its own.
 const CERTIFICATE_GRACE_MS: u64 = 1_000;
 
@@ -84,14 +82,7 @@ impl Checker {
         let Some(job) = self.jobs.get(&a.vote.shard.job) else {
             // Gossip is unordered: without its job the committee is unknown, so the vote
             // waits for the job (`on_job` feeds it back here).
-            let held: usize = self.early_votes.values().map(Vec::len).sum();
-            if held < MAX_EARLY_VOTES {
-                self.early_votes
-                    .entry(a.vote.shard.job)
-                    .or_default()
-                    .push(a);
-            }
-            return;
+            return self.hold_vote(a);
         };
         if !job.committee.contains(&a.checker) || self.ledger.is_banned(&a.checker) {
             return;

@@ -248,3 +248,51 @@ fn a_vote_after_the_certificate_that_contradicts_its_authors_earlier_vote_is_equ
         "{outs:?}"
     );
 }
+
+#[test]
+fn a_flood_of_early_messages_from_one_key_does_not_crowd_out_the_others() {
+    use pictor_protocol::JobId;
+    // The assignment the job gets (the same in every rig: same keys, same job).
+    let a = Rig::started(2).assignments()[0].clone();
+    let mut rig = Rig::new(2);
+    let job = rig.job.clone();
+    let i = (0..4)
+        .find(|&i| rig.checkers[i].key() != a.assigned_by)
+        .expect("a member that does not lead");
+    let flooder = key(77).public();
+    let stranger = key(78);
+    // Before the job: 20 000 claims of one key on jobs nobody knows (twice the bound on
+    // what is held), and votes signed by a key outside the checker set.
+    for n in 0..20_000u32 {
+        let shard = ShardId {
+            job: JobId([(n % 251) as u8; 32]),
+            frame: 1,
+            tile: n,
+        };
+        rig.checkers[i].handle(1, CheckerInput::Claim(claim_on(shard, flooder)));
+        if n < 2_000 {
+            let on_job = ShardId {
+                job: job.id(),
+                ..shard
+            };
+            let vote = Attestation::create(&stranger, NET, &claim_on(on_job, flooder), vec![]);
+            rig.checkers[i].handle(1, CheckerInput::Attestation(vote));
+        }
+    }
+    // The assigned worker's claim comes early too: still held, and checked once its job
+    // and assignment come.
+    let claim = claim_at(a.shard, a.worker, a.attempt, b"output");
+    assert!(rig.checkers[i]
+        .handle(2, CheckerInput::Claim(claim))
+        .is_empty());
+    for w in rig.workers.clone() {
+        rig.checkers[i].handle(3, CheckerInput::WorkerSeen(w));
+    }
+    rig.checkers[i].handle(3, CheckerInput::Job(job));
+    let outs = rig.checkers[i].handle(4, CheckerInput::Assignment(a.clone()));
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, CheckerOutput::FetchRows { worker, .. } if *worker == a.worker)),
+        "{outs:?}"
+    );
+}
