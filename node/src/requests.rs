@@ -24,6 +24,8 @@ pub(crate) enum Pending {
     },
     /// The certificates of one of this node's jobs (catching up).
     Certificates { job: pictor_protocol::JobId },
+    /// A peer's decision certificates (this node catching up on the checker set).
+    Decisions,
     /// A returning worker's answer to its challenge render.
     Challenge { worker: pictor_protocol::PublicKey },
     /// The sampled rows of a claim's output, with proofs.
@@ -90,6 +92,20 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
             Ok(mut qcs) => {
                 qcs.truncate(pictor_protocol::wire::MAX_CERTIFICATES_PER_RESPONSE);
                 Response::Certificates(qcs)
+            }
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::GetDecisions => match store.decisions() {
+            Ok(mut decisions) => {
+                // Admissions first, in epoch order: the ones a late node needs first.
+                decisions.sort_by_key(|d| d.action.apply_order());
+                let mut bytes = 0usize;
+                decisions.retain(|d| {
+                    bytes = bytes.saturating_add(pictor_protocol::codec::encode(d).len());
+                    bytes <= MAX_RESPONSE_SIZE / 2
+                });
+                decisions.truncate(pictor_protocol::wire::MAX_DECISIONS_PER_RESPONSE);
+                Response::Decisions(decisions)
             }
             Err(e) => Response::Error(e.to_string()),
         },

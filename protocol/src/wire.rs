@@ -34,6 +34,9 @@ pub enum Request {
         /// The job.
         job: JobId,
     },
+    /// The decision certificates of the checker set a peer holds (a node that starts
+    /// late learns which checkers were admitted and banned).
+    GetDecisions,
     /// Render this window of the benchmark scene now and answer with the blake3 of its
     /// pixels (a checker's challenge to a worker whose ban ended).
     Render {
@@ -44,6 +47,8 @@ pub enum Request {
 
 /// The most certificates in one answer; a job with more shards is asked again later.
 pub const MAX_CERTIFICATES_PER_RESPONSE: usize = 4096;
+/// The most decision certificates in one answer.
+pub const MAX_DECISIONS_PER_RESPONSE: usize = 1024;
 
 /// A peer's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +59,8 @@ pub enum Response {
     Rows(RowsProof),
     /// Certificates of the job asked for (each to be checked against its committee).
     Certificates(Vec<QuorumCertificate>),
+    /// Decision certificates (each to be verified, in [`crate::Action::apply_order`]).
+    Decisions(Vec<crate::governance::DecisionCertificate>),
     /// The blake3 of a rendered window's pixels (32 bytes).
     Digest(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The peer does not hold it.

@@ -144,6 +144,36 @@ async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
         view.certificates > 0 && view.attestations > 0,
         "the new checker attested and signed certificates: {view:?}"
     );
+
+    // A node that starts now, after the admission was gossiped, learns of it from the
+    // peers it connects to.
+    let (late, _) = spawn(NodeConfig {
+        home: dir.path().join("late"),
+        network: devnet.params.clone(),
+        roles: Roles::default(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootnodes: Vec::new(),
+        keypair: None,
+        events: false,
+        http: None,
+        blender_pool: None,
+        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
+        durable: false,
+    })
+    .expect("a late node starts");
+    assert_eq!(late.facts().await.expect("facts").checkers_total, 4);
+    late.dial(tcp_dial_addr(&devnet.nodes[0].client).await)
+        .await
+        .expect("dial");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while late.facts().await.expect("facts").checkers_total != 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late node did not learn of the admission"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    late.shutdown().await.expect("stop");
     client.shutdown().await.expect("stop");
     devnet.shutdown().await;
 }

@@ -17,6 +17,8 @@ use crate::roles::{checker::CheckerInput, worker::WorkerInput};
 
 /// Challenge renders a worker answers at once (each a few milliseconds).
 const MAX_RENDERS_ANSWERING: usize = 4;
+/// Peers asked for the checker set's decisions when this node starts.
+const DECISION_SYNC_PEERS: usize = 3;
 
 impl EventLoop {
     pub(super) fn on_decision(
@@ -165,6 +167,40 @@ impl EventLoop {
                 self.renders_answering += 1;
                 self.tasks.render_challenge(self.me, render, Some(channel));
             }
+        }
+    }
+
+    /// The first peers this node connects to are asked for the checker set's decisions:
+    /// a node that starts late learns who was admitted and banned before it came.
+    pub(super) fn sync_decisions(&mut self, peer: PeerId) {
+        if self.decision_syncs >= DECISION_SYNC_PEERS || !self.requests.has_room() {
+            return;
+        }
+        self.decision_syncs += 1;
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .fetch
+            .send_request(&peer, Request::GetDecisions);
+        self.requests.sent(id, Pending::Decisions);
+    }
+
+    /// A peer's decision certificates: each that holds up on a copy of the ledger, in
+    /// order (admissions by epoch), is taken in like one that came by gossip.
+    pub(super) fn on_decisions(&mut self, peer: PeerId, mut decisions: Vec<DecisionCertificate>) {
+        decisions.truncate(pictor_protocol::wire::MAX_DECISIONS_PER_RESPONSE);
+        decisions.sort_by_key(|d| d.action.apply_order());
+        let mut trial = self.ledger.lock().clone();
+        let mut taken = 0usize;
+        for cert in decisions {
+            if matches!(trial.apply(&cert), Ok(Applied::Nothing) | Err(_)) {
+                continue;
+            }
+            taken += 1;
+            self.ingest(Message::Decision(cert));
+        }
+        if taken > 0 {
+            info!(%peer, decisions = taken, "caught up on the checker set's decisions");
         }
     }
 }

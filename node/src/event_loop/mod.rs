@@ -93,6 +93,8 @@ pub(crate) struct EventLoop {
     application: Option<pictor_protocol::SignedApplication>,
     /// Challenge renders this worker is answering.
     renders_answering: usize,
+    /// Peers asked for the checker set's decisions so far.
+    decision_syncs: usize,
     // The I/O parts.
     jobs: JobTable,
     scenes: SceneCache,

@@ -277,6 +277,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         capability,
         application,
         renders_answering: 0,
+        decision_syncs: 0,
         jobs: JobTable::default(),
         scenes: SceneCache::default(),
         requests: Requests::default(),
@@ -347,7 +348,10 @@ impl EventLoop {
         // The checker set's history first: it decides the committees of what follows.
         let mut messages: Vec<Message> = Vec::new();
         messages.extend(self.store.evidence()?.into_iter().map(Message::Evidence));
-        messages.extend(self.store.decisions()?.into_iter().map(Message::Decision));
+        let mut decisions = self.store.decisions()?;
+        // Admissions in epoch order: each is verified against a set the earlier ones made.
+        decisions.sort_by_key(|d| d.action.apply_order());
+        messages.extend(decisions.into_iter().map(Message::Decision));
         for spec in &jobs {
             let id = spec.id();
             messages.push(Message::Job(spec.clone()));

@@ -71,6 +71,7 @@ impl EventLoop {
                 if addrs.len() < MAX_PEER_ADDRS {
                     addrs.push(endpoint.get_remote_address().to_string());
                 }
+                self.sync_decisions(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -187,6 +188,11 @@ impl EventLoop {
                 self.queue
                     .push_back(Work::Checker(CheckerInput::Rows { claim, rows }));
             }
+            Pending::Decisions => match response {
+                Ok(Response::Decisions(decisions)) => self.on_decisions(peer, decisions),
+                Ok(other) => debug!(%peer, ?other, "unexpected answer to a decisions request"),
+                Err(reason) => debug!(%peer, %reason, "decisions request failed"),
+            },
             Pending::Challenge { worker } => {
                 let digest = match response {
                     Ok(Response::Digest(bytes)) => <[u8; 32]>::try_from(bytes.as_slice())

@@ -116,6 +116,13 @@ impl Action {
         }
     }
 
+    /// The order certificates are applied in when many come at once (a restart, a peer's
+    /// answer): admissions by epoch, each after those whose checkers may sign it, then
+    /// everything else, which the set of the current epoch signs.
+    pub fn apply_order(&self) -> u64 {
+        self.epoch().unwrap_or(u64::MAX)
+    }
+
     /// The epoch whose set signs this action's certificate, for actions that name one.
     pub fn epoch(&self) -> Option<u64> {
         match self {
