@@ -20,6 +20,7 @@ pub mod identity;
 mod jobs;
 mod metrics;
 pub mod network;
+mod quota;
 pub mod render;
 mod requests;
 pub mod roles;

@@ -203,3 +203,92 @@ async fn hostile_gossip_is_dropped_and_its_sender_penalised() {
     );
     victim.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_from_one_peer_is_refused_past_its_rate_and_the_node_goes_on() {
+    use libp2p::request_response;
+    use pictor_protocol::{Request, Response};
+
+    let home = tempfile::tempdir().expect("tempdir");
+    let (victim, addr) = start_victim(home.path()).await;
+    let attacker_key = libp2p::identity::Keypair::generate_ed25519();
+    let mut swarm = build_swarm(attacker_key, NET, Duration::from_millis(100)).expect("swarm");
+    let peer = match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => peer,
+        _ => panic!("no peer id in {addr}"),
+    };
+    swarm.dial(addr).expect("dial");
+    drive(&mut swarm, |e| {
+        matches!(e, SwarmEvent::ConnectionEstablished { .. })
+    })
+    .await;
+    // 6 000 requests for a block the node does not hold, as fast as the connection takes
+    // them (libp2p itself caps the streams open at once).
+    let total = 6_000;
+    let (mut sent, mut answered, mut refused, mut failed) = (0, 0, 0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while answered + refused + failed < total && tokio::time::Instant::now() < deadline {
+        while sent < total && sent - (answered + refused + failed) < 32 {
+            swarm.behaviour_mut().fetch.send_request(
+                &peer,
+                Request::GetBlock {
+                    id: ContentId::of(b"nothing here"),
+                },
+            );
+            sent += 1;
+        }
+        let Ok(event) =
+            tokio::time::timeout(Duration::from_secs(5), swarm.select_next_some()).await
+        else {
+            break;
+        };
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Fetch(request_response::Event::Message {
+                message: request_response::Message::Response { response, .. },
+                ..
+            })) => match response {
+                Response::NotFound => answered += 1,
+                Response::Error(e) if e.contains("too many requests") => refused += 1,
+                other => panic!("unexpected answer {other:?}"),
+            },
+            SwarmEvent::Behaviour(BehaviourEvent::Fetch(
+                request_response::Event::OutboundFailure { .. },
+            )) => failed += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        answered >= 2_000,
+        "the burst is answered: {answered} answered, {refused} refused, {failed} failed"
+    );
+    assert!(
+        refused > 0,
+        "past the rate, refused: {answered} answered, {refused} refused, {failed} failed"
+    );
+    // The node goes on, and the peer is answered again after a quiet spell.
+    victim.status().await.expect("the node still answers");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    swarm.behaviour_mut().fetch.send_request(
+        &peer,
+        Request::GetBlock {
+            id: ContentId::of(b"nothing here"),
+        },
+    );
+    let mut again = false;
+    drive(&mut swarm, |e| {
+        again = matches!(
+            e,
+            SwarmEvent::Behaviour(BehaviourEvent::Fetch(request_response::Event::Message {
+                message: request_response::Message::Response {
+                    response: Response::NotFound,
+                    ..
+                },
+                ..
+            }))
+        );
+        again
+    })
+    .await;
+    assert!(again);
+    victim.shutdown().await.expect("stop");
+}

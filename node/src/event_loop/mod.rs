@@ -95,6 +95,8 @@ pub(crate) struct EventLoop {
     renders_answering: usize,
     /// Peers asked for the checker set's decisions so far.
     decision_syncs: usize,
+    /// Point-to-point requests each peer may still make (a token bucket per peer).
+    request_quota: crate::quota::Quota<libp2p::PeerId>,
     // The I/O parts.
     jobs: JobTable,
     scenes: SceneCache,

@@ -278,6 +278,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         application,
         renders_answering: 0,
         decision_syncs: 0,
+        request_quota: crate::quota::Quota::default(),
         jobs: JobTable::default(),
         scenes: SceneCache::default(),
         requests: Requests::default(),

@@ -137,6 +137,16 @@ impl EventLoop {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
+                    if !self.request_quota.allow(peer, crate::now_ms()) {
+                        debug!(%peer, "request refused: over its rate limit");
+                        let refusal = Response::Error("too many requests: slow down".into());
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .fetch
+                            .send_response(channel, refusal);
+                        return;
+                    }
                     if let Request::Render { render } = request {
                         return self.answer_render(peer, channel, render);
                     }
