@@ -6,7 +6,7 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use cid::Cid;
 use libp2p::PeerId;
-use pictor_gpu::{render_pixel, BlenderDevice, BlenderPool, Rect, RenderSettings};
+use pictor_gpu::{render_pixel, BlenderDevice, BlenderPool, Rect, RenderSettings, Scene};
 use pictor_ipfs::{Bitswap, Blockstore};
 use pictor_protocol::{
     Assignment, ClaimId, ContentId, Engine, JobId, JobSpec, PublicKey, QuorumCertificate, ShardId,
@@ -90,12 +90,22 @@ pub(crate) enum Done {
     },
 }
 
+/// The benchmark scene, parsed once for every admission render and challenge of this
+/// process (it is compiled in: it parses the same way every time).
+fn admission_scene() -> Result<&'static Scene, String> {
+    static SCENE: std::sync::OnceLock<Result<Scene, String>> = std::sync::OnceLock::new();
+    SCENE
+        .get_or_init(|| pictor_gpu::benchmark::benchmark_scene().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 /// Renders `render` (an applicant's admission window of the benchmark scene) and returns
 /// blake3 of its pixels. Takes a few milliseconds; run it off any async task.
 pub(crate) fn admission_digest(
     render: pictor_protocol::AdmissionRender,
 ) -> Result<[u8; 32], String> {
-    let scene = pictor_gpu::benchmark::benchmark_scene().map_err(|e| e.to_string())?;
+    let scene = admission_scene()?;
     let settings = RenderSettings {
         width: render.width,
         height: render.height,
@@ -108,7 +118,7 @@ pub(crate) fn admission_digest(
         w: render.w,
         h: render.h,
     };
-    let pixels = pictor_gpu::render_tile(&scene, &settings, rect).map_err(|e| e.to_string())?;
+    let pixels = pictor_gpu::render_tile(scene, &settings, rect).map_err(|e| e.to_string())?;
     Ok(pictor_protocol::AdmissionRender::digest(&pixels))
 }
 

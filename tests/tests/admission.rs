@@ -1,19 +1,56 @@
 //! A checker outside the genesis set joins a running network over real sockets: it
 //! applies, the four genesis checkers render its admission window and admit it by quorum,
 //! it joins the set at the epoch boundary two epochs later, and from then on sits on the
-//! committees of new jobs and signs their certificates.
+//! committees of new jobs and signs their certificates; a node that starts later learns of
+//! it; and a worker comes back after its ban by rendering a challenge.
 
 use std::time::Duration;
 
 use pictor_gpu::SceneBundle;
 use pictor_node::{
     devnet::{Devnet, DevnetConfig},
-    spawn, JobState, LocalCapability, NodeConfig, Roles,
+    spawn, JobProgress, JobState, LocalCapability, NodeConfig, Roles,
 };
 use pictor_protocol::{
-    governance::epoch_at, rules, CheckerStatus, ContentId, Engine, FrameRange, JobSpec, Keypair,
+    governance::epoch_at, rules, CheckerStatus, ContentId, Engine, FrameRange, JobId, JobSpec,
+    Keypair,
 };
 use pictor_tests::{example_scene, tcp_dial_addr};
+
+/// A node of the local network's spec, on loopback, in `home`.
+fn node_config(
+    devnet: &Devnet,
+    home: std::path::PathBuf,
+    roles: Roles,
+    keypair: Option<Keypair>,
+) -> NodeConfig {
+    NodeConfig {
+        home,
+        network: devnet.params.clone(),
+        roles,
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootnodes: Vec::new(),
+        keypair,
+        events: false,
+        http: None,
+        blender_pool: None,
+        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
+        durable: false,
+    }
+}
+
+/// The creator's job once it has finished (two minutes at most).
+async fn finished(devnet: &Devnet, job: JobId) -> JobProgress {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let p = devnet.creator.job(job).await.expect("job").expect("known");
+        if p.state.is_finished() {
+            return p;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{p:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
@@ -29,24 +66,14 @@ async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
         .await
         .expect("join")
         .expect("probe");
-    let (client, _) = spawn(NodeConfig {
-        home: dir.path().join("applicant"),
-        network: devnet.params.clone(),
-        roles: Roles {
-            checker: true,
-            checker_capability: Some(capability),
-            ..Roles::default()
-        },
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
-        bootnodes: Vec::new(),
-        keypair: Some(applicant.clone()),
-        events: false,
-        http: None,
-        blender_pool: None,
-        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
-        durable: false,
-    })
-    .expect("applicant starts");
+    let roles = Roles {
+        checker: true,
+        checker_capability: Some(capability),
+        ..Roles::default()
+    };
+    let home = dir.path().join("applicant");
+    let (client, _) = spawn(node_config(&devnet, home, roles, Some(applicant.clone())))
+        .expect("applicant starts");
     for node in &devnet.nodes {
         client
             .dial(tcp_dial_addr(&node.client).await)
@@ -123,15 +150,7 @@ async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
         .find(|s| rules::committee(&s.id(), &set, 4).contains(&applicant.public()))
         .expect("a committee with the new checker");
     let job = devnet.creator.submit(spec, bundle).await.expect("submit");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let progress = loop {
-        let p = devnet.creator.job(job).await.expect("job").expect("known");
-        if p.state.is_finished() {
-            break p;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{p:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let progress = finished(&devnet, job).await;
     assert_eq!(progress.state, JobState::Complete, "{progress:?}");
     let snapshot = devnet.creator.network().await.expect("view");
     let view = snapshot
@@ -147,20 +166,9 @@ async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
 
     // A node that starts now, after the admission was gossiped, learns of it from the
     // peers it connects to.
-    let (late, _) = spawn(NodeConfig {
-        home: dir.path().join("late"),
-        network: devnet.params.clone(),
-        roles: Roles::default(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
-        bootnodes: Vec::new(),
-        keypair: None,
-        events: false,
-        http: None,
-        blender_pool: None,
-        job_retention: pictor_node::DEFAULT_JOB_RETENTION,
-        durable: false,
-    })
-    .expect("a late node starts");
+    let home = dir.path().join("late");
+    let (late, _) =
+        spawn(node_config(&devnet, home, Roles::default(), None)).expect("a late node starts");
     assert_eq!(late.facts().await.expect("facts").checkers_total, 4);
     late.dial(tcp_dial_addr(&devnet.nodes[0].client).await)
         .await
@@ -236,27 +244,13 @@ async fn a_worker_returns_after_its_ban_by_rendering_a_challenge() {
         nonce,
         epoch: 0,
     };
-    let finish = |id| {
-        let creator = devnet.creator.clone();
-        async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            loop {
-                let p = creator.job(id).await.expect("job").expect("known");
-                if p.state.is_finished() {
-                    return p;
-                }
-                assert!(tokio::time::Instant::now() < deadline, "{p:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
     // The cheat falsifies its first output: rejected, banned.
     let first = devnet
         .creator
         .submit(job(1), bundle.clone())
         .await
         .expect("submit");
-    assert_eq!(finish(first).await.state, JobState::Complete);
+    assert_eq!(finished(&devnet, first).await.state, JobState::Complete);
     let before = worker_view(&devnet, &cheat).await;
     assert!(before.rejected >= 1, "{before:?}");
     // After the cool-down every checker challenges it; it renders the window live, and
@@ -275,7 +269,7 @@ async fn a_worker_returns_after_its_ban_by_rendering_a_challenge() {
         .submit(job(2), bundle.clone())
         .await
         .expect("submit");
-    assert_eq!(finish(second).await.state, JobState::Complete);
+    assert_eq!(finished(&devnet, second).await.state, JobState::Complete);
     let after = worker_view(&devnet, &cheat).await;
     assert!(
         after.claimed > before.claimed,

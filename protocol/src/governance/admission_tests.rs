@@ -1,6 +1,7 @@
 //! Admissions and epochs: an applicant's record, the certificate that admits it, and the
 //! set that changes only at the epoch boundary two epochs later.
 
+use super::tests::{certify, members};
 use super::*;
 use crate::capability::{CapabilityRecord, Device, DeviceKind, EngineVersion};
 use crate::identity::Keypair;
@@ -9,10 +10,6 @@ use crate::rules;
 
 const NET: &str = "devnet";
 const EPOCH_MS: u64 = 1_000;
-
-fn members(n: u8) -> Vec<Keypair> {
-    (0..n).map(|i| Keypair::from_seed([100 + i; 32])).collect()
-}
 
 fn record(node: PublicKey) -> CapabilityRecord {
     CapabilityRecord {
@@ -45,21 +42,6 @@ fn application(applicant: &Keypair) -> SignedApplication {
             issued_ms: 5,
         },
     )
-}
-
-fn certify(action: &Action, signers: &[Keypair]) -> DecisionCertificate {
-    let mut signatures: Vec<_> = signers
-        .iter()
-        .map(|k| {
-            let v = DecisionVote::new(k, NET, action.clone());
-            (v.checker, v.signature)
-        })
-        .collect();
-    signatures.sort_by_key(|(k, _)| *k);
-    DecisionCertificate {
-        action: action.clone(),
-        signatures,
-    }
 }
 
 fn ledger(kps: &[Keypair]) -> Ledger {

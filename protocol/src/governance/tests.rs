@@ -8,7 +8,7 @@ use crate::rules;
 
 const NET: &str = "devnet";
 
-fn members(n: u8) -> Vec<Keypair> {
+pub(super) fn members(n: u8) -> Vec<Keypair> {
     (0..n).map(|i| Keypair::from_seed([100 + i; 32])).collect()
 }
 
@@ -16,7 +16,7 @@ fn keys(kps: &[Keypair]) -> Vec<PublicKey> {
     kps.iter().map(Keypair::public).collect()
 }
 
-fn certify(action: &Action, signers: &[Keypair]) -> DecisionCertificate {
+pub(super) fn certify(action: &Action, signers: &[Keypair]) -> DecisionCertificate {
     let mut signatures: Vec<_> = signers
         .iter()
         .map(|k| {

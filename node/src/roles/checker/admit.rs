@@ -204,16 +204,10 @@ impl Checker {
             return;
         };
         let known = match record.render {
-            RenderCheck::Asked(d) | RenderCheck::Holds(d) | RenderCheck::Wrong(d) => d,
-            RenderCheck::Unstated => return self.ask_render(worker, digest, out),
+            RenderCheck::Asked(d) | RenderCheck::Holds(d) | RenderCheck::Wrong(d) => Some(d),
+            RenderCheck::Unstated => None,
         };
-        if known != digest {
-            self.ask_render(worker, digest, out);
-        }
-    }
-
-    fn ask_render(&mut self, worker: PublicKey, digest: [u8; 32], out: &mut Vec<CheckerOutput>) {
-        if let Some(record) = self.workers.get_mut(&worker) {
+        if known != Some(digest) {
             record.render = RenderCheck::Asked(digest);
             out.push(CheckerOutput::RenderAdmission {
                 applicant: worker,
