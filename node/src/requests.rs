@@ -80,11 +80,15 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
             width,
             height: _,
             rows,
-        } => match store.get_block(&output) {
-            Ok(Some(block)) => match proof::prove_rows(&block, width, &rows) {
-                Ok(p) => Response::Rows(p),
-                Err(e) => Response::Error(e.to_string()),
-            },
+        } => match store.tile_block(&output) {
+            // The outboard was stored with the output (an output stored before outboards
+            // were kept gets it here, once).
+            Ok(Some(tile)) => {
+                match proof::prove_rows_with(&tile.bytes, &tile.outboard, width, &rows) {
+                    Ok(p) => Response::Rows(p),
+                    Err(e) => Response::Error(e.to_string()),
+                }
+            }
             Ok(None) => Response::NotFound,
             Err(e) => Response::Error(e.to_string()),
         },

@@ -185,7 +185,7 @@ impl Tasks {
             let render_ms = started.elapsed().as_millis() as u64;
             let result = tile.and_then(|tile| {
                 let output = store
-                    .put_block(&tile.to_block())
+                    .put_tile_block(&tile.to_block())
                     .map_err(|e| format!("cannot store the output: {e}"))?;
                 Ok(RenderedShard {
                     output,

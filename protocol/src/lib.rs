@@ -50,6 +50,9 @@ pub use identity::{
     validate_network_id, IdentityError, Keypair, MessageKind, PublicKey, Signature, SignatureError,
 };
 pub use job::{Engine, FrameRange, JobError, JobId, JobSpec, ShardId, TileRect};
-pub use proof::{prove_rows, row_range, verify_rows, ProofError, RowProof, RowsProof, TileImage};
+pub use proof::{
+    prove_rows, prove_rows_with, row_range, tile_outboard, verify_rows, ProofError, RowProof,
+    RowsProof, TileImage,
+};
 pub use rules::{DETECTION_TARGET, FRAUD_FRACTION};
 pub use wire::{Request, Response};

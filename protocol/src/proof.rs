@@ -42,6 +42,14 @@ pub enum ProofError {
         /// Actual length.
         actual: u64,
     },
+    /// A stored outboard does not have the length the block's hash tree has.
+    #[error("outboard is {actual} bytes, the block's hash tree is {expected}")]
+    BadOutboard {
+        /// For the block's length.
+        expected: u64,
+        /// Actual length.
+        actual: u64,
+    },
     /// A requested row is outside the tile.
     #[error("row {row} out of range (height {height})")]
     RowOutOfRange {
@@ -247,8 +255,9 @@ fn extract(block: &[u8], outboard: &[u8], range: Range<u64>) -> Result<Vec<u8>, 
     Ok(out)
 }
 
-/// Proves `rows` of a tile block (of width `width`).
-pub fn prove_rows(block: &[u8], width: u32, rows: &[u32]) -> Result<RowsProof, ProofError> {
+/// Checks that `block` is a whole tile block `width` wide and that `rows` may be proven
+/// from it: the cheap checks, made before any hashing.
+fn check_rows(block: &[u8], width: u32, rows: &[u32]) -> Result<(), ProofError> {
     let (w, h, _) = parse_header(block)?;
     if w != width {
         return Err(ProofError::BadHeader(format!(
@@ -271,14 +280,56 @@ pub fn prove_rows(block: &[u8], width: u32, rows: &[u32]) -> Result<RowsProof, P
     if let Some(&row) = rows.iter().find(|&&r| r >= h) {
         return Err(ProofError::RowOutOfRange { row, height: h });
     }
+    Ok(())
+}
+
+/// The bao outboard of a tile block (its hash tree without the content): what
+/// [`prove_rows_with`] cuts proofs from. A node computes it once, when it stores the block,
+/// instead of on every request. The block must be a whole tile block.
+pub fn tile_outboard(block: &[u8]) -> Result<Vec<u8>, ProofError> {
+    let (w, h, _) = parse_header(block)?;
+    let expected = block_len(w, h);
+    if block.len() as u64 != expected {
+        return Err(ProofError::BadLength {
+            expected,
+            actual: block.len() as u64,
+        });
+    }
+    Ok(bao::encode::outboard(block).0)
+}
+
+/// Proves `rows` of a tile block (of width `width`), computing its outboard.
+pub fn prove_rows(block: &[u8], width: u32, rows: &[u32]) -> Result<RowsProof, ProofError> {
+    check_rows(block, width, rows)?;
     let (outboard, _) = bao::encode::outboard(block);
-    let header = extract(block, &outboard, 0..TILE_HEADER_LEN)?;
+    prove_rows_with(block, &outboard, width, rows)
+}
+
+/// Proves `rows` of a tile block (of width `width`) from its stored outboard
+/// ([`tile_outboard`]); the same proof as [`prove_rows`] makes, without hashing the block.
+/// An outboard of the wrong length is refused; one with the right length but wrong
+/// hashes makes a proof that [`verify_rows`] rejects.
+pub fn prove_rows_with(
+    block: &[u8],
+    outboard: &[u8],
+    width: u32,
+    rows: &[u32],
+) -> Result<RowsProof, ProofError> {
+    check_rows(block, width, rows)?;
+    let expected = bao::encode::outboard_size(block.len() as u64);
+    if outboard.len() as u128 != expected {
+        return Err(ProofError::BadOutboard {
+            expected: expected as u64,
+            actual: outboard.len() as u64,
+        });
+    }
+    let header = extract(block, outboard, 0..TILE_HEADER_LEN)?;
     let rows = rows
         .iter()
         .map(|&row| {
             Ok(RowProof {
                 row,
-                slice: extract(block, &outboard, row_range(width, row))?,
+                slice: extract(block, outboard, row_range(width, row))?,
             })
         })
         .collect::<Result<Vec<_>, ProofError>>()?;

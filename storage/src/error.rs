@@ -24,6 +24,9 @@ pub enum StorageError {
     /// A block's bytes do not hash to the id they were stored under.
     #[error("block {id} in the database does not match its content id")]
     BlockMismatch { id: String },
+    /// A block stored as a tile block (a shard output) is not one.
+    #[error("not a tile block: {reason}")]
+    NotATile { reason: String },
     /// A block is larger than the store accepts.
     #[error("block of {len} bytes exceeds the limit of {max} bytes")]
     BlockTooLarge { len: usize, max: usize },

@@ -2,7 +2,8 @@
 //!
 //! One [sled] database per node holds the jobs it knows, the shard assignments, result
 //! claims, attestations and quorum certificates it has seen, and the content-addressed
-//! block store (scene bundles and shard outputs, keyed by their blake3 [`ContentId`]).
+//! block store (scene bundles and shard outputs, keyed by their blake3 [`ContentId`]),
+//! with the bao outboard of each shard output, from which row proofs are cut.
 //!
 //! Every write that a peer may rely on is flushed before the caller acts on it: the
 //! node stores a claim, an attestation or a certificate, calls [`Store::flush`], and only
@@ -16,7 +17,7 @@ mod records;
 
 use std::path::{Path, PathBuf};
 
-pub use blocks::MAX_BLOCK_SIZE;
+pub use blocks::{TileBlock, MAX_BLOCK_SIZE};
 pub use error::StorageError;
 
 /// The names of the sled trees, one per kind of record.
@@ -27,6 +28,8 @@ const TREE_ATTESTATIONS: &str = "attestations";
 const TREE_CERTIFICATES: &str = "certificates";
 const TREE_BLOCKS: &str = "blocks";
 const TREE_CID_BLOCKS: &str = "cid_blocks";
+/// The bao outboards of tile blocks (shard outputs), by the block's content id.
+const TREE_OUTBOARDS: &str = "outboards";
 const TREE_META: &str = "meta";
 const TREE_JOB_RECORDS: &str = "job_records";
 const TREE_GOVERNANCE: &str = "governance";
@@ -49,6 +52,9 @@ pub struct Store {
     certificates: sled::Tree,
     blocks: sled::Tree,
     cid_blocks: sled::Tree,
+    /// The bao outboard of each tile block in `blocks` that has one (row proofs are cut
+    /// from it; it goes when its block goes).
+    outboards: sled::Tree,
     meta: sled::Tree,
     job_records: sled::Tree,
     /// Decision certificates and equivocation evidence (never pruned: the checker set's
@@ -116,6 +122,7 @@ impl Store {
             certificates: tree(TREE_CERTIFICATES)?,
             blocks: tree(TREE_BLOCKS)?,
             cid_blocks: tree(TREE_CID_BLOCKS)?,
+            outboards: tree(TREE_OUTBOARDS)?,
             meta: tree(TREE_META)?,
             job_records: tree(TREE_JOB_RECORDS)?,
             governance: tree(TREE_GOVERNANCE)?,

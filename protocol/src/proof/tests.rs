@@ -41,6 +41,41 @@ fn prove_and_verify_rows() {
 }
 
 #[test]
+fn proofs_from_a_stored_outboard_verify_as_before() {
+    let block = tile(128, 128).to_block();
+    let root = ContentId::of(&block);
+    let rows = [0, 3, 64, 127];
+    let outboard = tile_outboard(&block).unwrap_or_else(|e| panic!("{e}"));
+    let stored = prove_rows_with(&block, &outboard, 128, &rows).unwrap_or_else(|e| panic!("{e}"));
+    let computed = prove_rows(&block, 128, &rows).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored, computed, "the same proof, byte for byte");
+    let got = verify_rows(&root, 128, 128, &rows, &stored).unwrap_or_else(|e| panic!("{e}"));
+    for (row, bytes) in got {
+        let r = row_range(128, row);
+        assert_eq!(bytes, block[r.start as usize..r.end as usize]);
+    }
+    // The same checks on the request as without an outboard.
+    assert!(matches!(
+        prove_rows_with(&block, &outboard, 128, &[128]),
+        Err(ProofError::RowOutOfRange { row: 128, .. })
+    ));
+    assert!(prove_rows_with(&block, &outboard, 127, &rows).is_err());
+    // A truncated outboard is refused; a damaged one makes a proof that does not verify.
+    assert!(matches!(
+        prove_rows_with(&block, &outboard[..outboard.len() - 1], 128, &rows),
+        Err(ProofError::BadOutboard { .. })
+    ));
+    let mut damaged = outboard.clone();
+    damaged[8] ^= 1;
+    if let Ok(p) = prove_rows_with(&block, &damaged, 128, &rows) {
+        assert!(verify_rows(&root, 128, 128, &rows, &p).is_err());
+    }
+    // Only whole tile blocks have a tile outboard.
+    assert!(tile_outboard(b"a scene bundle").is_err());
+    assert!(tile_outboard(&block[..block.len() - 1]).is_err());
+}
+
+#[test]
 fn tampering_is_detected() {
     let block = tile(128, 128).to_block();
     let root = ContentId::of(&block);
@@ -105,6 +140,9 @@ proptest::proptest! {
         let proof = prove_rows(&block, w, &rows);
         proptest::prop_assert!(proof.is_ok());
         let proof = proof.unwrap_or(RowsProof { header: vec![], rows: vec![] });
+        let outboard = tile_outboard(&block).unwrap_or_default();
+        let stored = prove_rows_with(&block, &outboard, w, &rows);
+        proptest::prop_assert_eq!(stored, Ok(proof.clone()));
         let got = verify_rows(&root, w, h, &rows, &proof);
         proptest::prop_assert!(got.is_ok());
         for (row, bytes) in got.unwrap_or_default() {
