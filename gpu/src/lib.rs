@@ -60,6 +60,8 @@ mod camera;
 mod container;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod image_io;
 mod integrator;
 mod light;

@@ -43,6 +43,11 @@ impl std::fmt::Debug for Image {
 }
 
 impl Image {
+    /// Width and height.
+    pub(crate) fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
     /// Reads only the header: width and height.
     pub(crate) fn dimensions(name: &str, bytes: &[u8]) -> Result<(u32, u32), SceneError> {
         let err = |reason: String| SceneError::Image {

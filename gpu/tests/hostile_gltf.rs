@@ -105,3 +105,21 @@ fn an_absurdly_deep_node_graph_is_refused_and_a_deep_one_loads() {
     // 1 000 levels under the root: within the limit.
     assert!(load_changed(|d| chain(d, 1_000)).is_ok());
 }
+
+#[test]
+fn a_triangle_index_past_the_vertices_is_named() {
+    let msg = refused(|d| {
+        let position = d["meshes"][0]["primitives"][0]["attributes"]["POSITION"].clone();
+        let accessor = position.as_u64().expect("a POSITION accessor") as usize;
+        d["accessors"][accessor]["count"] = json!(2);
+        for key in ["NORMAL", "TEXCOORD_0"] {
+            if let Some(a) = d["meshes"][0]["primitives"][0]["attributes"][key].as_u64() {
+                d["accessors"][a as usize]["count"] = json!(2);
+            }
+        }
+    });
+    assert!(
+        msg.contains("mesh 0 primitive 0") && msg.contains("past its 2 vertices"),
+        "{msg}"
+    );
+}

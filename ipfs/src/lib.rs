@@ -39,6 +39,10 @@
 pub mod bitswap;
 mod block;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+#[doc(hidden)]
+pub mod record;
 pub mod gateway;
 mod store;
 pub mod unixfs;

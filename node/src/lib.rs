@@ -14,6 +14,8 @@ pub mod devnet;
 mod engines;
 mod error;
 mod event_loop;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod home;
 pub mod http;
 pub mod identity;

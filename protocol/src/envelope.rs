@@ -139,6 +139,51 @@ impl Message {
         }
     }
 
+    /// The bounds every message of its kind must keep (lengths of its lists and strings,
+    /// a job's and a capability record's own rules). Signatures are checked elsewhere.
+    pub fn validate(&self) -> Result<(), EnvelopeError> {
+        let too_long = |field: &'static str, len: usize, max: usize| {
+            if len > max {
+                Err(EnvelopeError::TooLong { field, len, max })
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Message::Job(job) => job.validate()?,
+            Message::Claim(c) => too_long("claim.device", c.device.len(), MAX_DEVICE_LEN)?,
+            Message::Heartbeat(h) => {
+                too_long(
+                    "heartbeat.device",
+                    h.device.len(),
+                    Heartbeat::MAX_DEVICE_LEN,
+                )?;
+                too_long(
+                    "heartbeat.canaries",
+                    h.canaries.len(),
+                    crate::canary::MAX_REVEALS,
+                )?
+            }
+            Message::Attestation(a) => {
+                too_long("attestation.samples", a.samples.len(), rules::MAX_SAMPLES)?;
+                too_long("attestation.regions", a.regions.len(), rules::MAX_REGIONS)?
+            }
+            Message::Capability(c) => c.validate()?,
+            Message::Application(a) => a.application.capability.validate()?,
+            Message::DecisionVote(v) => check_action(&v.action)?,
+            Message::Decision(d) => {
+                too_long(
+                    "decision.signatures",
+                    d.signatures.len(),
+                    governance::MAX_CHECKERS,
+                )?;
+                check_action(&d.action)?
+            }
+            Message::Assignment(_) | Message::Certificate(_) | Message::Evidence(_) => {}
+        }
+        Ok(())
+    }
+
     /// The key that must sign this message, or None if anyone may relay it.
     pub fn author(&self) -> Option<PublicKey> {
         match self {
@@ -327,45 +372,7 @@ impl SignedEnvelope {
                 });
             }
         }
-        let too_long = |field: &'static str, len: usize, max: usize| {
-            if len > max {
-                Err(EnvelopeError::TooLong { field, len, max })
-            } else {
-                Ok(())
-            }
-        };
-        match &message {
-            Message::Job(job) => job.validate()?,
-            Message::Claim(c) => too_long("claim.device", c.device.len(), MAX_DEVICE_LEN)?,
-            Message::Heartbeat(h) => {
-                too_long(
-                    "heartbeat.device",
-                    h.device.len(),
-                    Heartbeat::MAX_DEVICE_LEN,
-                )?;
-                too_long(
-                    "heartbeat.canaries",
-                    h.canaries.len(),
-                    crate::canary::MAX_REVEALS,
-                )?
-            }
-            Message::Attestation(a) => {
-                too_long("attestation.samples", a.samples.len(), rules::MAX_SAMPLES)?;
-                too_long("attestation.regions", a.regions.len(), rules::MAX_REGIONS)?
-            }
-            Message::Capability(c) => c.validate()?,
-            Message::Application(a) => a.application.capability.validate()?,
-            Message::DecisionVote(v) => check_action(&v.action)?,
-            Message::Decision(d) => {
-                too_long(
-                    "decision.signatures",
-                    d.signatures.len(),
-                    governance::MAX_CHECKERS,
-                )?;
-                check_action(&d.action)?
-            }
-            Message::Assignment(_) | Message::Certificate(_) | Message::Evidence(_) => {}
-        }
+        message.validate()?;
         Ok((self.signer, message))
     }
 

@@ -148,16 +148,18 @@ fn parse_header(h: &[u8]) -> Result<(u32, u32, u32), ProofError> {
     Ok((w, hh, f))
 }
 
-/// The byte length of a tile block.
+/// The byte length of a tile block (saturating: no block is that long).
 pub fn block_len(width: u32, height: u32) -> u64 {
-    TILE_HEADER_LEN + u64::from(width) * u64::from(height) * 3
+    (u64::from(width) * u64::from(height))
+        .saturating_mul(3)
+        .saturating_add(TILE_HEADER_LEN)
 }
 
 /// The byte range of `row` in a tile block of this width.
 pub fn row_range(width: u32, row: u32) -> Range<u64> {
     let len = u64::from(width) * 3;
-    let start = TILE_HEADER_LEN + u64::from(row) * len;
-    start..start + len
+    let start = TILE_HEADER_LEN.saturating_add(u64::from(row).saturating_mul(len));
+    start..start.saturating_add(len)
 }
 
 impl TileImage {

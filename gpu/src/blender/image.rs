@@ -55,9 +55,14 @@ impl RgbImage {
             return Err(fail(format!("{len} bytes is more than a render can be")));
         }
         let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-        let (w, h, pixels) = crate::decode_png(&bytes).map_err(|e| fail(e.to_string()))?;
+        RgbImage::from_png(&bytes, width, height).map_err(fail)
+    }
+
+    /// Decodes a PNG that must be `width` x `height` (what Blender wrote).
+    pub(crate) fn from_png(bytes: &[u8], width: u32, height: u32) -> Result<RgbImage, String> {
+        let (w, h, pixels) = crate::decode_png(bytes).map_err(|e| e.to_string())?;
         if (w, h) != (width, height) {
-            return Err(fail(format!("the image is {w}x{h}, not {width}x{height}")));
+            return Err(format!("the image is {w}x{h}, not {width}x{height}"));
         }
         Ok(RgbImage {
             width: w,

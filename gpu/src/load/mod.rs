@@ -345,19 +345,16 @@ fn load_meshes(
                 Some(a) => read_indices(root, buffers, budget, a.index())?,
                 None => (0..n as u32).collect(),
             };
-            let total = indices.len() / 3;
+            if let Some((at, &i)) = indices.iter().enumerate().find(|(_, &i)| i as usize >= n) {
+                return Err(SceneError::Gltf(format!(
+                    "{name}: mesh {} primitive {pi}: index {at} names vertex {i}, past its {n} vertices",
+                    mesh.index()
+                )));
+            }
             let triangles: Vec<[u32; 3]> = indices
                 .chunks_exact(3)
                 .map(|c| [c[0], c[1], c[2]])
-                .filter(|t| t.iter().all(|&i| (i as usize) < n))
                 .collect();
-            if triangles.len() < total {
-                tracing::warn!(
-                    "{name}: mesh {} primitive {pi}: {} triangles reference missing vertices and were dropped",
-                    mesh.index(),
-                    total - triangles.len()
-                );
-            }
             let material = p.material().index().map_or(default_material, |i| i as u32);
             prims.push(Primitive {
                 positions,

@@ -13,8 +13,8 @@
 //! Blocks are stored only if we asked for them and they hash to what we asked.
 
 mod service;
-mod state;
-mod wire;
+pub(crate) mod state;
+pub(crate) mod wire;
 
 use std::{fmt, future::Future, sync::Arc, time::Duration};
 

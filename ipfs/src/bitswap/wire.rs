@@ -138,6 +138,13 @@ where
     tokio::time::timeout(body_timeout, fill)
         .await
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+    if crate::record::enabled() {
+        let mut frame = Vec::with_capacity(body.len() + 10);
+        let mut prefix = unsigned_varint::encode::usize_buffer();
+        frame.extend_from_slice(unsigned_varint::encode::usize(len, &mut prefix));
+        frame.extend_from_slice(&body);
+        crate::record::input("bitswap", &frame);
+    }
     Ok(Some(Message::decode(Bytes::from(body))?))
 }
 

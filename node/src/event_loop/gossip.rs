@@ -25,6 +25,9 @@ impl EventLoop {
         id: gossipsub::MessageId,
         data: Vec<u8>,
     ) {
+        if pictor_ipfs::record::enabled() {
+            record(&data);
+        }
         let unchecked = validation::Unchecked {
             source,
             id: id.clone(),
@@ -251,5 +254,21 @@ impl EventLoop {
         if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
             debug!(%cid, error = %e, "not announced in Kademlia");
         }
+    }
+}
+
+/// Records a gossip message for the fuzzer's seeds: the envelope, its body, and a
+/// capability record on its own.
+fn record(data: &[u8]) {
+    use pictor_protocol::{Message, SignedEnvelope};
+    pictor_ipfs::record::input("envelope", data);
+    let Ok(envelope) = SignedEnvelope::decode(data) else {
+        return;
+    };
+    pictor_ipfs::record::input("message", &envelope.body);
+    if let Ok(Message::Capability(c)) =
+        pictor_protocol::decode::<Message>(&envelope.body, pictor_protocol::MAX_GOSSIP_SIZE)
+    {
+        pictor_ipfs::record::input("capability", &c.to_bytes());
     }
 }

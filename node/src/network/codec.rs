@@ -54,6 +54,7 @@ impl libp2p::request_response::Codec for Codec {
         T: AsyncRead + Unpin + Send,
     {
         let bytes = read_frame(io, MAX_GOSSIP_SIZE).await?;
+        pictor_ipfs::record::input("request", &bytes);
         codec::decode(&bytes, MAX_GOSSIP_SIZE).map_err(invalid)
     }
 
@@ -62,6 +63,7 @@ impl libp2p::request_response::Codec for Codec {
         T: AsyncRead + Unpin + Send,
     {
         let bytes = read_frame(io, MAX_RESPONSE_SIZE).await?;
+        pictor_ipfs::record::input("response", &bytes);
         codec::decode(&bytes, MAX_RESPONSE_SIZE).map_err(invalid)
     }
 
