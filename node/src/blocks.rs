@@ -26,6 +26,18 @@ impl SledBlockstore {
 }
 
 impl SledBlockstore {
+    /// Stores a block: a raw blake3 block under its content id, any other under its CID
+    /// bytes (not flushed). [`Blockstore::put`] with the store's own error (a full disk
+    /// says so).
+    pub fn put_block(&self, block: &Block) -> Result<(), pictor_storage::StorageError> {
+        match ContentId::from_cid(block.cid()) {
+            Ok(_) => self.store.put_block(block.data()).map(|_| ()),
+            Err(_) => self
+                .store
+                .put_cid_block(&block.cid().to_bytes(), block.data()),
+        }
+    }
+
     /// Removes a block (not flushed).
     pub fn remove(&self, cid: &Cid) -> Result<(), pictor_storage::StorageError> {
         match ContentId::from_cid(cid) {
@@ -65,17 +77,7 @@ impl Blockstore for SledBlockstore {
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {
-        match ContentId::from_cid(block.cid()) {
-            Ok(_) => self
-                .store
-                .put_block(block.data())
-                .map(|_| ())
-                .map_err(StoreError::backend),
-            Err(_) => self
-                .store
-                .put_cid_block(&block.cid().to_bytes(), block.data())
-                .map_err(StoreError::backend),
-        }
+        self.put_block(block).map_err(StoreError::backend)
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) struct Metrics {
     pub(crate) peers: Gauge,
     pub(crate) gossip_peers: Gauge,
     pub(crate) block_store_bytes: Gauge,
+    pub(crate) disk_free_bytes: Gauge,
     pub(crate) jobs: Family<Labels, Gauge>,
     /// When each claim still waiting for its certificate was seen, by shard, attempt and
     /// worker (what a certificate's vote names too, with no hashing).
@@ -121,6 +122,11 @@ impl Metrics {
             "store_bytes",
             "Size of the node's database on disk (blocks and records)",
         );
+        let disk_free_bytes = gauge(
+            pictor,
+            "disk_free_bytes",
+            "Free space on the disk of the node's database (writes stop 64 MiB before it is full)",
+        );
         let jobs = Family::<Labels, Gauge>::default();
         pictor.register("jobs", "Jobs this node submitted, by state", jobs.clone());
         Metrics {
@@ -138,6 +144,7 @@ impl Metrics {
             peers,
             gossip_peers,
             block_store_bytes,
+            disk_free_bytes,
             jobs,
             claims_seen: Mutex::new(HashMap::new()),
             own: Mutex::new(OwnClaims::default()),

@@ -14,11 +14,15 @@
 mod blocks;
 mod error;
 mod records;
+mod space;
 
 use std::path::{Path, PathBuf};
 
 pub use blocks::{TileBlock, MAX_BLOCK_SIZE};
 pub use error::StorageError;
+pub use space::MIN_FREE_BYTES;
+
+use space::{Disk, Tree};
 
 /// The names of the sled trees, one per kind of record.
 const TREE_JOBS: &str = "jobs";
@@ -45,21 +49,23 @@ pub struct Store {
     /// Whether [`Store::flush`] syncs (see [`Store::open_unsynced`]).
     synced: bool,
     db: sled::Db,
-    jobs: sled::Tree,
-    assignments: sled::Tree,
-    claims: sled::Tree,
-    attestations: sled::Tree,
-    certificates: sled::Tree,
-    blocks: sled::Tree,
-    cid_blocks: sled::Tree,
+    /// The disk under the database: room checked before writes, a failed write noted.
+    disk: Disk,
+    jobs: Tree,
+    assignments: Tree,
+    claims: Tree,
+    attestations: Tree,
+    certificates: Tree,
+    blocks: Tree,
+    cid_blocks: Tree,
     /// The bao outboard of each tile block in `blocks` that has one (row proofs are cut
     /// from it; it goes when its block goes).
-    outboards: sled::Tree,
-    meta: sled::Tree,
-    job_records: sled::Tree,
+    outboards: Tree,
+    meta: Tree,
+    job_records: Tree,
     /// Decision certificates and equivocation evidence (never pruned: the checker set's
     /// history).
-    governance: sled::Tree,
+    governance: Tree,
 }
 
 impl Store {
@@ -111,7 +117,12 @@ impl Store {
                 }
             }
         };
-        let tree = |name: &str| db.open_tree(name).map_err(StorageError::from);
+        let disk = Disk::new(path);
+        let tree = |name: &str| {
+            db.open_tree(name)
+                .map(|t| Tree::new(t, disk.clone()))
+                .map_err(StorageError::from)
+        };
         Store {
             path: path.to_path_buf(),
             synced,
@@ -127,6 +138,7 @@ impl Store {
             job_records: tree(TREE_JOB_RECORDS)?,
             governance: tree(TREE_GOVERNANCE)?,
             db,
+            disk,
         }
         .migrated()
     }
@@ -143,11 +155,20 @@ impl Store {
 
     /// Makes every write so far durable. Call before acting on stored state. (Does
     /// nothing on a database opened with [`Store::open_unsynced`].)
+    ///
+    /// After a write has failed in sled this answers [`StorageError::WriteFailed`] at once:
+    /// sled's flush would wait forever.
     pub fn flush(&self) -> Result<(), StorageError> {
+        self.disk.check_failed()?;
         if self.synced {
-            self.db.flush()?;
+            self.db.flush().map_err(|e| self.disk.write_error(e))?;
         }
         Ok(())
+    }
+
+    /// Bytes free on the database's disk (`None` when the file system cannot say).
+    pub fn free_bytes(&self) -> Option<u64> {
+        self.disk.free_bytes()
     }
 
     /// Reads a small metadata value.

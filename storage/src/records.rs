@@ -11,7 +11,7 @@ use pictor_protocol::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::{StorageError, Store};
+use crate::{space::Tree, StorageError, Store};
 
 /// Records are our own encodings; this bounds what a corrupt database can make us allocate.
 const MAX_RECORD_SIZE: usize = 16 * 1024 * 1024;
@@ -31,7 +31,7 @@ fn claim_key(job: &JobId, claim: &ClaimId) -> Vec<u8> {
     key
 }
 
-fn put<T: Serialize>(tree: &sled::Tree, key: &[u8], value: &T) -> Result<bool, StorageError> {
+fn put<T: Serialize>(tree: &Tree, key: &[u8], value: &T) -> Result<bool, StorageError> {
     let bytes = codec::encode(value);
     let previous = tree.insert(key, bytes)?;
     Ok(previous.is_none())
@@ -48,7 +48,7 @@ fn decode_record<T: DeserializeOwned + Serialize>(
 }
 
 fn get<T: DeserializeOwned + Serialize>(
-    tree: &sled::Tree,
+    tree: &Tree,
     key: &[u8],
     what: &'static str,
 ) -> Result<Option<T>, StorageError> {
@@ -58,7 +58,7 @@ fn get<T: DeserializeOwned + Serialize>(
 }
 
 fn scan<T: DeserializeOwned + Serialize>(
-    tree: &sled::Tree,
+    tree: &Tree,
     prefix: &[u8],
     what: &'static str,
 ) -> Result<Vec<T>, StorageError> {

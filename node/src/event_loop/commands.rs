@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use cid::Cid;
-use pictor_ipfs::Blockstore;
 use pictor_protocol::{JobId, JobSpec, Message, MessageKind};
 use tracing::{debug, warn};
 
@@ -206,9 +205,7 @@ impl EventLoop {
                 .map_err(|e| NodeError::Ipfs(e.to_string()))?;
         let store = SledBlockstore::new(self.store.clone());
         for block in &blocks {
-            store
-                .put(block)
-                .map_err(|e| NodeError::Ipfs(e.to_string()))?;
+            store.put_block(block)?;
         }
         self.store.flush()?;
         self.provide(&root);
@@ -453,6 +450,10 @@ impl EventLoop {
         m.gossip_peers.set(status.gossip_peers as i64);
         if let Ok(bytes) = self.store.size_on_disk() {
             m.block_store_bytes.set(bytes as i64);
+        }
+        if let Some(free) = self.store.free_bytes() {
+            m.disk_free_bytes
+                .set(i64::try_from(free).unwrap_or(i64::MAX));
         }
         Metrics::set(&m.queue, "queue", "loop", self.queue.len() as i64);
         Metrics::set(&m.queue, "queue", "outbox", self.outbox.len() as i64);
