@@ -63,11 +63,18 @@ pub fn envelope(data: &[u8]) {
     for b in &batch {
         assert_eq!(b, &one, "open and open_batch disagree");
     }
-    if let Ok((signer, opened)) = one {
+    let opened = one.is_ok();
+    if let Ok((signer, message)) = one {
         assert_eq!(signer, env.signer);
-        assert_eq!(opened.kind(), env.kind);
-        check_message(&opened);
+        assert_eq!(message.kind(), env.kind);
+        check_message(&message);
     }
+    // The node's own rules come after the envelope's: nothing the envelope refuses passes.
+    let node = pictor_node::fuzzing::gossip(data);
+    assert!(
+        opened || node.is_err(),
+        "the node took an envelope that does not open"
+    );
 }
 
 /// An envelope's body: any message kind, strictly decoded, re-encoding to the same bytes,
@@ -207,8 +214,9 @@ pub fn unixfs(data: &[u8]) {
 
 /// An upload: any bytes imported as a UnixFS file read back the same.
 pub fn upload(data: &[u8]) {
-    // Small chunks, so that small inputs make trees of several levels.
-    let chunk = 1 + usize::from(data.first().copied().unwrap_or(0) % 64);
+    // Small chunks (16 to 1 024 bytes), so that small inputs make trees of two levels or
+    // more (174 links a node).
+    let chunk = 16 * (1 + usize::from(data.first().copied().unwrap_or(0) % 64));
     let (root, blocks) = match pictor_ipfs::unixfs::import(Bytes::copy_from_slice(data), chunk) {
         Ok(imported) => imported,
         Err(e) => panic!("importing {} bytes failed: {e}", data.len()),

@@ -123,3 +123,18 @@ fn a_triangle_index_past_the_vertices_is_named() {
         "{msg}"
     );
 }
+
+#[test]
+fn an_animation_channel_with_an_unknown_path_is_named() {
+    // A regression of the fuzzer's (fuzz/regressions/scene_gltf): gltf unwrapped the path.
+    let msg = refused(|d| {
+        d["animations"] = json!([{
+            "samplers": [{ "input": 0, "output": 0 }],
+            "channels": [{ "sampler": 0, "target": { "node": 0, "path": "rotatio" } }]
+        }]);
+    });
+    assert!(
+        msg.contains("animations[0].channels[0].target.path"),
+        "{msg}"
+    );
+}

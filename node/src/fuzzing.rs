@@ -37,3 +37,42 @@ pub fn rpc_call(body: &str) -> Option<String> {
         })
     })
 }
+
+/// Checks one gossip message as a node's validator does: the envelope opened at the time it
+/// says it was issued (so that the signature decides), then every rule that needs the
+/// node's ledger, with a genesis set of the keys the message itself names (its signer, the
+/// signers of a certificate it carries), so that their signatures are what is checked.
+/// The refusal's reason where it is refused.
+pub fn gossip(data: &[u8]) -> Result<(), String> {
+    use pictor_protocol::{Ledger, Message, SignedEnvelope};
+
+    use crate::validation::{Checked, Rules, SharedLedger};
+
+    let envelope = SignedEnvelope::decode(data).map_err(|e| e.to_string())?;
+    let mut set = vec![envelope.signer];
+    if let Ok(message) =
+        pictor_protocol::decode::<Message>(&envelope.body, pictor_protocol::MAX_GOSSIP_SIZE)
+    {
+        match message {
+            Message::Certificate(qc) => set.extend(qc.signers().copied()),
+            Message::Decision(d) => set.extend(d.signatures.iter().map(|(k, _)| *k)),
+            _ => {}
+        }
+    }
+    set.sort();
+    set.dedup();
+    set.truncate(pictor_protocol::governance::MAX_CHECKERS);
+    let rules = Rules {
+        network: envelope.network.clone(),
+        ledger: SharedLedger::new(Ledger::new(&envelope.network, set, 4)),
+        max_age_ms: 10 * 60 * 1000,
+        checked: Checked::new(),
+        canary_rate_ppm: 100_000,
+    };
+    let mut results = rules.check_batch(&[data], envelope.issued_ms);
+    match results.pop() {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(refusal)) => Err(refusal.reason),
+        None => Err("no answer".into()),
+    }
+}

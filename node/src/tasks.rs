@@ -22,6 +22,10 @@ use crate::{
     SledBlockstore,
 };
 
+/// The time a scene may take to load (its size, triangles and textures are bounded too):
+/// past it the job fails with that reason; the load goes on in the background and its
+/// result is dropped.
+const MAX_LOAD_TIME: std::time::Duration = std::time::Duration::from_secs(120);
 /// How long a checker waits for an output over Bitswap.
 const OUTPUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long a creator waits for one try at a certified output (it tries again).
@@ -150,9 +154,21 @@ impl Tasks {
             self.blender_device,
             self.blender_pool.clone(),
         );
-        self.blocking(move || Done::SceneLoaded {
-            id,
-            result: LoadedScene::load(engine, id, &bytes, &dir, device, &pool).map(Arc::new),
+        let tx = self.done.clone();
+        tokio::spawn(async move {
+            let load = tokio::task::spawn_blocking(move || {
+                LoadedScene::load(engine, id, &bytes, &dir, device, &pool)
+            });
+            let result = match tokio::time::timeout(MAX_LOAD_TIME, load).await {
+                Ok(Ok(loaded)) => loaded.map(Arc::new),
+                // A panic in a third-party parser: the last line of defence.
+                Ok(Err(e)) => Err(format!("loading the scene failed: {e}")),
+                Err(_) => Err(format!(
+                    "loading the scene took longer than {} s",
+                    MAX_LOAD_TIME.as_secs()
+                )),
+            };
+            let _ = tx.send(Done::SceneLoaded { id, result }).await;
         });
     }
 

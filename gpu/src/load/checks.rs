@@ -2,12 +2,13 @@
 //!
 //! gltf 1.4 reads some indices without checking them first: its own validation indexes a
 //! primitive's `POSITION` accessor (gltf-json `mesh.rs`), and an animation channel's
-//! target node is unwrapped (`animation/mod.rs`). A scene naming one out of bounds made
-//! it panic; here it is a one-line error naming the place. The node graph is checked too:
+//! target node and path are unwrapped (`animation/mod.rs`; gltf-json does not validate
+//! channels). A scene naming one out of bounds, or a path that is not one of the four,
+//! made it panic; here it is a one-line error naming the place. The node graph is checked too:
 //! every node has at most one parent, no node is its own ancestor, and no chain of nodes
 //! is deeper than [`MAX_NODE_DEPTH`].
 
-use gltf::json::Root;
+use gltf::json::{validation::Checked, Root};
 
 use super::invalid;
 use crate::error::SceneError;
@@ -61,6 +62,16 @@ pub(crate) fn unguarded_indices(name: &str, root: &Root) -> Result<(), SceneErro
                 root.nodes.len(),
                 "node",
             )?;
+            // gltf-json's validation of an animation skips its channels, and gltf unwraps
+            // the path when the channel is read.
+            if matches!(channel.target.path, Checked::Invalid) {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "animations[{a}].channels[{c}].target.path: not one of translation, rotation, scale, weights"
+                    ),
+                ));
+            }
         }
     }
     for (s, skin) in root.skins.iter().enumerate() {
