@@ -129,6 +129,8 @@ pub struct NodeConfig {
     pub events: bool,
     /// Where the node's HTTP port (the IPFS trustless gateway) listens; `None`: no HTTP.
     pub http: Option<std::net::SocketAddr>,
+    /// The HTTP port's limits per client (connections, rate, uploads).
+    pub http_limits: crate::http::HttpLimits,
     /// Blender processes shared with the other nodes of this program (a local network
     /// shares one pool, so its nodes start no more Blender processes than the machine has
     /// cores); `None`: the node keeps its own pool, one process per core.
@@ -160,6 +162,7 @@ impl NodeConfig {
             durable: true,
             events: false,
             http: None,
+            http_limits: crate::http::HttpLimits::default(),
             blender_pool: None,
             job_retention: DEFAULT_JOB_RETENTION,
         }

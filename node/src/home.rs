@@ -291,6 +291,7 @@ impl Home {
         node.bootnodes = bootnodes;
         node.http = overrides.http.unwrap_or(config.http);
         node.job_retention = config.job_retention;
+        node.http_limits = config.http_limits;
         node.keypair = Some(keypair);
         Ok(node)
     }

@@ -33,6 +33,7 @@ fn node_config(
         keypair,
         events: false,
         http: None,
+        http_limits: Default::default(),
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: false,

@@ -35,6 +35,7 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         keypair: Some(checker.clone()),
         events: false,
         http: None,
+        http_limits: Default::default(),
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,

@@ -77,6 +77,7 @@ fn node_config(home: &Path) -> NodeConfig {
         keypair: Some(Keypair::from_seed([7; 32])),
         events: false,
         http: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        http_limits: Default::default(),
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,

@@ -17,6 +17,7 @@ fn node(dir: &std::path::Path, seed: u8) -> Client {
         keypair: Some(Keypair::from_seed([seed; 32])),
         events: false,
         http: None,
+        http_limits: Default::default(),
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,

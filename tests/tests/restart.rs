@@ -20,6 +20,7 @@ fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
         keypair: None,
         events: false,
         http: None,
+        http_limits: Default::default(),
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,

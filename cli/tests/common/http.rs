@@ -40,7 +40,51 @@ pub(crate) fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Answer {
-    let mut stream = TcpStream::connect(addr).expect("connect to the node's HTTP port");
+    let stream = TcpStream::connect(addr).expect("connect to the node's HTTP port");
+    send(stream, addr, method, path, headers, body)
+}
+
+/// A connection to `addr` from the local address `from`: any address of 127.0.0.0/8
+/// reaches a port on loopback, and each is another client to the node.
+pub(crate) fn connect_from(from: [u8; 4], addr: &str) -> TcpStream {
+    let addr: std::net::SocketAddr = addr.parse().expect("an IP:PORT address");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("a runtime");
+    runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((from, 0).into())?;
+            let stream = socket.connect(addr).await?.into_std()?;
+            stream.set_nonblocking(false)?;
+            Ok::<_, std::io::Error>(stream)
+        })
+        .unwrap_or_else(|e| panic!("connect to {addr} from {from:?}: {e}"))
+}
+
+/// One request on a fresh connection from the local address `from` (see
+/// [`connect_from`]).
+pub(crate) fn request_from(
+    from: [u8; 4],
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    send(connect_from(from, addr), addr, method, path, headers, body)
+}
+
+/// One request on `stream`, then its answer (`Connection: close`).
+fn send(
+    mut stream: TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
@@ -63,7 +107,8 @@ pub(crate) fn request(
     parse(&raw)
 }
 
-fn parse(raw: &[u8]) -> Answer {
+/// Parses a whole answer (head and body) as read from a connection.
+pub(crate) fn parse(raw: &[u8]) -> Answer {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

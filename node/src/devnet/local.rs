@@ -166,6 +166,7 @@ impl Devnet {
             events,
             // The creator answers IPFS gateway requests for the frames it holds.
             http: events.then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            http_limits: crate::http::HttpLimits::default(),
             blender_pool: Some(blender_pool.clone()),
             job_retention: config.job_retention,
             durable: config.durable,

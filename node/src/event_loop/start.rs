@@ -221,6 +221,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
                 metrics: metrics.clone(),
                 client: client.downgrade(),
                 methods,
+                limits: config.http_limits,
             },
         )));
     }

@@ -6,6 +6,7 @@ use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 use libp2p::Multiaddr;
 use serde::Deserialize;
 
+use crate::http::HttpLimits;
 use crate::spec::{format_duration, parse_duration, TomlText};
 use crate::{NodeError, Roles, WorkerConfig, DEFAULT_JOB_RETENTION};
 
@@ -114,6 +115,8 @@ pub struct HomeConfig {
     pub job_retention: Duration,
     /// The log level of the node's own crates, or a whole tracing filter.
     pub log: String,
+    /// The HTTP port's limits per client (`[http_limits]`).
+    pub http_limits: HttpLimits,
 }
 
 impl Default for HomeConfig {
@@ -125,6 +128,7 @@ impl Default for HomeConfig {
             bootnodes: Vec::new(),
             job_retention: DEFAULT_JOB_RETENTION,
             log: DEFAULT_LOG.to_owned(),
+            http_limits: HttpLimits::default(),
         }
     }
 }
@@ -148,6 +152,55 @@ struct RawConfig {
     bootnodes: Vec<String>,
     job_retention: Option<String>,
     log: Option<String>,
+    http_limits: RawHttpLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawHttpLimits {
+    rate_per_client: Option<u32>,
+    burst_per_client: Option<u32>,
+    local_rate_per_client: Option<u32>,
+    local_burst_per_client: Option<u32>,
+    connections_per_client: Option<u32>,
+    uploads_per_client: Option<u32>,
+}
+
+/// The `[http_limits]` table, each missing key its default; every limit is at least 1.
+fn http_limits(doc: &TomlText<'_>, raw: &RawHttpLimits) -> Result<HttpLimits, NodeError> {
+    let d = HttpLimits::default();
+    let limit = |key: &str, value: Option<u32>, default: u32| match value {
+        Some(0) => Err(doc.error(
+            &["http_limits", key],
+            "must be at least 1 (a limit of 0 would refuse every client)",
+        )),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    Ok(HttpLimits {
+        rate_per_client: limit("rate_per_client", raw.rate_per_client, d.rate_per_client)?,
+        burst_per_client: limit("burst_per_client", raw.burst_per_client, d.burst_per_client)?,
+        local_rate_per_client: limit(
+            "local_rate_per_client",
+            raw.local_rate_per_client,
+            d.local_rate_per_client,
+        )?,
+        local_burst_per_client: limit(
+            "local_burst_per_client",
+            raw.local_burst_per_client,
+            d.local_burst_per_client,
+        )?,
+        connections_per_client: limit(
+            "connections_per_client",
+            raw.connections_per_client,
+            d.connections_per_client,
+        )?,
+        uploads_per_client: limit(
+            "uploads_per_client",
+            raw.uploads_per_client,
+            d.uploads_per_client,
+        )?,
+    })
 }
 
 fn multiaddrs(
@@ -203,6 +256,7 @@ impl HomeConfig {
             }
             Some(text) => text,
         };
+        let http_limits = http_limits(&doc, &raw.http_limits)?;
         Ok(HomeConfig {
             listen,
             http,
@@ -210,6 +264,7 @@ impl HomeConfig {
             bootnodes,
             job_retention,
             log,
+            http_limits,
         })
     }
 
@@ -259,6 +314,27 @@ job_retention = {retention}
 # "info,libp2p_gossipsub=debug". RUST_LOG, --log, -v and -q override it.
 # Default: "{default_log}"
 log = {log}
+
+# Limits per client of the HTTP port. A client is one IP address (an IPv6 client: its
+# /64); past a limit a request is answered 429 with Retry-After. Loopback clients (this
+# machine: scripts, `pictor bench --rpc`) have a rate of their own. Behind a reverse proxy
+# every client is the proxy: limit per client there.
+[http_limits]
+# Requests per second a client may make, sustained, and at once after a quiet spell.
+# Default: {d_rate} and {d_burst}
+rate_per_client = {rate}
+burst_per_client = {burst}
+# The same for loopback clients (127.0.0.0/8, ::1).
+# Default: {d_local_rate} and {d_local_burst}
+local_rate_per_client = {local_rate}
+local_burst_per_client = {local_burst}
+# Connections a client may hold open at once (WebSockets included).
+# Default: {d_connections}
+connections_per_client = {connections}
+# Uploads (POST /upload) a client may have in flight at once; the node takes at most
+# {max_uploads} at once from all clients, as each may hold up to {max_upload_mib} MiB in memory.
+# Default: {d_uploads}
+uploads_per_client = {uploads}
 "#,
             default_listen = list(&d.listen),
             listen = list(&self.listen),
@@ -270,6 +346,20 @@ log = {log}
             retention = quote(&format_duration(self.job_retention)),
             default_log = DEFAULT_LOG,
             log = quote(&self.log),
+            d_rate = d.http_limits.rate_per_client,
+            d_burst = d.http_limits.burst_per_client,
+            d_local_rate = d.http_limits.local_rate_per_client,
+            d_local_burst = d.http_limits.local_burst_per_client,
+            d_connections = d.http_limits.connections_per_client,
+            d_uploads = d.http_limits.uploads_per_client,
+            rate = self.http_limits.rate_per_client,
+            burst = self.http_limits.burst_per_client,
+            local_rate = self.http_limits.local_rate_per_client,
+            local_burst = self.http_limits.local_burst_per_client,
+            connections = self.http_limits.connections_per_client,
+            uploads = self.http_limits.uploads_per_client,
+            max_uploads = crate::http::MAX_UPLOADS,
+            max_upload_mib = crate::http::MAX_UPLOAD / (1024 * 1024),
         )
     }
 }

@@ -102,6 +102,14 @@ fn config_round_trips_and_overrides_apply() {
         bootnodes: vec!["/ip4/127.0.0.1/tcp/9".parse().unwrap()],
         job_retention: Duration::from_secs(3600),
         log: "debug".into(),
+        http_limits: crate::http::HttpLimits {
+            rate_per_client: 5,
+            burst_per_client: 10,
+            local_rate_per_client: 100,
+            local_burst_per_client: 1_000,
+            connections_per_client: 4,
+            uploads_per_client: 1,
+        },
     };
     let text = config.to_toml();
     assert_eq!(HomeConfig::from_toml(&text, "config.toml").unwrap(), config);
@@ -142,6 +150,22 @@ fn config_round_trips_and_overrides_apply() {
         "no dial to itself, no duplicate"
     );
     assert_eq!(node.http, None);
+    assert_eq!(node.http_limits, crate::http::HttpLimits::default());
+
+    // One limit changed, the others keep their defaults, and the node takes them.
+    std::fs::write(
+        home.path(CONFIG_FILE),
+        "role = \"creator\"\n[http_limits]\nrate_per_client = 7\n",
+    )
+    .unwrap();
+    let node = home.node_config(&Overrides::default()).unwrap();
+    assert_eq!(
+        node.http_limits,
+        crate::http::HttpLimits {
+            rate_per_client: 7,
+            ..crate::http::HttpLimits::default()
+        }
+    );
 }
 
 #[test]
@@ -162,6 +186,18 @@ fn config_mistakes_are_one_line_with_their_place() {
             "line 1, column 1, key `log_level`",
         ),
         ("bootnodes = \"x\"\n", "line 1, column 13, key `bootnodes`"),
+        (
+            "[http_limits]\nrate_per_client = 0\n",
+            "line 2, column 19, key `http_limits.rate_per_client`",
+        ),
+        (
+            "[http_limits]\nrate = 5\n",
+            "line 2, column 1, key `http_limits.rate`",
+        ),
+        (
+            "[http_limits]\nuploads_per_client = -1\n",
+            "line 2, column 22, key `http_limits.uploads_per_client`",
+        ),
     ] {
         let e = HomeConfig::from_toml(text, "home/config.toml")
             .unwrap_err()

@@ -8,8 +8,11 @@
 //! | `POST /upload` | a file streamed into the block store as UnixFS; answers its CID |
 //! | `GET /file/{cid}` | a whole UnixFS file from the block store |
 //! | `GET`/`HEAD /ipfs/{cid}` | the trustless gateway (raw blocks) |
+//!
+//! Every request, of every path, counts against its client's limits ([`limits`]); past
+//! one it is answered 429 with `Retry-After`.
 
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{convert::Infallible, net::IpAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
@@ -26,22 +29,32 @@ use tokio::{net::TcpListener, sync::Semaphore, task::JoinSet};
 
 pub mod auth;
 mod explorer;
+mod limits;
 mod reply;
 mod upload;
 
+pub use limits::{
+    HttpLimits, DEFAULT_BURST_PER_CLIENT, DEFAULT_CONNECTIONS_PER_CLIENT,
+    DEFAULT_LOCAL_BURST_PER_CLIENT, DEFAULT_LOCAL_RATE_PER_CLIENT, DEFAULT_RATE_PER_CLIENT,
+    DEFAULT_UPLOADS_PER_CLIENT, MAX_UPLOADS,
+};
 pub(crate) use reply::plain;
 pub use upload::MAX_UPLOAD;
 
 use auth::Auth;
+use limits::{ClientId, Limiter, PerCall, WebSocketClient};
 
 use crate::{client::WeakClient, metrics::Metrics, rpc};
 
-/// Connections served at once; further ones wait in the listen backlog.
+/// Connections served at once (from all clients); further ones wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 256;
 /// Time a client has to send a request's headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest JSON-RPC request body (scenes go through `/upload`).
 pub const MAX_RPC_BODY: u32 = 1024 * 1024;
+/// The most calls one JSON-RPC batch may hold (an HTTP request counts once against its
+/// client's rate, whatever it holds).
+pub const MAX_BATCH_CALLS: u32 = 64;
 /// The largest JSON-RPC response body.
 const MAX_RPC_RESPONSE: u32 = 16 * 1024 * 1024;
 /// The largest whole file `GET /file/{cid}` serves.
@@ -54,6 +67,7 @@ pub(crate) struct HttpState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) client: WeakClient,
     pub(crate) methods: Methods,
+    pub(crate) limits: HttpLimits,
 }
 
 type Reply = Response<HttpBody>;
@@ -61,6 +75,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves the port until the future is dropped (which closes every connection).
 pub(crate) async fn serve(listener: TcpListener, state: HttpState) {
+    let limiter = Limiter::new(state.limits);
     let state = Arc::new(state);
     let (stop, _stopped) = jsonrpsee::server::stop_channel();
     let config = ServerConfig::builder()
@@ -68,10 +83,17 @@ pub(crate) async fn serve(listener: TcpListener, state: HttpState) {
         .max_response_body_size(MAX_RPC_RESPONSE)
         .max_connections(MAX_CONNECTIONS as u32)
         .max_subscriptions_per_connection(256)
+        .set_batch_request_config(jsonrpsee::server::BatchRequestConfig::Limit(
+            MAX_BATCH_CALLS,
+        ))
         .build();
     let builder = jsonrpsee::server::Server::builder()
         .set_config(config)
-        .to_service_builder();
+        .to_service_builder()
+        .set_rpc_middleware(
+            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+                .layer_fn(|inner| PerCall { inner }),
+        );
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = JoinSet::new();
     loop {
@@ -87,20 +109,46 @@ pub(crate) async fn serve(listener: TcpListener, state: HttpState) {
                 continue;
             }
         };
+        let client = ClientId::of(remote.ip());
         let rpc = builder.clone().build(state.methods.clone(), stop.clone());
-        let state = state.clone();
+        let (state, limiter) = (state.clone(), limiter.clone());
+        // Counted here, in the order of accepting, not when the task first runs.
+        let slot = limiter.connect(client);
         connections.spawn(async move {
-            let service = service_fn(move |request| {
-                let state = state.clone();
-                let rpc = rpc.clone();
-                async move { Ok::<_, Infallible>(route(&state, rpc, request).await) }
-            });
-            let served = hyper::server::conn::http1::Builder::new()
+            let mut http = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+                .clone();
+            let io = TokioIo::new(stream);
+            let served = match slot {
+                Ok(slot) => {
+                    // Counted until the connection closes: a WebSocket holds its slot (in
+                    // the upgrade request's extensions) after the HTTP part ends.
+                    let slot = Arc::new(slot);
+                    let service = service_fn(move |request| {
+                        let (state, rpc) = (state.clone(), rpc.clone());
+                        let (limiter, slot) = (limiter.clone(), slot.clone());
+                        async move {
+                            let at = Client {
+                                ip: remote.ip(),
+                                id: client,
+                                limiter: &limiter,
+                                slot,
+                            };
+                            Ok::<_, Infallible>(route(&state, rpc, at, request).await)
+                        }
+                    });
+                    http.serve_connection(io, service).with_upgrades().await
+                }
+                Err(refusal) => {
+                    tracing::debug!(%remote, "http: connection refused: {}", refusal.message);
+                    let service = service_fn(move |_| {
+                        let reply = reply::too_many(&refusal);
+                        async move { Ok::<_, Infallible>(reply) }
+                    });
+                    http.keep_alive(false).serve_connection(io, service).await
+                }
+            };
             if let Err(e) = served {
                 tracing::debug!(%remote, error = %e, "http: connection ended with an error");
             }
@@ -109,10 +157,28 @@ pub(crate) async fn serve(listener: TcpListener, state: HttpState) {
     }
 }
 
-async fn route<S>(state: &HttpState, mut rpc: S, mut request: Request<Incoming>) -> Reply
+/// Who sent a request, and its limits.
+struct Client<'a> {
+    ip: IpAddr,
+    id: ClientId,
+    limiter: &'a Limiter,
+    slot: Arc<limits::ConnectionSlot>,
+}
+
+async fn route<S>(
+    state: &HttpState,
+    mut rpc: S,
+    client: Client<'_>,
+    mut request: Request<Incoming>,
+) -> Reply
 where
     S: tower::Service<Request<Full<Bytes>>, Response = Response<HttpBody>, Error = BoxError>,
 {
+    // Before anything else, the token check included (which also slows guessing it).
+    if let Err(refusal) = client.limiter.request(client.id, crate::now_ms()) {
+        tracing::debug!(client = %client.ip, "http: request refused: {}", refusal.message);
+        return reply::too_many(&refusal);
+    }
     let access = state.auth.check(request.headers());
     let path = request.uri().path().to_owned();
     let page = request.method() == Method::GET
@@ -152,7 +218,7 @@ where
         return file(state, cid, png).await;
     }
     if path == "/upload" {
-        return upload::handle(state, access, request).await;
+        return upload::handle(state, access, &client, request).await;
     }
     if path != "/" {
         return plain(
@@ -164,6 +230,11 @@ where
     request.extensions_mut().insert(access);
     // A WebSocket: the methods check the token of the upgrade request themselves.
     if is_upgrade(&request) {
+        request.extensions_mut().insert(client.slot);
+        request.extensions_mut().insert(WebSocketClient {
+            limiter: client.limiter.clone(),
+            client: client.id,
+        });
         let request = request.map(|_| Full::new(Bytes::new()));
         return rpc.call(request).await.unwrap_or_else(|e| internal(&e));
     }

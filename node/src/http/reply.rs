@@ -21,6 +21,20 @@ pub(crate) fn plain(
     response
 }
 
+/// 429 Too Many Requests, with `Retry-After` and the limit in a JSON-RPC error.
+pub(crate) fn too_many(refusal: &super::limits::Refusal) -> Response<HttpBody> {
+    let mut response = rpc_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        crate::rpc::RATE_LIMITED,
+        &refusal.message,
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(refusal.retry_after_s),
+    );
+    response
+}
+
 /// A JSON-RPC error answered with an HTTP status (before a request reaches the methods).
 pub(crate) fn rpc_error(status: StatusCode, code: i32, message: &str) -> hyper::Response<HttpBody> {
     let body = serde_json::json!({

@@ -4,19 +4,25 @@
 //! `Content-Length`); a body over [`MAX_UPLOAD`] is refused as soon as it is known to be
 //! (413), before it is stored. The answer is `{"cid": …, "size": …}`: the file's UnixFS
 //! root, which `job_submit` takes as `scene_cid`. Uploading changes something, so it needs
-//! the token.
+//! the token. A client has at most [`super::HttpLimits::uploads_per_client`] uploads in
+//! flight, and the port [`super::MAX_UPLOADS`] from all clients (429 past either).
 
 use bytes::BytesMut;
 use http_body_util::BodyExt as _;
 use hyper::{body::Incoming, header, Method, Request, StatusCode};
 
-use super::{auth::Access, HttpState, Reply};
+use super::{auth::Access, Client, HttpState, Reply};
 use crate::rpc;
 
 /// The largest file accepted (the largest scene bundle a job may name).
 pub const MAX_UPLOAD: u64 = pictor_gpu::MAX_BUNDLE_BYTES;
 
-pub(super) async fn handle(state: &HttpState, access: Access, request: Request<Incoming>) -> Reply {
+pub(super) async fn handle(
+    state: &HttpState,
+    access: Access,
+    client: &Client<'_>,
+    request: Request<Incoming>,
+) -> Reply {
     if request.method() != Method::POST {
         return super::reply::rpc_error(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -46,6 +52,11 @@ pub(super) async fn handle(state: &HttpState, access: Access, request: Request<I
     if declared.is_some_and(|n| n > MAX_UPLOAD) {
         return too_large();
     }
+    // Held until the upload is stored or refused: it bounds the memory uploads take.
+    let _slot = match client.limiter.upload(client.id) {
+        Ok(slot) => slot,
+        Err(refusal) => return super::reply::too_many(&refusal),
+    };
     let mut body = request.into_body();
     let mut bytes = BytesMut::with_capacity(declared.unwrap_or(0).min(MAX_UPLOAD) as usize);
     while let Some(frame) = body.frame().await {

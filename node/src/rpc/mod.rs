@@ -39,6 +39,9 @@ pub const NODE_ERROR: i32 = -32004;
 pub const TOO_LARGE: i32 = -32005;
 /// The node is shutting down.
 pub const SHUTTING_DOWN: i32 = -32006;
+/// The client is over one of its limits (rate, connections, uploads: HTTP 429 with
+/// `Retry-After`). Not -32007: jsonrpsee uses -32007 to -32011 for its own limits.
+pub const RATE_LIMITED: i32 = -32029;
 pub(crate) const INVALID_REQUEST: i32 = -32600;
 pub(crate) const INVALID_PARAMS: i32 = -32602;
 
