@@ -23,8 +23,11 @@ mod scene;
 
 pub use scene::{blender_png, scene_bundle, scene_gltf, texture};
 
+/// A target's check of one input.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the folder of its corpus) and its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("envelope", envelope),
     ("message", message),
     ("request", request),

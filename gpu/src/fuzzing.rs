@@ -3,9 +3,12 @@
 
 use crate::{blender::RgbImage, texture::Image, SceneError};
 
+/// Width and height.
+pub type Size = (u32, u32);
+
 /// A texture's size as read from its header, then its decoded size (PNG or JPEG, as a
 /// scene's image would be).
-pub fn texture(bytes: &[u8]) -> Result<((u32, u32), (u32, u32)), SceneError> {
+pub fn texture(bytes: &[u8]) -> Result<(Size, Size), SceneError> {
     let header = Image::dimensions("fuzz", bytes)?;
     let image = Image::decode("fuzz", bytes)?;
     Ok((header, image.size()))
