@@ -11,6 +11,14 @@ use crate::{engines::LoadedScene, roles::worker::Tamper};
 
 /// The most scenes kept parsed in memory; the least recently used ready one goes first.
 pub(crate) const MAX_SCENES: usize = 64;
+/// The most scenes loading at once (fetched and parsed); work for another fails with the
+/// reason, and the scene is asked for again by the next work that needs it.
+pub(crate) const MAX_LOADING: usize = 64;
+/// The most pieces of work waiting for one scene (a checker's re-renders of the claims
+/// that come in while its scene loads); past it the work fails with the reason (a
+/// checker then does not vote on the claim, a worker does not claim the shard: the
+/// shard's timeout gives it out again).
+pub(crate) const MAX_WAITERS: usize = 10_000;
 
 /// Work that needs a scene.
 #[derive(Debug)]
@@ -67,15 +75,23 @@ impl SceneCache {
     /// Asks for scene `id` on behalf of `waiter`.
     pub(crate) fn request(&mut self, id: ContentId, waiter: SceneWaiter) -> SceneAnswer {
         self.uses += 1;
+        let loading = self.loading();
         match self.slots.get_mut(&id) {
             Some(Slot::Ready(scene, used)) => {
                 *used = self.uses;
                 SceneAnswer::Ready(scene.clone(), waiter)
             }
             Some(Slot::Failed(reason)) => SceneAnswer::Failed(reason.clone(), waiter),
+            Some(Slot::Loading(waiters)) if waiters.len() >= MAX_WAITERS => SceneAnswer::Failed(
+                format!("{MAX_WAITERS} pieces of work wait for this scene already"),
+                waiter,
+            ),
             Some(Slot::Loading(waiters)) => {
                 waiters.push(waiter);
                 SceneAnswer::Wait { load: false }
+            }
+            None if loading >= MAX_LOADING => {
+                SceneAnswer::Failed(format!("{MAX_LOADING} scenes are loading already"), waiter)
             }
             None => {
                 self.slots.insert(id, Slot::Loading(vec![waiter]));
@@ -139,6 +155,14 @@ impl SceneCache {
         }
     }
 
+    /// Scenes being loaded now.
+    fn loading(&self) -> usize {
+        self.slots
+            .values()
+            .filter(|slot| matches!(slot, Slot::Loading(_)))
+            .count()
+    }
+
     fn evict(&mut self) {
         while self.slots.len() >= MAX_SCENES {
             let oldest = self
@@ -157,5 +181,61 @@ impl SceneCache {
                 None => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submit(i: u8) -> SceneWaiter {
+        SceneWaiter::Submit(JobId([i; 32]))
+    }
+
+    fn failed(answer: &SceneAnswer) -> Option<&str> {
+        match answer {
+            SceneAnswer::Failed(reason, _) => Some(reason),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn work_waiting_for_one_scene_is_bounded() {
+        let mut cache = SceneCache::default();
+        let id = ContentId::of(b"scene");
+        assert!(matches!(
+            cache.request(id, submit(0)),
+            SceneAnswer::Wait { load: true }
+        ));
+        for _ in 1..MAX_WAITERS {
+            assert!(matches!(
+                cache.request(id, submit(1)),
+                SceneAnswer::Wait { load: false }
+            ));
+        }
+        let past = cache.request(id, submit(2));
+        assert!(failed(&past).is_some_and(|r| r.contains("wait for this scene")));
+        // The scene loads: every piece of work that waited gets its answer.
+        assert_eq!(cache.loaded(id, Err("broken".into())).len(), MAX_WAITERS);
+    }
+
+    #[test]
+    fn scenes_loading_at_once_are_bounded_and_one_past_it_is_asked_for_again_later() {
+        let mut cache = SceneCache::default();
+        let scene = |i: usize| ContentId::of(&i.to_le_bytes());
+        for i in 0..MAX_LOADING {
+            assert!(matches!(
+                cache.request(scene(i), submit(0)),
+                SceneAnswer::Wait { load: true }
+            ));
+        }
+        let past = scene(MAX_LOADING);
+        let answer = cache.request(past, submit(1));
+        assert!(failed(&answer).is_some_and(|r| r.contains("loading already")));
+        cache.loaded(scene(0), Err("broken".into()));
+        assert!(matches!(
+            cache.request(past, submit(1)),
+            SceneAnswer::Wait { load: true }
+        ));
     }
 }

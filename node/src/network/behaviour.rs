@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use libp2p::{
-    gossipsub, identify, identity, kad, ping, request_response, swarm::NetworkBehaviour,
+    connection_limits::{self, ConnectionLimits},
+    gossipsub, identify, identity, kad, ping, request_response,
+    swarm::NetworkBehaviour,
     StreamProtocol, Swarm, SwarmBuilder,
 };
 use pictor_protocol::{MessageKind, MAX_GOSSIP_SIZE};
@@ -14,6 +16,8 @@ use crate::NodeError;
 /// Every protocol a Pictor node speaks on its swarm.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Bounds on connections (every connected peer holds state in each protocol).
+    pub limits: connection_limits::Behaviour,
     pub identify: identify::Behaviour,
     pub ping: ping::Behaviour,
     pub gossipsub: gossipsub::Behaviour,
@@ -30,6 +34,15 @@ pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
 
 /// The most provider records a node keeps for the blocks it holds itself.
 const MAX_PROVIDED_KEYS: usize = 65_536;
+
+/// The most connections a node holds at once, in and out (each peer holds state in every
+/// protocol: gossip queues, Kademlia, the loop's table of peer addresses).
+pub const MAX_CONNECTIONS: u32 = 2_048;
+/// The most connections one peer holds to a node (TCP and QUIC, a dial each way, and
+/// room for a reconnection).
+pub const MAX_CONNECTIONS_PER_PEER: u32 = 8;
+/// The most inbound connections still in their handshake at once.
+pub const MAX_PENDING_INCOMING: u32 = 256;
 
 impl std::fmt::Debug for Behaviour {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -237,6 +250,12 @@ pub fn build_swarm(
             // Serve the DHT: every node is a full IPFS peer.
             kad.set_mode(Some(kad::Mode::Server));
             Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(
+                    ConnectionLimits::default()
+                        .with_max_established(Some(MAX_CONNECTIONS))
+                        .with_max_established_per_peer(Some(MAX_CONNECTIONS_PER_PEER))
+                        .with_max_pending_incoming(Some(MAX_PENDING_INCOMING)),
+                ),
                 kad,
                 stream: libp2p_stream::Behaviour::new(),
                 identify: identify::Behaviour::new(

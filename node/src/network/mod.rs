@@ -5,5 +5,6 @@ pub mod codec;
 
 pub use behaviour::{
     build_swarm, kinds_read, Behaviour, BehaviourEvent, Topics, CHECKER_READS, CREATOR_READS,
-    EVERY_NODE_READS, KAD_PROTOCOL,
+    EVERY_NODE_READS, KAD_PROTOCOL, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
+    MAX_PENDING_INCOMING,
 };

@@ -17,14 +17,17 @@ use pictor_protocol::{
     ResultClaim, ShardId,
 };
 
-/// Assignments kept while their job is on its way (gossip is not ordered).
+/// Assignments kept while their job is on its way (gossip is not ordered); past it an
+/// early assignment is dropped.
 pub const MAX_EARLY_ASSIGNMENTS: usize = 1024;
-/// Assignments queued for rendering.
+/// Assignments queued for rendering (a checker hands a worker a few at a time). Past it
+/// an assignment is dropped: the worker never claims it, and the checkers give the shard
+/// to another worker when its timeout runs out.
 pub const MAX_QUEUE: usize = 4096;
 /// Jobs whose moved committees a worker remembers.
-const MAX_MOVED: usize = 10_000;
+pub const MAX_MOVED: usize = 10_000;
 /// Outputs of shards not yet final kept for claiming again (content ids, not pixels).
-const MAX_OUTPUTS: usize = 4096;
+pub const MAX_OUTPUTS: usize = 4096;
 
 /// What a worker is, for the claims it makes.
 #[derive(Debug, Clone)]
@@ -203,6 +206,8 @@ impl Worker {
                     self.enqueue(a);
                 } else if self.early.values().map(Vec::len).sum::<usize>() < MAX_EARLY_ASSIGNMENTS {
                     self.early.entry(a.shard.job).or_default().push(a);
+                } else {
+                    tracing::debug!(shard = %a.shard, "{MAX_EARLY_ASSIGNMENTS} assignments wait for their jobs already; dropped");
                 }
             }
             WorkerInput::Claimed(claim) => {
@@ -292,8 +297,13 @@ impl Worker {
             || self.done.contains(&a.shard)
             || self.current.as_ref() == Some(&a)
             || self.queue.contains(&a);
-        if !known && self.queue.len() < MAX_QUEUE {
+        if known {
+            return;
+        }
+        if self.queue.len() < MAX_QUEUE {
             self.queue.push_back(a);
+        } else {
+            tracing::debug!(shard = %a.shard, "{MAX_QUEUE} assignments queued already; dropped");
         }
     }
 

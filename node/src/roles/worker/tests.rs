@@ -304,3 +304,103 @@ fn a_canary_is_falsified_claimed_and_revealed_once_rejected() {
     w.handle(WorkerInput::Forget(JOB));
     assert!(w.reveals().is_empty());
 }
+
+/// Finishes the render of `a`; returns the tiles it starts next.
+fn finish(w: &mut Worker, a: Assignment) -> Vec<u32> {
+    renders(&w.handle(WorkerInput::Rendered {
+        assignment: a,
+        result: Ok(rendered()),
+    }))
+}
+
+#[test]
+fn the_queue_of_assignments_is_bounded_and_a_dropped_shard_comes_back_on_reassignment() {
+    let mut w = started(Engine::Builtin);
+    assert_eq!(
+        renders(&w.handle(WorkerInput::Assignment(assignment(0, 0, key(9))))),
+        [0]
+    );
+    let past = super::MAX_QUEUE as u32 + 10;
+    for tile in 1..=past {
+        assert!(
+            renders(&w.handle(WorkerInput::Assignment(assignment(tile, 0, key(9))))).is_empty()
+        );
+    }
+    assert_eq!(w.queued(), super::MAX_QUEUE, "the newest are dropped");
+    // The queue drains in order: the first MAX_QUEUE assignments, then nothing.
+    let mut rendering = 0;
+    loop {
+        match finish(&mut w, assignment(rendering, 0, key(9)))[..] {
+            [next] => {
+                assert_eq!(next, rendering + 1);
+                rendering = next;
+            }
+            [] => break,
+            ref more => panic!("{more:?}"),
+        }
+    }
+    assert_eq!(rendering, super::MAX_QUEUE as u32);
+    // A dropped shard is never claimed: its timeout gives it out again, and then it renders.
+    assert_eq!(
+        renders(&w.handle(WorkerInput::Assignment(assignment(past, 1, key(9))))),
+        [past]
+    );
+}
+
+#[test]
+fn assignments_waiting_for_their_job_are_bounded() {
+    let mut w = worker(None);
+    w.handle(WorkerInput::Start);
+    for tile in 0..super::MAX_EARLY_ASSIGNMENTS as u32 + 50 {
+        assert!(w
+            .handle(WorkerInput::Assignment(assignment(tile, 0, key(9))))
+            .is_empty());
+    }
+    let out = w.handle(WorkerInput::Job {
+        id: JOB,
+        engine: Engine::Builtin,
+    });
+    assert_eq!(renders(&out), [0]);
+    assert_eq!(w.queued(), super::MAX_EARLY_ASSIGNMENTS - 1);
+}
+
+#[test]
+fn moved_committees_are_remembered_for_a_bounded_number_of_jobs() {
+    let job = |i: u32| {
+        let mut id = [0u8; 32];
+        id[..4].copy_from_slice(&i.to_le_bytes());
+        JobId(id)
+    };
+    let from_new_member = |i: u32| {
+        let mut a = assignment(0, rules::first_attempt(1), key(9));
+        a.shard.job = job(i);
+        a.assigned_by = key(50);
+        a
+    };
+    let mut w = worker(None);
+    w.handle(WorkerInput::Start);
+    let last = super::MAX_MOVED as u32;
+    for i in 0..=last {
+        w.handle(WorkerInput::Moved {
+            job: job(i),
+            committee: vec![key(50)],
+        });
+    }
+    for i in [0, last] {
+        w.handle(WorkerInput::Job {
+            id: job(i),
+            engine: Engine::Builtin,
+        });
+    }
+    // The first job's new member assigns; the job past the bound keeps its first committee.
+    assert_eq!(
+        renders(&w.handle(WorkerInput::Assignment(from_new_member(0)))),
+        [0]
+    );
+    w.handle(WorkerInput::Assignment(from_new_member(last)));
+    assert_eq!(
+        w.queued(),
+        0,
+        "an assignment from outside the known committees"
+    );
+}
