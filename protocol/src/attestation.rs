@@ -168,6 +168,14 @@ pub struct RegionScore {
     pub pass: bool,
 }
 
+impl RegionScore {
+    /// The region's pixels, `w × h`, in 64 bits: a signed attestation may name any sizes,
+    /// and the product of two `u32` never overflows a `u64`.
+    pub fn pixel_count(&self) -> u64 {
+        u64::from(self.w) * u64::from(self.h)
+    }
+}
+
 impl Attestation {
     /// Makes an attestation on `claim`. The verdict is `Valid` iff `samples` is non-empty and
     /// every sample matches exactly; empty samples mean the output could not be obtained.

@@ -86,6 +86,16 @@ pub enum EnvelopeError {
         /// The bound.
         max: usize,
     },
+    /// A number over its bound (an attempt past [`rules::MAX_ATTEMPT`]).
+    #[error("{field} is {value}, more than {max}")]
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// The bound.
+        max: u64,
+    },
     /// A job that fails validation.
     #[error("invalid job: {0}")]
     InvalidJob(#[from] JobError),
@@ -149,9 +159,24 @@ impl Message {
                 Ok(())
             }
         };
+        let attempt = |field: &'static str, value: u32| {
+            if value > rules::MAX_ATTEMPT {
+                Err(EnvelopeError::TooLarge {
+                    field,
+                    value: value.into(),
+                    max: rules::MAX_ATTEMPT.into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
         match self {
             Message::Job(job) => job.validate()?,
-            Message::Claim(c) => too_long("claim.device", c.device.len(), MAX_DEVICE_LEN)?,
+            Message::Assignment(a) => attempt("assignment.attempt", a.attempt)?,
+            Message::Claim(c) => {
+                attempt("claim.attempt", c.attempt)?;
+                too_long("claim.device", c.device.len(), MAX_DEVICE_LEN)?
+            }
             Message::Heartbeat(h) => {
                 too_long(
                     "heartbeat.device",
@@ -162,9 +187,13 @@ impl Message {
                     "heartbeat.canaries",
                     h.canaries.len(),
                     crate::canary::MAX_REVEALS,
-                )?
+                )?;
+                for reveal in &h.canaries {
+                    attempt("canary.attempt", reveal.attempt)?;
+                }
             }
             Message::Attestation(a) => {
+                attempt("attestation.attempt", a.vote.attempt)?;
                 too_long("attestation.samples", a.samples.len(), rules::MAX_SAMPLES)?;
                 too_long("attestation.regions", a.regions.len(), rules::MAX_REGIONS)?
             }
@@ -179,7 +208,8 @@ impl Message {
                 )?;
                 check_action(&d.action)?
             }
-            Message::Assignment(_) | Message::Certificate(_) | Message::Evidence(_) => {}
+            Message::Certificate(qc) => attempt("certificate.attempt", qc.vote.attempt)?,
+            Message::Evidence(_) => {}
         }
         Ok(())
     }

@@ -73,6 +73,16 @@ pub fn first_attempt(generation: u32) -> u32 {
     generation.saturating_mul(ATTEMPTS_PER_GENERATION)
 }
 
+/// The highest attempt a message may name: the last of the last generation a job can
+/// reach ([`crate::governance::MAX_GENERATIONS`]). A shard's attempts stop counting there
+/// (it is still assigned again, at that attempt), so `attempt + 1` never overflows.
+pub const MAX_ATTEMPT: u32 = ATTEMPTS_PER_GENERATION * (crate::governance::MAX_GENERATIONS + 1) - 1;
+
+/// The attempt after `attempt`, at most [`MAX_ATTEMPT`].
+pub fn next_attempt(attempt: u32) -> u32 {
+    attempt.saturating_add(1).min(MAX_ATTEMPT)
+}
+
 /// The worker for `shard` at `attempt`: rendezvous over `shard || attempt`, skipping
 /// `excluded` (workers that failed or are banned).
 pub fn assign_worker(
@@ -167,9 +177,13 @@ pub fn sample_regions(
     out
 }
 
-/// The distinct rows that some regions cover, ascending.
+/// The distinct rows that some regions cover, ascending (a region reaching past the last
+/// row of `u32` stops there).
 pub fn region_rows(regions: &[(u32, u32, u32, u32)]) -> Vec<u32> {
-    let rows: BTreeSet<u32> = regions.iter().flat_map(|&(_, y, _, h)| y..y + h).collect();
+    let rows: BTreeSet<u32> = regions
+        .iter()
+        .flat_map(|&(_, y, _, h)| y..y.saturating_add(h))
+        .collect();
     rows.into_iter().collect()
 }
 
@@ -269,6 +283,31 @@ mod tests {
         assert!(rows.windows(2).all(|w| w[0] < w[1]));
         assert!(sample_regions(&seed, 0, 70, 5, 8).is_empty());
         assert!(sample_regions(&seed, 10, 70, 5, 0).is_empty());
+    }
+
+    #[test]
+    fn rules_take_the_largest_numbers_without_overflow() {
+        let seed = [5u8; 32];
+        let regions = sample_regions(&seed, u32::MAX, u32::MAX, MAX_REGIONS, REGION_SIDE);
+        assert_eq!(regions.len(), MAX_REGIONS);
+        assert!(regions.iter().all(|&(x, y, w, h)| {
+            u64::from(x) + u64::from(w) <= u64::from(u32::MAX)
+                && u64::from(y) + u64::from(h) <= u64::from(u32::MAX)
+        }));
+        assert_eq!(
+            sample_pixels(&seed, u32::MAX, u32::MAX, MAX_SAMPLES).len(),
+            MAX_SAMPLES
+        );
+        // A region reaching past the last row stops there.
+        assert_eq!(region_rows(&[(0, u32::MAX - 1, 4, 4)]), [u32::MAX - 1]);
+        assert_eq!(
+            MAX_ATTEMPT,
+            first_attempt(crate::governance::MAX_GENERATIONS + 1) - 1
+        );
+        assert_eq!(next_attempt(0), 1);
+        assert_eq!(next_attempt(MAX_ATTEMPT), MAX_ATTEMPT);
+        assert_eq!(next_attempt(u32::MAX), MAX_ATTEMPT);
+        assert_eq!(first_attempt(u32::MAX), u32::MAX);
     }
 
     #[test]

@@ -369,3 +369,61 @@ proptest! {
         let _ = codec::decode::<Message>(&bytes, MAX_GOSSIP_SIZE);
     }
 }
+
+#[test]
+fn an_attempt_past_the_last_is_refused_in_every_message_that_names_one() {
+    let job = JobId([3; 32]);
+    let shard = ShardId {
+        job,
+        frame: 1,
+        tile: 0,
+    };
+    let assignment = |attempt| {
+        Message::Assignment(Assignment {
+            shard,
+            worker: creator().public(),
+            attempt,
+            assigned_by: creator().public(),
+            deadline_ms: u64::MAX,
+        })
+    };
+    let claimed = |attempt| {
+        let mut c = claim();
+        c.attempt = attempt;
+        Message::Claim(c)
+    };
+    let certificate = |attempt: u32| {
+        let mut c = claim();
+        c.attempt = attempt;
+        Message::Certificate(QuorumCertificate {
+            vote: Vote {
+                claim: c.id(),
+                shard: c.shard,
+                worker: c.worker,
+                attempt,
+                output: c.output,
+                verdict: Verdict::Valid,
+            },
+            signatures: Vec::new(),
+        })
+    };
+    for make in [
+        &assignment as &dyn Fn(u32) -> Message,
+        &claimed,
+        &certificate,
+    ] {
+        assert_eq!(make(rules::MAX_ATTEMPT).validate(), Ok(()));
+        for attempt in [rules::MAX_ATTEMPT + 1, u32::MAX] {
+            let message = make(attempt);
+            assert!(
+                matches!(
+                    message.validate(),
+                    Err(EnvelopeError::TooLarge { value, .. }) if value == u64::from(attempt)
+                ),
+                "{message:?}"
+            );
+            let sealed = SignedEnvelope::seal(&creator(), NET, NOW, &message).to_bytes();
+            assert!(SignedEnvelope::open(&sealed, NET, NOW, AGE).is_err());
+        }
+    }
+}

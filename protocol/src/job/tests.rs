@@ -158,3 +158,37 @@ fn id_depends_on_every_field() {
     assert_eq!(a.id(), a.clone().id());
     assert_eq!(a.id().to_string().parse::<JobId>(), Ok(a.id()));
 }
+
+#[test]
+fn a_job_of_the_largest_numbers_is_refused_and_its_tiling_does_not_overflow() {
+    let mut j = sample_job();
+    j.width = u32::MAX;
+    j.height = u32::MAX;
+    j.tile = 1;
+    j.frames = FrameRange {
+        first: 1,
+        last: u32::MAX,
+    };
+    assert!(j.validate().is_err());
+    assert_eq!(j.frames.len(), u32::MAX);
+    assert_eq!(j.tiles_per_frame(), u32::MAX, "saturated");
+    assert_eq!(j.shard_count(), u64::from(u32::MAX) * u64::from(u32::MAX));
+    assert!(j.shards().is_empty(), "past MAX_SHARDS");
+    for tile in [0, 1, u32::MAX - 1, u32::MAX] {
+        if let Some(r) = j.tile_rect(tile) {
+            assert!(u64::from(r.x) + u64::from(r.w) <= u64::from(j.width));
+            assert!(u64::from(r.y) + u64::from(r.h) <= u64::from(j.height));
+        }
+    }
+    j.tile = u32::MAX;
+    assert_eq!(j.tiles_per_frame(), 1);
+    assert_eq!(
+        j.tile_rect(0),
+        Some(TileRect {
+            x: 0,
+            y: 0,
+            w: u32::MAX,
+            h: u32::MAX
+        })
+    );
+}

@@ -93,9 +93,9 @@ pub(super) fn live(
     now_ms: u64,
     liveness_ms: u64,
 ) -> bool {
-    workers
-        .get(worker)
-        .is_some_and(|w| now_ms >= w.banned_until_ms && now_ms <= w.last_seen_ms + liveness_ms)
+    workers.get(worker).is_some_and(|w| {
+        now_ms >= w.banned_until_ms && now_ms <= w.last_seen_ms.saturating_add(liveness_ms)
+    })
 }
 
 /// The class of a benchmark score: its power of two (0 for no score).
@@ -120,7 +120,8 @@ impl Checker {
         let Some(shard) = job.shards.get_mut(&a.shard) else {
             return;
         };
-        if shard.done || a.attempt < shard.attempt {
+        // An attempt past the last one is no committee's (see `rules::MAX_ATTEMPT`).
+        if shard.done || a.attempt < shard.attempt || a.attempt > rules::MAX_ATTEMPT {
             return;
         }
         if a.attempt == shard.attempt && shard.assignment.is_some() {
@@ -154,7 +155,7 @@ impl Checker {
                 waiting = true;
                 let expired = match (&shard.assignment, shard.claim) {
                     (Some(a), None) => {
-                        now_ms > shard.assigned_ms + params.shard_timeout_ms
+                        now_ms > shard.assigned_ms.saturating_add(params.shard_timeout_ms)
                             || (leads
                                 && !live(
                                     &self.workers,
@@ -166,7 +167,7 @@ impl Checker {
                     // A banned worker's claim is never accepted (see `on_claim`): the
                     // leader moves its shards on, whether or not its claim has arrived.
                     (Some(a), Some((_, at))) => {
-                        now_ms > at + params.claim_timeout_ms
+                        now_ms > at.saturating_add(params.claim_timeout_ms)
                             || (leads
                                 && self
                                     .workers
@@ -181,10 +182,15 @@ impl Checker {
                     }
                     shard.claim = None;
                     shard.claim_msg = None;
-                    shard.attempt += 1;
+                    shard.attempt = rules::next_attempt(shard.attempt);
                 }
             }
-            if waiting && now_ms > job.last_progress_ms + params.leader_timeout_ms {
+            if waiting
+                && now_ms
+                    > job
+                        .last_progress_ms
+                        .saturating_add(params.leader_timeout_ms)
+            {
                 job.leader_epoch += 1;
                 job.last_progress_ms = now_ms;
             }
@@ -285,7 +291,7 @@ impl Checker {
                     worker,
                     attempt: shard.attempt,
                     assigned_by: me,
-                    deadline_ms: now_ms + deadline,
+                    deadline_ms: now_ms.saturating_add(deadline),
                 };
                 shard.assignment = Some(a.clone());
                 shard.assigned_ms = now_ms;

@@ -154,9 +154,12 @@ impl Checker {
         if !state.regions.is_empty() {
             let mut claimed = Vec::with_capacity(state.regions.len());
             for &(x, y, w, h) in &state.regions {
-                let mut pixels = Vec::with_capacity((w * h * 3) as usize);
-                for row in y..y + h {
-                    let span = x as usize * 3..(x + w) as usize * 3;
+                // Regions of `rules::sample_regions`, inside the tile; sized in `usize`
+                // all the same.
+                let (xs, ws) = (x as usize, w as usize);
+                let mut pixels = Vec::with_capacity(ws * h as usize * 3);
+                for row in y..y.saturating_add(h) {
+                    let span = xs * 3..(xs + ws) * 3;
                     match rows.get(&row).and_then(|r| r.get(span)) {
                         Some(p) => pixels.extend_from_slice(p),
                         None => return,

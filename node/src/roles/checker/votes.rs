@@ -244,7 +244,7 @@ impl Checker {
                 // The assignment that replaces the rejected one may have arrived first:
                 // only a rejection of the current attempt moves the shard on.
                 if shard.attempt <= attempt {
-                    shard.attempt = attempt.saturating_add(1).max(floor);
+                    shard.attempt = rules::next_attempt(attempt).max(floor);
                     shard.assignment = None;
                     shard.claim = None;
                 }

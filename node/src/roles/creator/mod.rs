@@ -243,16 +243,17 @@ impl Creator {
             }
             CreatorInput::Attestation(a) => {
                 if self.jobs.contains_key(&a.vote.shard.job) {
-                    let regions: u64 = a
+                    let regions = a
                         .regions
                         .iter()
-                        .map(|r| u64::from(r.w) * u64::from(r.h))
+                        .map(pictor_protocol::RegionScore::pixel_count)
                         .fold(0, u64::saturating_add);
+                    let regions = usize::try_from(regions).unwrap_or(usize::MAX);
                     out.push(CreatorOutput::Event(NodeEvent::Attested {
                         shard: a.vote.shard,
                         checker: a.checker,
                         verdict: a.vote.verdict,
-                        samples: a.samples.len().saturating_add(regions as usize),
+                        samples: a.samples.len().saturating_add(regions),
                     }));
                 }
             }

@@ -384,3 +384,53 @@ fn a_job_nobody_assigned_is_announced_again_once_it_is_quiet() {
         .iter()
         .any(|o| matches!(o, CreatorOutput::SyncCertificates(j) if *j == id)));
 }
+
+#[test]
+fn an_attestation_with_regions_of_any_size_counts_its_samples_without_overflow() {
+    let spec = spec();
+    let mut creator = Creator::new();
+    creator.handle(0, CreatorInput::Submitted(spec.clone()));
+    let shard = ShardId {
+        job: spec.id(),
+        frame: 1,
+        tile: 0,
+    };
+    let claim = pictor_protocol::ResultClaim {
+        shard,
+        worker: Keypair::from_seed([5; 32]).public(),
+        attempt: 0,
+        output: ContentId::of(b"tile"),
+        width: 2,
+        height: 2,
+        render_ms: 1,
+        device: "cpu".into(),
+    };
+    // Signed, and absurd: the largest regions, as many as an attestation may carry.
+    let huge = pictor_protocol::RegionScore {
+        x: u32::MAX,
+        y: u32::MAX,
+        w: u32::MAX,
+        h: u32::MAX,
+        psnr_cdb: 0,
+        ssim_ppm: 0,
+        pass: true,
+    };
+    assert_eq!(
+        huge.pixel_count(),
+        u64::from(u32::MAX) * u64::from(u32::MAX)
+    );
+    let attestation = pictor_protocol::Attestation::create_perceptual(
+        &Keypair::from_seed([2; 32]),
+        "net",
+        &claim,
+        vec![huge; pictor_protocol::rules::MAX_REGIONS],
+    );
+    let out = creator.handle(1, CreatorInput::Attestation(attestation));
+    assert!(
+        matches!(
+            &out[..],
+            [CreatorOutput::Event(NodeEvent::Attested { samples, .. })] if *samples == usize::MAX
+        ),
+        "{out:?}"
+    );
+}
