@@ -32,14 +32,24 @@ async fn a_peer_gets_at_most_its_share_of_connections() {
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")];
     let (client, _) = spawn(config).expect("node starts");
     let node = identity::peer_id(&key.public()).expect("peer id");
-    let addr = client
-        .listen_addrs()
-        .await
-        .expect("addrs")
-        .into_iter()
-        .find(|a| a.to_string().contains("/tcp/"))
-        .expect("a TCP address")
-        .with(Protocol::P2p(node));
+    // The listener comes up a moment after the node starts.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let addr = loop {
+        let tcp = client
+            .listen_addrs()
+            .await
+            .expect("addrs")
+            .into_iter()
+            .find(|a| a.to_string().contains("/tcp/"));
+        if let Some(tcp) = tcp {
+            break tcp.with(Protocol::P2p(node));
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
 
     // A bare peer (no limits of its own) that dials the node again and again.
     let mut peer = libp2p::SwarmBuilder::with_new_identity()
