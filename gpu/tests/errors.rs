@@ -112,16 +112,17 @@ fn truncated_and_corrupted_glb_do_not_panic() {
 #[test]
 fn out_of_range_indices_and_nan_positions_do_not_panic() {
     use base64::Engine as _;
-    // Three vertices (one NaN) and indices that point past the end.
-    let mut bin = Vec::new();
-    for v in [0.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, f32::NAN, 1.0, 0.0] {
-        bin.extend_from_slice(&v.to_le_bytes());
-    }
-    for i in [0u16, 1, 2, 0, 1, 9] {
-        bin.extend_from_slice(&i.to_le_bytes());
-    }
-    let json = format!(
-        r#"{{"asset":{{"version":"2.0"}},"scenes":[{{"nodes":[0]}}],"nodes":[{{"mesh":0}}],
+    // Three vertices (one NaN) and two triangles, the last index `last`.
+    let scene = |last: u16| {
+        let mut bin = Vec::new();
+        for v in [0.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, f32::NAN, 1.0, 0.0] {
+            bin.extend_from_slice(&v.to_le_bytes());
+        }
+        for i in [0u16, 1, 2, 0, 1, last] {
+            bin.extend_from_slice(&i.to_le_bytes());
+        }
+        format!(
+            r#"{{"asset":{{"version":"2.0"}},"scenes":[{{"nodes":[0]}}],"nodes":[{{"mesh":0}}],
         "meshes":[{{"primitives":[{{"attributes":{{"POSITION":0}},"indices":1,"material":0}}]}}],
         "accessors":[{{"bufferView":0,"componentType":5126,"count":3,"type":"VEC3"}},
                      {{"bufferView":1,"componentType":5123,"count":6,"type":"SCALAR"}},
@@ -129,12 +130,21 @@ fn out_of_range_indices_and_nan_positions_do_not_panic() {
         "bufferViews":[{{"buffer":0,"byteLength":36}},{{"buffer":0,"byteOffset":36,"byteLength":12}}],
         "materials":[{{}}],
         "buffers":[{{"byteLength":48,"uri":"data:application/octet-stream;base64,{}"}}]}}"#,
-        base64::engine::general_purpose::STANDARD.encode(&bin)
-    );
+            base64::engine::general_purpose::STANDARD.encode(&bin)
+        )
+    };
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let p = dir.path().join("nan.gltf");
+    // An index past the vertices is an error naming the mesh and the index.
+    std::fs::write(&p, scene(9)).unwrap_or_else(|e| panic!("{e}"));
+    let e = load_err(&p).to_string();
+    assert!(
+        e.contains("mesh 0 primitive 0") && e.contains("vertex 9, past its 3 vertices"),
+        "{e}"
+    );
+    // Both triangles touch the NaN vertex and are dropped: nothing left to render.
+    let json = scene(2);
     std::fs::write(&p, &json).unwrap_or_else(|e| panic!("{e}"));
-    // Both triangles are dropped (NaN vertex, index out of range): nothing left to render.
     let e = load_err(&p);
     assert!(matches!(e, SceneError::NoGeometry), "{e:?}");
     // An accessor outside its buffer view is a clear error.

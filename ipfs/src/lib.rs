@@ -41,9 +41,9 @@ mod block;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gateway;
 #[doc(hidden)]
 pub mod record;
-pub mod gateway;
 mod store;
 pub mod unixfs;
 
