@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use libp2p::{request_response::OutboundRequestId, PeerId};
-use pictor_protocol::{proof, ClaimId, ContentId, Engine, Request, Response, MAX_RESPONSE_SIZE};
+use pictor_protocol::{
+    proof, wire, ClaimId, ContentId, Engine, Request, Response, MAX_RESPONSE_SIZE,
+};
 use pictor_storage::Store;
 
 /// Outbound requests in flight at once; past it a new request fails at once.
@@ -26,6 +28,8 @@ pub(crate) enum Pending {
     Certificates { job: pictor_protocol::JobId },
     /// A peer's decision certificates (this node catching up on the checker set).
     Decisions,
+    /// A peer's equivocation evidence (asked after its decisions).
+    Evidence,
     /// A returning worker's answer to its challenge render.
     Challenge { worker: pictor_protocol::PublicKey },
     /// The sampled rows of a claim's output, with proofs.
@@ -103,14 +107,18 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
             Ok(mut decisions) => {
                 // Admissions first, in epoch order: the ones a late node needs first.
                 decisions.sort_by_key(|d| d.action.apply_order());
-                let mut bytes = 0usize;
-                decisions.retain(|d| {
-                    bytes = bytes.saturating_add(pictor_protocol::codec::encode(d).len());
-                    bytes <= MAX_RESPONSE_SIZE / 2
-                });
-                decisions.truncate(pictor_protocol::wire::MAX_DECISIONS_PER_RESPONSE);
-                Response::Decisions(decisions)
+                Response::Decisions(wire::bounded_answer(
+                    decisions,
+                    wire::MAX_DECISIONS_PER_RESPONSE,
+                ))
             }
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::GetEvidence => match store.evidence() {
+            Ok(evidence) => Response::Evidence(wire::bounded_answer(
+                evidence,
+                wire::MAX_EVIDENCE_PER_RESPONSE,
+            )),
             Err(e) => Response::Error(e.to_string()),
         },
         // Rendered off the loop (`EventLoop::answer_render`), never from the store.
@@ -175,4 +183,58 @@ pub(crate) fn rows_of_output(
                 .ok_or_else(|| format!("output has no row {r}"))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use pictor_protocol::{ClaimId, Evidence, JobId, Keypair, ShardId, Verdict, Vote};
+
+    use super::*;
+
+    const NET: &str = "requests-test";
+
+    /// Two conflicting votes of one checker on claim `n`.
+    fn equivocation(kp: &Keypair, n: u32) -> Evidence {
+        let vote = |verdict| Vote {
+            shard: ShardId {
+                job: JobId([3; 32]),
+                frame: n,
+                tile: 0,
+            },
+            claim: ClaimId(*blake3::hash(&n.to_le_bytes()).as_bytes()),
+            worker: kp.public(),
+            attempt: 0,
+            output: ContentId::of(b"output"),
+            verdict,
+        };
+        let (a, b) = (vote(Verdict::Valid), vote(Verdict::Invalid));
+        Evidence::new(kp.public(), (a, a.sign(kp, NET)), (b, b.sign(kp, NET)))
+    }
+
+    #[test]
+    fn an_evidence_answer_holds_what_the_store_has_up_to_its_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open_unsynced(&dir.path().join("db")).expect("store");
+        let kp = Keypair::from_seed([1; 32]);
+        assert_eq!(
+            answer(&store, Request::GetEvidence),
+            Response::Evidence(Vec::new())
+        );
+        let extra = 10;
+        let total = wire::MAX_EVIDENCE_PER_RESPONSE + extra;
+        for n in 0..total {
+            let n = u32::try_from(n).expect("small");
+            assert!(store.put_evidence(&equivocation(&kp, n)).expect("put"));
+        }
+        let Response::Evidence(evidence) = answer(&store, Request::GetEvidence) else {
+            panic!("not an evidence answer");
+        };
+        assert_eq!(evidence.len(), wire::MAX_EVIDENCE_PER_RESPONSE);
+        let stored = store.evidence().expect("evidence");
+        assert_eq!(stored.len(), total);
+        assert!(evidence.iter().all(|e| stored.contains(e)));
+        let bytes = Response::Evidence(evidence).to_bytes();
+        assert!(bytes.len() <= MAX_RESPONSE_SIZE / 2);
+        assert!(Response::from_bytes(&bytes).is_ok());
+    }
 }

@@ -16,7 +16,7 @@ use libp2p::{gossipsub::MessageId, PeerId};
 use pictor_protocol::SignedEnvelope;
 use pictor_protocol::{
     attestation::verify_batch, open_batch, Attestation, AttestationError, CheckedVotes,
-    EnvelopeError, Ledger, Message,
+    EnvelopeError, Evidence, Ledger, Message,
 };
 use tokio::sync::mpsc;
 
@@ -266,21 +266,29 @@ impl Rules {
             Message::Application(application) => application
                 .verify(&self.network)
                 .map_err(governance_refusal)?,
-            Message::Evidence(evidence) => {
-                evidence.verify(&self.network).map_err(Refusal::invalid)?;
-                let ledger = self.ledger.lock();
-                if !ledger.set().contains(&evidence.checker)
-                    && !ledger.is_admitted(&evidence.checker)
-                {
-                    return Err(Refusal::outdated(
-                        "evidence against a key outside the checker set",
-                    ));
-                }
-            }
+            Message::Evidence(evidence) => check_evidence(&self.network, &self.ledger, evidence)?,
             _ => {}
         }
         Ok(message)
     }
+}
+
+/// The checks on a piece of equivocation evidence, gossiped or in a peer's answer: its
+/// two votes conflict and carry the signatures of the checker it names, a checker of the
+/// set or admitted to it.
+pub(crate) fn check_evidence(
+    network: &str,
+    ledger: &SharedLedger,
+    evidence: &Evidence,
+) -> Result<(), Refusal> {
+    evidence.verify(network).map_err(Refusal::invalid)?;
+    let ledger = ledger.lock();
+    if !ledger.set().contains(&evidence.checker) && !ledger.is_admitted(&evidence.checker) {
+        return Err(Refusal::outdated(
+            "evidence against a key outside the checker set",
+        ));
+    }
+    Ok(())
 }
 
 /// The verdicts on `batch`, in its order.

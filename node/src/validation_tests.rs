@@ -7,7 +7,7 @@ use pictor_protocol::{
     Ledger, Message, ShardId, SignedEnvelope, Verdict, Vote,
 };
 
-use super::{Checked, Rules, SharedLedger};
+use super::{check_evidence, Checked, Rules, SharedLedger};
 
 const NET: &str = "pictor-validation-test";
 const NOW: u64 = 1_000_000;
@@ -99,6 +99,27 @@ fn a_forged_signature_is_blamed_on_its_forwarder() {
     bytes[last] ^= 1;
     let refusal = rules.check(&bytes, NOW).expect_err("a flipped bit");
     assert!(refusal.penalise, "{refusal:?}");
+}
+
+/// Evidence in a peer's answer gets the verdicts of the same evidence gossiped: true
+/// evidence against a checker is taken, a forged signature and a key outside the set are
+/// not.
+#[test]
+fn evidence_in_an_answer_gets_the_checks_of_gossiped_evidence() {
+    let rules = rules();
+    let mut forged = equivocation(&key(2));
+    forged.second.1 = forged.first.1;
+    let cases = [
+        (equivocation(&key(2)), None),
+        (forged, Some(true)),
+        (equivocation(&key(9)), Some(false)),
+    ];
+    for (evidence, refused) in cases {
+        let answered = check_evidence(NET, &rules.ledger, &evidence);
+        let gossiped = rules.check(&sealed(&key(1), NOW, &Message::Evidence(evidence)), NOW);
+        assert_eq!(answered.as_ref().err(), gossiped.as_ref().err());
+        assert_eq!(answered.err().map(|r| r.penalise), refused);
+    }
 }
 
 /// A worker's heartbeat revealing `reveals`.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::certificate::QuorumCertificate;
+use crate::certificate::{Evidence, QuorumCertificate};
 use crate::codec::{self, CodecError, MAX_GOSSIP_SIZE, MAX_RESPONSE_SIZE};
 use crate::content::ContentId;
 use crate::job::JobId;
@@ -37,6 +37,9 @@ pub enum Request {
     /// The decision certificates of the checker set a peer holds (a node that starts
     /// late learns which checkers were admitted and banned).
     GetDecisions,
+    /// The equivocation evidence a peer holds (a node that starts late learns which
+    /// checkers were banned by their own conflicting votes, which is gossiped only once).
+    GetEvidence,
     /// Render this window of the benchmark scene now and answer with the blake3 of its
     /// pixels (a checker's challenge to a worker whose ban ended).
     Render {
@@ -49,6 +52,21 @@ pub enum Request {
 pub const MAX_CERTIFICATES_PER_RESPONSE: usize = 4096;
 /// The most decision certificates in one answer.
 pub const MAX_DECISIONS_PER_RESPONSE: usize = 1024;
+/// The most pieces of equivocation evidence in one answer (each about 400 bytes, and
+/// checked with two signatures on the receiver's event loop).
+pub const MAX_EVIDENCE_PER_RESPONSE: usize = 256;
+
+/// The first of `items` that fit in one list answer: at most `max` of them, and together
+/// at most half of [`MAX_RESPONSE_SIZE`] encoded (the rest of the answer is framing).
+pub fn bounded_answer<T: Serialize>(mut items: Vec<T>, max: usize) -> Vec<T> {
+    items.truncate(max);
+    let mut bytes = 0usize;
+    items.retain(|item| {
+        bytes = bytes.saturating_add(codec::encode(item).len());
+        bytes <= MAX_RESPONSE_SIZE / 2
+    });
+    items
+}
 
 /// A peer's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +79,8 @@ pub enum Response {
     Certificates(Vec<QuorumCertificate>),
     /// Decision certificates (each to be verified, in [`crate::Action::apply_order`]).
     Decisions(Vec<crate::governance::DecisionCertificate>),
+    /// Equivocation evidence (each piece to be verified like gossiped evidence).
+    Evidence(Vec<Evidence>),
     /// The blake3 of a rendered window's pixels (32 bytes).
     Digest(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The peer does not hold it.
@@ -143,5 +163,18 @@ mod tests {
             rows: vec![u32::MAX; 20_000],
         };
         assert!(Request::from_bytes(&req.to_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_list_answer_holds_at_most_its_count_and_half_a_response() {
+        let many: Vec<u32> = (0..1000).collect();
+        assert_eq!(bounded_answer(many, 300), (0..300).collect::<Vec<u32>>());
+        // Items of 1 MiB: three fit in half of 8 MiB (with their CBOR headers), not four.
+        let big = vec![serde_bytes::ByteBuf::from(vec![7u8; 1 << 20]); 10];
+        let kept = bounded_answer(big, MAX_EVIDENCE_PER_RESPONSE);
+        assert_eq!(kept.len(), 3);
+        let answer = codec::encode(&kept);
+        assert!(answer.len() <= MAX_RESPONSE_SIZE / 2);
+        assert!(Response::from_bytes(&Response::Evidence(Vec::new()).to_bytes()).is_ok());
     }
 }

@@ -170,8 +170,9 @@ impl EventLoop {
         }
     }
 
-    /// The first peers this node connects to are asked for the checker set's decisions:
-    /// a node that starts late learns who was admitted and banned before it came.
+    /// The first peers this node connects to are asked for the checker set's decisions,
+    /// then (once they have answered) for their equivocation evidence: a node that starts
+    /// late learns who was admitted and banned before it came.
     pub(super) fn sync_decisions(&mut self, peer: PeerId) {
         if self.decision_syncs >= DECISION_SYNC_PEERS || !self.requests.has_room() {
             return;
@@ -201,6 +202,40 @@ impl EventLoop {
         }
         if taken > 0 {
             info!(%peer, decisions = taken, "caught up on the checker set's decisions");
+        }
+    }
+
+    /// Asks a peer that answered its decisions for its equivocation evidence (after the
+    /// decisions, so that evidence against an admitted checker finds it admitted here).
+    pub(super) fn sync_evidence(&mut self, peer: PeerId) {
+        if !self.requests.has_room() {
+            return;
+        }
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .fetch
+            .send_request(&peer, Request::GetEvidence);
+        self.requests.sent(id, Pending::Evidence);
+    }
+
+    /// A peer's equivocation evidence: each piece that passes the checks of gossiped
+    /// evidence is taken in like it; the others are dropped.
+    pub(super) fn on_evidence_answer(&mut self, peer: PeerId, mut evidence: Vec<Evidence>) {
+        evidence.truncate(pictor_protocol::wire::MAX_EVIDENCE_PER_RESPONSE);
+        let mut taken = 0usize;
+        for piece in evidence {
+            if let Err(refusal) =
+                crate::validation::check_evidence(&self.params.id, &self.ledger, &piece)
+            {
+                debug!(%peer, reason = %refusal.reason, "evidence from a peer dropped");
+                continue;
+            }
+            taken += 1;
+            self.ingest(Message::Evidence(piece));
+        }
+        if taken > 0 {
+            info!(%peer, evidence = taken, "caught up on equivocation evidence");
         }
     }
 }

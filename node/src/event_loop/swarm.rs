@@ -198,10 +198,18 @@ impl EventLoop {
                 self.queue
                     .push_back(Work::Checker(CheckerInput::Rows { claim, rows }));
             }
-            Pending::Decisions => match response {
-                Ok(Response::Decisions(decisions)) => self.on_decisions(peer, decisions),
-                Ok(other) => debug!(%peer, ?other, "unexpected answer to a decisions request"),
-                Err(reason) => debug!(%peer, %reason, "decisions request failed"),
+            Pending::Decisions => {
+                match response {
+                    Ok(Response::Decisions(decisions)) => self.on_decisions(peer, decisions),
+                    Ok(other) => debug!(%peer, ?other, "unexpected answer to a decisions request"),
+                    Err(reason) => debug!(%peer, %reason, "decisions request failed"),
+                }
+                self.sync_evidence(peer);
+            }
+            Pending::Evidence => match response {
+                Ok(Response::Evidence(evidence)) => self.on_evidence_answer(peer, evidence),
+                Ok(other) => debug!(%peer, ?other, "unexpected answer to an evidence request"),
+                Err(reason) => debug!(%peer, %reason, "evidence request failed"),
             },
             Pending::Challenge { worker } => {
                 let digest = match response {
