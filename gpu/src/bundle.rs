@@ -127,8 +127,9 @@ impl SceneBundle {
         }
         let lower = main.to_ascii_lowercase();
         if !(lower.ends_with(".gltf") || lower.ends_with(".glb")) {
+            // Escaped: the name comes from the bundle, and an error is one line.
             return Err(SceneError::UnsupportedFormat {
-                path: truncate(&main),
+                path: truncate(&main).escape_debug().to_string(),
             });
         }
         if !files.contains_key(&main) {

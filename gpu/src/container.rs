@@ -120,8 +120,8 @@ pub(crate) fn normalize_relative(path: &str) -> Result<String, &'static str> {
     if path.starts_with('/') {
         return Err("absolute paths are not allowed");
     }
-    if path.contains('\0') {
-        return Err("NUL byte in path");
+    if path.chars().any(char::is_control) {
+        return Err("control character in path");
     }
     let mut parts = Vec::new();
     for part in path.split('/') {
