@@ -8,7 +8,8 @@
 #       a table of inputs run per target. A crash stops that target; its input is left
 #       in fuzz/targets/artifacts/TARGET/ and the script exits 1 (copy the input into
 #       fuzz/regressions/TARGET/ once fixed: the corpus test runs it on stable from then).
-#       --no-build runs the targets as last built.
+#       --no-build runs the targets as last built; --report prints the table of the
+#       last runs and runs nothing.
 #   scripts/fuzz.sh --ci
 #       what CI runs: every target for $FUZZ_SECONDS (default 15) seconds where a
 #       nightly toolchain is present; says so and succeeds where it is not.
@@ -54,6 +55,7 @@ runs=""
 jobs=1
 ci=false
 no_build=false
+report_only=false
 targets=()
 while (($#)); do
   case "$1" in
@@ -61,8 +63,9 @@ while (($#)); do
     --runs) runs="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --no-build) no_build=true; shift ;;
+    --report) report_only=true; no_build=true; shift ;;
     --ci) ci=true; seconds="${FUZZ_SECONDS:-15}"; shift ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -120,6 +123,32 @@ run_one() {
   echo $? >"$logs/$t.rc"
 }
 
+# The table of the last run of each target, from its log.
+failed=()
+report() {
+  printf '%-14s %14s %8s %10s %8s  %s\n' target inputs seconds "inputs/s" corpus result
+  for t in "${targets[@]}"; do
+    [[ -f "$logs/$t.log" ]] || continue
+    local result=ok log="$logs/$t.log" execs secs rate corpus
+    [[ "$(cat "$logs/$t.rc" 2>/dev/null)" == 0 ]] || result=CRASH
+    [[ -f "$logs/$t.rc" ]] || result=running
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+    secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $5}' || true)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+    corpus=$(find "fuzz/targets/corpus/$t" -type f 2>/dev/null | wc -l)
+    printf '%-14s %14s %8s %10s %8s  %s\n' "$t" "$execs" "${secs:-?}" "$rate" "$corpus" "$result"
+    if [[ "$result" == CRASH ]]; then
+      failed+=("$t")
+      grep -m1 -E 'panicked at|ERROR: libFuzzer' "$log" || true
+      ls "fuzz/targets/artifacts/$t" 2>/dev/null | sed "s|^|  input: fuzz/targets/artifacts/$t/|"
+    fi
+  done
+}
+if $report_only; then
+  report
+  exit 0
+fi
+
 running=0
 for t in "${targets[@]}"; do
   [[ -d "fuzz/seeds/$t" ]] || { echo "fuzz: no target $t" >&2; exit 2; }
@@ -131,23 +160,7 @@ for t in "${targets[@]}"; do
   fi
 done
 wait
-failed=()
-printf '%-14s %14s %8s %10s %8s  %s\n' target inputs seconds "inputs/s" corpus result
-for t in "${targets[@]}"; do
-  result=ok
-  [[ "$(cat "$logs/$t.rc" 2>/dev/null)" == 0 ]] || result=CRASH
-  log="$logs/$t.log"
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
-  secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $5}' || true)
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
-  corpus=$(find "fuzz/targets/corpus/$t" -type f | wc -l)
-  printf '%-14s %14s %8s %10s %8s  %s\n' "$t" "$execs" "${secs:-?}" "$rate" "$corpus" "$result"
-  if [[ "$result" != ok ]]; then
-    failed+=("$t")
-    grep -m1 -E 'panicked at|ERROR: libFuzzer' "$log" || true
-    ls "fuzz/targets/artifacts/$t" 2>/dev/null | sed "s|^|  input: fuzz/targets/artifacts/$t/|"
-  fi
-done
+report
 if ((${#failed[@]})); then
   echo "fuzz: ${failed[*]} crashed (logs in $logs/)"
   exit 1
