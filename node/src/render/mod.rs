@@ -453,7 +453,12 @@ async fn run_job(
         }
     }
     summary.job_id = job.to_string();
-    let report = report::report(peer).await;
+    let rejected = summary
+        .workers
+        .iter()
+        .map(|(k, t)| (k.clone(), t.rejected))
+        .collect();
+    let report = report::report(peer, &rejected).await;
     summary.checker_report = report.checkers;
     for (worker, canaries) in report.canaries {
         summary.workers.entry(worker).or_default().canaries = canaries;

@@ -17,15 +17,20 @@ pub(super) struct Report {
 
 /// Every checker's status and findings, and the workers' revealed canaries, from the
 /// creator's view. A local network with faulty checkers is given a short while for the
-/// last bans to arrive (a ban by decision follows the certificate that exposed the fault).
-pub(super) async fn report(peer: &JobPeer) -> Report {
+/// last bans to arrive (a ban by decision follows the certificate that exposed the fault),
+/// and, where canaries are on, for the workers' reveals of their last rejected claims
+/// (`rejected`, by worker), which come with their next heartbeat: until every rejection
+/// is revealed, or two heartbeats have passed (a faulty worker's are never revealed).
+pub(super) async fn report(peer: &JobPeer, rejected: &BTreeMap<String, u64>) -> Report {
     let faulty: Vec<&String> = peer
         .checkers
         .iter()
         .filter(|(_, b)| *b != "honest")
         .map(|(k, _)| k)
         .collect();
-    let deadline = Instant::now() + BAN_GRACE;
+    let start = Instant::now();
+    let deadline = start + BAN_GRACE;
+    let reveals_due = start + 2 * peer.params.heartbeat_interval;
     loop {
         let Ok(snapshot) = peer.client.network().await else {
             return Report {
@@ -38,13 +43,18 @@ pub(super) async fn report(peer: &JobPeer) -> Report {
                 c.key.starts_with(k.as_str()) && *s == pictor_protocol::CheckerStatus::Banned
             })
         });
-        if caught || Instant::now() >= deadline {
-            let canaries = snapshot
-                .workers
+        let canaries: BTreeMap<String, u64> = snapshot
+            .workers
+            .iter()
+            .filter(|(_, w)| w.canaries > 0)
+            .map(|(_, w)| (short(&w.key), w.canaries))
+            .collect();
+        let revealed = peer.params.canary_rate_ppm == 0
+            || Instant::now() >= reveals_due
+            || rejected
                 .iter()
-                .filter(|(_, w)| w.canaries > 0)
-                .map(|(_, w)| (short(&w.key), w.canaries))
-                .collect();
+                .all(|(k, n)| canaries.get(k).copied().unwrap_or(0) >= *n);
+        if (caught && revealed) || Instant::now() >= deadline {
             let checkers = snapshot
                 .checkers
                 .into_iter()
