@@ -181,13 +181,9 @@ impl EventLoop {
                     height,
                     rows: rows.clone(),
                 };
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .fetch
-                    .send_request(&peer, request);
-                self.requests.sent(
-                    id,
+                self.send_request(
+                    &peer,
+                    request,
                     Pending::Rows {
                         claim,
                         output,
@@ -387,12 +383,11 @@ impl EventLoop {
             if !self.requests.has_room() {
                 return;
             }
-            let id = self
-                .swarm
-                .behaviour_mut()
-                .fetch
-                .send_request(&peer, Request::GetCertificates { job });
-            self.requests.sent(id, Pending::Certificates { job });
+            self.send_request(
+                &peer,
+                Request::GetCertificates { job },
+                Pending::Certificates { job },
+            );
         }
     }
 }

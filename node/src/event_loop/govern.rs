@@ -113,12 +113,11 @@ impl EventLoop {
         self.tasks.render_challenge(worker, render, None);
         let asked = match self.peer_of(&worker) {
             Some(peer) if self.requests.has_room() => {
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .fetch
-                    .send_request(&peer, Request::Render { render });
-                self.requests.sent(id, Pending::Challenge { worker });
+                self.send_request(
+                    &peer,
+                    Request::Render { render },
+                    Pending::Challenge { worker },
+                );
                 Ok(())
             }
             Some(_) => Err("too many requests in flight"),
@@ -178,12 +177,7 @@ impl EventLoop {
             return;
         }
         self.decision_syncs += 1;
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .fetch
-            .send_request(&peer, Request::GetDecisions);
-        self.requests.sent(id, Pending::Decisions);
+        self.send_request(&peer, Request::GetDecisions, Pending::Decisions);
     }
 
     /// A peer's decision certificates: each that holds up on a copy of the ledger, in
@@ -211,12 +205,7 @@ impl EventLoop {
         if !self.requests.has_room() {
             return;
         }
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .fetch
-            .send_request(&peer, Request::GetEvidence);
-        self.requests.sent(id, Pending::Evidence);
+        self.send_request(&peer, Request::GetEvidence, Pending::Evidence);
     }
 
     /// A peer's equivocation evidence: each piece that passes the checks of gossiped

@@ -62,13 +62,9 @@ impl EventLoop {
             return;
         }
         let peer = peers.remove(0);
-        let request = self
-            .swarm
-            .behaviour_mut()
-            .fetch
-            .send_request(&peer, Request::GetBlock { id });
-        self.requests.sent(
-            request,
+        self.send_request(
+            &peer,
+            Request::GetBlock { id },
             Pending::Scene {
                 id,
                 engine,

@@ -131,6 +131,13 @@ impl EventLoop {
         metrics.record(event);
     }
 
+    /// Sends a point-to-point request to `peer`, remembering what it is for (the caller
+    /// has checked `requests.has_room()`).
+    pub(super) fn send_request(&mut self, peer: &PeerId, request: Request, pending: Pending) {
+        let id = self.swarm.behaviour_mut().fetch.send_request(peer, request);
+        self.requests.sent(id, pending);
+    }
+
     fn on_fetch_event(&mut self, event: request_response::Event<Request, Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
