@@ -275,3 +275,38 @@ fn each_call_over_a_websocket_counts_against_its_client() {
         Some(json!(["creator"]))
     );
 }
+
+#[test]
+fn each_call_of_a_batch_counts_against_its_client() {
+    let node = start("local_rate_per_client = 1\nlocal_burst_per_client = 10\n");
+    let (a, b) = ([127, 0, 0, 4], [127, 0, 0, 5]);
+    let batch: Vec<Value> = (0..30)
+        .map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "node_info", "params": {}}))
+        .collect();
+    let answer = request_from(
+        a,
+        &node.addr,
+        "POST",
+        "/",
+        &[("Content-Type", "application/json")],
+        Value::Array(batch).to_string().as_bytes(),
+    );
+    assert_eq!(answer.status, 200);
+    let answers = answer.json();
+    let answers = answers.as_array().expect("a batch answer");
+    assert_eq!(answers.len(), 30, "every call is answered");
+    let served = answers.iter().filter(|a| a["result"].is_object()).count();
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|a| a["error"]["code"] == -32029)
+        .collect();
+    // The burst of 10 (a token a second may come back meanwhile), then refusals.
+    assert!((10..=12).contains(&served), "served {served} of 30");
+    assert_eq!(served + refused.len(), 30);
+    let message = refused[0]["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("too many requests"), "{message}");
+
+    // The batch spent the client's burst: its next request waits; another client does not.
+    assert_refused(&node_info(a, &node.addr), "too many requests");
+    assert_eq!(node_info(b, &node.addr).status, 200);
+}

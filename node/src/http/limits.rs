@@ -2,9 +2,10 @@
 //! token bucket, [`Quota`]) and uploads in flight, and a cap on uploads in flight from
 //! all clients together (an upload holds up to [`super::MAX_UPLOAD`] bytes in memory).
 //!
-//! A WebSocket's upgrade request counts as one request, and each call over it as one more
-//! ([`PerCall`]); an HTTP request counts once, whatever it holds (a batch holds at most
-//! [`super::MAX_BATCH_CALLS`] calls).
+//! Every JSON-RPC call counts ([`PerCall`]): an HTTP request counts once when it arrives
+//! (whatever path it asks for), and a batch's calls after its first one more each (a batch
+//! holds at most [`super::MAX_BATCH_CALLS`] calls); a WebSocket's upgrade request counts
+//! once, and each call over it one more.
 //!
 //! A client is the remote IP address of its connection (an IPv6 client: its /64, which
 //! one host usually holds whole). Loopback clients (this machine's scripts, `pictor
@@ -230,26 +231,37 @@ impl Limiter {
     }
 }
 
-/// The client of a WebSocket, in its upgrade request's extensions (which jsonrpsee hands
-/// to every call of the connection): its calls are counted by [`PerCall`].
+/// The client of a JSON-RPC request, in its extensions (jsonrpsee hands those of a
+/// WebSocket's upgrade request to every call of the connection): its calls are counted by
+/// [`PerCall`].
 #[derive(Debug, Clone)]
-pub(crate) struct WebSocketClient {
+pub(crate) struct RpcClient {
     pub(crate) limiter: Limiter,
     pub(crate) client: ClientId,
+    /// Over HTTP: the router counted the request, which stands for its first call.
+    pub(crate) over_http: bool,
 }
 
-/// JSON-RPC middleware: each call over a WebSocket counts against its client's rate; past
-/// it the call is answered with the error [`crate::rpc::RATE_LIMITED`] and the connection
-/// stays open. Calls over HTTP pass (the router counted their request).
+/// JSON-RPC middleware: each call counts against its client's rate (over HTTP, the
+/// request itself was counted as the first call); past it the call is answered with the
+/// error [`crate::rpc::RATE_LIMITED`], the batch's other calls are answered, and a
+/// WebSocket stays open.
 #[derive(Debug, Clone)]
 pub(crate) struct PerCall<S> {
     pub(crate) inner: S,
 }
 
-/// Whether the call with these extensions may go on (a refusal if not).
-fn refusal(extensions: &jsonrpsee::Extensions) -> Option<ErrorObject<'static>> {
-    let ws = extensions.get::<WebSocketClient>()?;
-    let refused = ws.limiter.request(ws.client, crate::now_ms()).err()?;
+/// Whether a call with these extensions may go on (a refusal if not); `counted`: the
+/// router has counted it already (a lone call over HTTP, or a batch's first).
+fn refusal(extensions: &jsonrpsee::Extensions, counted: bool) -> Option<ErrorObject<'static>> {
+    let caller = extensions.get::<RpcClient>()?;
+    if counted && caller.over_http {
+        return None;
+    }
+    let refused = caller
+        .limiter
+        .request(caller.client, crate::now_ms())
+        .err()?;
     Some(ErrorObject::owned(
         crate::rpc::RATE_LIMITED,
         format!("{} (retry in {} s)", refused.message, refused.retry_after_s),
@@ -276,7 +288,7 @@ where
         &self,
         request: Request<'a>,
     ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
-        let refused = refusal(request.extensions());
+        let refused = refusal(request.extensions(), true);
         let inner = self.inner.clone();
         async move {
             match refused {
@@ -288,23 +300,35 @@ where
 
     fn batch<'a>(
         &self,
-        mut batch: Batch<'a>,
+        batch: Batch<'a>,
     ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
-        for entry in batch.iter_mut() {
-            if let Ok(BatchEntry::Call(call)) = entry {
-                if let Some(error) = refusal(call.extensions()) {
-                    *entry = Err(BatchEntryErr::new(call.id.clone(), error));
+        let mut first = true;
+        let entries = batch
+            .into_iter()
+            .filter_map(|entry| {
+                let counted = std::mem::replace(&mut first, false);
+                match entry {
+                    Ok(BatchEntry::Call(call)) => match refusal(call.extensions(), counted) {
+                        Some(error) => Some(Err(BatchEntryErr::new(call.id.clone(), error))),
+                        None => Some(Ok(BatchEntry::Call(call))),
+                    },
+                    // A notification has no answer to carry a refusal: a refused one is
+                    // dropped.
+                    Ok(BatchEntry::Notification(n)) => refusal(n.extensions(), counted)
+                        .is_none()
+                        .then_some(Ok(BatchEntry::Notification(n))),
+                    Err(e) => Some(Err(e)),
                 }
-            }
-        }
-        self.inner.batch(batch)
+            })
+            .collect();
+        self.inner.batch(Batch::from(entries))
     }
 
     fn notification<'a>(
         &self,
         n: Notification<'a>,
     ) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
-        let refused = refusal(n.extensions()).is_some();
+        let refused = refusal(n.extensions(), true).is_some();
         let inner = self.inner.clone();
         async move {
             if refused {

@@ -42,7 +42,7 @@ pub(crate) use reply::plain;
 pub use upload::MAX_UPLOAD;
 
 use auth::Auth;
-use limits::{ClientId, Limiter, PerCall, WebSocketClient};
+use limits::{ClientId, Limiter, PerCall, RpcClient};
 
 use crate::{client::WeakClient, metrics::Metrics, rpc};
 
@@ -228,13 +228,15 @@ where
         );
     }
     request.extensions_mut().insert(access);
+    let upgrade = is_upgrade(&request);
+    request.extensions_mut().insert(RpcClient {
+        limiter: client.limiter.clone(),
+        client: client.id,
+        over_http: !upgrade,
+    });
     // A WebSocket: the methods check the token of the upgrade request themselves.
-    if is_upgrade(&request) {
+    if upgrade {
         request.extensions_mut().insert(client.slot);
-        request.extensions_mut().insert(WebSocketClient {
-            limiter: client.limiter.clone(),
-            client: client.id,
-        });
         let request = request.map(|_| Full::new(Bytes::new()));
         return rpc.call(request).await.unwrap_or_else(|e| internal(&e));
     }
