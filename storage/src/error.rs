@@ -12,6 +12,13 @@ pub enum StorageError {
         #[source]
         source: sled::Error,
     },
+    /// The disk holding the database is full, so it cannot be opened (sled writes when
+    /// it opens). Nothing stored in it is lost: it opens once there is room.
+    #[error(
+        "cannot open the database at {path}: the disk is full ({free} bytes free); free \
+         some space and start the node again (what it stored is kept)"
+    )]
+    NoRoomToOpen { path: PathBuf, free: u64 },
     /// Another process (another pictor node on the same home?) holds the database.
     #[error("the database at {path} is in use by another process")]
     Locked { path: PathBuf },

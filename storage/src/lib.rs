@@ -109,6 +109,12 @@ impl Store {
                         path: path.to_path_buf(),
                     })
                 }
+                Err(sled::Error::Io(e)) if e.kind() == std::io::ErrorKind::StorageFull => {
+                    return Err(StorageError::NoRoomToOpen {
+                        path: path.to_path_buf(),
+                        free: Disk::new(path).free_bytes().unwrap_or(0),
+                    })
+                }
                 Err(source) => {
                     return Err(StorageError::Open {
                         path: path.to_path_buf(),

@@ -112,6 +112,13 @@ struct Node {
 
 impl Node {
     async fn start(home: &Path) -> Node {
+        match Node::try_start(home).await {
+            Ok(node) => node,
+            Err(e) => panic!("the node starts: {e}"),
+        }
+    }
+
+    async fn try_start(home: &Path) -> Result<Node, String> {
         let mut config = NodeConfig::new(
             home,
             NetworkParams::new("full-disk", vec![Keypair::from_seed([1; 32]).public()]),
@@ -119,7 +126,7 @@ impl Node {
         config.keypair = Some(Keypair::from_seed([9; 32]));
         config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")];
         config.http = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let (client, _) = spawn(config).expect("the node starts");
+        let (client, _) = spawn(config).map_err(|e| e.to_string())?;
         let http = client
             .status()
             .await
@@ -127,11 +134,11 @@ impl Node {
             .http
             .expect("HTTP port");
         let token = std::fs::read_to_string(home.join("rpc.token")).expect("token");
-        Node {
+        Ok(Node {
             client,
             http,
             token: token.trim().to_owned(),
-        }
+        })
     }
 
     /// `POST /upload`: the CID, or the status code and message of the refusal.
@@ -244,9 +251,21 @@ async fn a_full_disk_refuses_uploads_clearly_and_loses_nothing() {
         assert!(node.file(cid) == *bytes, "file {cid} reads back whole");
     }
 
+    // Stopped while the disk is completely full, the node cannot start again (its
+    // database writes when it opens): it says so in one line, and loses nothing.
+    node.stop().await;
+    let refused = Node::try_start(&home)
+        .await
+        .err()
+        .expect("no room to start");
+    assert!(
+        refused.contains("the disk is full") && refused.contains("free some space"),
+        "{refused}"
+    );
+    assert!(!refused.contains('\n'), "one line: {refused}");
+
     // A restart on the same home (the filler gone, the disk still under the reserve).
     std::fs::remove_file(&filler).expect("remove the filler");
-    node.stop().await;
     let node = Node::start(&home).await;
     node.answers_rpc();
     for (cid, bytes) in &accepted {
