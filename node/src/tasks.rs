@@ -7,7 +7,7 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use cid::Cid;
 use libp2p::PeerId;
 use pictor_gpu::{render_pixel, BlenderDevice, BlenderPool, Rect, RenderSettings, Scene};
-use pictor_ipfs::{Bitswap, Blockstore};
+use pictor_ipfs::Bitswap;
 use pictor_protocol::{
     Assignment, ClaimId, ContentId, Engine, JobId, JobSpec, PublicKey, QuorumCertificate, ShardId,
     TileImage,
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use crate::{
     engines::LoadedScene,
     requests::rows_of_output,
+    roles::creator::FrameNotStored,
     roles::worker::{render_shard, render_shard_with, RenderedShard, ShardError, Tamper},
     SledBlockstore,
 };
@@ -69,7 +70,7 @@ pub(crate) enum Done {
     FrameStored {
         job: JobId,
         frame: u32,
-        result: Result<StoredFrame, String>,
+        result: Result<StoredFrame, FrameNotStored>,
     },
     /// A peer's certificates of a job, those that verify against its committee.
     CertificatesChecked {
@@ -339,7 +340,7 @@ impl Tasks {
         self.blocking(move || Done::FrameStored {
             job,
             frame,
-            result: store_png(&store, width, height, &rgb),
+            result: store_png(&store, width, height, rgb),
         });
     }
 
@@ -426,19 +427,40 @@ impl Tasks {
 /// The largest frame file read back for pruning.
 const MAX_FRAME_FILE: u64 = 1 << 30;
 
-fn store_png(store: &Store, width: u32, height: u32, rgb: &[u8]) -> Result<StoredFrame, String> {
-    let png = pictor_gpu::encode_png(width, height, rgb).map_err(|e| e.to_string())?;
-    let (w, h, decoded) = pictor_gpu::decode_png(&png).map_err(|e| e.to_string())?;
+fn store_png(
+    store: &Store,
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+) -> Result<StoredFrame, FrameNotStored> {
+    let fail = |reason: String| FrameNotStored {
+        reason,
+        retry: None,
+    };
+    let png = pictor_gpu::encode_png(width, height, &rgb).map_err(|e| fail(e.to_string()))?;
+    let (w, h, decoded) = pictor_gpu::decode_png(&png).map_err(|e| fail(e.to_string()))?;
     if (w, h) != (width, height) || decoded != rgb {
-        return Err("the encoded PNG does not decode to the verified pixels".into());
+        return Err(fail(
+            "the encoded PNG does not decode to the verified pixels".into(),
+        ));
     }
     let (root, blocks) =
         pictor_ipfs::unixfs::import(png.into(), pictor_ipfs::unixfs::DEFAULT_CHUNK_SIZE)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| fail(e.to_string()))?;
     let blockstore = SledBlockstore::new(store.clone());
-    for block in &blocks {
-        blockstore.put(block).map_err(|e| e.to_string())?;
+    let len = blocks.iter().map(|b| b.data().len()).sum();
+    let stored = store
+        .check_room(len)
+        .and_then(|()| blocks.iter().try_for_each(|b| blockstore.put_block(b)))
+        .and_then(|()| store.flush());
+    match stored {
+        Ok(()) => Ok(StoredFrame { root }),
+        // No room: the same pixels are stored again later (a block already in, where the
+        // disk filled up midway, is kept; storing it again changes nothing).
+        Err(e @ pictor_storage::StorageError::DiskFull { .. }) => Err(FrameNotStored {
+            reason: e.to_string(),
+            retry: Some(rgb),
+        }),
+        Err(e) => Err(fail(e.to_string())),
     }
-    store.flush().map_err(|e| e.to_string())?;
-    Ok(StoredFrame { root })
 }

@@ -172,6 +172,13 @@ impl Store {
         Ok(())
     }
 
+    /// Whether writes of `len` bytes in all would fit now ([`StorageError::DiskFull`] if
+    /// not): checked before a write made of several parts (a file's blocks), so that none
+    /// of it is written when the whole does not fit.
+    pub fn check_room(&self, len: usize) -> Result<(), StorageError> {
+        self.disk.check_write(len)
+    }
+
     /// Bytes free on the database's disk (`None` when the file system cannot say).
     pub fn free_bytes(&self) -> Option<u64> {
         self.disk.free_bytes()

@@ -22,14 +22,21 @@ const UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 
 /// A tmpfs mounted on a fresh directory, unmounted when dropped (a failed test too).
 struct Tmpfs {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     mount: PathBuf,
 }
 
 impl Tmpfs {
     fn mount(size_mib: u64) -> Result<Tmpfs, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mount = dir.path().join("disk");
+        let mut disk = Tmpfs::mount_on(&dir.path().join("disk"), size_mib)?;
+        disk._dir = Some(dir);
+        Ok(disk)
+    }
+
+    /// A tmpfs on a new directory `mount`.
+    fn mount_on(mount: &Path, size_mib: u64) -> Result<Tmpfs, String> {
+        let mount = mount.to_path_buf();
         std::fs::create_dir(&mount).map_err(|e| e.to_string())?;
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
@@ -42,7 +49,7 @@ impl Tmpfs {
                 String::from_utf8_lossy(&out.stderr).trim()
             ));
         }
-        Ok(Tmpfs { _dir: dir, mount })
+        Ok(Tmpfs { _dir: None, mount })
     }
 
     /// Grows (or shrinks) the file system in place: what it holds stays.
@@ -283,4 +290,122 @@ async fn a_full_disk_refuses_uploads_clearly_and_loses_nothing() {
     assert!(node.file(&cid) == bytes);
     node.answers_rpc();
     node.stop().await;
+}
+
+/// Fills `dir`'s file system up, then gives `leave` bytes back: the disk has exactly that
+/// much room left.
+fn fill_leaving(dir: &Path, leave: u64) -> PathBuf {
+    let path = fill_up(dir);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("the filler");
+    let len = file.metadata().expect("its size").len();
+    file.set_len(len.saturating_sub(leave)).expect("shrink it");
+    path
+}
+
+/// A creator whose disk has room for the job's messages but not for its frames: every
+/// shard is verified, the job waits (it does not fail), and once there is room the same
+/// running node stores the frames it kept and the job completes with all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_there_is_room() {
+    use pictor_node::devnet::{Devnet, DevnetConfig};
+    use pictor_protocol::{ContentId, Engine, JobSpec};
+
+    let test =
+        "a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_there_is_room";
+    let root = tempfile::tempdir().expect("tempdir");
+    let reserve = pictor_storage::MIN_FREE_BYTES;
+    let disk = match Tmpfs::mount_on(&root.path().join("creator"), reserve / (1024 * 1024) + 48) {
+        Ok(disk) => disk,
+        Err(reason) => return skip_unless_ci(test, &reason),
+    };
+    let devnet = Devnet::start(&DevnetConfig {
+        checkers: 4,
+        workers: 2,
+        faulty_workers: 0,
+        lazy_checkers: 0,
+        equivocating_checkers: 0,
+        root: root.path().to_path_buf(),
+        form_timeout: Duration::from_secs(60),
+        blender_device: pictor_gpu::BlenderDevice::Cpu,
+        requirements: Default::default(),
+        job_retention: Duration::from_secs(3600),
+        blender: false,
+        durable: true,
+        committee: None,
+        canary_rate_ppm: 0,
+        ban_cooldown: None,
+    })
+    .await
+    .expect("devnet");
+    let bundle =
+        pictor_gpu::SceneBundle::from_path(&pictor_tests::example_scene("cornell-box.gltf"))
+            .expect("scene")
+            .to_bytes();
+    // A noisy frame of 1664×832 (1 sample a pixel) is a PNG of about 4 MB, made of 2
+    // tiles of the largest size (832×832, 2 MB each).
+    let (width, height) = (1664, 832);
+    let spec = JobSpec {
+        creator: devnet.creator_key.public(),
+        scene: ContentId::of(&bundle),
+        scene_name: "cornell-box.gltf".into(),
+        engine: Engine::Builtin,
+        frames: "1".parse().expect("frames"),
+        width,
+        height,
+        samples: 1,
+        tile: pictor_protocol::job::limits::MAX_TILE,
+        price_cap: 0,
+        nonce: 1,
+        epoch: 0,
+    };
+    let job = devnet.creator.submit(spec, bundle).await.expect("submit");
+    // Another program leaves the creator 1.9 MiB above its database's reserve: room for
+    // the job's messages and records, not for a tile (the creator keeps the tiles it
+    // fetches where it can, and goes on without where it cannot) nor for the frame.
+    let room = 19 * 1024 * 1024 / 10;
+    let filler = fill_leaving(&disk.mount, reserve + room);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    let progress = || async { devnet.creator.job(job).await.expect("job").expect("known") };
+    loop {
+        let now = progress().await;
+        assert!(!now.state.is_finished(), "{now:?}");
+        if now.verified == now.shards {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Every shard verified, the frame not stored, and the job goes on waiting.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let waiting = progress().await;
+    assert!(!waiting.state.is_finished(), "{waiting:?}");
+    assert!(waiting.frame_cids.is_empty(), "{waiting:?}");
+
+    // Room again: the same node stores the frames it kept; the job completes.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    let done = loop {
+        let now = progress().await;
+        if now.state.is_finished() {
+            break now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(done.state, pictor_node::JobState::Complete, "{done:?}");
+    assert_eq!(done.frame_cids.len(), 1, "{done:?}");
+    for cid in done.frame_cids.values() {
+        let png = devnet
+            .creator
+            .get_file(cid.parse().expect("cid"), Vec::new(), 1 << 26)
+            .await
+            .expect("the creator holds the frame");
+        assert!(png.len() as u64 > room, "a frame of {} bytes", png.len());
+        let (w, h, _) = pictor_gpu::decode_png(&png).expect("a PNG");
+        assert_eq!((w, h), (width, height));
+    }
+    devnet.shutdown().await;
 }

@@ -16,6 +16,8 @@ pub(super) struct Frames {
     tiles_per_frame: u32,
     buffers: BTreeMap<u32, Buffer>,
     stored: BTreeSet<u32>,
+    /// Whole frames the disk had no room for: their pixels, and when to try again.
+    waiting: BTreeMap<u32, (Vec<u8>, u64)>,
 }
 
 impl Frames {
@@ -25,6 +27,7 @@ impl Frames {
             tiles_per_frame: spec.tiles_per_frame(),
             buffers: BTreeMap::new(),
             stored: stored.keys().copied().collect(),
+            waiting: BTreeMap::new(),
         }
     }
 
@@ -41,6 +44,30 @@ impl Frames {
     /// Drops every buffer (the job ended).
     pub(super) fn clear(&mut self) {
         self.buffers.clear();
+        self.waiting.clear();
+    }
+
+    /// Keeps a whole frame that could not be stored, to store again at `retry_at_ms`.
+    pub(super) fn wait(&mut self, frame: u32, rgb: Vec<u8>, retry_at_ms: u64) {
+        self.waiting.insert(frame, (rgb, retry_at_ms));
+    }
+
+    /// Bytes of frames waiting for room.
+    pub(super) fn waiting_bytes(&self) -> usize {
+        self.waiting.values().map(|(rgb, _)| rgb.len()).sum()
+    }
+
+    /// The waiting frames due for another try at `now_ms`, taken out.
+    pub(super) fn due(&mut self, now_ms: u64) -> Vec<(u32, Vec<u8>)> {
+        let due: Vec<u32> = self
+            .waiting
+            .iter()
+            .filter(|(_, (_, at))| now_ms >= *at)
+            .map(|(frame, _)| *frame)
+            .collect();
+        due.into_iter()
+            .filter_map(|frame| self.waiting.remove(&frame).map(|(rgb, _)| (frame, rgb)))
+            .collect()
     }
 
     /// Places a certified tile. Returns the whole frame's RGB8 pixels once its last tile is

@@ -12,6 +12,7 @@
 
 mod frames;
 mod job;
+mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,6 +23,7 @@ use pictor_protocol::{
 
 use frames::Frames;
 pub use job::{JobProgress, JobRecord, JobState, NodeEvent};
+pub use store::{FrameNotStored, FRAME_RETRY_MS, MAX_WAITING_FRAME_BYTES};
 
 /// How often the creator tries to fetch one certified output before the job fails; it
 /// waits longer after each failure (1 s, 2 s, 4 s, … at most 30 s), so a peer that is
@@ -59,7 +61,7 @@ pub enum CreatorInput {
     FrameStored {
         job: JobId,
         frame: u32,
-        result: Result<String, String>,
+        result: Result<String, FrameNotStored>,
     },
     /// The job cannot go on.
     Fail {
@@ -288,6 +290,7 @@ impl Creator {
                         }
                     }
                 }
+                self.store_due_frames(now_ms, &mut out);
                 for (id, job) in &mut self.jobs {
                     let quiet = now_ms.saturating_sub(job.heard_ms.max(job.synced_ms));
                     if !job.record.state.is_finished() && quiet >= SYNC_AFTER_MS {
@@ -423,41 +426,6 @@ impl Creator {
                         height: job.spec.height,
                         rgb,
                     });
-                }
-            }
-        }
-    }
-
-    fn on_frame_stored(
-        &mut self,
-        now_ms: u64,
-        id: JobId,
-        frame: u32,
-        result: Result<String, String>,
-        out: &mut Vec<CreatorOutput>,
-    ) {
-        let Some(job) = self.jobs.get_mut(&id) else {
-            return;
-        };
-        if job.record.state.is_finished() {
-            return;
-        }
-        match result {
-            Err(reason) => {
-                let message = format!("cannot store frame {frame}: {reason}");
-                self.finish(now_ms, id, JobState::Failed, Some(message), out);
-            }
-            Ok(cid) => {
-                job.frames.stored(frame);
-                job.record.frames.insert(frame, cid.clone());
-                out.push(CreatorOutput::Persist(job.record.clone()));
-                out.push(CreatorOutput::Event(NodeEvent::FrameStored {
-                    job: id,
-                    frame,
-                    cid,
-                }));
-                if job.record.frames.len() as u32 == job.spec.frames.len() {
-                    self.finish(now_ms, id, JobState::Complete, None, out);
                 }
             }
         }

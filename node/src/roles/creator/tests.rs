@@ -9,7 +9,7 @@ use pictor_protocol::{
 
 use super::{Creator, CreatorInput, CreatorOutput, JobRecord, JobState, NodeEvent};
 
-fn spec() -> JobSpec {
+pub(super) fn spec() -> JobSpec {
     JobSpec {
         creator: Keypair::from_seed([1; 32]).public(),
         scene: ContentId::of(b"scene"),
@@ -49,7 +49,7 @@ fn tile(value: u8) -> TileImage {
 }
 
 /// Delivers every certified output of `shards` as a tile of `value + tile`.
-fn deliver(creator: &mut Creator, spec: &JobSpec, frame: u32) -> Vec<CreatorOutput> {
+pub(super) fn deliver(creator: &mut Creator, spec: &JobSpec, frame: u32) -> Vec<CreatorOutput> {
     let mut out = Vec::new();
     for t in 0..spec.tiles_per_frame() {
         let shard = ShardId {
@@ -77,7 +77,7 @@ fn deliver(creator: &mut Creator, spec: &JobSpec, frame: u32) -> Vec<CreatorOutp
     out
 }
 
-fn stored_frames(out: &[CreatorOutput]) -> Vec<(u32, Vec<u8>)> {
+pub(super) fn stored_frames(out: &[CreatorOutput]) -> Vec<(u32, Vec<u8>)> {
     out.iter()
         .filter_map(|o| match o {
             CreatorOutput::StoreFrame { frame, rgb, .. } => Some((*frame, rgb.clone())),
