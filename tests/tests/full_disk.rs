@@ -9,72 +9,18 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
+use pictor_node::devnet::{Devnet, DevnetConfig};
 use pictor_node::{spawn, NetworkParams, NodeConfig};
 use pictor_protocol::Keypair;
+use pictor_protocol::{ContentId, Engine, JobSpec, WorkerStatus};
+use pictor_tests::disk::{fill_leaving, fill_up, Tmpfs};
 use pictor_tests::skip_unless_ci;
 
 /// The size of each upload: several fit before the disk is full.
 const UPLOAD_BYTES: usize = 4 * 1024 * 1024;
-
-/// A tmpfs mounted on a fresh directory, unmounted when dropped (a failed test too).
-struct Tmpfs {
-    _dir: Option<tempfile::TempDir>,
-    mount: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size_mib: u64) -> Result<Tmpfs, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mut disk = Tmpfs::mount_on(&dir.path().join("disk"), size_mib)?;
-        disk._dir = Some(dir);
-        Ok(disk)
-    }
-
-    /// A tmpfs on a new directory `mount`.
-    fn mount_on(mount: &Path, size_mib: u64) -> Result<Tmpfs, String> {
-        let mount = mount.to_path_buf();
-        std::fs::create_dir(&mount).map_err(|e| e.to_string())?;
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_mib}m"), "tmpfs"])
-            .arg(&mount)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "mount -t tmpfs failed (needs root): {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(Tmpfs { _dir: None, mount })
-    }
-
-    /// Grows (or shrinks) the file system in place: what it holds stays.
-    fn resize(&self, size_mib: u64) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size_mib}m")])
-            .arg(&self.mount)
-            .status()
-            .expect("run mount");
-        assert!(status.success(), "remount to {size_mib} MiB failed");
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let unmounted = Command::new("umount")
-            .arg(&self.mount)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !unmounted {
-            // Still busy (a node that did not stop): detach it now, free it when unused.
-            let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
-        }
-    }
-}
 
 /// One HTTP/1.1 request on a fresh connection: (status code, body).
 fn http(addr: SocketAddr, method: &str, path: &str, token: &str, body: &[u8]) -> (u16, Vec<u8>) {
@@ -204,23 +150,6 @@ fn assert_disk_full(refusal: &(u16, String)) {
     assert!(message.contains("nothing was written"), "{message}");
 }
 
-/// Writes a file on `dir` until the file system has no byte left.
-fn fill_up(dir: &Path) -> PathBuf {
-    let path = dir.join("filler");
-    let mut file = std::fs::File::create(&path).expect("filler");
-    let chunk = vec![0xa5u8; 1024 * 1024];
-    loop {
-        match file.write(&chunk) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
-            Err(e) => panic!("filling the disk: {e}"),
-        }
-    }
-    let _ = file.sync_all();
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_uploads_clearly_and_loses_nothing() {
     let test = "a_full_disk_refuses_uploads_clearly_and_loses_nothing";
@@ -292,17 +221,31 @@ async fn a_full_disk_refuses_uploads_clearly_and_loses_nothing() {
     node.stop().await;
 }
 
-/// Fills `dir`'s file system up, then gives `leave` bytes back: the disk has exactly that
-/// much room left.
-fn fill_leaving(dir: &Path, leave: u64) -> PathBuf {
-    let path = fill_up(dir);
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .expect("the filler");
-    let len = file.metadata().expect("its size").len();
-    file.set_len(len.saturating_sub(leave)).expect("shrink it");
-    path
+/// A local network of real nodes (in this process) under `root`, durable databases.
+fn devnet_config(root: &Path) -> DevnetConfig {
+    DevnetConfig {
+        checkers: 4,
+        workers: 2,
+        faulty_workers: 0,
+        lazy_checkers: 0,
+        equivocating_checkers: 0,
+        root: root.to_path_buf(),
+        form_timeout: Duration::from_secs(60),
+        blender_device: pictor_gpu::BlenderDevice::Cpu,
+        requirements: Default::default(),
+        job_retention: Duration::from_secs(3600),
+        blender: false,
+        durable: true,
+        committee: None,
+        canary_rate_ppm: 0,
+        ban_cooldown: None,
+    }
+}
+
+fn cornell_box() -> Vec<u8> {
+    pictor_gpu::SceneBundle::from_path(&pictor_tests::example_scene("cornell-box.gltf"))
+        .expect("scene")
+        .to_bytes()
 }
 
 /// A creator whose disk has room for the job's messages but not for its frames: every
@@ -321,25 +264,9 @@ async fn a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_t
         Ok(disk) => disk,
         Err(reason) => return skip_unless_ci(test, &reason),
     };
-    let devnet = Devnet::start(&DevnetConfig {
-        checkers: 4,
-        workers: 2,
-        faulty_workers: 0,
-        lazy_checkers: 0,
-        equivocating_checkers: 0,
-        root: root.path().to_path_buf(),
-        form_timeout: Duration::from_secs(60),
-        blender_device: pictor_gpu::BlenderDevice::Cpu,
-        requirements: Default::default(),
-        job_retention: Duration::from_secs(3600),
-        blender: false,
-        durable: true,
-        committee: None,
-        canary_rate_ppm: 0,
-        ban_cooldown: None,
-    })
-    .await
-    .expect("devnet");
+    let devnet = Devnet::start(&devnet_config(root.path()))
+        .await
+        .expect("devnet");
     let bundle =
         pictor_gpu::SceneBundle::from_path(&pictor_tests::example_scene("cornell-box.gltf"))
             .expect("scene")
@@ -407,5 +334,115 @@ async fn a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_t
         let (w, h, _) = pictor_gpu::decode_png(&png).expect("a PNG");
         assert_eq!((w, h), (width, height));
     }
+    devnet.shutdown().await;
+}
+
+/// A worker whose disk has no room for a shard's output goes quiet: the checkers see it
+/// Offline and a job is rendered by the other worker; once there is room it is Idle again
+/// by itself and takes shards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_room_goes_offline_and_comes_back_once_there_is_room() {
+    let test = "a_worker_without_room_goes_offline_and_comes_back_once_there_is_room";
+    let root = tempfile::tempdir().expect("tempdir");
+    let reserve = pictor_storage::MIN_FREE_BYTES;
+    let disk = match Tmpfs::mount_on(&root.path().join("worker-1"), reserve / (1024 * 1024) + 24) {
+        Ok(disk) => disk,
+        Err(reason) => return skip_unless_ci(test, &reason),
+    };
+    let devnet = Devnet::start(&devnet_config(root.path()))
+        .await
+        .expect("devnet");
+    let worker = devnet
+        .nodes
+        .iter()
+        .find(|n| n.home == disk.mount)
+        .map(|n| n.key.to_string())
+        .expect("the worker on the small disk");
+    let checker = devnet.nodes[0].client.clone();
+    let status_of = |key: String| {
+        let checker = checker.clone();
+        async move {
+            let network = checker.network().await.expect("the checker's view");
+            network
+                .workers
+                .iter()
+                .find(|(_, view)| view.key == key)
+                .map(|(status, view)| (*status, view.claimed))
+        }
+    };
+    let wait_for = |want: WorkerStatus| {
+        let (status_of, worker) = (&status_of, worker.clone());
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let now = status_of(worker.clone()).await;
+                if now.is_some_and(|(status, _)| status == want) {
+                    return now.map_or(0, |(_, claimed)| claimed);
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{now:?}, waiting for {want:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for(WorkerStatus::Idle).await;
+
+    // Another program takes the worker's room: it goes quiet, and is seen Offline.
+    let filler = fill_up(&disk.mount);
+    let claimed_before = wait_for(WorkerStatus::Offline).await;
+    let bundle = cornell_box();
+    let spec = |nonce| JobSpec {
+        creator: devnet.creator_key.public(),
+        scene: ContentId::of(&bundle),
+        scene_name: "cornell-box.gltf".into(),
+        engine: Engine::Builtin,
+        frames: "1-2".parse().expect("frames"),
+        width: 64,
+        height: 48,
+        samples: 2,
+        tile: 16,
+        price_cap: 0,
+        nonce,
+        epoch: 0,
+    };
+    let complete = |job| {
+        let creator = devnet.creator.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            loop {
+                let now = creator.job(job).await.expect("job").expect("known");
+                if now.state.is_finished() {
+                    assert_eq!(now.state, pictor_node::JobState::Complete, "{now:?}");
+                    return;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{now:?}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let job = devnet
+        .creator
+        .submit(spec(1), bundle.clone())
+        .await
+        .expect("submit");
+    complete(job).await;
+    let quiet = status_of(worker.clone()).await;
+    assert_eq!(
+        quiet.map(|(_, claimed)| claimed),
+        Some(claimed_before),
+        "no claims while it has no room"
+    );
+
+    // Room again: it comes back by itself and renders.
+    std::fs::remove_file(&filler).expect("remove the filler");
+    wait_for(WorkerStatus::Idle).await;
+    let job = devnet
+        .creator
+        .submit(spec(2), bundle)
+        .await
+        .expect("submit");
+    complete(job).await;
     devnet.shutdown().await;
 }

@@ -3,8 +3,9 @@
 
 use cid::Cid;
 use libp2p::gossipsub;
+use pictor_protocol::job::limits::MAX_TILE;
 use pictor_protocol::{Heartbeat, Message, NodeRole, SignedEnvelope};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
 use crate::{network::CREATOR_READS, validation, NodeError};
@@ -231,6 +232,28 @@ impl EventLoop {
         };
         self.publish(Message::Heartbeat(heartbeat), false);
         self.send_capability(now);
+    }
+
+    /// Whether this node has room to work: a worker needs room for the output of the
+    /// largest shard. A worker without it goes quiet (no heartbeats) and says so once; it
+    /// comes back by itself once there is room.
+    pub(super) fn has_room(&mut self) -> bool {
+        if self.worker.is_none() {
+            return true;
+        }
+        let largest = pictor_protocol::proof::block_len(MAX_TILE, MAX_TILE);
+        let room = self
+            .store
+            .check_room(usize::try_from(largest).unwrap_or(usize::MAX));
+        match (&room, self.no_room) {
+            (Err(e), false) => {
+                warn!(error = %e, "no room for a shard's output: this worker takes no shards (no heartbeats) until there is room");
+            }
+            (Ok(()), true) => info!("room on the disk again: this worker takes shards again"),
+            _ => {}
+        }
+        self.no_room = room.is_err();
+        !self.no_room
     }
 
     /// Gossips the worker's capability record, when it has one, at most once a minute

@@ -135,6 +135,9 @@ pub(crate) struct EventLoop {
     restored: BTreeMap<JobId, JobRecord>,
     submits: BTreeMap<JobId, PendingSubmit>,
     last_heartbeat_ms: u64,
+    /// A worker whose disk has no room for a shard's output: it sends no heartbeats (so
+    /// checkers see it Offline and assign it nothing) until there is room again.
+    no_room: bool,
     last_capability_ms: u64,
     last_prune_ms: u64,
     /// A peer subscribed since the last capability record went out.
@@ -223,7 +226,8 @@ impl EventLoop {
         self.queue.push_back(Work::Creator(CreatorInput::Tick));
         self.send_unsent();
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
-        let heartbeat = (self.worker.is_some() || self.checker.is_some()) && now >= due;
+        let heartbeat =
+            (self.worker.is_some() || self.checker.is_some()) && now >= due && self.has_room();
         if heartbeat {
             self.send_heartbeat(now);
         }

@@ -299,6 +299,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         restored: BTreeMap::new(),
         submits: BTreeMap::new(),
         last_heartbeat_ms: 0,
+        no_room: false,
         last_capability_ms: 0,
         last_prune_ms: 0,
         capability_wanted: true,
