@@ -253,9 +253,6 @@ fn cornell_box() -> Vec<u8> {
 /// running node stores the frames it kept and the job completes with all of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_there_is_room() {
-    use pictor_node::devnet::{Devnet, DevnetConfig};
-    use pictor_protocol::{ContentId, Engine, JobSpec};
-
     let test =
         "a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_there_is_room";
     let root = tempfile::tempdir().expect("tempdir");
