@@ -146,7 +146,7 @@ impl Thresholds {
     ///
     /// Calibrated with Blender 3.4.1 on the example scene (`examples/scenes/make_blend.py`,
     /// 512x384, 32 samples, four 96..128-pixel regions of frames 1 and 12; the ignored
-    /// test `calibrate` in `gpu/tests/blender.rs` measures it again; `docs/blender.md` has
+    /// test `calibrate` in `gpu/tests/blender/calibration.rs` measures it again; `docs/blender.md` has
     /// the full table):
     ///
     /// | Cycles CPU | PSNR dB | SSIM |
