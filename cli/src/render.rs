@@ -271,7 +271,9 @@ pub(crate) fn print_summary(s: &RenderSummary) {
         if !s.checker_report.is_empty() {
             println!("  checkers     status     behaviour     found");
             for c in &s.checker_report {
-                let found = if c.findings.is_empty() {
+                let found = if c.findings.is_empty() && !c.on_committee {
+                    "nothing (not on this job's committee: it attested nothing)".to_owned()
+                } else if c.findings.is_empty() {
                     "nothing".to_owned()
                 } else {
                     c.findings.join("; ")

@@ -55,6 +55,7 @@ fn assert_caught(summary: &RenderSummary, behaviour: &str, finding: &str) {
         "{:?}",
         summary.checker_report
     );
+    assert!(summary.checker_report.iter().all(|c| c.on_committee));
     for c in &summary.checker_report {
         if c.behaviour == behaviour {
             assert_eq!(c.status, CheckerStatus::Banned, "{c:?}");
@@ -141,6 +142,13 @@ async fn a_local_network_of_thirteen_checkers_forms_and_renders() {
         .expect("a network of 17 nodes on loopback forms and renders");
     same_frames(&network, &direct);
     assert_eq!(network.checker_report.len(), 13);
+    // The report says which checkers the job's committee drew (the rest attested nothing).
+    let on_committee = network
+        .checker_report
+        .iter()
+        .filter(|c| c.on_committee)
+        .count();
+    assert_eq!(on_committee, network.committee_size, "{network:?}");
     assert!(network
         .checker_report
         .iter()

@@ -99,6 +99,9 @@ pub struct CheckerReport {
     pub status: pictor_protocol::CheckerStatus,
     /// What was found against it.
     pub findings: Vec<String>,
+    /// Whether it was on the job's committee (drawn from the network spec's genesis set):
+    /// a checker off it attested nothing, so nothing could be found against it.
+    pub on_committee: bool,
 }
 
 /// What a render did, for the summary (and `--json`).
@@ -458,7 +461,7 @@ async fn run_job(
         .iter()
         .map(|(k, t)| (k.clone(), t.rejected))
         .collect();
-    let report = report::report(peer, &rejected).await;
+    let report = report::report(peer, &job, &rejected).await;
     summary.checker_report = report.checkers;
     for (worker, canaries) in report.canaries {
         summary.workers.entry(worker).or_default().canaries = canaries;

@@ -21,11 +21,23 @@ pub(super) struct Report {
 /// and, where canaries are on, for the workers' reveals of their last rejected claims
 /// (`rejected`, by worker), which come with their next heartbeat: until every rejection
 /// is revealed, or two heartbeats have passed (a faulty worker's are never revealed).
-pub(super) async fn report(peer: &JobPeer, rejected: &BTreeMap<String, u64>) -> Report {
+///
+/// Only a faulty checker on the job's committee (drawn from the genesis set) can be caught:
+/// one off it had nothing to attest.
+pub(super) async fn report(
+    peer: &JobPeer,
+    job: &pictor_protocol::JobId,
+    rejected: &BTreeMap<String, u64>,
+) -> Report {
+    let committee: Vec<String> =
+        pictor_protocol::rules::committee(job, &peer.params.checkers, peer.params.committee_size)
+            .iter()
+            .map(|k| short(&k.to_string()))
+            .collect();
     let faulty: Vec<&String> = peer
         .checkers
         .iter()
-        .filter(|(_, b)| *b != "honest")
+        .filter(|(k, b)| *b != "honest" && committee.contains(k))
         .map(|(k, _)| k)
         .collect();
     let start = Instant::now();
@@ -67,6 +79,7 @@ pub(super) async fn report(peer: &JobPeer, rejected: &BTreeMap<String, u64>) -> 
                         .find(|(k, _)| *k == short)
                         .map_or("unknown", |(_, b)| b);
                     CheckerReport {
+                        on_committee: committee.contains(&short),
                         key: short,
                         behaviour,
                         status,
