@@ -10,6 +10,14 @@ use super::{Checker, CheckerOutput};
 
 /// Offences remembered per worker, for a canary reveal to strike off.
 const MAX_OFFENCES_HELD: usize = 16;
+/// A shard that took at least this long from its assignment to its claim counts towards
+/// its worker's measured speed (on shorter ones the network's time dominates).
+const MIN_MEASURED_MS: u64 = 100;
+/// Measured renders before the measured speed caps a worker's stated score.
+const MIN_MEASURED_RENDERS: u32 = 2;
+/// How much faster than its fastest measured render a worker's stated score may be (its
+/// measured renders include the network's time and its queue).
+const SPEED_SLACK: u32 = 4;
 
 /// What a checker knows of a worker.
 #[derive(Debug, Default)]
@@ -31,6 +39,10 @@ pub(super) struct WorkerRecord {
     pub(super) gpu: bool,
     /// Its benchmark score, ksamples/s (capability record; 0 without one).
     pub(super) benchmark_ks: u32,
+    /// The fastest render this checker saw of it, ksamples/s (assignment to claim), and
+    /// how many renders long enough to measure it saw.
+    pub(super) measured_ks: u32,
+    pub(super) measured_renders: u32,
     /// Where the check of its admission render stands.
     pub(super) render: super::admit::RenderCheck,
     /// Rejected claims ever held against it (struck-off ones too): the round of the
@@ -52,6 +64,29 @@ pub(super) struct Offence {
 }
 
 impl WorkerRecord {
+    /// A claim came `elapsed_ms` after its assignment, for a shard of `samples` samples.
+    pub(super) fn observe_render(&mut self, samples: u64, elapsed_ms: u64) {
+        if elapsed_ms < MIN_MEASURED_MS {
+            return;
+        }
+        // Samples per millisecond are ksamples per second.
+        let ks = u32::try_from(samples / elapsed_ms).unwrap_or(u32::MAX);
+        self.measured_ks = self.measured_ks.max(ks);
+        self.measured_renders = self.measured_renders.saturating_add(1);
+    }
+
+    /// The benchmark score allocation goes by: the stated one, but never more than
+    /// [`SPEED_SLACK`] times the fastest render measured (once there are
+    /// [`MIN_MEASURED_RENDERS`]), so a worker gains nothing by stating a score it does
+    /// not have.
+    pub(super) fn trusted_benchmark_ks(&self) -> u32 {
+        if self.measured_renders < MIN_MEASURED_RENDERS {
+            return self.benchmark_ks;
+        }
+        self.benchmark_ks
+            .min(self.measured_ks.saturating_mul(SPEED_SLACK))
+    }
+
     /// Whether the worker is admitted: on a network with requirements, its record meets
     /// them and this checker rendered the digest its record states; on an open network,
     /// anything but a wrong render.
@@ -270,7 +305,9 @@ impl Checker {
                     (
                         load.get(w).copied().unwrap_or(usize::MAX),
                         record.map_or(0, |r| r.offences),
-                        std::cmp::Reverse(record.map_or(0, |r| score_class(r.benchmark_ks))),
+                        std::cmp::Reverse(
+                            record.map_or(0, |r| score_class(r.trusted_benchmark_ks())),
+                        ),
                     )
                 };
                 // The worker that held the shard before its committee moved comes first:
@@ -302,5 +339,53 @@ impl Checker {
                 out.push(CheckerOutput::Publish(Message::Assignment(a)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WorkerRecord;
+
+    fn stating(benchmark_ks: u32) -> WorkerRecord {
+        WorkerRecord {
+            benchmark_ks,
+            ..WorkerRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_stated_score_is_capped_by_the_renders_measured() {
+        // A worker that states a million ksamples/s and renders a million samples a second.
+        let mut liar = stating(1_000_000);
+        liar.observe_render(1_000_000, 1_000);
+        assert_eq!(
+            liar.trusted_benchmark_ks(),
+            1_000_000,
+            "one render is not enough"
+        );
+        liar.observe_render(1_000_000, 1_200);
+        assert_eq!(
+            liar.trusted_benchmark_ks(),
+            4_000,
+            "four times its fastest render"
+        );
+
+        // An honest worker keeps its score: its renders are as fast as it says, or
+        // slower only by the network's time and its queue.
+        let mut honest = stating(8_000);
+        honest.observe_render(1_000_000, 200);
+        honest.observe_render(1_000_000, 400);
+        assert_eq!(honest.trusted_benchmark_ks(), 8_000);
+
+        // Renders too short to measure say nothing; neither does an absurd one.
+        let mut quick = stating(1_000_000);
+        for _ in 0..10 {
+            quick.observe_render(1_000, 5);
+        }
+        assert_eq!(quick.trusted_benchmark_ks(), 1_000_000);
+        let mut huge = stating(u32::MAX);
+        huge.observe_render(u64::MAX, 100);
+        huge.observe_render(u64::MAX, 100);
+        assert_eq!(huge.trusted_benchmark_ks(), u32::MAX);
     }
 }

@@ -72,6 +72,11 @@ impl Checker {
         }
         let freed_a_slot = shard.claim.is_none();
         if freed_a_slot {
+            let samples =
+                (u64::from(rect.w) * u64::from(rect.h)).saturating_mul(u64::from(job.spec.samples));
+            if let Some(worker) = self.workers.get_mut(&claim.worker) {
+                worker.observe_render(samples, now_ms.saturating_sub(shard.assigned_ms));
+            }
             shard.claim = Some((id, now_ms));
             shard.claim_msg = Some(claim.clone());
             job.last_progress_ms = now_ms;
