@@ -256,6 +256,11 @@ impl Rules {
                 {
                     return Err(Refusal::outdated("a decision of an epoch to come"));
                 }
+                if ledger.settled(&cert.action) {
+                    // Applied already (on another member's certificate): nothing to check
+                    // or to pass on.
+                    return Err(Refusal::outdated("a decision applied already"));
+                }
                 let set = ledger.signers_for(&cert.action);
                 cert.verify(&self.network, &set, |k| !ledger.is_banned(k))
                     .map_err(governance_refusal)?;

@@ -214,3 +214,26 @@ fn a_job_draws_its_committee_from_the_set_of_the_epoch_it_names() {
     assert!(all.contains(&rules::committee(&unknown, &genesis, 4)));
     assert!(all.contains(&rules::committee(&unknown, ledger.set(), 4)));
 }
+
+#[test]
+fn a_second_certificate_on_an_applied_admission_changes_nothing_and_is_not_checked() {
+    let kps = members(4);
+    let mut ledger = ledger(&kps);
+    ledger.advance(2 * EPOCH_MS);
+    let admit = Action::AdmitChecker {
+        epoch: 2,
+        application: application(&Keypair::from_seed([9; 32])),
+    };
+    assert!(!ledger.settled(&admit));
+    assert!(matches!(
+        ledger.apply(&certify(&admit, &kps)),
+        Ok(Applied::Admitted { .. })
+    ));
+    assert!(ledger.settled(&admit));
+    // Another member's certificate on the same action, even one whose signatures would
+    // not verify, changes nothing.
+    let mut other = certify(&admit, &kps[1..]);
+    other.signatures.clear();
+    assert!(matches!(ledger.apply(&other), Ok(Applied::Nothing)));
+    assert_eq!(ledger.set_at(4).len(), 5);
+}

@@ -325,11 +325,32 @@ impl Ledger {
         {
             return Err(GovernanceError::Admission("its epoch has not come"));
         }
+        if self.settled(&cert.action) {
+            // Another certificate on the same action was applied: this one would change
+            // nothing, so it is not verified (every member that completes a quorum makes
+            // one; a hundred checkers would check a hundred each).
+            return Ok(Applied::Nothing);
+        }
         let set = self.signers_for(&cert.action);
         cert.verify(&self.network, &set, |k| !self.is_banned(k))?;
         cert.action.check(&self.network, &set, set.len())?;
         drop(set);
         Ok(self.apply_verified(&cert.action))
+    }
+
+    /// Whether `action` is applied already (or superseded): applying it again changes
+    /// nothing ([`Ledger::apply_verified`] answers [`Applied::Nothing`]).
+    pub fn settled(&self, action: &Action) -> bool {
+        match action {
+            Action::Recommittee {
+                job, generation, ..
+            } => *generation <= self.generation(job),
+            Action::BanChecker { checker, .. } => self.banned.contains_key(checker),
+            // A genesis member's admission is refused as such, after the checks.
+            Action::AdmitChecker { application, .. } => {
+                self.admitted.contains_key(&application.checker())
+            }
+        }
     }
 
     /// Applies an action whose certificate the caller verified ([`Ledger::apply`]).

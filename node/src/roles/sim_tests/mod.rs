@@ -135,6 +135,14 @@ struct Sim {
     finality: Vec<u64>,
     /// The worker of each claim.
     claimed_by: BTreeMap<pictor_protocol::ClaimId, usize>,
+    /// Applicants admitted to the checker set, as each checker learnt it.
+    admitted: BTreeSet<(usize, PublicKey)>,
+}
+
+/// What the simulation's engine renders for an admission window: every honest node
+/// renders the same digest.
+fn admission_digest(render: &pictor_protocol::AdmissionRender) -> [u8; 32] {
+    *blake3::hash(format!("admission {render:?}").as_bytes()).as_bytes()
 }
 
 impl Sim {
@@ -260,8 +268,16 @@ impl Sim {
                 CheckerOutput::RerenderRegions { .. } => {
                     panic!("built-in jobs are verified pixel by pixel")
                 }
-                CheckerOutput::RenderAdmission { .. } | CheckerOutput::Admitted { .. } => {
-                    panic!("no node applies to join the set in these runs")
+                CheckerOutput::RenderAdmission { applicant, render } => {
+                    let delay = self.rng.between(5, 40);
+                    let digest = Ok(admission_digest(&render));
+                    self.at(
+                        delay,
+                        Event::ToChecker(i, CheckerInput::AdmissionRendered { applicant, digest }),
+                    );
+                }
+                CheckerOutput::Admitted { checker, .. } => {
+                    self.admitted.insert((i, checker));
                 }
                 CheckerOutput::Challenge { worker, render } => {
                     // A banned worker's engine is sound (it cheats on purpose): its answer

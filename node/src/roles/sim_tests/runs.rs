@@ -39,6 +39,44 @@ struct Scenario {
     jobs: u64,
     /// Losses, duplicates and partitions.
     faults: NetFaults,
+    /// Nodes that apply to join the checker set while the jobs run.
+    applicants: u8,
+}
+
+/// An application to join the checker set, with the admission render the simulation's
+/// engine gives.
+fn application(applicant: &Keypair) -> pictor_protocol::SignedApplication {
+    use pictor_protocol::{
+        AdmissionRender, Application, CapabilityRecord, Device, DeviceKind, EngineVersion,
+    };
+    let capability = CapabilityRecord {
+        node: applicant.public(),
+        devices: vec![Device {
+            kind: DeviceKind::Cpu,
+            name: "sim cpu".into(),
+            memory_bytes: 8 << 30,
+            compute_capability: None,
+        }],
+        engines: vec![EngineVersion {
+            engine: pictor_protocol::Engine::Builtin,
+            version: "0.1.0".into(),
+        }],
+        benchmark_ksamples_per_s: 1_000,
+        threads: 2,
+        issued_ms: 1,
+        render_digest: None,
+    };
+    let render = AdmissionRender::of(&applicant.public());
+    pictor_protocol::SignedApplication::new(
+        applicant,
+        "sim",
+        Application {
+            checker: applicant.public(),
+            capability,
+            render_digest: super::admission_digest(&render),
+            issued_ms: 1,
+        },
+    )
 }
 
 fn run(seed: u64) {
@@ -144,8 +182,18 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
         claimed_at: BTreeMap::new(),
         finality: Vec::new(),
         claimed_by: BTreeMap::new(),
+        admitted: BTreeSet::new(),
     };
     sim.at(0, Event::Tick);
+    for a in 0..scenario.applicants {
+        let applicant = Keypair::from_seed([200u8.wrapping_add(a); 32]);
+        let application = application(&applicant);
+        for i in 0..sim.checkers.len() {
+            let delay = 300 + sim.rng.between(1, 80);
+            let input = CheckerInput::Application(application.clone());
+            sim.at(delay, Event::ToChecker(i, input));
+        }
+    }
     for nonce in 0..n_jobs {
         let spec = job_spec(nonce);
         sim.jobs.insert(spec.id(), spec.clone());
@@ -379,6 +427,7 @@ fn a_thousand_nodes_with_50_ms_links_certify_claims_within_a_second() {
                 rows_ms: Some((100, 120)),
                 ..NetFaults::default()
             },
+            applicants: 2,
             ..Scenario::default()
         },
     );
@@ -392,4 +441,17 @@ fn a_thousand_nodes_with_50_ms_links_certify_claims_within_a_second() {
         finality.len()
     );
     assert!(p95 <= 1_000, "p95 finality {p95} ms (median {median} ms)");
+    // Two nodes applied to join the set while the jobs ran: every checker learnt of both
+    // admissions (one certificate each, from a quorum of the hundred).
+    for a in 0..2u8 {
+        let applicant = Keypair::from_seed([200 + a; 32]).public();
+        let knew = (0..sim.checkers.len())
+            .filter(|i| sim.admitted.contains(&(*i, applicant)))
+            .count();
+        assert_eq!(
+            knew,
+            sim.checkers.len(),
+            "applicant {a} admitted by {knew} checkers"
+        );
+    }
 }
