@@ -224,21 +224,9 @@ async fn a_full_disk_refuses_uploads_clearly_and_loses_nothing() {
 /// A local network of real nodes (in this process) under `root`, durable databases.
 fn devnet_config(root: &Path) -> DevnetConfig {
     DevnetConfig {
-        checkers: 4,
-        workers: 2,
-        faulty_workers: 0,
-        lazy_checkers: 0,
-        equivocating_checkers: 0,
-        root: root.to_path_buf(),
-        form_timeout: Duration::from_secs(60),
-        blender_device: pictor_gpu::BlenderDevice::Cpu,
-        requirements: Default::default(),
         job_retention: Duration::from_secs(3600),
-        blender: false,
         durable: true,
-        committee: None,
-        canary_rate_ppm: 0,
-        ban_cooldown: None,
+        ..DevnetConfig::plain(root, 4, 2)
     }
 }
 
@@ -246,6 +234,49 @@ fn cornell_box() -> Vec<u8> {
     pictor_gpu::SceneBundle::from_path(&pictor_tests::example_scene("cornell-box.gltf"))
         .expect("scene")
         .to_bytes()
+}
+
+/// A built-in job of the devnet's creator on `bundle`: `frames` at `size`, `samples` per
+/// pixel, tiles of `tile`.
+fn cornell_job(
+    devnet: &Devnet,
+    bundle: &[u8],
+    frames: &str,
+    size: (u32, u32),
+    samples: u32,
+    tile: u32,
+    nonce: u64,
+) -> JobSpec {
+    JobSpec {
+        creator: devnet.creator_key.public(),
+        scene: ContentId::of(bundle),
+        scene_name: "cornell-box.gltf".into(),
+        engine: Engine::Builtin,
+        frames: frames.parse().expect("frames"),
+        width: size.0,
+        height: size.1,
+        samples,
+        tile,
+        price_cap: 0,
+        nonce,
+        epoch: 0,
+    }
+}
+
+/// Polls the creator until `job` is finished (failing past `deadline`): its last progress.
+async fn finished(
+    devnet: &Devnet,
+    job: pictor_protocol::JobId,
+    deadline: tokio::time::Instant,
+) -> pictor_node::JobProgress {
+    loop {
+        let now = devnet.creator.job(job).await.expect("job").expect("known");
+        if now.state.is_finished() {
+            return now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A creator whose disk has room for the job's messages but not for its frames: every
@@ -264,27 +295,12 @@ async fn a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_t
     let devnet = Devnet::start(&devnet_config(root.path()))
         .await
         .expect("devnet");
-    let bundle =
-        pictor_gpu::SceneBundle::from_path(&pictor_tests::example_scene("cornell-box.gltf"))
-            .expect("scene")
-            .to_bytes();
+    let bundle = cornell_box();
     // A noisy frame of 1664×832 (1 sample a pixel) is a PNG of about 4 MB, made of 2
     // tiles of the largest size (832×832, 2 MB each).
     let (width, height) = (1664, 832);
-    let spec = JobSpec {
-        creator: devnet.creator_key.public(),
-        scene: ContentId::of(&bundle),
-        scene_name: "cornell-box.gltf".into(),
-        engine: Engine::Builtin,
-        frames: "1".parse().expect("frames"),
-        width,
-        height,
-        samples: 1,
-        tile: pictor_protocol::job::limits::MAX_TILE,
-        price_cap: 0,
-        nonce: 1,
-        epoch: 0,
-    };
+    let tile = pictor_protocol::job::limits::MAX_TILE;
+    let spec = cornell_job(&devnet, &bundle, "1", (width, height), 1, tile, 1);
     let job = devnet.creator.submit(spec, bundle).await.expect("submit");
     // Another program leaves the creator 1.9 MiB above its database's reserve: room for
     // the job's messages and records, not for a tile (the creator keeps the tiles it
@@ -311,14 +327,7 @@ async fn a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_t
 
     // Room again: the same node stores the frames it kept; the job completes.
     std::fs::remove_file(&filler).expect("remove the filler");
-    let done = loop {
-        let now = progress().await;
-        if now.state.is_finished() {
-            break now;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{now:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = finished(&devnet, job, deadline).await;
     assert_eq!(done.state, pictor_node::JobState::Complete, "{done:?}");
     assert_eq!(done.frame_cids.len(), 1, "{done:?}");
     for cid in done.frame_cids.values() {
@@ -390,34 +399,12 @@ async fn a_worker_without_room_goes_offline_and_comes_back_once_there_is_room() 
     let filler = fill_up(&disk.mount);
     let claimed_before = wait_for(WorkerStatus::Offline).await;
     let bundle = cornell_box();
-    let spec = |nonce| JobSpec {
-        creator: devnet.creator_key.public(),
-        scene: ContentId::of(&bundle),
-        scene_name: "cornell-box.gltf".into(),
-        engine: Engine::Builtin,
-        frames: "1-2".parse().expect("frames"),
-        width: 64,
-        height: 48,
-        samples: 2,
-        tile: 16,
-        price_cap: 0,
-        nonce,
-        epoch: 0,
-    };
-    let complete = |job| {
-        let creator = devnet.creator.clone();
-        async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-            loop {
-                let now = creator.job(job).await.expect("job").expect("known");
-                if now.state.is_finished() {
-                    assert_eq!(now.state, pictor_node::JobState::Complete, "{now:?}");
-                    return;
-                }
-                assert!(tokio::time::Instant::now() < deadline, "{now:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+    let spec = |nonce| cornell_job(&devnet, &bundle, "1-2", (64, 48), 2, 16, nonce);
+    let net = &devnet;
+    let complete = |job| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        let done = finished(net, job, deadline).await;
+        assert_eq!(done.state, pictor_node::JobState::Complete, "{done:?}");
     };
     let job = devnet
         .creator

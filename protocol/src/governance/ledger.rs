@@ -355,13 +355,16 @@ impl Ledger {
 
     /// Applies an action whose certificate the caller verified ([`Ledger::apply`]).
     pub fn apply_verified(&mut self, action: &Action) -> Applied {
+        if self.settled(action) {
+            return Applied::Nothing;
+        }
         match action {
             Action::Recommittee {
                 job,
                 generation,
                 committee,
             } => {
-                if *generation <= self.generation(job) || *generation > MAX_GENERATIONS {
+                if *generation > MAX_GENERATIONS {
                     return Applied::Nothing;
                 }
                 if !self.moved.contains_key(job) && self.moved.len() >= MAX_MOVED_JOBS {
@@ -380,7 +383,6 @@ impl Ledger {
             Action::AdmitChecker { epoch, application } => {
                 let checker = application.checker();
                 if self.genesis.contains(&checker)
-                    || self.admitted.contains_key(&checker)
                     || self.genesis.len() + self.admitted.len() >= super::MAX_CHECKERS
                 {
                     return Applied::Nothing;
