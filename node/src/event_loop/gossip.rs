@@ -271,10 +271,24 @@ impl EventLoop {
         self.publish(Message::Capability(record), false);
     }
 
-    /// Announces in Kademlia that this node holds `cid`.
+    /// Announces in Kademlia that this node holds `cid`, unless it does already: Kademlia
+    /// publishes its own provider records again on its own schedule, and every
+    /// announcement is a query that each of the closest peers answers (a creator adds the
+    /// same scene, and often the same frame, job after job).
     pub(super) fn provide(&mut self, cid: &Cid) {
+        use libp2p::kad::store::RecordStore;
         let key = libp2p::kad::RecordKey::new(&cid.hash().to_bytes());
-        if let Err(e) = self.swarm.behaviour_mut().kad.start_providing(key) {
+        let me = *self.swarm.local_peer_id();
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        if kad
+            .store_mut()
+            .providers(&key)
+            .iter()
+            .any(|p| p.provider == me)
+        {
+            return;
+        }
+        if let Err(e) = kad.start_providing(key) {
             debug!(%cid, error = %e, "not announced in Kademlia");
         }
     }

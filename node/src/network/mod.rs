@@ -2,6 +2,8 @@
 
 mod behaviour;
 pub mod codec;
+#[cfg(test)]
+mod timer_tests;
 
 pub use behaviour::{
     build_swarm, kinds_read, Behaviour, BehaviourEvent, Topics, CHECKER_READS, CREATOR_READS,
