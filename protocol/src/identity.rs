@@ -109,6 +109,8 @@ pub enum MessageKind {
     Canary = 16,
     /// A node's application to join the checker set.
     Application = 17,
+    /// A credits order or a checker's vote on one (`credits`: transfers, mints, escrows).
+    Credits = 18,
 }
 
 impl TryFrom<u8> for MessageKind {
@@ -132,6 +134,7 @@ impl TryFrom<u8> for MessageKind {
             15 => Self::Evidence,
             16 => Self::Canary,
             17 => Self::Application,
+            18 => Self::Credits,
             other => return Err(IdentityError::UnknownKind(other)),
         })
     }
@@ -397,10 +400,10 @@ mod tests {
 
     #[test]
     fn message_kind_bytes() {
-        for b in 1..=17u8 {
+        for b in 1..=18u8 {
             assert_eq!(MessageKind::try_from(b).map(|k| k as u8), Ok(b));
         }
         assert!(MessageKind::try_from(0).is_err());
-        assert!(MessageKind::try_from(18).is_err());
+        assert!(MessageKind::try_from(19).is_err());
     }
 }

@@ -16,6 +16,7 @@ pub mod certificate;
 pub mod claim;
 pub mod codec;
 pub mod content;
+pub mod credits;
 pub mod envelope;
 pub mod governance;
 pub mod heartbeat;
