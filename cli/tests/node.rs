@@ -266,3 +266,85 @@ fn a_worker_below_the_requirements_is_refused_in_one_line() {
     one_line_error(code, &err, &["does not meet", "no-such-engine"]);
     assert!(!home.join("node.json").exists());
 }
+
+/// Everything a running node writes on stderr, read as it comes (a full pipe would stall
+/// the node).
+fn stderr_of(node: &mut Running) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::BufRead;
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let pipe = node.0.stderr.take().expect("stderr is piped");
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+#[test]
+fn a_node_of_another_network_is_told_so_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, theirs) = (dir.path().join("ours"), dir.path().join("theirs"));
+    init(&ours);
+    init(&theirs);
+    let spec_path = theirs.join("network.toml");
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    assert!(spec.contains("id = \"devnet\""), "{spec}");
+    std::fs::write(
+        &spec_path,
+        spec.replace("id = \"devnet\"", "id = \"othernet\""),
+    )
+    .unwrap();
+
+    let mut first = start_node(&ours);
+    let first_log = stderr_of(&mut first);
+    let bootnode = runtime(&ours)["listen"][0].as_str().unwrap().to_owned();
+    let mut args = node_args(&theirs);
+    args.extend(["--bootnode".to_owned(), bootnode]);
+    let mut second = Running::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let second_log = stderr_of(&mut second);
+
+    let told = |log: &std::sync::Arc<std::sync::Mutex<String>>| -> Option<String> {
+        let text = log.lock().unwrap();
+        text.lines()
+            .find(|l| l.contains("is not a node of this network"))
+            .map(str::to_owned)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (line_first, line_second) = loop {
+        if let (Some(a), Some(b)) = (told(&first_log), told(&second_log)) {
+            break (a, b);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not told:\n{}\n---\n{}",
+            first_log.lock().unwrap(),
+            second_log.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Each side names both networks and what to check.
+    for line in [&line_first, &line_second] {
+        assert!(
+            line.contains("`devnet`") && line.contains("`othernet`") && line.contains("--network"),
+            "{line}"
+        );
+    }
+    assert!(
+        line_second.contains("this node on `othernet`"),
+        "{line_second}"
+    );
+    // Told once, however often the bootnode is dialled again.
+    std::thread::sleep(Duration::from_secs(2));
+    let count = second_log
+        .lock()
+        .unwrap()
+        .matches("is not a node of this network")
+        .count();
+    assert_eq!(count, 1, "{}", second_log.lock().unwrap());
+    assert_eq!(first.terminate(), 0);
+    assert_eq!(second.terminate(), 0);
+}

@@ -123,6 +123,8 @@ pub(crate) struct EventLoop {
     peer_addrs: HashMap<PeerId, Vec<String>>,
     /// Peers gossipsub reported slow: when the failures began, when last seen.
     slow_peers: HashMap<PeerId, (u64, u64)>,
+    /// Pictor nodes of another network or protocol version met (each told once).
+    foreign_peers: std::collections::BTreeSet<PeerId>,
     /// Work for the roles, in order.
     queue: VecDeque<Work>,
     /// Stored since the last flush.

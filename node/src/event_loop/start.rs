@@ -317,6 +317,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         last_gauges_ms: 0,
         peer_addrs: HashMap::new(),
         slow_peers: HashMap::new(),
+        foreign_peers: Default::default(),
     };
     event_loop.replay()?;
     // Every line the loop logs names its node: a local network logs many nodes together.

@@ -22,7 +22,24 @@ const RECOVERED_MS: u64 = 15_000;
 /// Creators looked up in the DHT at once for their scenes.
 const MAX_SCENE_LOOKUPS: usize = 256;
 
+/// Pictor nodes of other networks remembered, so that each is told of once.
+const MAX_FOREIGN_PEERS: usize = 1_024;
+
 impl EventLoop {
+    /// A Pictor node of another network or protocol version: no peer of this one. The
+    /// operator is told once, in one line (a wrong `--network` or bootnode is the usual
+    /// cause), and the connection is closed.
+    fn on_foreign_peer(&mut self, peer: PeerId, why: &str) {
+        if self.foreign_peers.len() >= MAX_FOREIGN_PEERS {
+            self.foreign_peers.clear();
+        }
+        if self.foreign_peers.insert(peer) {
+            warn!("peer {peer} is not a node of this network: {why}; disconnected (check --network and the bootnodes)");
+        }
+        self.swarm.behaviour_mut().kad.remove_peer(&peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         self.record(&event);
         match event {
@@ -56,9 +73,16 @@ impl EventLoop {
             // listen on.
             SwarmEvent::Behaviour(BehaviourEvent::Identify(
                 libp2p::identify::Event::Received { peer_id, info, .. },
-            )) if info.protocols.contains(&crate::network::KAD_PROTOCOL) => {
-                for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
-                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+            )) => {
+                if let Some(why) =
+                    crate::network::foreign_peer(&self.params.id, &info.protocol_version)
+                {
+                    return self.on_foreign_peer(peer_id, &why);
+                }
+                if info.protocols.contains(&crate::network::KAD_PROTOCOL) {
+                    for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),

@@ -213,7 +213,7 @@ pub fn build_swarm(
     heartbeat: Duration,
 ) -> Result<Swarm<Behaviour>, NodeError> {
     let agent = format!("pictor/{}", env!("CARGO_PKG_VERSION"));
-    let protocol_version = format!("/pictor/{network}/1");
+    let protocol_version = super::identify_version(network);
     let gossip_config = gossipsub_config(heartbeat)?;
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
