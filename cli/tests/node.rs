@@ -276,7 +276,7 @@ fn stderr_of(node: &mut Running) -> std::sync::Arc<std::sync::Mutex<String>> {
     let sink = text.clone();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-            let mut text = sink.lock().unwrap();
+            let mut text = sink.lock().expect("the log is readable");
             text.push_str(&line);
             text.push('\n');
         }
