@@ -123,6 +123,8 @@ pub(crate) struct EventLoop {
     peer_addrs: HashMap<PeerId, Vec<String>>,
     /// Peers gossipsub reported slow: when the failures began, when last seen.
     slow_peers: HashMap<PeerId, (u64, u64)>,
+    /// When this node last dialled the checkers it was not connected to.
+    last_reach_ms: u64,
     /// Pictor nodes of another network or protocol version met (each told once).
     foreign_peers: std::collections::BTreeSet<PeerId>,
     /// Work for the roles, in order.
@@ -238,6 +240,7 @@ impl EventLoop {
             self.last_gauges_ms = now;
             self.update_gauges();
             self.unstick_gossip(now);
+            self.reach_checkers(now);
         }
         let prune_every = PRUNE_INTERVAL_MS.min(self.retention_ms / 2).max(250);
         if now >= self.last_prune_ms + prune_every {

@@ -318,6 +318,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         peer_addrs: HashMap::new(),
         slow_peers: HashMap::new(),
         foreign_peers: Default::default(),
+        last_reach_ms: 0,
     };
     event_loop.replay()?;
     // Every line the loop logs names its node: a local network logs many nodes together.

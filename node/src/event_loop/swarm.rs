@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use libp2p::{gossipsub, request_response, swarm::SwarmEvent, PeerId};
-use pictor_protocol::{MessageKind, Request, Response};
+use pictor_protocol::{MessageKind, PublicKey, Request, Response};
 use tracing::{debug, warn};
 
 use super::{EventLoop, Work};
@@ -22,6 +22,10 @@ const RECOVERED_MS: u64 = 15_000;
 /// Creators looked up in the DHT at once for their scenes.
 const MAX_SCENE_LOOKUPS: usize = 256;
 
+/// How often a node dials the checkers it is not connected to.
+const REACH_INTERVAL_MS: u64 = 10_000;
+/// The largest checker set a node keeps a connection to every member of.
+const MAX_REACHED: usize = 64;
 /// Pictor nodes of other networks remembered, so that each is told of once.
 const MAX_FOREIGN_PEERS: usize = 1_024;
 
@@ -137,6 +141,36 @@ impl EventLoop {
             let _ = self.swarm.disconnect_peer_id(peer);
             if let Err(e) = self.swarm.dial(peer) {
                 debug!(%peer, error = %e, "cannot dial the peer again");
+            }
+        }
+    }
+
+    /// Dials the checkers of the set this node is not connected to, every
+    /// [`REACH_INTERVAL_MS`], at addresses Kademlia knows. A node that nobody can dial (a
+    /// worker behind a NAT) is otherwise cut off from a checker that restarted after it
+    /// connected: only it can open the connection. Sets larger than [`MAX_REACHED`] are left
+    /// to gossip and Kademlia.
+    pub(super) fn reach_checkers(&mut self, now: u64) {
+        if now < self.last_reach_ms + REACH_INTERVAL_MS {
+            return;
+        }
+        self.last_reach_ms = now;
+        let set: Vec<PublicKey> = self.ledger.lock().set().to_vec();
+        if set.len() > MAX_REACHED {
+            return;
+        }
+        for key in set {
+            let Some(peer) = self.peer_of(&key) else {
+                continue;
+            };
+            if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
+                continue;
+            }
+            let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                debug!(%peer, error = %e, "cannot dial the checker");
             }
         }
     }

@@ -1,0 +1,492 @@
+#!/usr/bin/env bash
+# A public-testnet-like Pictor network on this machine, in Linux network namespaces that
+# this script makes itself (root needed). See usage() and docs/operations.md.
+set -euo pipefail
+PATH="$PATH:/usr/sbin:/sbin" # ip, nft, tc, sysctl: where a PATH without sbin misses them
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX="ptn-"                 # every namespace made here is named ptn-*
+SWITCH="${PREFIX}sw"          # the "public" segment: a bridge in a namespace of its own
+ROUTER="${PREFIX}router"      # the NAT router: public leg eth0, private leg br1
+PUBLIC_NET="10.77.0"          # the public segment, /24
+PRIVATE_NET="10.78.0"         # behind the NAT router, /24
+ROUTER_PUBLIC="$PUBLIC_NET.2"
+ROUTER_PRIVATE="$PRIVATE_NET.1"
+P2P_PORT=7400
+HTTP_PORT=7401
+NODES_FILE="testnet.nodes"    # the state dir's marker: one line per node
+
+DIR="/tmp/pictor-testnet"
+CHECKERS=4
+WORKERS=1
+NAT_WORKERS=1
+LATENCY=""
+LOSS=""
+DIAL="bootnode"
+JSON=false
+JOB_TIMEOUT=180
+NAMES=()
+
+usage() {
+  cat <<EOF
+Usage: scripts/testnet-local.sh COMMAND [OPTIONS]
+
+A public-testnet-like Pictor network on this machine: each node a real \`pictor node\`
+process in a Linux network namespace of its own (root needed, and ip, nft, tc, jq).
+
+  up       make the namespaces and homes, start every node, wait until they are linked
+           (a dirty state is taken \`down\` first; the homes are made afresh)
+  status   every node: name, role, namespace, address, peer id, running, pid, reach
+  restart NAME...
+           stop and start those nodes again (same home and address)
+  job      submit examples/scenes/cornell-box.gltf from the creator, wait, print per
+           worker its accepted shards and how it is reached; exits 1 if the job fails
+           or a NATed worker accepted no shard
+  down     stop every node it started and delete every namespace it made (idempotent)
+
+Options:
+  --dir DIR          state dir: homes, logs, pids, frames (default /tmp/pictor-testnet)
+  --json             status, job: print JSON
+  --checkers N       genesis checkers (up; default 4)
+  --workers N        workers on the public segment (up; default 1)
+  --nat-workers N    workers behind the NAT router (up; default 1)
+  --latency MS       up: tc netem delay added on egress of every namespace's uplink
+  --loss PCT         up: tc netem loss on the same (needs the kernel's sch_netem)
+  --dial bootnode|all
+                     up: each node dials only the spec's bootnode (checker-1) and finds
+                     the rest through it (default), or dials every public node at start
+  --timeout SECS     job: how long the job may take (default 180)
+
+The network: a "public" segment $PUBLIC_NET.0/24 (a bridge in namespace $SWITCH) with
+checker-1..N at $PUBLIC_NET.11.., worker-1..N at .21.., the creator at .31; the NAT router
+($ROUTER) at $ROUTER_PUBLIC masquerades $PRIVATE_NET.0/24, where worker-nat-1..N sit
+(.21..) with only a default route via $ROUTER_PRIVATE: they dial out and have no public
+address. There is no relay role yet: checker-1 doubles as the bootnode (the spec's only
+bootnode). No namespace has a route to the host's network. Each node's home is DIR/NAME
+(node.log, node.json, rpc.token); its RPC listens on its own address, port $HTTP_PORT.
+
+Binary: \$PICTOR_BIN, else target/release/pictor (built with cargo if missing).
+EOF
+}
+
+die() { echo "testnet-local: $*" >&2; exit 1; }
+need() { echo "testnet-local: $*" >&2; exit 2; }
+log() { echo "testnet-local: $*" >&2; }
+
+check_host() {
+  [[ $(id -u) -eq 0 ]] || need "needs root (network namespaces, veths, nftables); run it with sudo"
+  local tool
+  for tool in ip nft tc jq; do
+    command -v "$tool" >/dev/null 2>&1 ||
+      need "\`$tool\` is missing; scripts/setup-testnet.sh installs it (iproute2, nftables, jq)"
+  done
+}
+
+pictor_bin() {
+  if [[ -n "${PICTOR_BIN:-}" ]]; then
+    [[ -x "$PICTOR_BIN" ]] || die "PICTOR_BIN=$PICTOR_BIN is not an executable"
+    BIN="$PICTOR_BIN"
+  else
+    BIN="$ROOT/target/release/pictor"
+    if [[ ! -x "$BIN" ]]; then
+      log "building $BIN (cargo build --release -p pictor-cli --locked)"
+      (cd "$ROOT" && cargo build --release -p pictor-cli --locked) || die "the build failed"
+    fi
+  fi
+}
+
+# ---- nodes: one line each in DIR/testnet.nodes: name role ns addr reach key peer ----
+
+nodes() { [[ -f "$DIR/$NODES_FILE" ]] && cat "$DIR/$NODES_FILE" || true; }
+ns_of() { echo "$PREFIX$1"; }
+
+# The pid of a node's process, if it runs.
+node_pid() {
+  local pid
+  pid=$(cat "$DIR/$1/pid" 2>/dev/null) || return 1
+  is_pictor "$pid" && echo "$pid"
+}
+is_pictor() {
+  [[ "$1" =~ ^[0-9]+$ ]] && (($1 > 1)) && kill -0 "$1" 2>/dev/null &&
+    [[ "$(cat "/proc/$1/comm" 2>/dev/null)" == pictor* ]] &&
+    ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status" 2>/dev/null
+}
+runtime_field() { jq -r ".$2 // empty" "$DIR/$1/node.json" 2>/dev/null || true; }
+
+# ---- namespaces ----
+
+# A namespace with loopback up and one veth (eth0 inside) into $2's namespace as $3.
+make_ns() {
+  local ns=$1 peer_ns=$2 peer_if=$3
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip link add eth0 netns "$ns" type veth peer name "$peer_if" netns "$peer_ns"
+  ip -n "$ns" link set eth0 up
+}
+
+netem() { # ns dev
+  [[ -z "$LATENCY$LOSS" ]] && return 0
+  local args=()
+  [[ -n "$LATENCY" ]] && args+=(delay "${LATENCY}ms")
+  [[ -n "$LOSS" ]] && args+=(loss "${LOSS}%")
+  ip netns exec "$1" tc qdisc add dev "$2" root netem "${args[@]}" 2>/dev/null ||
+    die "tc netem failed on $1/$2: this kernel has no sch_netem (--latency/--loss unavailable)"
+}
+
+make_switch() {
+  ip netns add "$SWITCH"
+  ip -n "$SWITCH" link add br0 type bridge
+  ip -n "$SWITCH" link set br0 up
+}
+
+# A node on the public segment: its namespace, its veth into the switch, its address.
+attach_public() { # name addr
+  local ns
+  ns=$(ns_of "$1")
+  make_ns "$ns" "$SWITCH" "v-$1"
+  ip -n "$SWITCH" link set "v-$1" master br0 up
+  ip -n "$ns" addr add "$2/24" dev eth0
+  netem "$ns" eth0
+}
+
+make_router() {
+  make_ns "$ROUTER" "$SWITCH" "v-router"
+  ip -n "$SWITCH" link set v-router master br0 up
+  ip -n "$ROUTER" addr add "$ROUTER_PUBLIC/24" dev eth0
+  ip -n "$ROUTER" link add br1 type bridge
+  ip -n "$ROUTER" addr add "$ROUTER_PRIVATE/24" dev br1
+  ip -n "$ROUTER" link set br1 up
+  ip netns exec "$ROUTER" sysctl -qw net.ipv4.ip_forward=1
+  # Masquerade what leaves on the public leg; from the public side, only replies come in.
+  ip netns exec "$ROUTER" nft -f - <<EOF
+table ip pictor_nat {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "eth0" ip saddr $PRIVATE_NET.0/24 masquerade
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "br1" oifname "eth0" accept
+    iifname "eth0" oifname "br1" ct state established,related accept
+  }
+}
+EOF
+  netem "$ROUTER" eth0
+}
+
+# A node behind the NAT: only a private address and a default route via the router.
+attach_nat() { # name addr
+  local ns
+  ns=$(ns_of "$1")
+  make_ns "$ns" "$ROUTER" "v-$1"
+  ip -n "$ROUTER" link set "v-$1" master br1 up
+  ip -n "$ns" addr add "$2/24" dev eth0
+  ip -n "$ns" route add default via "$ROUTER_PRIVATE"
+  netem "$ns" eth0
+}
+
+# ---- up ----
+
+# Makes a home with `pictor init` and records the node.
+init_home() { # name role addr reach
+  local out key peer
+  out=$("$BIN" init --home "$DIR/$1" --network devnet) || die "pictor init failed for $1"
+  key=$(awk '$1 == "public" && $2 == "key" {print $3}' <<<"$out")
+  peer=$(awk '$1 == "peer" && $2 == "id" {print $3}' <<<"$out")
+  [[ -n "$key" && -n "$peer" ]] || die "cannot read the key of $1 from pictor init: $out"
+  echo "$1 $2 $(ns_of "$1") $3 $4 $key $peer" >>"$DIR/$NODES_FILE"
+}
+
+# The network spec, from the devnet's parameters (see docs/network-spec.md).
+write_spec() {
+  local keys boot committee=$((CHECKERS < 4 ? CHECKERS : 4))
+  keys=$(awk '$2 == "checker" {printf "  \"%s\",\n", $6}' "$DIR/$NODES_FILE")
+  boot=$(awk '$1 == "checker-1" {printf "/ip4/%s/tcp/'$P2P_PORT'/p2p/%s", $4, $7}' "$DIR/$NODES_FILE")
+  cat >"$DIR/network.toml" <<EOF
+# The spec of a local testnet made by scripts/testnet-local.sh.
+[network]
+id = "pictor-testnet-local"
+protocol_version = 1
+genesis_checkers = [
+$keys
+]
+bootnodes = ["$boot"]
+
+[params]
+committee_size = $committee
+max_outstanding = 2
+shard_timeout = "2m"
+claim_timeout = "1m"
+leader_timeout = "20s"
+heartbeat_interval = "2s"
+max_message_age = "10m"
+gossip_heartbeat = "200ms"
+canary_rate_ppm = 0
+epoch = "5s"
+
+[requirements]
+gpu_required = false
+EOF
+}
+
+# Starts one node in its namespace and waits until it listens.
+start_node() { # name role ns addr
+  local name=$1 role=$2 ns=$3 addr=$4 home="$DIR/$1" dials=() n r s a rest pid i
+  while read -r n r s a rest; do
+    [[ "$n" == "$name" || "$a" != "$PUBLIC_NET".* ]] && continue
+    [[ "$DIAL" == bootnode ]] && continue # the spec's bootnode only
+    dials+=(--bootnode "/ip4/$a/tcp/$P2P_PORT/p2p/${rest##* }")
+  done < <(nodes)
+  cp "$DIR/network.toml" "$home/network.toml"
+  ip netns exec "$ns" setsid "$BIN" node --home "$home" --network "$DIR/network.toml" \
+    --role "$role" --listen "/ip4/$addr/tcp/$P2P_PORT" --listen "/ip4/$addr/udp/$P2P_PORT/quic-v1" \
+    --http "$addr:$HTTP_PORT" "${dials[@]}" </dev/null >>"$home/node.log" 2>&1 &
+  echo $! >"$home/pid"
+  for ((i = 0; i < 200; i++)); do
+    pid=$(runtime_field "$name" pid)
+    [[ -n "$pid" ]] && is_pictor "$pid" && { echo "$pid" >"$home/pid"; return 0; }
+    is_pictor "$(cat "$home/pid")" || break
+    sleep 0.1
+  done
+  die "$name did not start listening; $home/node.log: $(tail -n 3 "$home/node.log" | tr '\n' ' ')"
+}
+
+# Waits until each node has a gossip link to every public node (and each public node one
+# to every NATed worker: they dial out to every peer they learn of).
+wait_formed() {
+  local total public want name role ns addr reach rest got waiting i
+  total=$(nodes | wc -l)
+  public=$(nodes | awk '$5 == "public"' | wc -l)
+  for ((i = 0; i < 600; i++)); do
+    waiting=""
+    while read -r name role ns addr reach rest; do
+      # A full mesh, but for NATed workers among themselves (each dials out only).
+      want=$([[ "$reach" == public ]] && echo $((total - 1)) || echo "$public")
+      got=$(runtime_field "$name" gossip_peers)
+      node_pid "$name" >/dev/null || die "$name stopped; $DIR/$name/node.log: $(tail -n 3 "$DIR/$name/node.log" | tr '\n' ' ')"
+      ((${got:-0} >= want)) || waiting+=" $name (${got:-0} of $want gossip peers)"
+    done < <(nodes)
+    [[ -z "$waiting" ]] && return 0
+    sleep 0.1
+  done
+  die "the network did not form in 60 s:$waiting"
+}
+
+cmd_up() {
+  local i name role addr reach rest
+  pictor_bin
+  [[ ! -e "$DIR" || -d "$DIR" ]] || die "$DIR is not a directory: use another --dir"
+  if [[ -n "$(ls -A "$DIR" 2>/dev/null)" && ! -f "$DIR/$NODES_FILE" ]]; then
+    die "$DIR is not empty and holds no testnet ($NODES_FILE): use another --dir"
+  fi
+  cmd_down >/dev/null
+  rm -rf "${DIR:?}"
+  mkdir -p "$DIR"
+  : >"$DIR/$NODES_FILE"
+  trap 'log "up failed: taking the network down (logs stay in $DIR)"; cmd_down >/dev/null' EXIT
+  for ((i = 1; i <= CHECKERS; i++)); do init_home "checker-$i" checker "$PUBLIC_NET.$((10 + i))" public; done
+  for ((i = 1; i <= WORKERS; i++)); do init_home "worker-$i" worker "$PUBLIC_NET.$((20 + i))" public; done
+  init_home creator creator "$PUBLIC_NET.31" public
+  for ((i = 1; i <= NAT_WORKERS; i++)); do init_home "worker-nat-$i" worker "$PRIVATE_NET.$((20 + i))" nat; done
+  write_spec
+  echo "$DIAL" >"$DIR/dial"
+  make_switch
+  ((NAT_WORKERS == 0)) || make_router
+  while read -r name role _ addr reach rest; do
+    if [[ "$reach" == public ]]; then attach_public "$name" "$addr"; else attach_nat "$name" "$addr"; fi
+  done < <(nodes)
+  while read -r name role ns addr rest; do
+    start_node "$name" "$role" "$ns" "$addr"
+  done < <(nodes)
+  wait_formed
+  trap - EXIT
+  log "up: $(nodes | wc -l) nodes in $DIR (spec $DIR/network.toml)"
+  cmd_status
+}
+
+# ---- status ----
+
+cmd_status() {
+  local name role ns addr reach key peer pid running listen http
+  [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet: start one with \`scripts/testnet-local.sh up --dir $DIR\`"
+  if $JSON; then
+    while read -r name role ns addr reach key peer; do
+      pid=$(node_pid "$name" || true)
+      running=$([[ -n "$pid" ]] && echo true || echo false)
+      listen=$([[ -n "$pid" ]] && jq -c '.listen' "$DIR/$name/node.json" 2>/dev/null || echo '[]')
+      jq -nc --arg name "$name" --arg role "$role" --arg home "$DIR/$name" --arg peer "$peer" \
+        --argjson listen "${listen:-[]}" --arg http "$addr:$HTTP_PORT" --argjson running "$running" \
+        --arg pid "$pid" --arg ns "$ns" --arg addr "$addr" --arg reach "$reach" \
+        '{name: $name, role: $role, home: $home, peer_id: $peer, listen: $listen, http: $http,
+          running: $running, pid: (if $pid == "" then null else ($pid | tonumber) end),
+          namespace: $ns, address: $addr, reach: $reach}'
+    done < <(nodes) | jq -s '{nodes: .}'
+    return
+  fi
+  printf '%-14s %-8s %-18s %-11s %-7s %-8s %-8s %s\n' NAME ROLE NAMESPACE ADDRESS REACH STATE PID PEER
+  while read -r name role ns addr reach key peer; do
+    pid=$(node_pid "$name" || true)
+    printf '%-14s %-8s %-18s %-11s %-7s %-8s %-8s %s\n' "$name" "$role" "$ns" "$addr" "$reach" \
+      "$([[ -n "$pid" ]] && echo running || echo stopped)" "${pid:--}" "$peer"
+  done < <(nodes)
+}
+
+# ---- job ----
+
+# The creator's view of the workers: `pictor workers --json`, run in its namespace.
+creator_cli() { # command args...
+  local addr
+  addr=$(awk '$1 == "creator" {print $4}' "$DIR/$NODES_FILE")
+  ip netns exec "$(ns_of creator)" "$BIN" "$@" --rpc "http://$addr:$HTTP_PORT" \
+    --token-file "$DIR/creator/rpc.token"
+}
+
+# The workers the creator has heard of, as a JSON array (empty when it does not answer).
+creator_workers() {
+  local json
+  json=$(creator_cli workers --json 2>/dev/null) || json='[]'
+  jq -e 'type == "array"' <<<"$json" >/dev/null 2>&1 || json='[]'
+  echo "$json"
+}
+
+cmd_job() {
+  local scene="$ROOT/examples/scenes/cornell-box.gltf" before after summary state out rc=0 i
+  local name role ns addr reach key peer n got id fails=() rows="[]"
+  pictor_bin
+  [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet: run \`scripts/testnet-local.sh up\` first"
+  node_pid creator >/dev/null || die "the creator is not running (scripts/testnet-local.sh status)"
+  # Every worker seen live by the creator (heartbeats reach it through the checkers).
+  n=$(awk '$2 == "worker"' "$DIR/$NODES_FILE" | wc -l)
+  for ((i = 0; i < 60; i++)); do
+    before=$(creator_workers)
+    got=$(jq '[.[] | select(.status == "idle" or .status == "rendering")] | length' <<<"$before")
+    ((got >= n)) && break
+    sleep 1
+  done
+  ((got >= n)) || log "only $got of $n workers seen live by the creator; submitting anyway"
+  out="$DIR/frames/$(date +%Y%m%d-%H%M%S)"
+  log "submitting $scene (256x192, 4 samples, frames 1-2, 64 px tiles) from the creator"
+  summary=$(timeout "$JOB_TIMEOUT" ip netns exec "$(ns_of creator)" "$BIN" job submit "$scene" \
+    --rpc "http://$(awk '$1 == "creator" {print $4}' "$DIR/$NODES_FILE"):$HTTP_PORT" \
+    --token-file "$DIR/creator/rpc.token" --width 256 --height 192 --samples 4 --frames 1-2 \
+    --tile 64 --wait --json --out "$out") || rc=$?
+  after=$(creator_workers)
+  jq -e 'type == "object"' <<<"${summary:-null}" >/dev/null 2>&1 || summary=null
+  state=$(jq -r '.state // "unknown"' <<<"$summary")
+  if ((rc == 124)); then # the newest job of the creator is this one: cancel it
+    state="timed out after ${JOB_TIMEOUT}s"
+    summary=$(creator_cli job list --json 2>/dev/null | jq -c 'last // null' 2>/dev/null) || summary=null
+    id=$(jq -r '.job_id // empty' <<<"${summary:-null}")
+    [[ -z "$id" ]] || creator_cli job cancel "$id" >/dev/null 2>&1 || true
+  fi
+  while read -r name role ns addr reach key peer; do
+    [[ "$role" == worker ]] || continue
+    got=$(jq -n --argjson b "$before" --argjson a "$after" --arg k "$key" \
+      '([$a[] | select(.key == $k) | .accepted][0] // 0) - ([$b[] | select(.key == $k) | .accepted][0] // 0)')
+    rows=$(jq -c --arg n "$name" --arg r "$reach" --arg p "$peer" --argjson g "$got" \
+      '. + [{name: $n, reach: $r, peer_id: $p, accepted: $g}]' <<<"$rows")
+    [[ "$reach" == nat ]] && ((got == 0)) && fails+=("$name (behind NAT) accepted no shard")
+  done < <(nodes)
+  [[ "$state" == complete ]] || fails=("the job did not complete: $state (exit $rc)" "${fails[@]}")
+  if $JSON; then
+    jq -n --argjson s "$summary" --argjson w "$rows" --arg state "$state" --arg out "$out" \
+      '{job_id: ($s.job_id // null), state: $state, shards: ($s.shards // null),
+        verified: ($s.verified // null), frames_written: ($s.frames_written // []),
+        out: $out, workers: $w}'
+  else
+    jq -r --arg state "$state" '"job \(.job_id // "?"): \($state), \(.verified // "?") of \(.shards // "?") shards verified",
+      (.frames_written // [] | .[] | "  frame   \(.)")' <<<"$summary"
+    printf '  %-14s %-12s %s\n' WORKER REACH ACCEPTED
+    jq -r '.[] | [.name, (if .reach == "nat" then "behind NAT" else "public" end), .accepted] | @tsv' \
+      <<<"$rows" | while IFS=$'\t' read -r name reach got; do printf '  %-14s %-12s %s\n' "$name" "$reach" "$got"; done
+  fi
+  ((${#fails[@]} == 0)) || { for i in "${fails[@]}"; do log "$i"; done; exit 1; }
+}
+
+# ---- restart ----
+
+# Stops and starts nodes again on their homes and addresses (a late or restarted peer).
+cmd_restart() {
+  local name role ns addr rest pid i
+  [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet"
+  ((${#NAMES[@]})) || die "restart: name the nodes (see status)"
+  pictor_bin
+  DIAL=$(cat "$DIR/dial" 2>/dev/null || echo bootnode)
+  for name in "${NAMES[@]}"; do
+    read -r _ role ns addr rest < <(awk -v n="$name" '$1 == n' "$DIR/$NODES_FILE") || die "no node $name"
+    if pid=$(node_pid "$name"); then
+      kill -TERM "$pid"
+      for ((i = 0; i < 100; i++)); do is_pictor "$pid" || break; sleep 0.1; done
+      is_pictor "$pid" && kill -KILL "$pid"
+    fi
+    start_node "$name" "$role" "$ns" "$addr"
+    log "restarted $name (pid $(cat "$DIR/$name/pid"))"
+  done
+}
+
+# ---- down ----
+
+cmd_down() {
+  local name pid pids=() ns i
+  for name in $(nodes | awk '{print $1}'); do
+    pid=$(node_pid "$name" || true)
+    [[ -n "$pid" ]] && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }
+  done
+  for ((i = 0; i < 100; i++)); do # up to 10 s for a clean stop
+    for pid in ${pids[@]+"${pids[@]}"}; do is_pictor "$pid" && { sleep 0.1; continue 2; }; done
+    break
+  done
+  for pid in ${pids[@]+"${pids[@]}"}; do
+    is_pictor "$pid" && { log "pid $pid still running after SIGTERM: killed"; kill -KILL "$pid" 2>/dev/null || true; }
+  done
+  for ns in $(ip netns list 2>/dev/null | awk -v p="$PREFIX" 'index($1, p) == 1 {print $1}'); do
+    # A pictor process left in a namespace of ours (its pid file lost): ours too.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do
+      is_pictor "$pid" && { log "killing pictor pid $pid left in $ns"; kill -KILL "$pid" 2>/dev/null || true; }
+    done
+    ip netns delete "$ns" 2>/dev/null || log "cannot delete namespace $ns"
+  done
+  rm -f "$DIR"/*/pid
+  log "down: no node of $DIR runs; no ${PREFIX}* namespace is left"
+}
+
+# ---- main ----
+
+main() {
+  local cmd=${1:-}
+  [[ -n "$cmd" ]] || { usage >&2; exit 2; }
+  shift
+  case "$cmd" in -h | --help | help) usage; exit 0 ;; up | down | status | job | restart) ;; *) usage >&2; exit 2 ;; esac
+  while (($#)); do
+    case "$1" in
+      --dir) DIR=${2:?--dir needs a value}; shift ;;
+      --json) JSON=true ;;
+      --checkers) CHECKERS=${2:?}; shift ;;
+      --workers) WORKERS=${2:?}; shift ;;
+      --nat-workers) NAT_WORKERS=${2:?}; shift ;;
+      --latency) LATENCY=${2:?}; shift ;;
+      --loss) LOSS=${2:?}; shift ;;
+      --dial) DIAL=${2:?}; shift ;;
+      --timeout) JOB_TIMEOUT=${2:?}; shift ;;
+      -h | --help) usage; exit 0 ;;
+      -*) echo "testnet-local: unknown option $1 (see --help)" >&2; exit 2 ;;
+      *) [[ "$cmd" == restart ]] || { echo "testnet-local: unexpected argument $1 (see --help)" >&2; exit 2; }
+        NAMES+=("$1") ;;
+    esac
+    shift
+  done
+  local v
+  for v in "$CHECKERS" "$WORKERS" "$NAT_WORKERS" "$JOB_TIMEOUT" ${LATENCY:+"$LATENCY"}; do
+    [[ "$v" =~ ^[0-9]+$ ]] || { echo "testnet-local: not a whole number: $v" >&2; exit 2; }
+  done
+  [[ -z "$LOSS" || "$LOSS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "testnet-local: --loss takes a percentage" >&2; exit 2; }
+  ((CHECKERS >= 1 && CHECKERS <= 9 && WORKERS <= 9 && NAT_WORKERS <= 9)) ||
+    { echo "testnet-local: 1 to 9 checkers, 0 to 9 workers of each kind" >&2; exit 2; }
+  [[ "$DIAL" == all || "$DIAL" == bootnode ]] || { echo "testnet-local: --dial all|bootnode" >&2; exit 2; }
+  DIR=$(realpath -m "$DIR")
+  [[ "$DIR" != / ]] || { echo "testnet-local: --dir / is not a state dir" >&2; exit 2; }
+  check_host
+  "cmd_$cmd"
+}
+
+main "$@"

@@ -1,0 +1,266 @@
+//! The namespace testnet (`scripts/testnet-local.sh`): 4 checkers (checker-1 the
+//! bootnode), a public worker, a creator and a worker behind a masquerading NAT router,
+//! each a real `pictor node` process in a Linux network namespace of its own. A job from
+//! the creator completes, the NATed worker renders some of its shards, and the frames are
+//! written.
+//!
+//! The script needs root and `ip`, `nft`, `tc` and `jq` (scripts/setup-testnet.sh installs
+//! them): outside CI the test skips without them; in CI (which runs it as root) it fails
+//! instead. The namespaces are named `ptn-*`: a testnet already up on this machine is taken
+//! down first. The program is `$PICTOR_BIN`, else the `pictor` built beside this test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use pictor_tests::{repo_root, skip_unless_ci};
+
+const TEST: &str = "the namespace testnet test";
+
+fn script() -> PathBuf {
+    repo_root().join("scripts").join("testnet-local.sh")
+}
+
+/// Why the script cannot run here, if it cannot: not root, or a tool missing.
+fn missing() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("it needs root (network namespaces, veths, nftables)".into());
+    }
+    for tool in ["ip", "nft", "tc", "jq"] {
+        let found = Command::new("sh")
+            .arg("-c")
+            .arg(format!("PATH=\"$PATH:/usr/sbin:/sbin\" command -v {tool}"))
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Some(format!(
+                "`{tool}` is missing (scripts/setup-testnet.sh installs it)"
+            ));
+        }
+    }
+    None
+}
+
+/// `$PICTOR_BIN`, else the `pictor` of this test's own target directory
+/// (`target/debug/deps/testnet_local-…` → `target/debug/pictor`), else the release build.
+fn pictor_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("PICTOR_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("this test's path");
+    let beside = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("pictor"));
+    if let Some(bin) = beside.filter(|b| b.is_file()) {
+        return bin;
+    }
+    let release = repo_root().join("target").join("release").join("pictor");
+    assert!(
+        release.is_file(),
+        "no pictor program: build it (cargo build -p pictor-cli) or set PICTOR_BIN"
+    );
+    release
+}
+
+/// Runs the script with `args` and `--dir dir`.
+fn run(bin: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(script())
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .env("PICTOR_BIN", bin)
+        .output()
+        .expect("run scripts/testnet-local.sh")
+}
+
+/// The script's output and the last lines of every node's log, for a failure message.
+fn explain(output: &Output, dir: &Path) -> String {
+    let mut text = format!(
+        "exit {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut homes: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    homes.sort();
+    for home in homes {
+        let log = std::fs::read_to_string(home.join("node.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(8)..].join("\n");
+        if !tail.is_empty() {
+            text.push_str(&format!("\n--- {}:\n{tail}", home.display()));
+        }
+    }
+    text
+}
+
+/// Takes the testnet down when dropped: every node stopped, every namespace deleted, a
+/// failed test too.
+struct Down {
+    bin: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let output = run(&self.bin, &self.dir, &["down"]);
+        if !output.status.success() {
+            eprintln!("testnet-local.sh down: {}", explain(&output, &self.dir));
+        }
+    }
+}
+
+/// The namespaces named `ptn-*` (what `ip netns list` lists, from /run/netns).
+fn our_namespaces() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/run/netns")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("ptn-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
+    if let Some(reason) = missing() {
+        return skip_unless_ci(TEST, &reason);
+    }
+    let bin = pictor_bin();
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("testnet");
+    let _down = Down {
+        bin: bin.clone(),
+        dir: dir.clone(),
+    };
+
+    let up = run(&bin, &dir, &["up"]);
+    if up.status.code() == Some(2) {
+        // The script's own check: not root, or a tool missing.
+        return skip_unless_ci(TEST, String::from_utf8_lossy(&up.stderr).trim());
+    }
+    assert!(up.status.success(), "up failed: {}", explain(&up, &dir));
+
+    let job = run(&bin, &dir, &["job", "--json", "--timeout", "120"]);
+    let summary: serde_json::Value = serde_json::from_slice(&job.stdout)
+        .unwrap_or_else(|e| panic!("job printed no JSON ({e}): {}", explain(&job, &dir)));
+    assert_eq!(
+        summary["state"],
+        "complete",
+        "the job did not complete: {}",
+        explain(&job, &dir)
+    );
+    let workers = summary["workers"].as_array().expect("workers");
+    let nat: Vec<&serde_json::Value> = workers.iter().filter(|w| w["reach"] == "nat").collect();
+    assert!(!nat.is_empty(), "no NATed worker in {summary}");
+    for worker in &nat {
+        assert!(
+            worker["accepted"].as_u64().unwrap_or(0) >= 1,
+            "{} (behind NAT) accepted no shard: {}",
+            worker["name"],
+            explain(&job, &dir)
+        );
+    }
+    let frames = summary["frames_written"]
+        .as_array()
+        .expect("frames_written");
+    assert_eq!(frames.len(), 2, "two frames written: {summary}");
+    for frame in frames {
+        let path = PathBuf::from(frame.as_str().expect("a frame's path"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+            "{} is not a PNG",
+            path.display()
+        );
+    }
+    assert!(job.status.success(), "job failed: {}", explain(&job, &dir));
+
+    let status = run(&bin, &dir, &["status", "--json"]);
+    assert!(
+        status.status.success(),
+        "status failed: {}",
+        explain(&status, &dir)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
+    let nodes = status["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 7, "4 checkers, 2 workers, a creator: {status}");
+    for node in nodes {
+        assert_eq!(
+            node["running"], true,
+            "{} is not running: {status}",
+            node["name"]
+        );
+        assert!(
+            node["pid"].as_u64().is_some(),
+            "{} has no pid",
+            node["name"]
+        );
+    }
+    let nat_node = nodes
+        .iter()
+        .find(|n| n["reach"] == "nat")
+        .expect("a NATed node in status");
+    assert_eq!(nat_node["role"], "worker");
+    assert!(
+        nat_node["address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("10.78.0.")),
+        "the NATed worker has only a private address: {nat_node}"
+    );
+
+    // Two checkers restart: only the NATed worker can open a connection to them again, and
+    // it does (it dials the set's checkers it is not connected to every 10 s). Without that
+    // the committee lost two of its four members for this worker and none of its claims
+    // was certified.
+    let restart = run(&bin, &dir, &["restart", "checker-2", "checker-3"]);
+    assert!(
+        restart.status.success(),
+        "restart failed: {}",
+        explain(&restart, &dir)
+    );
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    let again = run(&bin, &dir, &["job", "--json", "--timeout", "120"]);
+    let summary: serde_json::Value = serde_json::from_slice(&again.stdout)
+        .unwrap_or_else(|e| panic!("job printed no JSON ({e}): {}", explain(&again, &dir)));
+    assert_eq!(summary["state"], "complete", "{}", explain(&again, &dir));
+    for worker in summary["workers"].as_array().expect("workers") {
+        if worker["reach"] == "nat" {
+            assert!(
+                worker["accepted"].as_u64().unwrap_or(0) >= 1,
+                "after the checkers restarted, {} (behind NAT) accepted no shard: {}",
+                worker["name"],
+                explain(&again, &dir)
+            );
+        }
+    }
+
+    let down = run(&bin, &dir, &["down"]);
+    assert!(
+        down.status.success(),
+        "down failed: {}",
+        explain(&down, &dir)
+    );
+    assert_eq!(
+        our_namespaces(),
+        Vec::<String>::new(),
+        "down leaves no namespace"
+    );
+    // Every node stopped (a zombie left for init to reap counts as stopped).
+    let after = run(&bin, &dir, &["status", "--json"]);
+    let after: serde_json::Value = serde_json::from_slice(&after.stdout).expect("status JSON");
+    for node in after["nodes"].as_array().expect("nodes") {
+        assert_eq!(
+            node["running"], false,
+            "{} still runs after down",
+            node["name"]
+        );
+    }
+}
