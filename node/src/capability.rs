@@ -24,6 +24,8 @@ pub struct LocalCapability {
     threads: u32,
     /// blake3 of this node's admission render (the node fills it in at start).
     render_digest: Option<[u8; 32]>,
+    /// Its price, credits per benchmark-normalised render-second (the home's config).
+    price: u64,
 }
 
 impl LocalCapability {
@@ -104,6 +106,7 @@ impl LocalCapability {
             benchmark_ksamples_per_s: msamples_per_s.map_or(0, ksamples_from_msamples),
             threads: u32::try_from(score.map_or(threads, |s| s.threads)).unwrap_or(u32::MAX),
             render_digest: None,
+            price: 0,
         })
     }
 
@@ -124,7 +127,14 @@ impl LocalCapability {
             threads: self.threads,
             issued_ms: now_ms,
             render_digest: self.render_digest,
+            price: self.price,
         }
+    }
+
+    /// The same capability at `price` credits per benchmark-normalised render-second.
+    pub fn with_price(mut self, price: u64) -> LocalCapability {
+        self.price = price;
+        self
     }
 
     /// The same capability stating `digest` as its admission render's.

@@ -129,6 +129,15 @@ pub struct CapabilityRecord {
     /// they get (absent: a worker only open networks, without requirements, accept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub render_digest: Option<[u8; 32]>,
+    /// Its price, in credits per benchmark-normalised render-second
+    /// ([`crate::credits::price_for`]); 0, free, is left out of the encoding. Only jobs
+    /// whose cap it is within give it shards.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub price: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// A score in Msamples/s as the integer a record carries (rounded; NaN and negative
@@ -289,6 +298,7 @@ mod tests {
             threads: 2,
             issued_ms: NOW,
             render_digest: Some([3; 32]),
+            price: 7,
         }
     }
 

@@ -302,7 +302,9 @@ pub struct JobSpec {
     pub samples: u32,
     /// Tile edge in pixels.
     pub tile: u32,
-    /// Most the creator pays per shard, in credits.
+    /// The highest worker price the creator accepts, in credits per benchmark-normalised
+    /// render-second (a worker's capability record states its price in the same unit;
+    /// [`crate::credits::worker_within_cap`]); 0: no cap.
     pub price_cap: u64,
     /// Makes otherwise equal jobs distinct.
     pub nonce: u64,

@@ -433,65 +433,12 @@ fn capability(
         threads: 2,
         issued_ms: 1,
         render_digest: Some(RENDER),
+        price: 0,
     }
 }
 
 /// The admission render digest the test workers state (and the checkers get).
 const RENDER: [u8; 32] = [9; 32];
-
-#[test]
-fn shards_go_only_to_workers_whose_records_meet_the_job_and_the_network() {
-    // A Blender job: the worker without Blender gets none of it.
-    let mut rig = Rig::new(2);
-    rig.job.engine = Engine::Blender;
-    rig.job.scene_name = "scene.blend".into();
-    let (a, b) = (rig.workers[0], rig.workers[1]);
-    rig.broadcast(0, || {
-        CheckerInput::Capability(capability(a, &[Engine::Builtin], 2000))
-    });
-    rig.broadcast(0, || {
-        CheckerInput::Capability(capability(b, &[Engine::Builtin, Engine::Blender], 2000))
-    });
-    for w in [a, b] {
-        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
-    }
-    let job = rig.job.clone();
-    rig.broadcast(1, || CheckerInput::Job(job.clone()));
-    let assigned = rig.assignments();
-    assert!(!assigned.is_empty());
-    assert!(assigned.iter().all(|x| x.worker == b), "{assigned:?}");
-
-    // A network that asks for a benchmark score of 1.5 Msamples/s: the slow worker waits.
-    let mut params = params();
-    params.requirements.min_benchmark_score = Some(1.5);
-    let keys: Vec<Keypair> = (1..=4).map(key).collect();
-    let set: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
-    let mut rig = Rig::new(2);
-    rig.checkers = keys
-        .into_iter()
-        .map(|k| Checker::new(k, set.clone(), params.clone()))
-        .collect();
-    let (slow, fast) = (rig.workers[0], rig.workers[1]);
-    rig.broadcast(0, || {
-        CheckerInput::Capability(capability(slow, &[Engine::Builtin], 800))
-    });
-    rig.broadcast(0, || {
-        CheckerInput::Capability(capability(fast, &[Engine::Builtin], 2000))
-    });
-    for w in [slow, fast] {
-        rig.broadcast(0, || CheckerInput::WorkerSeen(w));
-        // A network with requirements admits a worker once its render is checked.
-        rig.broadcast(0, || CheckerInput::AdmissionRendered {
-            applicant: w,
-            digest: Ok(RENDER),
-        });
-    }
-    let job = rig.job.clone();
-    rig.broadcast(1, || CheckerInput::Job(job.clone()));
-    let assigned = rig.assignments();
-    assert!(!assigned.is_empty());
-    assert!(assigned.iter().all(|x| x.worker == fast), "{assigned:?}");
-}
 
 mod admission;
 mod allocation;

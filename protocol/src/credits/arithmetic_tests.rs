@@ -67,6 +67,8 @@ fn prices_follow_normalised_seconds() {
     assert_eq!(price_for(0, 1000, 5), Ok(0));
     assert_eq!(price_for(10_000, 1000, 0), Ok(0));
     assert!(worker_within_cap(50, 50));
-    assert!(worker_within_cap(0, 0));
+    assert!(worker_within_cap(0, 1));
     assert!(!worker_within_cap(51, 50));
+    // A cap of 0 is no cap.
+    assert!(worker_within_cap(u64::MAX, 0));
 }

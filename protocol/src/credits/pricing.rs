@@ -38,8 +38,9 @@ pub fn price_for(
     u64::try_from(price).map_err(|_| overflow)
 }
 
-/// Whether a price is at or under a cap (both in credits per shard, as a job's
-/// `price_cap`): only workers within a job's cap get its shards.
+/// Whether a worker's price (credits per benchmark-normalised render-second, its
+/// capability record's `price`) is within a job's cap (its spec's `price_cap`, in the same
+/// unit; 0: no cap). Only workers within a job's cap get its shards.
 pub fn worker_within_cap(price: u64, cap: u64) -> bool {
-    price <= cap
+    cap == 0 || price <= cap
 }

@@ -28,6 +28,7 @@ fn record(node: PublicKey) -> CapabilityRecord {
         threads: 2,
         issued_ms: 5,
         render_digest: None,
+        price: 0,
     }
 }
 

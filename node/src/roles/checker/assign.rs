@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use pictor_protocol::{rules, Assignment, Engine, Message, PublicKey, ShardId};
+use pictor_protocol::{
+    credits::worker_within_cap, rules, Assignment, Engine, Message, PublicKey, ShardId,
+};
 
 use super::{Checker, CheckerOutput};
 
@@ -39,6 +41,9 @@ pub(super) struct WorkerRecord {
     pub(super) gpu: bool,
     /// Its benchmark score, ksamples/s (capability record; 0 without one).
     pub(super) benchmark_ks: u32,
+    /// Its price, credits per benchmark-normalised render-second (capability record; 0
+    /// without one).
+    pub(super) price: u64,
     /// The fastest render this checker saw of it, ksamples/s (assignment to claim), and
     /// how many renders long enough to measure it saw.
     pub(super) measured_ks: u32,
@@ -270,13 +275,16 @@ impl Checker {
             if rules::job_leader(&job.committee, job.leader_epoch) != Some(me) {
                 continue;
             }
-            // A worker whose capability record lacks the job's engine cannot render it.
+            // A worker whose capability record lacks the job's engine cannot render it,
+            // and one that asks more than the job's price cap does not get it.
             let engine = job.spec.engine;
+            let cap = job.spec.price_cap;
             let can_render = |w: &PublicKey| {
-                workers
-                    .get(w)
+                let record = workers.get(w);
+                record
                     .and_then(|r| r.engines.as_ref())
                     .is_none_or(|engines| engines.contains(&engine))
+                    && worker_within_cap(record.map_or(0, |r| r.price), cap)
             };
             for (id, shard) in job.shards.iter_mut() {
                 if shard.done || shard.assignment.is_some() {

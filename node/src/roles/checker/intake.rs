@@ -58,6 +58,7 @@ impl Checker {
         worker.meets_requirements = meets;
         worker.gpu = record.devices.iter().any(|d| d.kind == DeviceKind::Gpu);
         worker.benchmark_ks = record.benchmark_ksamples_per_s;
+        worker.price = record.price;
         self.check_render(record.node, record.render_digest, out);
         self.assign_all(now_ms, out);
     }

@@ -27,6 +27,7 @@ fn record(node: PublicKey, memory_bytes: u64) -> CapabilityRecord {
         threads: 2,
         issued_ms: 5,
         render_digest: None,
+        price: 0,
     }
 }
 

@@ -65,6 +65,7 @@ fn application(applicant: &Keypair) -> pictor_protocol::SignedApplication {
         threads: 2,
         issued_ms: 1,
         render_digest: None,
+        price: 0,
     };
     let render = AdmissionRender::of(&applicant.public());
     pictor_protocol::SignedApplication::new(
