@@ -130,6 +130,8 @@ fn args_for(b: &BenchArgs, out: PathBuf, direct: bool) -> RenderArgs {
         lazy_checkers: 0,
         equivocating_checkers: 0,
         canary_rate: 0.0,
+        price_cap: 0,
+        worker_prices: Vec::new(),
         direct,
         json: true,
         stall_timeout: 600,

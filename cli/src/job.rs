@@ -65,6 +65,10 @@ struct SubmitArgs {
     /// Tile size in pixels (default 128 built-in, 256 Blender).
     #[arg(long)]
     tile: Option<u32>,
+    /// The highest worker price accepted, in credits per benchmark-normalised
+    /// render-second: workers that ask more get none of the job's shards (0: no cap).
+    #[arg(long, default_value_t = 0)]
+    price_cap: u64,
     /// Wait until the frames are verified, with a progress bar, then print the summary.
     #[arg(long)]
     wait: bool,
@@ -193,6 +197,9 @@ async fn submit(node: &Node, s: SubmitArgs, json: bool) -> Result<()> {
         "samples": s.samples,
         "engine": engine.to_string(),
     });
+    if s.price_cap > 0 {
+        params["price_cap"] = json!(s.price_cap);
+    }
     if let Some(tile) = s.tile {
         params["tile"] = json!(tile);
     }

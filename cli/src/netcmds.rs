@@ -103,18 +103,22 @@ pub(crate) fn workers(args: ReadArgs) -> Result<()> {
         let rows = node.call("net_workers", json!({})).await?;
         print_value(args.connect.json, &rows, || {
             let mut out = format!(
-                "{:<54}{:<11}{:>10}{:>10}{:>10}  {}",
-                "PEER", "STATUS", "MSAMP/S", "ACCEPTED", "REJECTED", "DEVICE"
+                "{:<54}{:<11}{:>10}{:>7}{:>10}{:>10}  {}",
+                "PEER", "STATUS", "MSAMP/S", "PRICE", "ACCEPTED", "REJECTED", "DEVICE"
             );
             for w in rows.as_array().into_iter().flatten() {
                 let bench = w["benchmark_msamples_per_s"]
                     .as_f64()
                     .map_or_else(|| "-".to_owned(), |b| format!("{b:.1}"));
+                let price = w["price"]
+                    .as_u64()
+                    .map_or_else(|| "-".to_owned(), |p| p.to_string());
                 out.push_str(&format!(
-                    "\n{:<54}{:<11}{:>10}{:>10}{:>10}  {}",
+                    "\n{:<54}{:<11}{:>10}{:>7}{:>10}{:>10}  {}",
                     w["peer_id"].as_str().unwrap_or(""),
                     w["status"].as_str().unwrap_or(""),
                     bench,
+                    price,
                     w["accepted"].to_string(),
                     w["rejected"].to_string(),
                     w["device"].as_str().unwrap_or(""),

@@ -67,7 +67,9 @@ pub(crate) fn run(args: NodeArgs, logging: &Logging) -> Result<()> {
         http,
     };
     let mut config = home.node_config(&overrides)?;
-    logging.init(&pictor_at(&home.config()?.log));
+    let home_config = home.config()?;
+    logging.init(&pictor_at(&home_config.log));
+    let price = home_config.price;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,7 +83,7 @@ pub(crate) fn run(args: NodeArgs, logging: &Logging) -> Result<()> {
             let capability = tokio::task::spawn_blocking(move || LocalCapability::probe(threads))
                 .await
                 .context("capability probe")??;
-            worker.capability = Some(capability);
+            worker.capability = Some(capability.with_price(price));
         }
         let outside_genesis = config
             .keypair

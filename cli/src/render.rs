@@ -74,6 +74,13 @@ pub(crate) struct RenderArgs {
     /// attests without checking even when every worker is honest.
     #[arg(long, default_value_t = 0.0, value_name = "FRACTION")]
     pub(crate) canary_rate: f64,
+    /// The highest worker price the job accepts, in credits per benchmark-normalised
+    /// render-second: workers that ask more get none of its shards (0: no cap).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) price_cap: u64,
+    /// The local network's worker prices, worker by worker (`1,100`; missing ones: 0).
+    #[arg(long, value_delimiter = ',', value_name = "PRICES")]
+    pub(crate) worker_prices: Vec<u64>,
     /// Render in this process with no network: the baseline.
     #[arg(long)]
     pub(crate) direct: bool,
@@ -120,6 +127,26 @@ impl RenderArgs {
         }
         if self.canary_rate > 0.0 && (self.direct || self.network.is_some()) {
             bail!("--canary-rate needs the local network (a running network's spec sets its own canary_rate_ppm)");
+        }
+        if !self.worker_prices.is_empty() && (self.direct || self.network.is_some()) {
+            bail!("--worker-prices needs the local network (a running network's workers set their own price in config.toml)");
+        }
+        if self.worker_prices.len() > self.workers {
+            bail!(
+                "--worker-prices names {} prices for --workers {}",
+                self.worker_prices.len(),
+                self.workers
+            );
+        }
+        if self.price_cap > 0
+            && self.worker_prices.len() == self.workers
+            && self.worker_prices.iter().all(|&p| p > self.price_cap)
+        {
+            bail!(
+                "--price-cap {} is below every worker's price ({:?}): no worker would get a shard",
+                self.price_cap,
+                self.worker_prices
+            );
         }
         let faulty_checkers = self.lazy_checkers + self.equivocating_checkers;
         if faulty_checkers > 0 && (self.direct || self.network.is_some()) {
@@ -175,6 +202,8 @@ impl RenderArgs {
             requirements,
             network: self.network.clone(),
             home: self.home.clone(),
+            price_cap: self.price_cap,
+            worker_prices: self.worker_prices.clone(),
         })
     }
 }

@@ -43,6 +43,8 @@ pub struct WorkerView {
     /// Its benchmark score, million samples per second (capability record).
     pub benchmark_msamples_per_s: Option<f64>,
     pub threads: Option<u32>,
+    /// Its price, credits per benchmark-normalised render-second (capability record).
+    pub price: Option<u64>,
     /// Shards assigned to it, claims it made, claims accepted and rejected by a quorum.
     pub assigned: u64,
     pub claimed: u64,
@@ -288,6 +290,7 @@ impl NetView {
             .collect();
         w.benchmark_msamples_per_s = Some(record.benchmark_msamples_per_s());
         w.threads = Some(record.threads);
+        w.price = Some(record.price);
         if let Some(d) = record.devices.first() {
             w.device.clone_from(&d.name);
         }

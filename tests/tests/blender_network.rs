@@ -30,6 +30,8 @@ fn request(scene: &std::path::Path, out: &std::path::Path, faulty_workers: usize
         requirements: Default::default(),
         network: None,
         home: None,
+        price_cap: 0,
+        worker_prices: Vec::new(),
     }
 }
 

@@ -36,6 +36,8 @@ fn request(
         requirements: Default::default(),
         network: None,
         home: None,
+        price_cap: 0,
+        worker_prices: Vec::new(),
     }
 }
 

@@ -29,6 +29,7 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         committee: None,
         canary_rate_ppm: 0,
         ban_cooldown: None,
+        worker_prices: Vec::new(),
     }
 }
 

@@ -29,6 +29,8 @@ fn request(out: &std::path::Path, faulty_workers: usize) -> RenderRequest {
         requirements: Default::default(),
         network: None,
         home: None,
+        price_cap: 0,
+        worker_prices: Vec::new(),
     }
 }
 
@@ -91,4 +93,24 @@ async fn faulty_worker_is_caught_and_frames_stay_right() {
     assert_eq!(rejected, network.claims_rejected);
     let offenders = network.workers.values().filter(|w| w.rejected > 0).count();
     assert_eq!(offenders, 1, "only the faulty worker had claims rejected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_workers_within_the_price_cap_render() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Three workers, the second asking 100 credits per normalised render-second; the job
+    // accepts at most 10.
+    let mut req = request(dir.path(), 0);
+    req.worker_prices = vec![1, 100, 1];
+    req.price_cap = 10;
+    let network = render_network(&req, |_| {}).await.expect("network render");
+    assert_eq!(network.frames.len(), 2, "both frames written");
+    let accepted: u64 = network.workers.values().map(|w| w.accepted).sum();
+    assert_eq!(accepted, network.shards, "{:?}", network.workers);
+    let busy = network.workers.values().filter(|w| w.accepted > 0).count();
+    assert_eq!(
+        busy, 2,
+        "the dear worker got no shard: {:?}",
+        network.workers
+    );
 }

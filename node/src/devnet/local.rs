@@ -55,6 +55,9 @@ pub struct DevnetConfig {
     pub canary_rate_ppm: u32,
     /// A worker's first ban (`None`: the local default, a minute).
     pub ban_cooldown: Option<Duration>,
+    /// The price of worker `i`, credits per benchmark-normalised render-second (a worker
+    /// past the end of the list: 0, free).
+    pub worker_prices: Vec<u64>,
 }
 
 impl DevnetConfig {
@@ -77,6 +80,7 @@ impl DevnetConfig {
             committee: None,
             canary_rate_ppm: 0,
             ban_cooldown: None,
+            worker_prices: Vec::new(),
         }
     }
 }
@@ -223,7 +227,11 @@ impl Devnet {
                     device: format!("cpu ({} threads)", rayon_threads()),
                     tamper: faulty.then_some(Tamper::Mixed),
                     blender_device: Some(config.blender_device),
-                    capability: Some(capability.clone()),
+                    capability: Some(
+                        capability
+                            .clone()
+                            .with_price(config.worker_prices.get(i).copied().unwrap_or(0)),
+                    ),
                 }),
                 ..Roles::default()
             };

@@ -117,6 +117,8 @@ pub struct HomeConfig {
     pub log: String,
     /// The HTTP port's limits per client (`[http_limits]`).
     pub http_limits: HttpLimits,
+    /// A worker's price, credits per benchmark-normalised render-second (0: free).
+    pub price: u64,
 }
 
 impl Default for HomeConfig {
@@ -129,6 +131,7 @@ impl Default for HomeConfig {
             job_retention: DEFAULT_JOB_RETENTION,
             log: DEFAULT_LOG.to_owned(),
             http_limits: HttpLimits::default(),
+            price: 0,
         }
     }
 }
@@ -153,6 +156,7 @@ struct RawConfig {
     job_retention: Option<String>,
     log: Option<String>,
     http_limits: RawHttpLimits,
+    price: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -257,6 +261,7 @@ impl HomeConfig {
             Some(text) => text,
         };
         let http_limits = http_limits(&doc, &raw.http_limits)?;
+        let price = raw.price.unwrap_or(d.price);
         Ok(HomeConfig {
             listen,
             http,
@@ -265,6 +270,7 @@ impl HomeConfig {
             job_retention,
             log,
             http_limits,
+            price,
         })
     }
 
@@ -309,6 +315,12 @@ bootnodes = {bootnodes}
 # Default: "{default_retention}"
 job_retention = {retention}
 
+# A worker's price, in credits per benchmark-normalised render-second (a second of a
+# machine that renders 1 Msample/s: a machine twice as fast earns the same for the same
+# shard). A job whose price cap is lower gives this worker none of its shards.
+# Default: 0 (free)
+price = {price}
+
 # The level of the node's own logs: "error", "warn", "info", "debug" or "trace" (other
 # libraries log warnings and errors), or a whole tracing filter such as
 # "info,libp2p_gossipsub=debug". RUST_LOG, --log, -v and -q override it.
@@ -346,6 +358,7 @@ uploads_per_client = {uploads}
             retention = quote(&format_duration(self.job_retention)),
             default_log = DEFAULT_LOG,
             log = quote(&self.log),
+            price = self.price,
             d_rate = d.http_limits.rate_per_client,
             d_burst = d.http_limits.burst_per_client,
             d_local_rate = d.http_limits.local_rate_per_client,

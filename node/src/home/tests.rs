@@ -110,6 +110,7 @@ fn config_round_trips_and_overrides_apply() {
             connections_per_client: 4,
             uploads_per_client: 1,
         },
+        price: 12,
     };
     let text = config.to_toml();
     assert_eq!(HomeConfig::from_toml(&text, "config.toml").unwrap(), config);

@@ -63,6 +63,11 @@ pub struct RenderRequest {
     /// The creator's home on that network (its key and database); a temporary one when
     /// `None`.
     pub home: Option<PathBuf>,
+    /// The highest worker price the job accepts, credits per benchmark-normalised
+    /// render-second (0: no cap).
+    pub price_cap: u64,
+    /// The local network's worker prices, worker by worker (missing ones: 0).
+    pub worker_prices: Vec<u64>,
 }
 
 /// Progress of a render, for a progress bar.
@@ -246,7 +251,7 @@ fn job_spec(req: &RenderRequest) -> JobSpec {
         height: req.height,
         samples: req.samples,
         tile: req.tile,
-        price_cap: 0,
+        price_cap: req.price_cap,
         nonce: now_ms(),
         epoch: 0,
     }

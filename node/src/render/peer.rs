@@ -48,6 +48,7 @@ impl JobPeer {
             committee: None,
             canary_rate_ppm: req.canary_rate_ppm,
             ban_cooldown: None,
+            worker_prices: req.worker_prices.clone(),
         })
         .await?;
         let mut devnet = devnet;

@@ -89,6 +89,10 @@ struct Submit {
     samples: u32,
     tile: Option<u32>,
     engine: Option<String>,
+    /// The highest worker price accepted, credits per benchmark-normalised render-second
+    /// (0 or absent: no cap).
+    #[serde(default)]
+    price_cap: u64,
 }
 
 fn default_frames() -> String {
@@ -164,7 +168,7 @@ async fn submit(ctx: Ctx, req: Submit) -> Answer {
         height: req.height,
         samples: req.samples,
         tile,
-        price_cap: 0,
+        price_cap: req.price_cap,
         nonce: crate::now_ms(),
         epoch: 0,
     };
