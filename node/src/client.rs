@@ -89,6 +89,8 @@ pub struct Facts {
     pub listen: Vec<Multiaddr>,
     /// Whether a peer reported an address of this node that is not loopback or private.
     pub public_address: bool,
+    /// Connections open now that peers opened (they dialled this node).
+    pub inbound_connections: usize,
     /// For a worker: the latest times from one of its claims to the claim's quorum
     /// certificate, oldest first.
     pub finality: Vec<std::time::Duration>,

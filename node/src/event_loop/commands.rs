@@ -438,6 +438,7 @@ impl EventLoop {
             open_jobs: self.jobs.open(),
             listen: self.swarm.listeners().cloned().collect(),
             public_address,
+            inbound_connections: self.inbound,
             finality: self.metrics.finality(),
         }
     }

@@ -125,6 +125,10 @@ pub(crate) struct EventLoop {
     slow_peers: HashMap<PeerId, (u64, u64)>,
     /// When this node last dialled the checkers it was not connected to.
     last_reach_ms: u64,
+    /// When this node last bootstrapped its Kademlia routing table.
+    last_bootstrap_ms: u64,
+    /// Connections open now that peers opened.
+    inbound: usize,
     /// Pictor nodes of another network or protocol version met (each told once).
     foreign_peers: std::collections::BTreeSet<PeerId>,
     /// Work for the roles, in order.

@@ -319,6 +319,8 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         slow_peers: HashMap::new(),
         foreign_peers: Default::default(),
         last_reach_ms: 0,
+        last_bootstrap_ms: crate::now_ms(),
+        inbound: 0,
     };
     event_loop.replay()?;
     // Every line the loop logs names its node: a local network logs many nodes together.

@@ -24,6 +24,9 @@ const MAX_SCENE_LOOKUPS: usize = 256;
 
 /// How often a node dials the checkers it is not connected to.
 const REACH_INTERVAL_MS: u64 = 10_000;
+/// How often a node refreshes its Kademlia routing table (a bootstrap: a lookup of its own
+/// id), finding peers that joined since and dropping ones that left.
+const REBOOTSTRAP_MS: u64 = 5 * 60_000;
 /// The largest checker set a node keeps a connection to every member of.
 const MAX_REACHED: usize = 64;
 /// Pictor nodes of other networks remembered, so that each is told of once.
@@ -95,6 +98,9 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(%peer_id, "connected");
+                if endpoint.is_listener() {
+                    self.inbound = self.inbound.saturating_add(1);
+                }
                 let addrs = self.peer_addrs.entry(peer_id).or_default();
                 if addrs.len() < MAX_PEER_ADDRS {
                     addrs.push(endpoint.get_remote_address().to_string());
@@ -109,6 +115,9 @@ impl EventLoop {
                 ..
             } => {
                 debug!(%peer_id, ?cause, "disconnected");
+                if endpoint.is_listener() {
+                    self.inbound = self.inbound.saturating_sub(1);
+                }
                 if num_established == 0 {
                     self.peer_addrs.remove(&peer_id);
                 } else if let Some(addrs) = self.peer_addrs.get_mut(&peer_id) {
@@ -145,16 +154,28 @@ impl EventLoop {
         }
     }
 
-    /// Dials the checkers of the set this node is not connected to, every
-    /// [`REACH_INTERVAL_MS`], at addresses Kademlia knows. A node that nobody can dial (a
-    /// worker behind a NAT) is otherwise cut off from a checker that restarted after it
-    /// connected: only it can open the connection. Sets larger than [`MAX_REACHED`] are left
-    /// to gossip and Kademlia.
+    /// Keeps this node in reach: every [`REACH_INTERVAL_MS`] it dials the checkers of the
+    /// set it is not connected to, at addresses Kademlia knows, and every
+    /// [`REBOOTSTRAP_MS`] it bootstraps Kademlia. A node that nobody can dial (a worker
+    /// behind a NAT) is otherwise cut off from a checker that restarted after it connected:
+    /// only it can open the connection. Sets larger than [`MAX_REACHED`] are left to gossip
+    /// and Kademlia.
     pub(super) fn reach_checkers(&mut self, now: u64) {
         if now < self.last_reach_ms + REACH_INTERVAL_MS {
             return;
         }
         self.last_reach_ms = now;
+        if now >= self.last_bootstrap_ms + REBOOTSTRAP_MS {
+            // Kademlia's own periodic bootstrap warns while the table is empty (the first
+            // node of a network): this one runs only with peers to ask.
+            self.last_bootstrap_ms = now;
+            let kad = &mut self.swarm.behaviour_mut().kad;
+            if kad.kbuckets().any(|b| b.num_entries() > 0) {
+                if let Err(e) = kad.bootstrap() {
+                    debug!(error = %e, "Kademlia bootstrap not started");
+                }
+            }
+        }
         let set: Vec<PublicKey> = self.ledger.lock().set().to_vec();
         if set.len() > MAX_REACHED {
             return;

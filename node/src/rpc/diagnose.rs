@@ -221,6 +221,26 @@ fn reachability(f: &Facts, out: &mut Vec<Finding>) {
             "This node listens on loopback only: peers on other machines cannot reach it.".into(),
             Some("listen on 0.0.0.0 (config.toml `listen`, or --listen /ip4/0.0.0.0/tcp/7400) for a public network"),
         ));
+    } else if f.inbound_connections > 0 {
+        out.push(finding(
+            Good,
+            "reachability",
+            format!(
+                "Peers dial this node: {} of its connections were opened by them.",
+                f.inbound_connections
+            ),
+            None,
+        ));
+    } else if f.connected_peers > 0 {
+        out.push(finding(
+            Warning,
+            "reachability",
+            format!(
+                "No peer has dialled this node: its {} connection(s) are all ones it opened. Behind a NAT or a firewall, peers that start after it cannot open one (it dials the network's checkers it is not connected to every 10 s, so work still reaches it).",
+                f.connected_peers
+            ),
+            Some("if this node is behind NAT, forward its TCP port (7400 by default) to it; if it only started, look again once others have joined"),
+        ));
     } else if !f.public_address {
         out.push(finding(
             Warning,
@@ -256,6 +276,7 @@ mod tests {
             open_jobs: 2,
             listen: vec!["/ip4/10.0.0.5/tcp/7400".parse().expect("addr")],
             public_address: false,
+            inbound_connections: 0,
             finality: Vec::new(),
         }
     }
@@ -321,5 +342,26 @@ mod tests {
         assert!(d.ok, "{d:?}");
         assert!(topic(&d, "jobs").message.contains("no unfinished jobs"));
         assert_eq!(topic(&d, "connection").level, Level::Ok);
+    }
+
+    #[test]
+    fn reachability_follows_who_opened_the_connections() {
+        // Every connection opened by this node: it may be behind a NAT.
+        let f = facts();
+        let d = diagnose(&f, &["worker".into()]);
+        let r = topic(&d, "reachability");
+        assert_eq!(r.level, Level::Warning);
+        assert!(r.message.contains("No peer has dialled this node"), "{r:?}");
+        assert!(
+            r.fix.as_deref().is_some_and(|f| f.contains("7400")),
+            "{r:?}"
+        );
+        // A peer dialled it: reachable.
+        let mut f = facts();
+        f.inbound_connections = 2;
+        let d = diagnose(&f, &["worker".into()]);
+        let r = topic(&d, "reachability");
+        assert_eq!(r.level, Level::Ok, "{r:?}");
+        assert!(r.message.contains("2 of its connections"), "{r:?}");
     }
 }
