@@ -101,12 +101,16 @@ async fn a_node_that_starts_late_learns_that_an_equivocating_checker_is_banned()
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let findings = loop {
         let snapshot = late.network().await.expect("view");
+        // Banned, and for the equivocation: a ban decision (`GetDecisions`) may come
+        // first, the evidence (`GetEvidence`) a moment later.
         if let Some((CheckerStatus::Banned, findings)) = checker(&snapshot, &equivocating) {
-            break findings;
+            if findings.iter().any(|f| f.contains("equivocation")) {
+                break findings;
+            }
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the late node did not learn of the ban: {:?}",
+            "the late node did not learn of the ban for equivocation: {:?}",
             checker(&snapshot, &equivocating)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -29,8 +29,9 @@ pub struct Behaviour {
     pub stream: libp2p_stream::Behaviour,
 }
 
-/// The Kademlia protocol of the IPFS DHT.
-pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
+/// The Kademlia protocol of the Pictor DHT: a name of its own, so that a node's routing
+/// table holds Pictor nodes only, not every peer of the public IPFS DHT it may meet.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/pictor/kad/1.0.0");
 
 /// The most provider records a node keeps for the blocks it holds itself.
 const MAX_PROVIDED_KEYS: usize = 65_536;
