@@ -3,10 +3,11 @@
 //! (`net_workers`, `net_checkers`), the explorer and the diagnosis. Bounded: the least
 //! recently seen entries go first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use pictor_protocol::{
-    governance::ban_cooldown_ms, Action, CapabilityRecord, Message, NodeRole, PublicKey, Verdict,
+    governance::ban_cooldown_ms, Action, CapabilityRecord, Message, NodeRole, PublicKey, ShardId,
+    Verdict,
 };
 use serde::Serialize;
 
@@ -127,7 +128,14 @@ pub(crate) struct NetView {
     ban_cooldown_ms: u64,
     /// The length of an epoch (the network's parameter).
     epoch_ms: u64,
+    /// Which worker holds each shard assigned and not yet certified, oldest first in
+    /// `held_order` (a shard reassigned after a timeout leaves its first worker's hands).
+    holders: HashMap<ShardId, PublicKey>,
+    held_order: VecDeque<ShardId>,
 }
+
+/// Shards whose holder the view remembers (beyond it the oldest are forgotten).
+const MAX_HELD_SHARDS: usize = 65_536;
 
 fn short(key: &PublicKey) -> (String, String) {
     let peer = crate::identity::peer_id(key).map_or_else(String::new, |p| p.to_string());
@@ -206,9 +214,9 @@ impl NetView {
             },
             Message::Capability(c) => self.capability(c, now),
             Message::Assignment(a) => {
+                self.hand(a.shard, a.worker, now);
                 let w = self.worker(&a.worker, now);
                 w.assigned += 1;
-                w.in_hand += 1;
                 let c = self.checker(&a.assigned_by, now);
                 c.assignments += 1;
                 c.last_work_ms = now;
@@ -229,8 +237,12 @@ impl NetView {
                 }
                 let vote = &qc.vote;
                 let base_cooldown_ms = self.ban_cooldown_ms;
+                if self.holders.get(&vote.shard) == Some(&vote.worker) {
+                    self.holders.remove(&vote.shard);
+                    let w = self.worker(&vote.worker, 0);
+                    w.in_hand = w.in_hand.saturating_sub(1);
+                }
                 let w = self.worker(&vote.worker, 0);
-                w.in_hand = w.in_hand.saturating_sub(1);
                 match vote.verdict {
                     Verdict::Valid => w.accepted += 1,
                     Verdict::Invalid => {
@@ -279,6 +291,32 @@ impl NetView {
             }
             Message::Job(_) | Message::DecisionVote(_) => {}
         }
+    }
+
+    /// `shard` is in `worker`'s hands now, and no longer in those of a worker that held it
+    /// before (its assignment timed out).
+    fn hand(&mut self, shard: ShardId, worker: PublicKey, now: u64) {
+        match self.holders.insert(shard, worker) {
+            Some(previous) if previous == worker => return,
+            Some(previous) => {
+                if let Some(w) = self.workers.get_mut(&previous) {
+                    w.in_hand = w.in_hand.saturating_sub(1);
+                }
+            }
+            None => {
+                self.held_order.push_back(shard);
+                while self.held_order.len() > MAX_HELD_SHARDS {
+                    let Some(old) = self.held_order.pop_front() else {
+                        break;
+                    };
+                    let holder = self.holders.remove(&old);
+                    if let Some(w) = holder.and_then(|h| self.workers.get_mut(&h)) {
+                        w.in_hand = w.in_hand.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        self.worker(&worker, now).in_hand += 1;
     }
 
     fn capability(&mut self, record: &CapabilityRecord, now: u64) {
@@ -370,6 +408,36 @@ mod tests {
         Keypair::from_seed([seed; 32]).public()
     }
 
+    fn assignment(worker: PublicKey, attempt: u32) -> Message {
+        Message::Assignment(Assignment {
+            shard: ShardId {
+                job: JobId([3; 32]),
+                frame: 1,
+                tile: 0,
+            },
+            worker,
+            attempt,
+            assigned_by: key(1),
+            deadline_ms: 0,
+        })
+    }
+
+    #[test]
+    fn a_shard_assigned_again_leaves_its_first_workers_hands() {
+        let mut view = NetView::new(&[key(1)], 60_000, 600_000);
+        let (first, second) = (key(8), key(9));
+        view.observe(&assignment(first, 0), 1_000);
+        // Its assignment timed out: the shard goes to another worker.
+        view.observe(&assignment(second, 1), 2_000);
+        let workers: BTreeMap<String, (WorkerStatus, u64)> = view
+            .workers(2_000, 60_000)
+            .into_iter()
+            .map(|(s, w)| (w.key.clone(), (s, w.in_hand)))
+            .collect();
+        assert_eq!(workers[&first.to_string()], (WorkerStatus::Idle, 0));
+        assert_eq!(workers[&second.to_string()], (WorkerStatus::Rendering, 1));
+    }
+
     #[test]
     fn a_worker_goes_idle_rendering_offline() {
         let mut view = NetView::new(&[key(1)], 60_000, 600_000);
@@ -401,6 +469,9 @@ mod tests {
         let (status, w) = view.workers(1_100, 500).remove(0);
         assert_eq!(status, WorkerStatus::Rendering);
         assert_eq!((w.assigned, w.in_hand), (1, 1));
+        // The same shard, assigned again to the same worker, is one shard in hand.
+        view.observe(&assignment(worker, 1), 1_100);
+        assert_eq!(view.workers(1_100, 500)[0].1.in_hand, 1);
         assert_eq!(view.workers(5_000, 500)[0].0, WorkerStatus::Offline);
         let checkers = view.checkers(1_100, 500);
         assert_eq!(checkers[0].0, CheckerStatus::Checking);
