@@ -188,8 +188,14 @@ impl EventLoop {
         let mut trial = self.ledger.lock().clone();
         let mut taken = 0usize;
         for cert in decisions {
-            if matches!(trial.apply(&cert), Ok(Applied::Nothing) | Err(_)) {
-                continue;
+            match trial.apply(&cert) {
+                Ok(Applied::Nothing) => continue,
+                // A signature that does not verify is forged: nothing more from this peer.
+                Err(e @ pictor_protocol::GovernanceError::BadSignature { .. }) => {
+                    return self.distrust(peer, &format!("a decision certificate: {e}"));
+                }
+                Err(_) => continue,
+                Ok(_) => {}
             }
             taken += 1;
             self.ingest(Message::Decision(cert));
@@ -217,6 +223,10 @@ impl EventLoop {
             if let Err(refusal) =
                 crate::validation::check_evidence(&self.params.id, &self.ledger, &piece)
             {
+                if refusal.penalise {
+                    // Evidence that does not verify on its own is forged.
+                    return self.distrust(peer, &format!("evidence: {}", refusal.reason));
+                }
                 debug!(%peer, reason = %refusal.reason, "evidence from a peer dropped");
                 continue;
             }

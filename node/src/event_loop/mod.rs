@@ -129,6 +129,8 @@ pub(crate) struct EventLoop {
     last_bootstrap_ms: u64,
     /// Connections open now that peers opened.
     inbound: usize,
+    /// Peers caught serving forged history, and until when their connections are refused.
+    distrusted: HashMap<PeerId, u64>,
     /// Pictor nodes of another network or protocol version met (each told once).
     foreign_peers: std::collections::BTreeSet<PeerId>,
     /// Work for the roles, in order.

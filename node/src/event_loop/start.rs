@@ -321,6 +321,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         last_reach_ms: 0,
         last_bootstrap_ms: crate::now_ms(),
         inbound: 0,
+        distrusted: HashMap::new(),
     };
     event_loop.replay()?;
     // Every line the loop logs names its node: a local network logs many nodes together.

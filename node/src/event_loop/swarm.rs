@@ -29,6 +29,10 @@ const REACH_INTERVAL_MS: u64 = 10_000;
 const REBOOTSTRAP_MS: u64 = 5 * 60_000;
 /// The largest checker set a node keeps a connection to every member of.
 const MAX_REACHED: usize = 64;
+/// How long the connections of a peer caught serving forged history are refused.
+const DISTRUST_MS: u64 = 10 * 60_000;
+/// Distrusted peers remembered at once.
+const MAX_DISTRUSTED: usize = 1_024;
 /// Pictor nodes of other networks remembered, so that each is told of once.
 const MAX_FOREIGN_PEERS: usize = 1_024;
 
@@ -45,6 +49,35 @@ impl EventLoop {
         }
         self.swarm.behaviour_mut().kad.remove_peer(&peer);
         let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    /// A peer answered with history that is forged (a signature that does not verify,
+    /// which no honest node relays): the operator is told in one line, the connection is
+    /// closed, and the peer's connections are refused for [`DISTRUST_MS`].
+    pub(super) fn distrust(&mut self, peer: PeerId, why: &str) {
+        let now = crate::now_ms();
+        self.distrusted.retain(|_, until| *until > now);
+        if self.distrusted.len() >= MAX_DISTRUSTED {
+            self.distrusted.clear();
+        }
+        if self
+            .distrusted
+            .insert(peer, now.saturating_add(DISTRUST_MS))
+            .is_none()
+        {
+            warn!(
+                "peer {peer} served forged history ({why}): disconnected, its connections refused for {} minutes",
+                DISTRUST_MS / 60_000
+            );
+        }
+        self.swarm.behaviour_mut().kad.remove_peer(&peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    fn is_distrusted(&self, peer: &PeerId) -> bool {
+        self.distrusted
+            .get(peer)
+            .is_some_and(|until| *until > crate::now_ms())
     }
 
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -98,6 +131,10 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(%peer_id, "connected");
+                if self.is_distrusted(&peer_id) {
+                    debug!(%peer_id, "a distrusted peer: connection refused");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                }
                 if endpoint.is_listener() {
                     self.inbound = self.inbound.saturating_add(1);
                 }
