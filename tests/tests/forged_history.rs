@@ -79,11 +79,13 @@ async fn a_peer_that_serves_forged_decisions_is_dropped_and_refused() {
                     request_response::Event::Message {
                         message:
                             request_response::Message::Request {
-                                request, channel, ..
+                                request: Request::GetDecisions,
+                                channel,
+                                ..
                             },
                         ..
                     },
-                )) if matches!(request, Request::GetDecisions) => {
+                )) => {
                     let forged = Response::Decisions(vec![forged_decision()]);
                     let _ = swarm.behaviour_mut().fetch.send_response(channel, forged);
                     answered = true;
