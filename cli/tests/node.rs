@@ -313,7 +313,7 @@ fn a_node_of_another_network_is_told_so_in_one_line() {
             .find(|l| l.contains("is not a node of this network"))
             .map(str::to_owned)
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let (line_first, line_second) = loop {
         if let (Some(a), Some(b)) = (told(&first_log), told(&second_log)) {
             break (a, b);
@@ -347,4 +347,46 @@ fn a_node_of_another_network_is_told_so_in_one_line() {
     assert_eq!(count, 1, "{}", second_log.lock().unwrap());
     assert_eq!(first.terminate(), 0);
     assert_eq!(second.terminate(), 0);
+}
+
+#[test]
+fn a_bootnode_that_comes_up_later_is_dialled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (boot, late) = (dir.path().join("boot"), dir.path().join("late"));
+    let printed = init(&boot);
+    init(&late);
+    let peer = printed
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("peer id"))
+        .map(|p| p.trim().to_owned())
+        .expect("init prints the peer id");
+    // A port nobody listens on yet: the bootnode is down when the node starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut args = node_args(&late);
+    args.extend([
+        "--bootnode".to_owned(),
+        format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"),
+    ]);
+    let mut node = Running::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(runtime(&late)["connected_peers"], 0);
+    std::thread::sleep(Duration::from_secs(2));
+
+    let mut args = node_args(&boot);
+    let listen = args.iter().position(|a| a == "--listen").unwrap() + 1;
+    args[listen] = format!("/ip4/127.0.0.1/tcp/{port}");
+    let mut bootnode = Running::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runtime(&late)["connected_peers"].as_u64().unwrap_or(0) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the node never dialled its bootnode again"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(bootnode.terminate(), 0);
+    assert_eq!(node.terminate(), 0);
 }

@@ -131,6 +131,8 @@ pub(crate) struct EventLoop {
     inbound: usize,
     /// Peers caught serving forged history, and until when their connections are refused.
     distrusted: HashMap<PeerId, u64>,
+    /// The bootnodes dialled at start, dialled again while not connected.
+    bootnodes: Vec<libp2p::Multiaddr>,
     /// Pictor nodes of another network or protocol version met (each told once).
     foreign_peers: std::collections::BTreeSet<PeerId>,
     /// Work for the roles, in order.

@@ -322,6 +322,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         last_bootstrap_ms: crate::now_ms(),
         inbound: 0,
         distrusted: HashMap::new(),
+        bootnodes: config.bootnodes.clone(),
     };
     event_loop.replay()?;
     // Every line the loop logs names its node: a local network logs many nodes together.

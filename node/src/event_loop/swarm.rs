@@ -131,12 +131,13 @@ impl EventLoop {
                 peer_id, endpoint, ..
             } => {
                 debug!(%peer_id, "connected");
+                if endpoint.is_listener() {
+                    self.inbound = self.inbound.saturating_add(1);
+                }
                 if self.is_distrusted(&peer_id) {
                     debug!(%peer_id, "a distrusted peer: connection refused");
                     let _ = self.swarm.disconnect_peer_id(peer_id);
-                }
-                if endpoint.is_listener() {
-                    self.inbound = self.inbound.saturating_add(1);
+                    return;
                 }
                 let addrs = self.peer_addrs.entry(peer_id).or_default();
                 if addrs.len() < MAX_PEER_ADDRS {
@@ -213,6 +214,7 @@ impl EventLoop {
                 }
             }
         }
+        self.redial_bootnodes();
         let set: Vec<PublicKey> = self.ledger.lock().set().to_vec();
         if set.len() > MAX_REACHED {
             return;
@@ -221,7 +223,10 @@ impl EventLoop {
             let Some(peer) = self.peer_of(&key) else {
                 continue;
             };
-            if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
+            if peer == *self.swarm.local_peer_id()
+                || self.swarm.is_connected(&peer)
+                || self.is_distrusted(&peer)
+            {
                 continue;
             }
             let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
@@ -229,6 +234,34 @@ impl EventLoop {
                 .build();
             if let Err(e) = self.swarm.dial(opts) {
                 debug!(%peer, error = %e, "cannot dial the checker");
+            }
+        }
+    }
+
+    /// Dials again the bootnodes this node is not connected to (one may have been down
+    /// when the node started, or restarted since), except those of another network and
+    /// distrusted ones. A bootnode address without a peer id is dialled only while the
+    /// node has no peer at all.
+    fn redial_bootnodes(&mut self) {
+        let alone = self.swarm.connected_peers().next().is_none();
+        for addr in self.bootnodes.clone() {
+            let peer = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(peer) => Some(peer),
+                _ => None,
+            });
+            let skip = match peer {
+                Some(peer) => {
+                    self.swarm.is_connected(&peer)
+                        || self.foreign_peers.contains(&peer)
+                        || self.is_distrusted(&peer)
+                }
+                None => !alone,
+            };
+            if skip {
+                continue;
+            }
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                debug!(%addr, error = %e, "cannot dial the bootnode again");
             }
         }
     }
