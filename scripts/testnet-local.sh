@@ -139,15 +139,22 @@ make_switch() {
   ip -n "$SWITCH" link set br0 up
 }
 
-# A node on the public segment: its namespace, its veth into the switch, its address.
-attach_public() { # name addr
+# A node's namespace, its veth into bridge $4 of namespace $3, its address $2, and with a
+# fifth argument a default route via it (a node behind the NAT).
+attach() { # name addr bridge_ns bridge [gateway]
   local ns
   ns=$(ns_of "$1")
-  make_ns "$ns" "$SWITCH" "v-$1"
-  ip -n "$SWITCH" link set "v-$1" master br0 up
+  make_ns "$ns" "$3" "v-$1"
+  ip -n "$3" link set "v-$1" master "$4" up
   ip -n "$ns" addr add "$2/24" dev eth0
+  if [[ -n "${5:-}" ]]; then
+    ip -n "$ns" route add default via "$5"
+  fi
   netem "$ns" eth0
 }
+
+# A node on the public segment.
+attach_public() { attach "$1" "$2" "$SWITCH" br0; }
 
 make_router() {
   make_ns "$ROUTER" "$SWITCH" "v-router"
@@ -175,15 +182,7 @@ EOF
 }
 
 # A node behind the NAT: only a private address and a default route via the router.
-attach_nat() { # name addr
-  local ns
-  ns=$(ns_of "$1")
-  make_ns "$ns" "$ROUTER" "v-$1"
-  ip -n "$ROUTER" link set "v-$1" master br1 up
-  ip -n "$ns" addr add "$2/24" dev eth0
-  ip -n "$ns" route add default via "$ROUTER_PRIVATE"
-  netem "$ns" eth0
-}
+attach_nat() { attach "$1" "$2" "$ROUTER" br1 "$ROUTER_PRIVATE"; }
 
 # ---- up ----
 

@@ -15,6 +15,20 @@ mod checked;
 
 pub use checked::CheckedVotes;
 
+impl From<rules::SignersFault> for CertificateError {
+    fn from(fault: rules::SignersFault) -> CertificateError {
+        match fault {
+            rules::SignersFault::NoQuorum { got, needed, set } => CertificateError::NoQuorum {
+                got,
+                needed,
+                committee: set,
+            },
+            rules::SignersFault::DuplicateOrUnsorted(k) => CertificateError::DuplicateOrUnsorted(k),
+            rules::SignersFault::NotMember(k) => CertificateError::NotMember(k),
+        }
+    }
+}
+
 /// Why a certificate or evidence was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -89,25 +103,8 @@ impl QuorumCertificate {
         checked: &mut CheckedVotes,
     ) -> Result<(), CertificateError> {
         let members: BTreeSet<&PublicKey> = committee.iter().collect();
-        let needed = rules::quorum_threshold(members.len());
-        if self.signatures.len() < needed {
-            return Err(CertificateError::NoQuorum {
-                got: self.signatures.len(),
-                needed,
-                committee: members.len(),
-            });
-        }
         // Sorted, unique and members, so never more signatures than members.
-        let mut prev: Option<&PublicKey> = None;
-        for (signer, _) in &self.signatures {
-            if prev.is_some_and(|p| p >= signer) {
-                return Err(CertificateError::DuplicateOrUnsorted(*signer));
-            }
-            if !members.contains(signer) {
-                return Err(CertificateError::NotMember(*signer));
-            }
-            prev = Some(signer);
-        }
+        rules::check_signers(self.signatures.iter().map(|(s, _)| s), &members)?;
         let bytes = self.vote.signing_bytes();
         for (signer, sig) in &self.signatures {
             if checked.contains_signed(network, &bytes, signer, sig) {

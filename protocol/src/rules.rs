@@ -19,6 +19,52 @@ pub fn quorum_threshold(n: usize) -> usize {
     n.saturating_mul(2) / 3 + 1
 }
 
+/// Why the signers of a certificate are not a quorum of a set ([`check_signers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignersFault {
+    /// Fewer signers than [`quorum_threshold`] of the set.
+    NoQuorum {
+        /// Signers present.
+        got: usize,
+        /// The threshold.
+        needed: usize,
+        /// Size of the set.
+        set: usize,
+    },
+    /// Signers must be sorted by key with no key twice.
+    DuplicateOrUnsorted(PublicKey),
+    /// A signer outside the set.
+    NotMember(PublicKey),
+}
+
+/// The signer rule of every quorum certificate: at least [`quorum_threshold`] of
+/// `members` sign, sorted by key with none twice, each a member. Signatures are the
+/// caller's to check.
+pub fn check_signers<'a>(
+    signers: impl ExactSizeIterator<Item = &'a PublicKey>,
+    members: &BTreeSet<&PublicKey>,
+) -> Result<(), SignersFault> {
+    let needed = quorum_threshold(members.len());
+    if signers.len() < needed {
+        return Err(SignersFault::NoQuorum {
+            got: signers.len(),
+            needed,
+            set: members.len(),
+        });
+    }
+    let mut prev: Option<&PublicKey> = None;
+    for signer in signers {
+        if prev.is_some_and(|p| p >= signer) {
+            return Err(SignersFault::DuplicateOrUnsorted(*signer));
+        }
+        if !members.contains(signer) {
+            return Err(SignersFault::NotMember(*signer));
+        }
+        prev = Some(signer);
+    }
+    Ok(())
+}
+
 /// Faulty members tolerated out of `n`: `(n - 1) / 3` (0 for `n = 0`).
 pub fn max_faulty(n: usize) -> usize {
     n.saturating_sub(1) / 3

@@ -54,15 +54,37 @@ pub fn make_demo_blend(blender: &pictor_gpu::Blender, dir: &std::path::Path) -> 
     out
 }
 
-/// A running node's TCP listen address with its `/p2p/` peer id: what another peer dials.
+/// A running node's TCP listen address with its `/p2p/` peer id: what another peer dials
+/// (waiting up to two seconds for a node that has just started to listen).
 pub async fn tcp_dial_addr(client: &pictor_node::Client) -> libp2p::Multiaddr {
     let peer = client.status().await.expect("status").peer_id;
-    let tcp = client
-        .listen_addrs()
-        .await
-        .expect("addrs")
-        .into_iter()
-        .find(|a| a.to_string().contains("/tcp/"))
-        .expect("a TCP listen address");
-    format!("{tcp}/p2p/{peer}").parse().expect("multiaddr")
+    for _ in 0..200 {
+        let tcp = client
+            .listen_addrs()
+            .await
+            .expect("addrs")
+            .into_iter()
+            .find(|a| a.to_string().contains("/tcp/"));
+        if let Some(tcp) = tcp {
+            return format!("{tcp}/p2p/{peer}").parse().expect("multiaddr");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the node listens on no TCP address");
+}
+
+/// Polls `creator` until `job` is finished (failing past `deadline`): its last progress.
+pub async fn finished(
+    creator: &pictor_node::Client,
+    job: pictor_protocol::JobId,
+    deadline: tokio::time::Instant,
+) -> pictor_node::JobProgress {
+    loop {
+        let now = creator.job(job).await.expect("job").expect("known");
+        if now.state.is_finished() {
+            return now;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -43,14 +43,7 @@ fn node_config(
 /// The creator's job once it has finished (two minutes at most).
 async fn finished(devnet: &Devnet, job: JobId) -> JobProgress {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let p = devnet.creator.job(job).await.expect("job").expect("known");
-        if p.state.is_finished() {
-            return p;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{p:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    pictor_tests::finished(&devnet.creator, job, deadline).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

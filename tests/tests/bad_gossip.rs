@@ -7,7 +7,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use libp2p::{gossipsub, multiaddr::Protocol, swarm::SwarmEvent, Multiaddr, Swarm};
 use pictor_node::{
-    identity,
     network::{build_swarm, Behaviour, BehaviourEvent, Topics},
     now_ms, spawn, Client, NetworkParams, NodeConfig, Roles,
 };
@@ -41,22 +40,8 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         durable: true,
     })
     .expect("node starts");
-    let mut addr = None;
-    for _ in 0..200 {
-        if let Some(a) = client
-            .listen_addrs()
-            .await
-            .expect("addrs")
-            .into_iter()
-            .next()
-        {
-            addr = Some(a);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let peer = identity::peer_id(&checker.public()).expect("peer id");
-    (client, addr.expect("listening").with(Protocol::P2p(peer)))
+    let addr = pictor_tests::tcp_dial_addr(&client).await;
+    (client, addr)
 }
 
 fn job(creator: &Keypair, nonce: u64) -> JobSpec {

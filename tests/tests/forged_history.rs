@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use libp2p::{multiaddr::Protocol, request_response, swarm::SwarmEvent, Multiaddr, PeerId};
+use libp2p::{request_response, swarm::SwarmEvent, Multiaddr, PeerId};
 use pictor_node::{
     identity,
     network::{build_swarm, BehaviourEvent},
@@ -14,6 +14,7 @@ use pictor_node::{
 use pictor_protocol::{
     Action, DecisionCertificate, JobId, Keypair, MessageKind, Request, Response,
 };
+use pictor_tests::tcp_dial_addr;
 
 const NET: &str = "forged-net";
 
@@ -32,19 +33,8 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr, PeerId) {
     config.keypair = Some(key.clone());
     let (client, _) = spawn(config).expect("node starts");
     let peer = identity::peer_id(&key.public()).expect("peer id");
-    for _ in 0..200 {
-        if let Some(a) = client
-            .listen_addrs()
-            .await
-            .expect("addrs")
-            .into_iter()
-            .next()
-        {
-            return (client, a.with(Protocol::P2p(peer)), peer);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the node does not listen");
+    let addr = tcp_dial_addr(&client).await;
+    (client, addr, peer)
 }
 
 /// A move of a job to a new committee, "signed" by the genesis checker with another key.

@@ -263,22 +263,6 @@ fn cornell_job(
     }
 }
 
-/// Polls the creator until `job` is finished (failing past `deadline`): its last progress.
-async fn finished(
-    devnet: &Devnet,
-    job: pictor_protocol::JobId,
-    deadline: tokio::time::Instant,
-) -> pictor_node::JobProgress {
-    loop {
-        let now = devnet.creator.job(job).await.expect("job").expect("known");
-        if now.state.is_finished() {
-            return now;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{now:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// A creator whose disk has room for the job's messages but not for its frames: every
 /// shard is verified, the job waits (it does not fail), and once there is room the same
 /// running node stores the frames it kept and the job completes with all of them.
@@ -327,7 +311,7 @@ async fn a_creator_without_room_for_its_frames_keeps_them_and_stores_them_once_t
 
     // Room again: the same node stores the frames it kept; the job completes.
     std::fs::remove_file(&filler).expect("remove the filler");
-    let done = finished(&devnet, job, deadline).await;
+    let done = pictor_tests::finished(&devnet.creator, job, deadline).await;
     assert_eq!(done.state, pictor_node::JobState::Complete, "{done:?}");
     assert_eq!(done.frame_cids.len(), 1, "{done:?}");
     for cid in done.frame_cids.values() {
@@ -403,7 +387,7 @@ async fn a_worker_without_room_goes_offline_and_comes_back_once_there_is_room() 
     let net = &devnet;
     let complete = |job| async move {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        let done = finished(net, job, deadline).await;
+        let done = pictor_tests::finished(&net.creator, job, deadline).await;
         assert_eq!(done.state, pictor_node::JobState::Complete, "{done:?}");
     };
     let job = devnet

@@ -52,14 +52,7 @@ fn spec(devnet: &Devnet, bundle: &[u8], frames: FrameRange, nonce: u64) -> JobSp
 
 async fn wait_complete(devnet: &Devnet, job: JobId) -> pictor_node::JobProgress {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let progress = devnet.creator.job(job).await.expect("job").expect("known");
-        if progress.state.is_finished() {
-            return progress;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{progress:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    pictor_tests::finished(&devnet.creator, job, deadline).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,8 +47,7 @@ impl EventLoop {
         if self.foreign_peers.insert(peer) {
             warn!("peer {peer} is not a node of this network: {why}; disconnected (check --network and the bootnodes)");
         }
-        self.swarm.behaviour_mut().kad.remove_peer(&peer);
-        let _ = self.swarm.disconnect_peer_id(peer);
+        self.cut_off(peer);
     }
 
     /// A peer answered with history that is forged (a signature that does not verify,
@@ -70,6 +69,11 @@ impl EventLoop {
                 DISTRUST_MS / 60_000
             );
         }
+        self.cut_off(peer);
+    }
+
+    /// Closes the connections of `peer` and drops it from the routing table.
+    fn cut_off(&mut self, peer: PeerId) {
         self.swarm.behaviour_mut().kad.remove_peer(&peer);
         let _ = self.swarm.disconnect_peer_id(peer);
     }

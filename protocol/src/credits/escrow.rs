@@ -9,10 +9,9 @@
 //! The committee is part of the certified order, so every node credits the same keys
 //! whatever committee it believes holds the job at the time it applies it.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ledger::{Account, LockKey};
+use super::ledger::{apply_sequence, Account, LockKey};
 use super::order::{normalise, EscrowAction, EscrowOrder};
 use super::quorum::EscrowCertificate;
 use super::{CreditError, CreditLedger};
@@ -311,15 +310,8 @@ impl CreditLedger {
                 creator: id.creator,
             })?
             .next_sequence();
-        match order.sequence.cmp(&next) {
-            Ordering::Less => return Ok(AppliedEscrow::Replay),
-            Ordering::Greater => {
-                return Err(CreditError::SequenceAhead {
-                    expected: next,
-                    got: order.sequence,
-                })
-            }
-            Ordering::Equal => {}
+        if !apply_sequence(next, order.sequence)? {
+            return Ok(AppliedEscrow::Replay);
         }
         let effect = self.escrow_effect(order)?;
         for (key, account) in effect.credits {

@@ -10,11 +10,9 @@
 //! the same; checkers vote only for mints dated within [`MINT_CLOCK_SKEW_MS`] of their
 //! clock, so the faucet cannot date a mint into a window of its choosing.
 
-use std::cmp::Ordering;
-
 use serde::{Deserialize, Serialize};
 
-use super::ledger::LockKey;
+use super::ledger::{apply_sequence, LockKey};
 use super::order::Mint;
 use super::quorum::MintCertificate;
 use super::{CreditError, CreditLedger};
@@ -147,15 +145,8 @@ impl CreditLedger {
     ) -> Result<AppliedMint, CreditError> {
         cert.verify(&self.network, &self.faucet, checkers)?;
         let mint = cert.mint.mint;
-        match mint.sequence.cmp(&self.faucet_sequence) {
-            Ordering::Less => return Ok(AppliedMint::Replay),
-            Ordering::Greater => {
-                return Err(CreditError::SequenceAhead {
-                    expected: self.faucet_sequence,
-                    got: mint.sequence,
-                })
-            }
-            Ordering::Equal => {}
+        if !apply_sequence(self.faucet_sequence, mint.sequence)? {
+            return Ok(AppliedMint::Replay);
         }
         let effect = self.mint_effect(&mint)?;
         self.accounts.entry(mint.to).or_default().balance = effect.balance;

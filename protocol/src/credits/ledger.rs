@@ -203,15 +203,8 @@ impl CreditLedger {
         cert.verify(&self.network, checkers)?;
         let transfer = cert.transfer.transfer;
         let next = self.next_sequence(&transfer.from);
-        match transfer.sequence.cmp(&next) {
-            Ordering::Less => return Ok(AppliedTransfer::Replay),
-            Ordering::Greater => {
-                return Err(CreditError::SequenceAhead {
-                    expected: next,
-                    got: transfer.sequence,
-                })
-            }
-            Ordering::Equal => {}
+        if !apply_sequence(next, transfer.sequence)? {
+            return Ok(AppliedTransfer::Replay);
         }
         let effect = self.transfer_effect(&transfer)?;
         Ok(self.commit_transfer(&transfer, effect))
@@ -351,6 +344,19 @@ pub(super) enum TransferEffect {
         id: EscrowId,
         funding: Funding,
     },
+}
+
+/// Compares a certificate's sequence number with the next one: `true` when it is due,
+/// `false` for a replay (a used one, which changes nothing), an error when it is ahead.
+pub(super) fn apply_sequence(next: u64, got: u64) -> Result<bool, CreditError> {
+    match got.cmp(&next) {
+        Ordering::Equal => Ok(true),
+        Ordering::Less => Ok(false),
+        Ordering::Greater => Err(CreditError::SequenceAhead {
+            expected: next,
+            got,
+        }),
+    }
 }
 
 /// Compares a sequence number with the next one for a vote: the next is fine, a used one

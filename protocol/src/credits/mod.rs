@@ -79,6 +79,19 @@ pub(crate) const MINT_VOTE_TAG: &[u8] = b"pictor/credits/v1/mint-vote\0";
 /// Tag of a committee member's vote on an escrow order.
 pub(crate) const ESCROW_VOTE_TAG: &[u8] = b"pictor/credits/v1/escrow-vote\0";
 
+impl From<crate::rules::SignersFault> for CreditError {
+    fn from(fault: crate::rules::SignersFault) -> CreditError {
+        use crate::rules::SignersFault;
+        match fault {
+            SignersFault::NoQuorum { got, needed, set } => {
+                CreditError::NoQuorum { got, needed, set }
+            }
+            SignersFault::DuplicateOrUnsorted(k) => CreditError::DuplicateOrUnsorted(k),
+            SignersFault::NotMember(k) => CreditError::NotMember(k),
+        }
+    }
+}
+
 /// The body signed under `tag`: the tag, then the canonical CBOR of `value`.
 pub(crate) fn signing_body<T: serde::Serialize>(tag: &[u8], value: &T) -> Vec<u8> {
     let mut body = tag.to_vec();

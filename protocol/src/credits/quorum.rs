@@ -149,25 +149,14 @@ fn verify_quorum(
     set: &[PublicKey],
 ) -> Result<(), CreditError> {
     let members: BTreeSet<&PublicKey> = set.iter().collect();
-    let needed = rules::quorum_threshold(members.len());
-    let no_quorum = || CreditError::NoQuorum {
-        got: signatures.len(),
-        needed,
-        set: members.len(),
-    };
-    if signatures.len() < needed || signatures.len() > members.len() {
-        return Err(no_quorum());
+    if signatures.len() > members.len() {
+        return Err(CreditError::NoQuorum {
+            got: signatures.len(),
+            needed: rules::quorum_threshold(members.len()),
+            set: members.len(),
+        });
     }
-    let mut prev: Option<&PublicKey> = None;
-    for (signer, _) in signatures {
-        if prev.is_some_and(|p| p >= signer) {
-            return Err(CreditError::DuplicateOrUnsorted(*signer));
-        }
-        if !members.contains(signer) {
-            return Err(CreditError::NotMember(*signer));
-        }
-        prev = Some(signer);
-    }
+    rules::check_signers(signatures.iter().map(|(s, _)| s), &members)?;
     for (signer, signature) in signatures {
         verify_one(network, body, signer, signature)?;
     }
