@@ -7,11 +7,7 @@ PATH="$PATH:/usr/sbin:/sbin" # ip, nft, tc, sysctl: where a PATH without sbin mi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="ptn-"                 # every namespace made here is named ptn-*
 SWITCH="${PREFIX}sw"          # the "public" segment: a bridge in a namespace of its own
-ROUTER="${PREFIX}router"      # the NAT router: public leg eth0, private leg br1
-PUBLIC_NET="10.77.0"          # the public segment, /24
-PRIVATE_NET="10.78.0"         # behind the NAT router, /24
-ROUTER_PUBLIC="$PUBLIC_NET.2"
-ROUTER_PRIVATE="$PRIVATE_NET.1"
+PUBLIC_NET="10.77.0"          # the public segment, /24 (NAT routers: testnet-net.sh)
 P2P_PORT=7400
 HTTP_PORT=7401
 NODES_FILE="testnet.nodes"    # the state dir's marker: one line per node
@@ -19,7 +15,8 @@ NODES_FILE="testnet.nodes"    # the state dir's marker: one line per node
 DIR="/tmp/pictor-testnet"
 CHECKERS=4
 WORKERS=1
-NAT_WORKERS=1
+NAT_WORKERS=2
+CONNECT=""
 LATENCY=""
 LOSS=""
 DIAL="bootnode"
@@ -42,6 +39,9 @@ process in a Linux network namespace of its own (root needed, and ip, nft, tc, j
   job      submit examples/scenes/cornell-box.gltf from the creator, wait, print per
            worker its accepted shards and how it is reached; exits 1 if the job fails
            or a NATed worker accepted no shard
+  doctor NAME [--connect OTHER]
+           \`pictor doctor\` of node NAME, in its namespace: its AutoNAT verdict, relay
+           reservations and hole punches; with --connect, how it reaches node OTHER
   down     stop every node it started and delete every namespace it made (idempotent)
 
 Options:
@@ -49,21 +49,23 @@ Options:
   --json             status, job: print JSON
   --checkers N       genesis checkers (up; default 4)
   --workers N        workers on the public segment (up; default 1)
-  --nat-workers N    workers behind the NAT router (up; default 1)
+  --nat-workers N    workers behind NAT, each behind a router of its own (up; default 2)
   --latency MS       up: tc netem delay added on egress of every namespace's uplink
   --loss PCT         up: tc netem loss on the same (needs the kernel's sch_netem)
   --dial bootnode|all
-                     up: each node dials only the spec's bootnode (checker-1) and finds
-                     the rest through it (default), or dials every public node at start
+                     up: each node dials only the spec's bootnodes (relay-1, checker-1)
+                     and finds the rest through them (default), or every public node
   --timeout SECS     job: how long the job may take (default 180)
 
 The network: a "public" segment $PUBLIC_NET.0/24 (a bridge in namespace $SWITCH) with
-checker-1..N at $PUBLIC_NET.11.., worker-1..N at .21.., the creator at .31; the NAT router
-($ROUTER) at $ROUTER_PUBLIC masquerades $PRIVATE_NET.0/24, where worker-nat-1..N sit
-(.21..) with only a default route via $ROUTER_PRIVATE: they dial out and have no public
-address. There is no relay role yet: checker-1 doubles as the bootnode (the spec's only
-bootnode). No namespace has a route to the host's network. Each node's home is DIR/NAME
-(node.log, node.json, rpc.token); its RPC listens on its own address, port $HTTP_PORT.
+relay-1 (\`--role relay\`, a bootnode) at $PUBLIC_NET.10, checker-1..N at .11.. (checker-1
+the other bootnode), worker-1..N at .21.., the creator at .31. worker-nat-i sits behind
+NAT router i ($PUBLIC_NET.(1+i) on the public side, masquerading 10.(77+i).0.0/24), at
+10.(77+i).0.21 with only a default route via the router: it dials out, learns from AutoNAT
+that nobody can dial it, and takes a reservation on relay-1, through which the other
+NATed worker reaches it before a hole punch (DCUtR) makes the link direct. No namespace
+has a route to the host's network. Each node's home is DIR/NAME (node.log, node.json,
+rpc.token); its RPC listens on its own address, port $HTTP_PORT.
 
 Binary: \$PICTOR_BIN, else target/release/pictor (built with cargo if missing).
 EOF
@@ -113,76 +115,9 @@ is_pictor() {
 }
 runtime_field() { jq -r ".$2 // empty" "$DIR/$1/node.json" 2>/dev/null || true; }
 
-# ---- namespaces ----
-
-# A namespace with loopback up and one veth (eth0 inside) into $2's namespace as $3.
-make_ns() {
-  local ns=$1 peer_ns=$2 peer_if=$3
-  ip netns add "$ns"
-  ip -n "$ns" link set lo up
-  ip link add eth0 netns "$ns" type veth peer name "$peer_if" netns "$peer_ns"
-  ip -n "$ns" link set eth0 up
-}
-
-netem() { # ns dev
-  [[ -z "$LATENCY$LOSS" ]] && return 0
-  local args=()
-  [[ -n "$LATENCY" ]] && args+=(delay "${LATENCY}ms")
-  [[ -n "$LOSS" ]] && args+=(loss "${LOSS}%")
-  ip netns exec "$1" tc qdisc add dev "$2" root netem "${args[@]}" 2>/dev/null ||
-    die "tc netem failed on $1/$2: this kernel has no sch_netem (--latency/--loss unavailable)"
-}
-
-make_switch() {
-  ip netns add "$SWITCH"
-  ip -n "$SWITCH" link add br0 type bridge
-  ip -n "$SWITCH" link set br0 up
-}
-
-# A node's namespace, its veth into bridge $4 of namespace $3, its address $2, and with a
-# fifth argument a default route via it (a node behind the NAT).
-attach() { # name addr bridge_ns bridge [gateway]
-  local ns
-  ns=$(ns_of "$1")
-  make_ns "$ns" "$3" "v-$1"
-  ip -n "$3" link set "v-$1" master "$4" up
-  ip -n "$ns" addr add "$2/24" dev eth0
-  if [[ -n "${5:-}" ]]; then
-    ip -n "$ns" route add default via "$5"
-  fi
-  netem "$ns" eth0
-}
-
-# A node on the public segment.
-attach_public() { attach "$1" "$2" "$SWITCH" br0; }
-
-make_router() {
-  make_ns "$ROUTER" "$SWITCH" "v-router"
-  ip -n "$SWITCH" link set v-router master br0 up
-  ip -n "$ROUTER" addr add "$ROUTER_PUBLIC/24" dev eth0
-  ip -n "$ROUTER" link add br1 type bridge
-  ip -n "$ROUTER" addr add "$ROUTER_PRIVATE/24" dev br1
-  ip -n "$ROUTER" link set br1 up
-  ip netns exec "$ROUTER" sysctl -qw net.ipv4.ip_forward=1
-  # Masquerade what leaves on the public leg; from the public side, only replies come in.
-  ip netns exec "$ROUTER" nft -f - <<EOF
-table ip pictor_nat {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "eth0" ip saddr $PRIVATE_NET.0/24 masquerade
-  }
-  chain forward {
-    type filter hook forward priority filter; policy drop;
-    iifname "br1" oifname "eth0" accept
-    iifname "eth0" oifname "br1" ct state established,related accept
-  }
-}
-EOF
-  netem "$ROUTER" eth0
-}
-
-# A node behind the NAT: only a private address and a default route via the router.
-attach_nat() { attach "$1" "$2" "$ROUTER" br1 "$ROUTER_PRIVATE"; }
+# The namespaces, veths, bridges and NAT routers: scripts/testnet-net.sh.
+# shellcheck source=scripts/testnet-net.sh
+source "$ROOT/scripts/testnet-net.sh"
 
 # ---- up ----
 
@@ -200,7 +135,7 @@ init_home() { # name role addr reach
 write_spec() {
   local keys boot committee=$((CHECKERS < 4 ? CHECKERS : 4))
   keys=$(awk '$2 == "checker" {printf "  \"%s\",\n", $6}' "$DIR/$NODES_FILE")
-  boot=$(awk '$1 == "checker-1" {printf "/ip4/%s/tcp/'$P2P_PORT'/p2p/%s", $4, $7}' "$DIR/$NODES_FILE")
+  boot=$(awk '$1 == "relay-1" || $1 == "checker-1" {printf "%s\"/ip4/%s/tcp/'$P2P_PORT'/p2p/%s\"", sep, $4, $7; sep = ", "}' "$DIR/$NODES_FILE")
   cat >"$DIR/network.toml" <<EOF
 # The spec of a local testnet made by scripts/testnet-local.sh.
 [network]
@@ -209,7 +144,7 @@ protocol_version = 1
 genesis_checkers = [
 $keys
 ]
-bootnodes = ["$boot"]
+bootnodes = [$boot]
 
 [params]
 committee_size = $committee
@@ -265,10 +200,22 @@ wait_formed() {
       node_pid "$name" >/dev/null || die "$name stopped; $DIR/$name/node.log: $(tail -n 3 "$DIR/$name/node.log" | tr '\n' ' ')"
       ((${got:-0} >= want)) || waiting+=" $name (${got:-0} of $want gossip peers)"
     done < <(nodes)
-    [[ -z "$waiting" ]] && return 0
+    [[ -z "$waiting" ]] && break
     sleep 0.1
   done
-  die "the network did not form in 60 s:$waiting"
+  [[ -z "$waiting" ]] || die "the network did not form in 60 s:$waiting"
+  # A NATed node knows it once AutoNAT has tested it (its first probe is 5 s after it
+  # connects), and then takes a reservation on the relay.
+  for ((i = 0; i < 60; i++)); do
+    waiting=""
+    while read -r name role ns addr reach rest; do
+      [[ "$reach" == nat ]] || continue
+      case "$(reached "$name")" in relayed | hole-punched) ;; *) waiting+=" $name" ;; esac
+    done < <(nodes)
+    [[ -z "$waiting" ]] && return 0
+    sleep 0.5
+  done
+  log "warning: not reachable through the relay after 30 s:$waiting (see \`$0 doctor NAME\`)"
 }
 
 cmd_up() {
@@ -283,16 +230,17 @@ cmd_up() {
   mkdir -p "$DIR"
   : >"$DIR/$NODES_FILE"
   trap 'log "up failed: taking the network down (logs stay in $DIR)"; cmd_down >/dev/null' EXIT
+  init_home relay-1 relay "$PUBLIC_NET.10" public
   for ((i = 1; i <= CHECKERS; i++)); do init_home "checker-$i" checker "$PUBLIC_NET.$((10 + i))" public; done
   for ((i = 1; i <= WORKERS; i++)); do init_home "worker-$i" worker "$PUBLIC_NET.$((20 + i))" public; done
   init_home creator creator "$PUBLIC_NET.31" public
-  for ((i = 1; i <= NAT_WORKERS; i++)); do init_home "worker-nat-$i" worker "$PRIVATE_NET.$((20 + i))" nat; done
+  for ((i = 1; i <= NAT_WORKERS; i++)); do init_home "worker-nat-$i" worker "$(router_net "$i").21" nat; done
   write_spec
   echo "$DIAL" >"$DIR/dial"
   make_switch
-  ((NAT_WORKERS == 0)) || make_router
+  for ((i = 1; i <= NAT_WORKERS; i++)); do make_router "$i"; done
   while read -r name role _ addr reach rest; do
-    if [[ "$reach" == public ]]; then attach_public "$name" "$addr"; else attach_nat "$name" "$addr"; fi
+    if [[ "$reach" == public ]]; then attach_public "$name" "$addr"; else attach_nat "$name" "$addr" "${name##*-}"; fi
   done < <(nodes)
   while read -r name role ns addr rest; do
     start_node "$name" "$role" "$ns" "$addr"
@@ -332,12 +280,20 @@ cmd_status() {
 
 # ---- job ----
 
-# The creator's view of the workers: `pictor workers --json`, run in its namespace.
-creator_cli() { # command args...
-  local addr
-  addr=$(awk '$1 == "creator" {print $4}' "$DIR/$NODES_FILE")
-  ip netns exec "$(ns_of creator)" "$BIN" "$@" --rpc "http://$addr:$HTTP_PORT" \
-    --token-file "$DIR/creator/rpc.token"
+# A `pictor` command against node $1's RPC, run in its namespace.
+node_cli() { # name command args...
+  local name=$1 addr
+  shift
+  addr=$(awk -v n="$name" '$1 == n {print $4}' "$DIR/$NODES_FILE")
+  [[ -n "$addr" ]] || die "no node $name (see status)"
+  ip netns exec "$(ns_of "$name")" "$BIN" "$@" --rpc "http://$addr:$HTTP_PORT" \
+    --token-file "$DIR/$name/rpc.token"
+}
+creator_cli() { node_cli creator "$@"; }
+
+# How node $1 says it is reached (AutoNAT, relays, hole punches): public, relayed, ...
+reached() {
+  node_cli "$1" rpc node_reach 2>/dev/null | jq -r '.reachability // "unknown"' 2>/dev/null | tr _ - || echo unknown
 }
 
 # The workers the creator has heard of, as a JSON array (empty when it does not answer).
@@ -382,8 +338,8 @@ cmd_job() {
     [[ "$role" == worker ]] || continue
     got=$(jq -n --argjson b "$before" --argjson a "$after" --arg k "$key" \
       '([$a[] | select(.key == $k) | .accepted][0] // 0) - ([$b[] | select(.key == $k) | .accepted][0] // 0)')
-    rows=$(jq -c --arg n "$name" --arg r "$reach" --arg p "$peer" --argjson g "$got" \
-      '. + [{name: $n, reach: $r, peer_id: $p, accepted: $g}]' <<<"$rows")
+    rows=$(jq -c --arg n "$name" --arg r "$reach" --arg p "$peer" --argjson g "$got" --arg h "$(reached "$name")" \
+      '. + [{name: $n, reach: $r, reached: $h, peer_id: $p, accepted: $g}]' <<<"$rows")
     [[ "$reach" == nat ]] && ((got == 0)) && fails+=("$name (behind NAT) accepted no shard")
   done < <(nodes)
   [[ "$state" == complete ]] || fails=("the job did not complete: $state (exit $rc)" "${fails[@]}")
@@ -395,11 +351,30 @@ cmd_job() {
   else
     jq -r --arg state "$state" '"job \(.job_id // "?"): \($state), \(.verified // "?") of \(.shards // "?") shards verified",
       (.frames_written // [] | .[] | "  frame   \(.)")' <<<"$summary"
-    printf '  %-14s %-12s %s\n' WORKER REACH ACCEPTED
-    jq -r '.[] | [.name, (if .reach == "nat" then "behind NAT" else "public" end), .accepted] | @tsv' \
-      <<<"$rows" | while IFS=$'\t' read -r name reach got; do printf '  %-14s %-12s %s\n' "$name" "$reach" "$got"; done
+    printf '  %-14s %-12s %-13s %s\n' WORKER WHERE REACHED ACCEPTED
+    jq -r '.[] | [.name, (if .reach == "nat" then "behind NAT" else "public" end), .reached, .accepted] | @tsv' \
+      <<<"$rows" | while IFS=$'\t' read -r name reach how got; do printf '  %-14s %-12s %-13s %s\n' "$name" "$reach" "$how" "$got"; done
   fi
   ((${#fails[@]} == 0)) || { for i in "${fails[@]}"; do log "$i"; done; exit 1; }
+}
+
+# ---- doctor ----
+
+# `pictor doctor` of one node in its namespace; with --connect, how it reaches another.
+cmd_doctor() {
+  local name args=() peer
+  [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet"
+  ((${#NAMES[@]} == 1)) || die "doctor: name one node (see status)"
+  name=${NAMES[0]}
+  pictor_bin
+  node_pid "$name" >/dev/null || die "$name is not running"
+  if [[ -n "$CONNECT" ]]; then
+    peer=$(awk -v n="$CONNECT" '$1 == n {print $7}' "$DIR/$NODES_FILE")
+    [[ -n "$peer" ]] || die "no node $CONNECT (see status)"
+    args+=(--connect "$peer")
+  fi
+  $JSON && args+=(--json)
+  node_cli "$name" doctor "${args[@]}"
 }
 
 # ---- restart ----
@@ -455,7 +430,7 @@ main() {
   local cmd=${1:-}
   [[ -n "$cmd" ]] || { usage >&2; exit 2; }
   shift
-  case "$cmd" in -h | --help | help) usage; exit 0 ;; up | down | status | job | restart) ;; *) usage >&2; exit 2 ;; esac
+  case "$cmd" in -h | --help | help) usage; exit 0 ;; up | down | status | job | restart | doctor) ;; *) usage >&2; exit 2 ;; esac
   while (($#)); do
     case "$1" in
       --dir) DIR=${2:?--dir needs a value}; shift ;;
@@ -467,9 +442,10 @@ main() {
       --loss) LOSS=${2:?}; shift ;;
       --dial) DIAL=${2:?}; shift ;;
       --timeout) JOB_TIMEOUT=${2:?}; shift ;;
+      --connect) CONNECT=${2:?--connect needs a node name}; shift ;;
       -h | --help) usage; exit 0 ;;
       -*) echo "testnet-local: unknown option $1 (see --help)" >&2; exit 2 ;;
-      *) [[ "$cmd" == restart ]] || { echo "testnet-local: unexpected argument $1 (see --help)" >&2; exit 2; }
+      *) [[ "$cmd" == restart || "$cmd" == doctor ]] || { echo "testnet-local: unexpected argument $1 (see --help)" >&2; exit 2; }
         NAMES+=("$1") ;;
     esac
     shift

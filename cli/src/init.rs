@@ -12,9 +12,10 @@ pub(crate) struct InitArgs {
     /// The home to make (default: $PICTOR_HOME, else ~/.pictor).
     #[arg(long, value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
-    /// The network: `devnet` (a new network of one, this node its only checker) or a
-    /// network spec file, which is checked and copied into the home.
-    #[arg(long, value_name = "devnet|FILE", default_value = "devnet")]
+    /// The network: `devnet` (a new network of one, this node its only checker),
+    /// `testnet` (the public testnet, whose spec ships in this binary) or a network spec
+    /// file, which is checked and copied into the home.
+    #[arg(long, value_name = "devnet|testnet|FILE", default_value = "devnet")]
     pub(crate) network: InitNetwork,
 }
 
@@ -41,6 +42,9 @@ pub(crate) fn run(args: InitArgs) -> Result<()> {
     if !outcome.already_initialised {
         let network = match &args.network {
             InitNetwork::Devnet => "devnet: a network of one, this node its only checker".into(),
+            InitNetwork::Shipped(name) => {
+                format!("{name}: the spec shipped in this binary (UPnP on in config.toml)")
+            }
             InitNetwork::File(path) => format!("the spec {}", path.display()),
         };
         println!("  network      {network}");

@@ -4,6 +4,7 @@ mod bench;
 mod bench_finality;
 mod bench_rpc;
 mod devnet;
+mod doctor;
 mod gpu;
 mod init;
 mod job;
@@ -61,6 +62,8 @@ enum Command {
     Workers(netcmds::ReadArgs),
     /// The checkers a running node has heard of.
     Checkers(netcmds::ReadArgs),
+    /// How a running node is reached: AutoNAT verdicts, relays, hole punches, what to do.
+    Doctor(doctor::DoctorArgs),
     /// Call any RPC method of a running node (`pictor rpc rpc.discover` lists them).
     Rpc(netcmds::RpcArgs),
 }
@@ -130,6 +133,10 @@ fn main() -> ExitCode {
         Command::Rpc(args) => {
             init();
             netcmds::rpc(args)
+        }
+        Command::Doctor(args) => {
+            init();
+            doctor::run(args)
         }
     };
     match result {

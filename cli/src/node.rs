@@ -17,11 +17,13 @@ pub(crate) struct NodeArgs {
     /// The node's home, made by `pictor init` (default: $PICTOR_HOME, else ~/.pictor).
     #[arg(long, value_name = "DIR")]
     pub(crate) home: Option<PathBuf>,
-    /// What the node does: `checker`, `worker`, `creator` or `all` (checker and worker);
-    /// default: the home's config.toml.
+    /// What the node does: `checker`, `worker`, `creator`, `all` (checker and worker) or
+    /// `relay` (a bootnode that relays for nodes behind NAT); default: the home's
+    /// config.toml.
     #[arg(long)]
     pub(crate) role: Option<Role>,
-    /// Run on this network spec instead of the home's network.toml.
+    /// Run on this network spec instead of the home's network.toml: `testnet` (the
+    /// public testnet, shipped in this binary) or a spec file.
     #[arg(long, value_name = "FILE")]
     pub(crate) network: Option<PathBuf>,
     /// Listen on this address instead of config.toml's (repeatable).
@@ -34,6 +36,9 @@ pub(crate) struct NodeArgs {
     /// Where the HTTP port (the IPFS gateway) listens, or `off`; default: config.toml's.
     #[arg(long, value_name = "ADDR")]
     pub(crate) http: Option<String>,
+    /// Ask the router for a port mapping over UPnP (as config.toml's `upnp = true`).
+    #[arg(long)]
+    pub(crate) upnp: bool,
 }
 
 fn multiaddrs<T: std::str::FromStr>(flag: &str, texts: &[String]) -> Result<Vec<T>>
@@ -65,6 +70,7 @@ pub(crate) fn run(args: NodeArgs, logging: &Logging) -> Result<()> {
         listen: multiaddrs("listen", &args.listen)?,
         bootnodes: multiaddrs("bootnode", &args.bootnode)?,
         http,
+        upnp: args.upnp,
     };
     let mut config = home.node_config(&overrides)?;
     let home_config = home.config()?;

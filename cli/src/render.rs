@@ -175,7 +175,7 @@ impl RenderArgs {
             );
         }
         let requirements = match &self.network_spec {
-            Some(path) => NetworkSpec::load(path)?.requirements,
+            Some(path) => NetworkSpec::load_named(path)?.requirements,
             None => HardwareRequirements::default(),
         };
         let tile = self

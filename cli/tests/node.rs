@@ -390,3 +390,33 @@ fn a_bootnode_that_comes_up_later_is_dialled_again() {
     assert_eq!(bootnode.terminate(), 0);
     assert_eq!(node.terminate(), 0);
 }
+
+#[test]
+fn init_for_the_testnet_copies_the_shipped_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (code, out, err) = pictor(&[
+        "init",
+        "--home",
+        home.to_str().unwrap(),
+        "--network",
+        "testnet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("testnet: the spec shipped in this binary"), "{out}");
+    let spec = std::fs::read_to_string(home.join("network.toml")).unwrap();
+    assert!(spec.contains("id = \"pictor-testnet-1\""), "{spec}");
+    assert!(spec.contains("/dns4/"), "bootnodes by DNS name: {spec}");
+    assert!(spec.contains("[credits]"), "the faucet: {spec}");
+    let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    assert!(config.contains("upnp = true"), "{config}");
+    // `--network` of a node takes the name too; a file that is not there is one line.
+    let (code, _, err) = pictor(&[
+        "node",
+        "--home",
+        home.to_str().unwrap(),
+        "--network",
+        "no-such-spec.toml",
+    ]);
+    one_line_error(code, &err, &["no-such-spec.toml"]);
+}

@@ -44,6 +44,12 @@ pub(crate) enum Command {
     Network(oneshot::Sender<NetworkSnapshot>),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Facts(oneshot::Sender<Facts>),
+    Reach(oneshot::Sender<crate::network::reach::ReachReport>),
+    Connect {
+        peer: PeerId,
+        timeout_ms: u64,
+        reply: oneshot::Sender<Result<crate::ConnectReport, NodeError>>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -91,6 +97,8 @@ pub struct Facts {
     pub public_address: bool,
     /// Connections open now that peers opened (they dialled this node).
     pub inbound_connections: usize,
+    /// AutoNAT's verdict, with relays and hole punches (`pictor doctor`).
+    pub reach: crate::network::reach::ReachReport,
     /// For a worker: the latest times from one of its claims to the claim's quorum
     /// certificate, oldest first.
     pub finality: Vec<std::time::Duration>,
@@ -258,6 +266,26 @@ impl Client {
     /// What the diagnosis is made from.
     pub async fn facts(&self) -> Result<Facts, NodeError> {
         self.ask(Command::Facts).await
+    }
+
+    /// How this node can be reached (`pictor doctor`).
+    pub async fn reach(&self) -> Result<crate::network::reach::ReachReport, NodeError> {
+        self.ask(Command::Reach).await
+    }
+
+    /// Dials `peer` and says how it was reached: directly, through a relay and a hole
+    /// punch, or through a relay only (waits up to `timeout_ms`, at most a minute).
+    pub async fn connect(
+        &self,
+        peer: PeerId,
+        timeout_ms: u64,
+    ) -> Result<crate::ConnectReport, NodeError> {
+        self.ask(|reply| Command::Connect {
+            peer,
+            timeout_ms,
+            reply,
+        })
+        .await?
     }
 
     /// Stops the node, flushing its database.

@@ -108,6 +108,8 @@ pub struct Roles {
     /// What a checker outside the network's genesis set states when it applies to join
     /// (its probe; a worker's record serves when this is `None`).
     pub checker_capability: Option<crate::LocalCapability>,
+    /// Serve as a relay (circuit relay v2) for nodes behind NAT: a bootnode's part.
+    pub relay: bool,
 }
 
 /// Everything needed to start a node.
@@ -143,6 +145,8 @@ pub struct NodeConfig {
     /// temporary home removed when its program ends (an in-process network made for one
     /// command) has nothing to recover and skips the syncs.
     pub durable: bool,
+    /// NAT traversal and UPnP (a relay server follows [`Roles::relay`]).
+    pub swarm: crate::network::SwarmOptions,
 }
 
 /// How long finished jobs are kept by default: a week.
@@ -165,6 +169,10 @@ impl NodeConfig {
             http_limits: crate::http::HttpLimits::default(),
             blender_pool: None,
             job_retention: DEFAULT_JOB_RETENTION,
+            swarm: crate::network::SwarmOptions {
+                nat_traversal: true,
+                ..Default::default()
+            },
         }
     }
 }

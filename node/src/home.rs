@@ -49,6 +49,8 @@ pub const HOME_ENV: &str = "PICTOR_HOME";
 pub enum InitNetwork {
     /// A fresh network of one: this node is its only genesis checker.
     Devnet,
+    /// A network whose spec ships in the binary (`testnet`), by name.
+    Shipped(&'static str),
     /// The network spec in this file (checked, then copied).
     File(PathBuf),
 }
@@ -58,6 +60,8 @@ impl std::str::FromStr for InitNetwork {
     fn from_str(s: &str) -> Result<InitNetwork, Self::Err> {
         Ok(if s == "devnet" {
             InitNetwork::Devnet
+        } else if let Some((name, _)) = crate::spec::SHIPPED.iter().find(|(n, _)| *n == s) {
+            InitNetwork::Shipped(name)
         } else {
             InitNetwork::File(PathBuf::from(s))
         })
@@ -92,6 +96,8 @@ pub struct Overrides {
     pub bootnodes: Vec<Multiaddr>,
     /// Another HTTP address (`Some(None)`: no HTTP port).
     pub http: Option<Option<SocketAddr>>,
+    /// Ask the router for a port mapping over UPnP (as `config.toml`'s `upnp = true`).
+    pub upnp: bool,
 }
 
 /// A node's home directory.
@@ -168,6 +174,13 @@ impl Home {
         // Check the spec before anything is written.
         let copied = match network {
             InitNetwork::Devnet => None,
+            InitNetwork::Shipped(name) => {
+                let path = Path::new(name);
+                NetworkSpec::load_named(path)?
+                    .params()
+                    .map_err(|e| in_file(path, e))?;
+                crate::spec::shipped(name).map(str::to_owned)
+            }
             InitNetwork::File(path) => {
                 let spec = NetworkSpec::load(path)?;
                 spec.params().map_err(|e| in_file(path, e))?;
@@ -178,6 +191,14 @@ impl Home {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let keypair = identity::load_or_create(dir)?;
         let (spec, config) = match copied {
+            // A node that joins a public network from home: ask the router for a port.
+            Some(text) if matches!(network, InitNetwork::Shipped(_)) => (
+                text,
+                HomeConfig {
+                    upnp: true,
+                    ..HomeConfig::default()
+                },
+            ),
             Some(text) => (text, HomeConfig::default()),
             None => {
                 let params = NetworkParams::devnet(vec![keypair.public()]);
@@ -264,7 +285,7 @@ impl Home {
             .network
             .clone()
             .unwrap_or_else(|| self.path(NETWORK_FILE));
-        let spec = NetworkSpec::load(&spec_path)?;
+        let spec = NetworkSpec::load_named(&spec_path)?;
         let params = spec.params().map_err(|e| in_file(&spec_path, e))?;
         let me = identity::peer_id(&keypair.public());
         let mut bootnodes: Vec<Multiaddr> = Vec::new();
@@ -292,6 +313,7 @@ impl Home {
         node.http = overrides.http.unwrap_or(config.http);
         node.job_retention = config.job_retention;
         node.http_limits = config.http_limits;
+        node.swarm.upnp = overrides.upnp || config.upnp;
         node.keypair = Some(keypair);
         Ok(node)
     }

@@ -38,7 +38,7 @@ pub use capability::LocalCapability;
 pub use client::{Client, Facts, NetworkSnapshot, NodeStatus, PeerInfo};
 pub use config::{NetworkParams, NodeConfig, Roles, WorkerConfig, DEFAULT_JOB_RETENTION};
 pub use error::NodeError;
-pub use event_loop::spawn;
+pub use event_loop::{spawn, ConnectReport};
 pub use home::Home;
 pub use roles::creator::{JobProgress, JobRecord, JobState, NodeEvent};
 pub use spec::{NetworkSpec, SpecParams, PROTOCOL_VERSION};

@@ -23,6 +23,9 @@
 //! a node needs to start, insists on the id and the checkers. Every mistake is one line
 //! naming its place: file, line, column and key.
 
+mod credits;
+#[cfg(test)]
+mod credits_tests;
 mod duration;
 pub(crate) mod place;
 #[cfg(test)]
@@ -35,6 +38,7 @@ use pictor_gpu::{HardwareRequirements, RequirementsError};
 use pictor_protocol::PublicKey;
 use serde::{Deserialize, Serialize};
 
+pub use credits::CreditsSpec;
 pub(crate) use duration::{format_duration, parse_duration};
 pub(crate) use place::TomlText;
 
@@ -63,6 +67,19 @@ pub struct NetworkSpec {
     pub params: SpecParams,
     /// What a worker must bring (`[requirements]`); absent means no requirement.
     pub requirements: HardwareRequirements,
+    /// The faucet and the checkers' fee (`[credits]`); absent on a network without credits.
+    pub credits: Option<CreditsSpec>,
+}
+
+/// The networks whose specs ship in the binary, by name (`--network testnet`).
+pub const SHIPPED: &[(&str, &str)] = &[("testnet", include_str!("spec/testnet.toml"))];
+
+/// The text of the spec shipped under `name`.
+pub fn shipped(name: &str) -> Option<&'static str> {
+    SHIPPED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }
 
 /// The `[params]` table: every node of a network must agree on these.
@@ -124,6 +141,7 @@ impl Default for NetworkSpec {
             bootnodes: Vec::new(),
             params: SpecParams::default(),
             requirements: HardwareRequirements::default(),
+            credits: None,
         }
     }
 }
@@ -136,6 +154,8 @@ struct RawSpec {
     network: Option<RawNetwork>,
     params: RawParams,
     requirements: HardwareRequirements,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credits: Option<credits::RawCredits>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -319,6 +339,7 @@ impl RawSpec {
                 .collect();
             doc.error(&path, e)
         })?;
+        let credits = self.credits.map(|c| c.check(doc)).transpose()?;
         Ok(NetworkSpec {
             id: network.id,
             protocol_version,
@@ -326,6 +347,7 @@ impl RawSpec {
             bootnodes,
             params,
             requirements: self.requirements,
+            credits,
         })
     }
 }
@@ -354,6 +376,18 @@ impl NetworkSpec {
     fn parse(text: &str, origin: &str) -> Result<NetworkSpec, NodeError> {
         let doc = TomlText::new(origin, text);
         doc.parse::<RawSpec>()?.check(&doc)
+    }
+
+    /// The spec `network` names: a network shipped in the binary (`testnet`), else the
+    /// file at that path (`./testnet` for a file of that name).
+    pub fn load_named(network: &Path) -> Result<NetworkSpec, NodeError> {
+        match network.to_str().and_then(shipped) {
+            Some(text) => NetworkSpec::parse(
+                text,
+                &format!("the {} spec shipped in this binary", network.display()),
+            ),
+            None => NetworkSpec::load(network),
+        }
     }
 
     /// Reads and parses the spec file at `path`; errors name the file.
@@ -402,6 +436,7 @@ impl NetworkSpec {
                 epoch: Some(format_duration(p.epoch)),
             },
             requirements: self.requirements.clone(),
+            credits: self.credits.as_ref().map(credits::RawCredits::of),
         };
         let body = toml::to_string_pretty(&raw)
             .map_err(|e| NodeError::Config(format!("network spec: cannot write TOML: {e}")))?;
@@ -420,6 +455,7 @@ impl NetworkSpec {
             bootnodes,
             params: SpecParams::of(params),
             requirements: params.requirements.clone(),
+            credits: None,
         }
     }
 

@@ -37,6 +37,7 @@ fn node_config(
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: false,
+        swarm: Default::default(),
     }
 }
 

@@ -38,6 +38,7 @@ async fn start_victim(home: &std::path::Path) -> (Client, Multiaddr) {
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,
+        swarm: Default::default(),
     })
     .expect("node starts");
     let addr = pictor_tests::tcp_dial_addr(&client).await;

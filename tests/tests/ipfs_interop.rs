@@ -81,6 +81,7 @@ fn node_config(home: &Path) -> NodeConfig {
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,
+        swarm: Default::default(),
     }
 }
 

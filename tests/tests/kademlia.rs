@@ -21,6 +21,7 @@ fn node(dir: &std::path::Path, seed: u8) -> Client {
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,
+        swarm: Default::default(),
     })
     .expect("node starts");
     client

@@ -24,6 +24,7 @@ fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
         blender_pool: None,
         job_retention: pictor_node::DEFAULT_JOB_RETENTION,
         durable: true,
+        swarm: Default::default(),
     }
 }
 

@@ -1,8 +1,10 @@
-//! The namespace testnet (`scripts/testnet-local.sh`): 4 checkers (checker-1 the
-//! bootnode), a public worker, a creator and a worker behind a masquerading NAT router,
-//! each a real `pictor node` process in a Linux network namespace of its own. A job from
-//! the creator completes, the NATed worker renders some of its shards, and the frames are
-//! written.
+//! The namespace testnet (`scripts/testnet-local.sh`): a relay (`--role relay`) and 4
+//! checkers (the relay and checker-1 the bootnodes), a public worker, a creator and two
+//! workers each behind a masquerading NAT router of its own, each node a real `pictor node`
+//! process in a Linux network namespace of its own. A job from the creator completes, the
+//! NATed workers render some of its shards, and the frames are written; AutoNAT tells the
+//! NATed workers they are behind NAT, they take a reservation on the relay, and one NATed
+//! worker reaches the other through the relay and then directly by a hole punch.
 //!
 //! The script needs root and `ip`, `nft`, `tc` and `jq` (scripts/setup-testnet.sh installs
 //! them): outside CI the test skips without them; in CI (which runs it as root) it fails
@@ -128,6 +130,68 @@ fn our_namespaces() -> Vec<String> {
     names
 }
 
+/// `pictor doctor` of a NATed worker: AutoNAT found it unreachable and it holds a
+/// reservation on the relay; the other NATed worker dials it by peer id and gets through
+/// the relay, then directly by a hole punch through both NATs.
+fn check_nat_traversal(bin: &Path, dir: &Path) {
+    let doctor = |args: &[&str]| -> serde_json::Value {
+        let out = run(bin, dir, args);
+        assert!(
+            out.status.success(),
+            "doctor failed: {}",
+            explain(&out, dir)
+        );
+        serde_json::from_slice(&out.stdout).expect("doctor JSON")
+    };
+    let mut report = serde_json::Value::Null;
+    for _ in 0..30 {
+        report = doctor(&["doctor", "worker-nat-1", "--json"]);
+        let reserved = report["reach"]["relays"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["state"] == "reserved"));
+        if reserved {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let reach = &report["reach"];
+    assert!(
+        ["relayed", "hole_punched"].contains(&reach["reachability"].as_str().unwrap_or("")),
+        "worker-nat-1 should know it is behind NAT and reached through the relay: {report}"
+    );
+    assert!(
+        reach["autonat"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["reachable"] == false)),
+        "AutoNAT tested worker-nat-1 and could not dial it back: {report}"
+    );
+    assert!(
+        reach["external"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| a.contains("/p2p-circuit")))),
+        "its relayed address is among its external addresses: {report}"
+    );
+    let connect = doctor(&[
+        "doctor",
+        "worker-nat-2",
+        "--connect",
+        "worker-nat-1",
+        "--json",
+    ]);
+    let how = &connect["connect"];
+    assert_eq!(
+        how["how"], "hole-punched",
+        "worker-nat-2 reaches worker-nat-1 through the relay and then directly: {connect}"
+    );
+    // The direct connection goes to worker-nat-1's router, the only public address it has.
+    assert!(
+        how["address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("/ip4/10.77.0.") && !a.contains("p2p-circuit")),
+        "{connect}"
+    );
+}
+
 #[test]
 fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
     if let Some(reason) = missing() {
@@ -168,6 +232,19 @@ fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
             explain(&job, &dir)
         );
     }
+    for worker in workers {
+        let reached = worker["reached"].as_str().unwrap_or("");
+        let expected: &[&str] = if worker["reach"] == "nat" {
+            &["relayed", "hole-punched"]
+        } else {
+            &["public"]
+        };
+        assert!(
+            expected.contains(&reached),
+            "{} says it is reached as {reached:?}, not one of {expected:?}: {summary}",
+            worker["name"]
+        );
+    }
     let frames = summary["frames_written"]
         .as_array()
         .expect("frames_written");
@@ -191,7 +268,11 @@ fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
     );
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
     let nodes = status["nodes"].as_array().expect("nodes");
-    assert_eq!(nodes.len(), 7, "4 checkers, 2 workers, a creator: {status}");
+    assert_eq!(
+        nodes.len(),
+        9,
+        "a relay, 4 checkers, 3 workers, a creator: {status}"
+    );
     for node in nodes {
         assert_eq!(
             node["running"], true,
@@ -204,17 +285,18 @@ fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
             node["name"]
         );
     }
-    let nat_node = nodes
-        .iter()
-        .find(|n| n["reach"] == "nat")
-        .expect("a NATed node in status");
-    assert_eq!(nat_node["role"], "worker");
-    assert!(
-        nat_node["address"]
-            .as_str()
-            .is_some_and(|a| a.starts_with("10.78.0.")),
-        "the NATed worker has only a private address: {nat_node}"
-    );
+    let nat_nodes: Vec<&serde_json::Value> = nodes.iter().filter(|n| n["reach"] == "nat").collect();
+    assert_eq!(nat_nodes.len(), 2, "two NATed workers: {status}");
+    for nat_node in nat_nodes {
+        assert_eq!(nat_node["role"], "worker");
+        assert!(
+            nat_node["address"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("10.7") && !a.starts_with("10.77.")),
+            "a NATed worker has only a private address: {nat_node}"
+        );
+    }
+    check_nat_traversal(&bin, &dir);
 
     // Two checkers restart: only the NATed worker can open a connection to them again, and
     // it does (it dials the set's checkers it is not connected to every 10 s). Without that

@@ -174,6 +174,8 @@ impl Devnet {
             blender_pool: Some(blender_pool.clone()),
             job_retention: config.job_retention,
             durable: config.durable,
+            // Every node of this network is on loopback in this process: no NAT to cross.
+            swarm: crate::network::SwarmOptions::default(),
         };
         // The local workers share one machine: measure it once, while the checkers start.
         // A network that asks for no benchmark score gets none measured.
@@ -199,7 +201,7 @@ impl Devnet {
                 checker: true,
                 worker: None,
                 checker_behaviour: behaviour,
-                checker_capability: None,
+                ..Roles::default()
             };
             let (client, _) = spawn(make(&home, keypair, roles, false))?;
             nodes.push(DevnetNode {

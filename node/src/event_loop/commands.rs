@@ -103,6 +103,14 @@ impl EventLoop {
             Command::Facts(reply) => {
                 let _ = reply.send(self.facts());
             }
+            Command::Reach(reply) => {
+                let _ = reply.send(self.reach_report());
+            }
+            Command::Connect {
+                peer,
+                timeout_ms,
+                reply,
+            } => self.connect(peer, timeout_ms, reply),
             Command::Shutdown(_) => {}
         }
     }
@@ -439,6 +447,7 @@ impl EventLoop {
             listen: self.swarm.listeners().cloned().collect(),
             public_address,
             inbound_connections: self.inbound,
+            reach: self.reach_report(),
             finality: self.metrics.finality(),
         }
     }

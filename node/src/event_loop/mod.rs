@@ -9,7 +9,9 @@ mod commands;
 mod dispatch;
 mod gossip;
 mod govern;
+mod nat;
 mod prune;
+mod refused;
 mod scenes;
 mod start;
 mod swarm;
@@ -27,6 +29,7 @@ use pictor_storage::Store;
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
+pub use nat::ConnectReport;
 pub use start::spawn;
 
 use crate::{
@@ -133,8 +136,12 @@ pub(crate) struct EventLoop {
     distrusted: HashMap<PeerId, u64>,
     /// The bootnodes dialled at start, dialled again while not connected.
     bootnodes: Vec<libp2p::Multiaddr>,
+    /// Reachability, relay reservations, hole punches, connection tests.
+    nat: nat::Nat,
     /// Pictor nodes of another network or protocol version met (each told once).
     foreign_peers: std::collections::BTreeSet<PeerId>,
+    /// Foreign peers to disconnect, and when (after a moment's grace).
+    foreign_cuts: Vec<(PeerId, u64)>,
     /// Work for the roles, in order.
     queue: VecDeque<Work>,
     /// Stored since the last flush.
@@ -237,6 +244,7 @@ impl EventLoop {
         self.queue.push_back(Work::Checker(CheckerInput::Tick));
         self.queue.push_back(Work::Creator(CreatorInput::Tick));
         self.send_unsent();
+        self.cut_foreign(now);
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
         let heartbeat =
             (self.worker.is_some() || self.checker.is_some()) && now >= due && self.has_room();
@@ -249,6 +257,7 @@ impl EventLoop {
             self.update_gauges();
             self.unstick_gossip(now);
             self.reach_checkers(now);
+            self.nat_tick(now);
         }
         let prune_every = PRUNE_INTERVAL_MS.min(self.retention_ms / 2).max(250);
         if now >= self.last_prune_ms + prune_every {

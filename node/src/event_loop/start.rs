@@ -17,7 +17,7 @@ use super::{EventLoop, Work};
 use crate::{
     identity,
     jobs::JobTable,
-    network::{build_swarm, kinds_read, Topics},
+    network::{build_swarm_with, kinds_read, SwarmOptions, Topics},
     requests::Requests,
     roles::{
         checker::{Checker, CheckerParams},
@@ -68,10 +68,15 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
     } else {
         Store::open_unsynced(&db)?
     };
-    let mut swarm = build_swarm(
+    let swarm_options = SwarmOptions {
+        relay_server: config.roles.relay,
+        ..config.swarm
+    };
+    let mut swarm = build_swarm_with(
         identity::libp2p_keypair(&keypair)?,
         &config.network.id,
         config.network.gossip_heartbeat,
+        swarm_options,
     )?;
     let blockstore: Arc<dyn Blockstore> = Arc::new(SledBlockstore::new(store.clone()));
     let (bitswap, bitswap_service) = Bitswap::new(
@@ -318,6 +323,11 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         peer_addrs: HashMap::new(),
         slow_peers: HashMap::new(),
         foreign_peers: Default::default(),
+        foreign_cuts: Vec::new(),
+        nat: super::nat::Nat::new(crate::network::reach::Reach::new(
+            swarm_options.relay_server,
+            swarm_options.upnp,
+        )),
         last_reach_ms: 0,
         last_bootstrap_ms: crate::now_ms(),
         inbound: 0,

@@ -29,63 +29,13 @@ const REACH_INTERVAL_MS: u64 = 10_000;
 const REBOOTSTRAP_MS: u64 = 5 * 60_000;
 /// The largest checker set a node keeps a connection to every member of.
 const MAX_REACHED: usize = 64;
-/// How long the connections of a peer caught serving forged history are refused.
-const DISTRUST_MS: u64 = 10 * 60_000;
-/// Distrusted peers remembered at once.
-const MAX_DISTRUSTED: usize = 1_024;
-/// Pictor nodes of other networks remembered, so that each is told of once.
-const MAX_FOREIGN_PEERS: usize = 1_024;
 
 impl EventLoop {
-    /// A Pictor node of another network or protocol version: no peer of this one. The
-    /// operator is told once, in one line (a wrong `--network` or bootnode is the usual
-    /// cause), and the connection is closed.
-    fn on_foreign_peer(&mut self, peer: PeerId, why: &str) {
-        if self.foreign_peers.len() >= MAX_FOREIGN_PEERS {
-            self.foreign_peers.clear();
-        }
-        if self.foreign_peers.insert(peer) {
-            warn!("peer {peer} is not a node of this network: {why}; disconnected (check --network and the bootnodes)");
-        }
-        self.cut_off(peer);
-    }
-
-    /// A peer answered with history that is forged (a signature that does not verify,
-    /// which no honest node relays): the operator is told in one line, the connection is
-    /// closed, and the peer's connections are refused for [`DISTRUST_MS`].
-    pub(super) fn distrust(&mut self, peer: PeerId, why: &str) {
-        let now = crate::now_ms();
-        self.distrusted.retain(|_, until| *until > now);
-        if self.distrusted.len() >= MAX_DISTRUSTED {
-            self.distrusted.clear();
-        }
-        if self
-            .distrusted
-            .insert(peer, now.saturating_add(DISTRUST_MS))
-            .is_none()
-        {
-            warn!(
-                "peer {peer} served forged history ({why}): disconnected, its connections refused for {} minutes",
-                DISTRUST_MS / 60_000
-            );
-        }
-        self.cut_off(peer);
-    }
-
-    /// Closes the connections of `peer` and drops it from the routing table.
-    fn cut_off(&mut self, peer: PeerId) {
-        self.swarm.behaviour_mut().kad.remove_peer(&peer);
-        let _ = self.swarm.disconnect_peer_id(peer);
-    }
-
-    fn is_distrusted(&self, peer: &PeerId) -> bool {
-        self.distrusted
-            .get(peer)
-            .is_some_and(|until| *until > crate::now_ms())
-    }
-
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         self.record(&event);
+        let Some(event) = self.on_nat_event(event) else {
+            return;
+        };
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
@@ -123,6 +73,7 @@ impl EventLoop {
                 {
                     return self.on_foreign_peer(peer_id, &why);
                 }
+                self.nat_identified(peer_id, &info);
                 if info.protocols.contains(&crate::network::KAD_PROTOCOL) {
                     for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
                         self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
@@ -279,6 +230,8 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => metrics.record(e),
             SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => metrics.record(e),
             SwarmEvent::Behaviour(BehaviourEvent::Ping(e)) => metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Relay(e)) => metrics.record(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Dcutr(e)) => metrics.record(e),
             _ => {}
         }
         metrics.record(event);

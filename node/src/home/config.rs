@@ -29,6 +29,8 @@ pub enum Role {
     Worker,
     /// Checker and worker.
     All,
+    /// A bootnode that relays for nodes behind NAT; no checking, no rendering.
+    Relay,
 }
 
 impl Role {
@@ -43,6 +45,7 @@ impl Role {
         Roles {
             checker: matches!(self, Role::Checker | Role::All),
             worker,
+            relay: self == Role::Relay,
             ..Roles::default()
         }
     }
@@ -55,6 +58,9 @@ impl Role {
         }
         if roles.worker.is_some() {
             names.push("worker".to_owned());
+        }
+        if roles.relay {
+            names.push("relay".to_owned());
         }
         if names.is_empty() {
             names.push("creator".to_owned());
@@ -70,6 +76,7 @@ impl fmt::Display for Role {
             Role::Checker => "checker",
             Role::Worker => "worker",
             Role::All => "all",
+            Role::Relay => "relay",
         })
     }
 }
@@ -82,8 +89,9 @@ impl FromStr for Role {
             "checker" => Ok(Role::Checker),
             "worker" => Ok(Role::Worker),
             "all" => Ok(Role::All),
+            "relay" => Ok(Role::Relay),
             other => Err(format!(
-                "unknown role {other:?}: expected checker, worker, creator or all"
+                "unknown role {other:?}: expected checker, worker, creator, all or relay"
             )),
         }
     }
@@ -119,6 +127,8 @@ pub struct HomeConfig {
     pub http_limits: HttpLimits,
     /// A worker's price, credits per benchmark-normalised render-second (0: free).
     pub price: u64,
+    /// Whether the node asks the router for a port mapping over UPnP.
+    pub upnp: bool,
 }
 
 impl Default for HomeConfig {
@@ -132,6 +142,7 @@ impl Default for HomeConfig {
             log: DEFAULT_LOG.to_owned(),
             http_limits: HttpLimits::default(),
             price: 0,
+            upnp: false,
         }
     }
 }
@@ -157,6 +168,7 @@ struct RawConfig {
     log: Option<String>,
     http_limits: RawHttpLimits,
     price: Option<u64>,
+    upnp: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,6 +283,7 @@ impl HomeConfig {
             log,
             http_limits,
             price,
+            upnp: raw.upnp.unwrap_or(d.upnp),
         })
     }
 
@@ -300,8 +313,8 @@ listen = {listen}
 http = {http}
 
 # What the node does: "creator" (submits jobs and gets back verified frames), "checker"
-# (verifies workers' results on job committees), "worker" (renders shards) or "all"
-# (checker and worker).
+# (verifies workers' results on job committees), "worker" (renders shards), "all"
+# (checker and worker) or "relay" (a bootnode that relays for nodes behind NAT).
 # Default: "creator"
 role = {role}
 
@@ -320,6 +333,12 @@ job_retention = {retention}
 # shard). A job whose price cap is lower gives this worker none of its shards.
 # Default: 0 (free)
 price = {price}
+
+# Whether the node asks the router for a port mapping over UPnP (it multicasts on the
+# local network to find the router), so that peers can dial it behind a home NAT. Without
+# it a node behind NAT is reached through a relay and hole punches (`pictor doctor`).
+# Default: false
+upnp = {upnp}
 
 # The level of the node's own logs: "error", "warn", "info", "debug" or "trace" (other
 # libraries log warnings and errors), or a whole tracing filter such as
@@ -359,6 +378,7 @@ uploads_per_client = {uploads}
             default_log = DEFAULT_LOG,
             log = quote(&self.log),
             price = self.price,
+            upnp = self.upnp,
             d_rate = d.http_limits.rate_per_client,
             d_burst = d.http_limits.burst_per_client,
             d_local_rate = d.http_limits.local_rate_per_client,

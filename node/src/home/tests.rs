@@ -98,7 +98,7 @@ fn config_round_trips_and_overrides_apply() {
     let config = HomeConfig {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         http: None,
-        role: Role::Worker,
+        role: Role::Relay,
         bootnodes: vec!["/ip4/127.0.0.1/tcp/9".parse().unwrap()],
         job_retention: Duration::from_secs(3600),
         log: "debug".into(),
@@ -111,6 +111,7 @@ fn config_round_trips_and_overrides_apply() {
             uploads_per_client: 1,
         },
         price: 12,
+        upnp: true,
     };
     let text = config.to_toml();
     assert_eq!(HomeConfig::from_toml(&text, "config.toml").unwrap(), config);

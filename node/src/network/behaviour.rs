@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use libp2p::{
+    autonat,
     connection_limits::{self, ConnectionLimits},
-    gossipsub, identify, identity, kad, ping, request_response,
-    swarm::NetworkBehaviour,
-    StreamProtocol, Swarm, SwarmBuilder,
+    dcutr, gossipsub, identify, identity, kad, ping, relay, request_response,
+    swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
+    upnp, StreamProtocol, Swarm, SwarmBuilder,
 };
 use pictor_protocol::{MessageKind, MAX_GOSSIP_SIZE};
 
@@ -27,6 +28,51 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<kad::store::MemoryStore>,
     /// Raw streams, for Bitswap.
     pub stream: libp2p_stream::Behaviour,
+    /// Reservations on relays and connections through them (circuit relay v2).
+    pub relay_client: relay::client::Behaviour,
+    /// Serving as a relay (`--role relay`).
+    pub relay: Toggle<relay::Behaviour>,
+    /// Upgrading a relayed connection to a direct one by a hole punch.
+    pub dcutr: Toggle<dcutr::Behaviour>,
+    /// Asking peers to dial this node's address candidates back (AutoNAT v2)...
+    pub autonat: Toggle<autonat::v2::client::Behaviour>,
+    /// ...and dialling theirs back.
+    pub autonat_server: Toggle<autonat::v2::server::Behaviour>,
+    /// Mapping the listen port on a UPnP gateway, where the operator allows it.
+    pub upnp: Toggle<upnp::tokio::Behaviour>,
+}
+
+/// How a node's swarm is made beyond its network: the parts an operator turns on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SwarmOptions {
+    /// Learn whether this node is reachable (AutoNAT v2, client and server) and punch
+    /// holes through NATs (DCUtR). Off for a network inside one process on loopback.
+    pub nat_traversal: bool,
+    /// Serve as a relay for nodes behind NAT (`pictor node --role relay`).
+    pub relay_server: bool,
+    /// Ask the router for a port mapping over UPnP (it sends SSDP multicast on the LAN).
+    pub upnp: bool,
+}
+
+/// What travels over a relay: control traffic (gossip, claims, requests), not frames.
+/// Bulk bytes go direct once a hole punch succeeds.
+const RELAY_CIRCUIT_BYTES: u64 = 4 << 20;
+/// How long one relayed circuit lasts before it is renewed.
+const RELAY_CIRCUIT_DURATION: Duration = Duration::from_secs(10 * 60);
+/// Reservations a relay holds at once.
+const RELAY_RESERVATIONS: usize = 512;
+/// Circuits a relay carries at once.
+const RELAY_CIRCUITS: usize = 1_024;
+
+fn relay_config() -> relay::Config {
+    relay::Config {
+        max_reservations: RELAY_RESERVATIONS,
+        max_circuits: RELAY_CIRCUITS,
+        max_circuits_per_peer: 16,
+        max_circuit_duration: RELAY_CIRCUIT_DURATION,
+        max_circuit_bytes: RELAY_CIRCUIT_BYTES,
+        ..relay::Config::default()
+    }
 }
 
 /// The Kademlia protocol of the Pictor DHT: a name of its own, so that a node's routing
@@ -207,15 +253,38 @@ fn peer_score(network: &str) -> (gossipsub::PeerScoreParams, gossipsub::PeerScor
     (params, gossipsub::PeerScoreThresholds::default())
 }
 
-/// Builds a swarm with TCP and QUIC, noise, yamux and the node's behaviour.
+/// The system's resolver configuration (`/etc/resolv.conf`), or hickory's default where it
+/// cannot be read. Only `/dns…` addresses are resolved: a network of IP addresses sends no
+/// DNS query.
+fn resolver_config() -> (libp2p::dns::ResolverConfig, libp2p::dns::ResolverOpts) {
+    hickory_resolver::system_conf::read_system_conf().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the system's DNS configuration; using the default resolvers for /dns addresses");
+        (libp2p::dns::ResolverConfig::default(), libp2p::dns::ResolverOpts::default())
+    })
+}
+
+/// Builds a swarm with TCP and QUIC, noise, yamux and the node's behaviour, neither relay
+/// nor UPnP.
 pub fn build_swarm(
     keypair: identity::Keypair,
     network: &str,
     heartbeat: Duration,
 ) -> Result<Swarm<Behaviour>, NodeError> {
+    build_swarm_with(keypair, network, heartbeat, SwarmOptions::default())
+}
+
+/// Builds a swarm with TCP and QUIC (and circuits through relays), noise, yamux and the
+/// node's behaviour.
+pub fn build_swarm_with(
+    keypair: identity::Keypair,
+    network: &str,
+    heartbeat: Duration,
+    options: SwarmOptions,
+) -> Result<Swarm<Behaviour>, NodeError> {
     let agent = format!("pictor/{}", env!("CARGO_PKG_VERSION"));
     let protocol_version = super::identify_version(network);
     let gossip_config = gossipsub_config(heartbeat)?;
+    let resolver = resolver_config();
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -225,7 +294,11 @@ pub fn build_swarm(
         )
         .map_err(|e| NodeError::Config(format!("tcp transport: {e}")))?
         .with_quic()
-        .with_behaviour(|key| {
+        // Bootnodes by DNS name (`/dns4/…`): resolved with the system's resolver.
+        .with_dns_config(resolver.0, resolver.1)
+        .with_relay_client(libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .map_err(|e| NodeError::Config(format!("relay transport: {e}")))?
+        .with_behaviour(|key, relay_client| {
             let mut gossipsub = gossipsub::Behaviour::new(
                 // Every payload is a signed envelope checked before it is forwarded;
                 // gossipsub's own per-message signature would double the signature work.
@@ -263,6 +336,24 @@ pub fn build_swarm(
                     identify::Config::new(protocol_version, key.public()).with_agent_version(agent),
                 ),
                 ping: ping::Behaviour::default(),
+                relay_client,
+                relay: Toggle::from(
+                    options
+                        .relay_server
+                        .then(|| relay::Behaviour::new(me, relay_config())),
+                ),
+                dcutr: Toggle::from(options.nat_traversal.then(|| dcutr::Behaviour::new(me))),
+                autonat: Toggle::from(
+                    options
+                        .nat_traversal
+                        .then(autonat::v2::client::Behaviour::default),
+                ),
+                autonat_server: Toggle::from(
+                    options
+                        .nat_traversal
+                        .then(autonat::v2::server::Behaviour::default),
+                ),
+                upnp: Toggle::from(options.upnp.then(upnp::tokio::Behaviour::default)),
                 gossipsub,
                 fetch: request_response::Behaviour::new(
                     [(PROTOCOL, request_response::ProtocolSupport::Full)],

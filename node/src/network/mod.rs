@@ -2,13 +2,14 @@
 
 mod behaviour;
 pub mod codec;
+pub mod reach;
 #[cfg(test)]
 mod timer_tests;
 
 pub use behaviour::{
-    build_swarm, kinds_read, Behaviour, BehaviourEvent, Topics, CHECKER_READS, CREATOR_READS,
-    EVERY_NODE_READS, KAD_PROTOCOL, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
-    MAX_PENDING_INCOMING,
+    build_swarm, build_swarm_with, kinds_read, Behaviour, BehaviourEvent, SwarmOptions, Topics,
+    CHECKER_READS, CREATOR_READS, EVERY_NODE_READS, KAD_PROTOCOL, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_PEER, MAX_PENDING_INCOMING,
 };
 
 /// What a Pictor node says in identify: its network id and protocol version.

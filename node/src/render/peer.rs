@@ -86,7 +86,7 @@ impl JobPeer {
 
     /// A running network, joined as a creator peer of its own from its spec file.
     pub(super) async fn join(spec_path: &Path, home: Option<&Path>) -> Result<JobPeer, NodeError> {
-        let spec = NetworkSpec::load(spec_path)?;
+        let spec = NetworkSpec::load_named(spec_path)?;
         let params = spec.params()?;
         if spec.bootnodes.is_empty() {
             return Err(NodeError::Config(format!(

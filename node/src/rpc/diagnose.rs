@@ -205,7 +205,23 @@ fn worker_findings(f: &Facts, out: &mut Vec<Finding>) {
 }
 
 fn reachability(f: &Facts, out: &mut Vec<Finding>) {
+    use crate::network::reach::Reachability;
     use Level::{Ok as Good, Warning};
+    // AutoNAT's verdict, once there is one, says it best.
+    let level = match f.reach.reachability {
+        Reachability::Unknown => None,
+        Reachability::Public => Some(Good),
+        Reachability::HolePunched | Reachability::Relayed | Reachability::Private => Some(Warning),
+    };
+    if let Some(level) = level {
+        out.push(Finding {
+            level,
+            topic: "reachability",
+            message: f.reach.summary.clone(),
+            fix: f.reach.advice.clone(),
+        });
+        return;
+    }
     let only_loopback = !f.listen.is_empty()
         && f.listen.iter().all(|a| {
             a.iter().any(|p| match p {
@@ -278,6 +294,7 @@ mod tests {
             public_address: false,
             inbound_connections: 0,
             finality: Vec::new(),
+            reach: crate::network::reach::Reach::new(false, false).report(&[], &[]),
         }
     }
 

@@ -4,7 +4,7 @@ use jsonrpsee::{types::ErrorObjectOwned, RpcModule};
 use libp2p::multiaddr::Protocol;
 use serde_json::{json, Value};
 
-use super::{diagnose, node_error, Context, Ctx};
+use super::{diagnose, error, node_error, params, require_token, Context, Ctx, INVALID_PARAMS};
 
 type Answer = Result<Value, ErrorObjectOwned>;
 
@@ -14,6 +14,17 @@ pub(super) fn register(module: &mut RpcModule<Context>) {
     let r = module.register_async_method("node_peers", |_, ctx, _| peers(ctx));
     debug_assert!(r.is_ok());
     let r = module.register_async_method("node_diagnose", |_, ctx, _| diagnosis(ctx));
+    debug_assert!(r.is_ok());
+    let r = module.register_async_method("node_reach", |_, ctx, _| reach(ctx));
+    debug_assert!(r.is_ok());
+    let r = module.register_async_method("net_connect", |p, ctx, ext| async move {
+        require_token(&ext)?;
+        let ConnectParams {
+            peer_id,
+            timeout_ms,
+        } = params(&p, &["peer_id", "timeout_ms"])?;
+        connect(ctx, &peer_id, timeout_ms).await
+    });
     debug_assert!(r.is_ok());
     let r = module.register_async_method("net_workers", |_, ctx, _| workers(ctx));
     debug_assert!(r.is_ok());
@@ -59,6 +70,37 @@ async fn peers(ctx: Ctx) -> Answer {
 async fn diagnosis(ctx: Ctx) -> Answer {
     let facts = ctx.client()?.facts().await.map_err(|e| node_error(&e))?;
     Ok(json!(diagnose::diagnose(&facts, &ctx.info.roles)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectParams {
+    peer_id: String,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+/// How long `net_connect` waits by default: long enough for a relay and a hole punch.
+const CONNECT_TIMEOUT_MS: u64 = 20_000;
+
+async fn reach(ctx: Ctx) -> Answer {
+    let report = ctx.client()?.reach().await.map_err(|e| node_error(&e))?;
+    Ok(json!(report))
+}
+
+async fn connect(ctx: Ctx, peer: &str, timeout_ms: Option<u64>) -> Answer {
+    let peer: libp2p::PeerId = peer.trim().parse().map_err(|e| {
+        error(
+            INVALID_PARAMS,
+            format!("peer_id {peer:?} is not a peer id: {e}"),
+        )
+    })?;
+    let report = ctx
+        .client()?
+        .connect(peer, timeout_ms.unwrap_or(CONNECT_TIMEOUT_MS))
+        .await
+        .map_err(|e| node_error(&e))?;
+    Ok(json!(report))
 }
 
 /// Rows with their status folded in as `status`.

@@ -24,6 +24,8 @@ pub const METHODS: &[Method] = &[
     Method { name: "node_info", summary: "Version, network, peer id, roles, listen addresses, uptime", params: &[], result: "object", writes: false },
     Method { name: "node_peers", summary: "Peers with an open connection: addresses, role, gossip, score", params: &[], result: "array", writes: false },
     Method { name: "node_diagnose", summary: "Why this node gets no work (or pay): findings in plain sentences, each with its fix", params: &[], result: "object", writes: false },
+    Method { name: "node_reach", summary: "How this node is reached: AutoNAT verdicts, external addresses, relay reservations, hole punches, UPnP, and what to do", params: &[], result: "object", writes: false },
+    Method { name: "net_connect", summary: "Dials a peer by id (through a relay when that is all it has) and says how it was reached: direct, hole-punched or relayed", params: &[("peer_id", "string", true), ("timeout_ms", "integer", false)], result: "object", writes: true },
     Method { name: "job_submit", summary: "Submits a job: {scene_cid | scene_path, frames, width, height, samples, tile, engine}; answers {job_id}", params: &[("scene_cid", "string", false), ("scene_path", "string", false), ("scene_name", "string", false), ("frames", "string", false), ("width", "integer", false), ("height", "integer", false), ("samples", "integer", false), ("tile", "integer", false), ("engine", "string", false)], result: "object", writes: true },
     Method { name: "job_status", summary: "A job's state and progress", params: JOB, result: "object", writes: false },
     Method { name: "job_list", summary: "This node's jobs, oldest first (optionally of one state)", params: &[("state", "string", false)], result: "array", writes: false },
