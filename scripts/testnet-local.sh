@@ -17,6 +17,7 @@ CHECKERS=4
 WORKERS=1
 NAT_WORKERS=2
 CONNECT=""
+RUNS=5
 LATENCY=""
 LOSS=""
 DIAL="bootnode"
@@ -39,6 +40,10 @@ process in a Linux network namespace of its own (root needed, and ip, nft, tc, j
   job      submit examples/scenes/cornell-box.gltf from the creator, wait, print per
            worker its accepted shards and how it is reached; exits 1 if the job fails
            or a NATed worker accepted no shard
+  bench [--runs N]
+           time to join (a restarted worker's process start to its first shard, on
+           the public segment and behind NAT) and hole punches between the NATed
+           workers, N times each while a job runs; medians, and JSON with --json
   doctor NAME [--connect OTHER]
            \`pictor doctor\` of node NAME, in its namespace: its AutoNAT verdict, relay
            reservations and hole punches; with --connect, how it reaches node OTHER
@@ -278,124 +283,45 @@ cmd_status() {
   done < <(nodes)
 }
 
-# ---- job ----
-
-# A `pictor` command against node $1's RPC, run in its namespace.
-node_cli() { # name command args...
-  local name=$1 addr
-  shift
-  addr=$(awk -v n="$name" '$1 == n {print $4}' "$DIR/$NODES_FILE")
-  [[ -n "$addr" ]] || die "no node $name (see status)"
-  ip netns exec "$(ns_of "$name")" "$BIN" "$@" --rpc "http://$addr:$HTTP_PORT" \
-    --token-file "$DIR/$name/rpc.token"
-}
-creator_cli() { node_cli creator "$@"; }
-
-# How node $1 says it is reached (AutoNAT, relays, hole punches): public, relayed, ...
-reached() {
-  node_cli "$1" rpc node_reach 2>/dev/null | jq -r '.reachability // "unknown"' 2>/dev/null | tr _ - || echo unknown
-}
-
-# The workers the creator has heard of, as a JSON array (empty when it does not answer).
-creator_workers() {
-  local json
-  json=$(creator_cli workers --json 2>/dev/null) || json='[]'
-  jq -e 'type == "array"' <<<"$json" >/dev/null 2>&1 || json='[]'
-  echo "$json"
-}
-
-cmd_job() {
-  local scene="$ROOT/examples/scenes/cornell-box.gltf" before after summary state out rc=0 i
-  local name role ns addr reach key peer n got id fails=() rows="[]"
-  pictor_bin
-  [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet: run \`scripts/testnet-local.sh up\` first"
-  node_pid creator >/dev/null || die "the creator is not running (scripts/testnet-local.sh status)"
-  # Every worker seen live by the creator (heartbeats reach it through the checkers).
-  n=$(awk '$2 == "worker"' "$DIR/$NODES_FILE" | wc -l)
-  for ((i = 0; i < 60; i++)); do
-    before=$(creator_workers)
-    got=$(jq '[.[] | select(.status == "idle" or .status == "rendering")] | length' <<<"$before")
-    ((got >= n)) && break
-    sleep 1
-  done
-  ((got >= n)) || log "only $got of $n workers seen live by the creator; submitting anyway"
-  out="$DIR/frames/$(date +%Y%m%d-%H%M%S)"
-  log "submitting $scene (256x192, 4 samples, frames 1-2, 64 px tiles) from the creator"
-  summary=$(timeout "$JOB_TIMEOUT" ip netns exec "$(ns_of creator)" "$BIN" job submit "$scene" \
-    --rpc "http://$(awk '$1 == "creator" {print $4}' "$DIR/$NODES_FILE"):$HTTP_PORT" \
-    --token-file "$DIR/creator/rpc.token" --width 256 --height 192 --samples 4 --frames 1-2 \
-    --tile 64 --wait --json --out "$out") || rc=$?
-  after=$(creator_workers)
-  jq -e 'type == "object"' <<<"${summary:-null}" >/dev/null 2>&1 || summary=null
-  state=$(jq -r '.state // "unknown"' <<<"$summary")
-  if ((rc == 124)); then # the newest job of the creator is this one: cancel it
-    state="timed out after ${JOB_TIMEOUT}s"
-    summary=$(creator_cli job list --json 2>/dev/null | jq -c 'last // null' 2>/dev/null) || summary=null
-    id=$(jq -r '.job_id // empty' <<<"${summary:-null}")
-    [[ -z "$id" ]] || creator_cli job cancel "$id" >/dev/null 2>&1 || true
-  fi
-  while read -r name role ns addr reach key peer; do
-    [[ "$role" == worker ]] || continue
-    got=$(jq -n --argjson b "$before" --argjson a "$after" --arg k "$key" \
-      '([$a[] | select(.key == $k) | .accepted][0] // 0) - ([$b[] | select(.key == $k) | .accepted][0] // 0)')
-    rows=$(jq -c --arg n "$name" --arg r "$reach" --arg p "$peer" --argjson g "$got" --arg h "$(reached "$name")" \
-      '. + [{name: $n, reach: $r, reached: $h, peer_id: $p, accepted: $g}]' <<<"$rows")
-    [[ "$reach" == nat ]] && ((got == 0)) && fails+=("$name (behind NAT) accepted no shard")
-  done < <(nodes)
-  [[ "$state" == complete ]] || fails=("the job did not complete: $state (exit $rc)" "${fails[@]}")
-  if $JSON; then
-    jq -n --argjson s "$summary" --argjson w "$rows" --arg state "$state" --arg out "$out" \
-      '{job_id: ($s.job_id // null), state: $state, shards: ($s.shards // null),
-        verified: ($s.verified // null), frames_written: ($s.frames_written // []),
-        out: $out, workers: $w}'
-  else
-    jq -r --arg state "$state" '"job \(.job_id // "?"): \($state), \(.verified // "?") of \(.shards // "?") shards verified",
-      (.frames_written // [] | .[] | "  frame   \(.)")' <<<"$summary"
-    printf '  %-14s %-12s %-13s %s\n' WORKER WHERE REACHED ACCEPTED
-    jq -r '.[] | [.name, (if .reach == "nat" then "behind NAT" else "public" end), .reached, .accepted] | @tsv' \
-      <<<"$rows" | while IFS=$'\t' read -r name reach how got; do printf '  %-14s %-12s %-13s %s\n' "$name" "$reach" "$how" "$got"; done
-  fi
-  ((${#fails[@]} == 0)) || { for i in "${fails[@]}"; do log "$i"; done; exit 1; }
-}
-
-# ---- doctor ----
-
-# `pictor doctor` of one node in its namespace; with --connect, how it reaches another.
-cmd_doctor() {
-  local name args=() peer
-  [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet"
-  ((${#NAMES[@]} == 1)) || die "doctor: name one node (see status)"
-  name=${NAMES[0]}
-  pictor_bin
-  node_pid "$name" >/dev/null || die "$name is not running"
-  if [[ -n "$CONNECT" ]]; then
-    peer=$(awk -v n="$CONNECT" '$1 == n {print $7}' "$DIR/$NODES_FILE")
-    [[ -n "$peer" ]] || die "no node $CONNECT (see status)"
-    args+=(--connect "$peer")
-  fi
-  $JSON && args+=(--json)
-  node_cli "$name" doctor "${args[@]}"
-}
+# The creator's jobs, `doctor` and `bench`: scripts/testnet-job.sh.
+# shellcheck source=scripts/testnet-job.sh
+source "$ROOT/scripts/testnet-job.sh"
 
 # ---- restart ----
 
 # Stops and starts nodes again on their homes and addresses (a late or restarted peer).
 cmd_restart() {
-  local name role ns addr rest pid i
+  local name
   [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet"
   ((${#NAMES[@]})) || die "restart: name the nodes (see status)"
   pictor_bin
   DIAL=$(cat "$DIR/dial" 2>/dev/null || echo bootnode)
   for name in "${NAMES[@]}"; do
-    read -r _ role ns addr rest < <(awk -v n="$name" '$1 == n' "$DIR/$NODES_FILE") || die "no node $name"
-    if pid=$(node_pid "$name"); then
-      kill -TERM "$pid"
-      for ((i = 0; i < 100; i++)); do is_pictor "$pid" || break; sleep 0.1; done
-      is_pictor "$pid" && kill -KILL "$pid"
-    fi
-    start_node "$name" "$role" "$ns" "$addr"
+    restart_node "$name"
     log "restarted $name (pid $(cat "$DIR/$name/pid"))"
   done
+}
+
+# Stops node $1 (SIGTERM, SIGKILL after 10 s) and starts it again on its home and address.
+restart_node() {
+  stop_node "$1"
+  start_again "$1"
+}
+
+stop_node() {
+  local pid i
+  if pid=$(node_pid "$1"); then
+    kill -TERM "$pid"
+    for ((i = 0; i < 100; i++)); do is_pictor "$pid" || break; sleep 0.1; done
+    is_pictor "$pid" && kill -KILL "$pid"
+  fi
+  return 0
+}
+
+start_again() {
+  local role ns addr rest
+  read -r _ role ns addr rest < <(awk -v n="$1" '$1 == n' "$DIR/$NODES_FILE") || die "no node $1"
+  start_node "$1" "$role" "$ns" "$addr"
 }
 
 # ---- down ----
@@ -430,7 +356,7 @@ main() {
   local cmd=${1:-}
   [[ -n "$cmd" ]] || { usage >&2; exit 2; }
   shift
-  case "$cmd" in -h | --help | help) usage; exit 0 ;; up | down | status | job | restart | doctor) ;; *) usage >&2; exit 2 ;; esac
+  case "$cmd" in -h | --help | help) usage; exit 0 ;; up | down | status | job | restart | doctor | bench) ;; *) usage >&2; exit 2 ;; esac
   while (($#)); do
     case "$1" in
       --dir) DIR=${2:?--dir needs a value}; shift ;;
@@ -443,6 +369,7 @@ main() {
       --dial) DIAL=${2:?}; shift ;;
       --timeout) JOB_TIMEOUT=${2:?}; shift ;;
       --connect) CONNECT=${2:?--connect needs a node name}; shift ;;
+      --runs) RUNS=${2:?}; shift ;;
       -h | --help) usage; exit 0 ;;
       -*) echo "testnet-local: unknown option $1 (see --help)" >&2; exit 2 ;;
       *) [[ "$cmd" == restart || "$cmd" == doctor ]] || { echo "testnet-local: unexpected argument $1 (see --help)" >&2; exit 2; }
@@ -451,7 +378,7 @@ main() {
     shift
   done
   local v
-  for v in "$CHECKERS" "$WORKERS" "$NAT_WORKERS" "$JOB_TIMEOUT" ${LATENCY:+"$LATENCY"}; do
+  for v in "$CHECKERS" "$WORKERS" "$NAT_WORKERS" "$JOB_TIMEOUT" "$RUNS" ${LATENCY:+"$LATENCY"}; do
     [[ "$v" =~ ^[0-9]+$ ]] || { echo "testnet-local: not a whole number: $v" >&2; exit 2; }
   done
   [[ -z "$LOSS" || "$LOSS" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "testnet-local: --loss takes a percentage" >&2; exit 2; }

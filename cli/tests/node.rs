@@ -403,7 +403,10 @@ fn init_for_the_testnet_copies_the_shipped_spec() {
         "testnet",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("testnet: the spec shipped in this binary"), "{out}");
+    assert!(
+        out.contains("testnet: the spec shipped in this binary"),
+        "{out}"
+    );
     let spec = std::fs::read_to_string(home.join("network.toml")).unwrap();
     assert!(spec.contains("id = \"pictor-testnet-1\""), "{spec}");
     assert!(spec.contains("/dns4/"), "bootnodes by DNS name: {spec}");

@@ -30,6 +30,8 @@ pub(crate) enum Pending {
     Decisions,
     /// A peer's equivocation evidence (asked after its decisions).
     Evidence,
+    /// The spec of a job this worker holds assignments of.
+    Job { job: pictor_protocol::JobId },
     /// A returning worker's answer to its challenge render.
     Challenge { worker: pictor_protocol::PublicKey },
     /// The sampled rows of a claim's output, with proofs.
@@ -119,6 +121,11 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
                 evidence,
                 wire::MAX_EVIDENCE_PER_RESPONSE,
             )),
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::GetJob { job } => match store.job(&job) {
+            Ok(Some(spec)) => Response::Job(spec),
+            Ok(None) => Response::NotFound,
             Err(e) => Response::Error(e.to_string()),
         },
         // Rendered off the loop (`EventLoop::answer_render`), never from the store.

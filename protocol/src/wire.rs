@@ -40,6 +40,12 @@ pub enum Request {
     /// The equivocation evidence a peer holds (a node that starts late learns which
     /// checkers were banned by their own conflicting votes, which is gossiped only once).
     GetEvidence,
+    /// A job's spec, by id (a worker assigned a shard of a job it joined too late to hear
+    /// of). The answer is checked against the id: a job's id is the hash of its spec.
+    GetJob {
+        /// The job.
+        job: JobId,
+    },
     /// Render this window of the benchmark scene now and answer with the blake3 of its
     /// pixels (a checker's challenge to a worker whose ban ended).
     Render {
@@ -81,6 +87,8 @@ pub enum Response {
     Decisions(Vec<crate::governance::DecisionCertificate>),
     /// Equivocation evidence (each piece to be verified like gossiped evidence).
     Evidence(Vec<Evidence>),
+    /// The spec of the job asked for.
+    Job(crate::job::JobSpec),
     /// The blake3 of a rendered window's pixels (32 bytes).
     Digest(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The peer does not hold it.

@@ -298,6 +298,24 @@ fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
     }
     check_nat_traversal(&bin, &dir);
 
+    // A new worker in the place of worker-1 and of worker-nat-1 joins while a job runs
+    // (the bench's run): each receives shards of a job gossiped before it was there.
+    let bench = run(&bin, &dir, &["bench", "--runs", "1", "--json"]);
+    assert!(
+        bench.status.success(),
+        "bench failed: {}",
+        explain(&bench, &dir)
+    );
+    let bench: serde_json::Value = serde_json::from_slice(&bench.stdout).expect("bench JSON");
+    for key in ["join_public_median_ms", "join_nat_median_ms"] {
+        assert!(
+            bench[key].as_f64().is_some_and(|ms| ms > 0.0),
+            "{key}: {bench}"
+        );
+    }
+    let how = &bench["each"][0]["connect"];
+    assert!(how == "hole-punched" || how == "direct", "{bench}");
+
     // Two checkers restart: only the NATed worker can open a connection to them again, and
     // it does (it dials the set's checkers it is not connected to every 10 s). Without that
     // the committee lost two of its four members for this worker and none of its claims

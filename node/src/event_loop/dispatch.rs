@@ -96,6 +96,14 @@ impl EventLoop {
                 if to_checker {
                     work.push(Work::Checker(CheckerInput::Assignment(a.clone())));
                 }
+                if a.worker == self.me
+                    && self.worker.is_some()
+                    && self.jobs.get(&a.shard.job).is_none()
+                {
+                    // A job gossiped before this worker joined: ask the checker that
+                    // assigned the shard for it.
+                    self.ask_job(a.shard.job, &a.assigned_by);
+                }
                 work.push(Work::Worker(WorkerInput::Assignment(a)));
             }
             Message::Claim(claim) => {
@@ -272,6 +280,12 @@ impl EventLoop {
     pub(super) fn on_worker_output(&mut self, output: WorkerOutput) {
         match output {
             WorkerOutput::Render { assignment, tamper } => {
+                if !self.rendered_any {
+                    // When work first reached this worker since it started (the time to
+                    // join of docs/performance.md).
+                    self.rendered_any = true;
+                    info!(shard = %assignment.shard, "first shard received");
+                }
                 let job = assignment.shard.job;
                 self.with_scene(job, SceneWaiter::Render { assignment, tamper });
             }

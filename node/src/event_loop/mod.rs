@@ -140,6 +140,10 @@ pub(crate) struct EventLoop {
     nat: nat::Nat,
     /// Pictor nodes of another network or protocol version met (each told once).
     foreign_peers: std::collections::BTreeSet<PeerId>,
+    /// Jobs this worker asked a peer for (it holds assignments of them), and when.
+    jobs_asked: HashMap<JobId, u64>,
+    /// Whether this worker has received a shard since it started.
+    rendered_any: bool,
     /// Foreign peers to disconnect, and when (after a moment's grace).
     foreign_cuts: Vec<(PeerId, u64)>,
     /// Work for the roles, in order.

@@ -324,6 +324,8 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         slow_peers: HashMap::new(),
         foreign_peers: Default::default(),
         foreign_cuts: Vec::new(),
+        rendered_any: false,
+        jobs_asked: HashMap::new(),
         nat: super::nat::Nat::new(crate::network::reach::Reach::new(
             swarm_options.relay_server,
             swarm_options.upnp,

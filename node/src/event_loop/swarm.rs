@@ -22,6 +22,10 @@ const RECOVERED_MS: u64 = 15_000;
 /// Creators looked up in the DHT at once for their scenes.
 const MAX_SCENE_LOOKUPS: usize = 256;
 
+/// How long a worker waits for a job it asked a peer for before it asks again.
+const JOB_ASK_MS: u64 = 5_000;
+/// Jobs asked for at once.
+const MAX_JOBS_ASKED: usize = 256;
 /// How often a node dials the checkers it is not connected to.
 const REACH_INTERVAL_MS: u64 = 10_000;
 /// How often a node refreshes its Kademlia routing table (a bootstrap: a lookup of its own
@@ -221,6 +225,28 @@ impl EventLoop {
         }
     }
 
+    /// Asks a peer (`first`, the checker that assigned a shard, else any connected peer)
+    /// for the spec of `job`, at most once per [`JOB_ASK_MS`] per job.
+    pub(super) fn ask_job(&mut self, job: pictor_protocol::JobId, first: &PublicKey) {
+        let now = crate::now_ms();
+        self.jobs_asked
+            .retain(|_, at| now.saturating_sub(*at) < JOB_ASK_MS);
+        if self.jobs_asked.contains_key(&job)
+            || self.jobs_asked.len() >= MAX_JOBS_ASKED
+            || !self.requests.has_room()
+        {
+            return;
+        }
+        let peer = self
+            .peer_of(first)
+            .filter(|p| self.swarm.is_connected(p))
+            .or_else(|| self.swarm.connected_peers().next().copied());
+        if let Some(peer) = peer {
+            self.jobs_asked.insert(job, now);
+            self.send_request(&peer, Request::GetJob { job }, Pending::Job { job });
+        }
+    }
+
     /// Feeds libp2p's metrics.
     fn record(&self, event: &SwarmEvent<BehaviourEvent>) {
         use libp2p::metrics::Recorder as _;
@@ -319,6 +345,23 @@ impl EventLoop {
                 }
                 self.sync_evidence(peer);
             }
+            Pending::Job { job } => match response {
+                Ok(Response::Job(spec)) if spec.id() == job => match spec.validate() {
+                    Ok(()) => {
+                        debug!(job = %job.short(), %peer, "job learnt from a peer");
+                        self.ingest(pictor_protocol::Message::Job(spec));
+                    }
+                    Err(e) => {
+                        debug!(job = %job.short(), error = %e, "a job spec that does not validate")
+                    }
+                },
+                // Its id is the hash of its spec: a peer that answers another spec lies.
+                Ok(Response::Job(_)) => {
+                    self.distrust(peer, "a job spec that is not the job asked for")
+                }
+                Ok(other) => debug!(%peer, ?other, "unexpected answer to a job request"),
+                Err(reason) => debug!(%peer, %reason, "job request failed"),
+            },
             Pending::Evidence => match response {
                 Ok(Response::Evidence(evidence)) => self.on_evidence_answer(peer, evidence),
                 Ok(other) => debug!(%peer, ?other, "unexpected answer to an evidence request"),
