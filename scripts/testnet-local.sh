@@ -211,7 +211,7 @@ wait_formed() {
   [[ -z "$waiting" ]] || die "the network did not form in 60 s:$waiting"
   # A NATed node knows it once AutoNAT has tested it (its first probe is 5 s after it
   # connects), and then takes a reservation on the relay.
-  for ((i = 0; i < 60; i++)); do
+  for ((i = 0; i < 180; i++)); do
     waiting=""
     while read -r name role ns addr reach rest; do
       [[ "$reach" == nat ]] || continue
@@ -220,7 +220,7 @@ wait_formed() {
     [[ -z "$waiting" ]] && return 0
     sleep 0.5
   done
-  log "warning: not reachable through the relay after 30 s:$waiting (see \`$0 doctor NAME\`)"
+  log "warning: not reachable through the relay after 90 s:$waiting (see \`$0 doctor NAME\`)"
 }
 
 cmd_up() {

@@ -143,16 +143,20 @@ fn check_nat_traversal(bin: &Path, dir: &Path) {
         );
         serde_json::from_slice(&out.stdout).expect("doctor JSON")
     };
+    // Both NATed workers hold a reservation (AutoNAT's first probe is 5 s after a node has
+    // peers; on a loaded machine it takes longer).
     let mut report = serde_json::Value::Null;
-    for _ in 0..30 {
-        report = doctor(&["doctor", "worker-nat-1", "--json"]);
-        let reserved = report["reach"]["relays"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|r| r["state"] == "reserved"));
-        if reserved {
-            break;
+    for name in ["worker-nat-2", "worker-nat-1"] {
+        for _ in 0..90 {
+            report = doctor(&["doctor", name, "--json"]);
+            let reserved = report["reach"]["relays"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r["state"] == "reserved"));
+            if reserved {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
         }
-        std::thread::sleep(std::time::Duration::from_secs(1));
     }
     let reach = &report["reach"];
     assert!(
@@ -211,6 +215,8 @@ fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
         return skip_unless_ci(TEST, String::from_utf8_lossy(&up.stderr).trim());
     }
     assert!(up.status.success(), "up failed: {}", explain(&up, &dir));
+
+    check_nat_traversal(&bin, &dir);
 
     let job = run(&bin, &dir, &["job", "--json", "--timeout", "120"]);
     let summary: serde_json::Value = serde_json::from_slice(&job.stdout)
@@ -296,7 +302,6 @@ fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
             "a NATed worker has only a private address: {nat_node}"
         );
     }
-    check_nat_traversal(&bin, &dir);
 
     // A new worker in the place of worker-1 and of worker-nat-1 joins while a job runs
     // (the bench's run): each receives shards of a job gossiped before it was there.
