@@ -1,7 +1,7 @@
 //! A checker outside the genesis set joins a running network over real sockets: it
 //! applies, the four genesis checkers render its admission window and admit it by quorum,
 //! it joins the set at the epoch boundary two epochs later, and from then on sits on the
-//! committees of new jobs and signs their certificates; a node that starts later learns of
+//! committees of new jobs and attests their shards; a node that starts later learns of
 //! it; and a worker comes back after its ban by rendering a challenge.
 
 use std::time::Duration;
@@ -154,9 +154,12 @@ async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
         .find(|(_, c)| c.key == key)
         .map(|(_, c)| c.clone())
         .expect("the new checker is in the view");
+    // It did committee work on the job. Whether its vote is among the 3 of 4 that make a
+    // shard's certificate depends on which members were fastest: on a loaded machine the
+    // newest member can be the slowest on every shard, so only its attestations are asked.
     assert!(
-        view.certificates > 0 && view.attestations > 0,
-        "the new checker attested and signed certificates: {view:?}"
+        view.attestations > 0,
+        "the new checker attested the job's shards: {view:?}"
     );
 
     // A node that starts now, after the admission was gossiped, learns of it from the
