@@ -158,7 +158,7 @@ cmd_bench() {
       if [[ "$name" == worker-1 ]]; then public+=($((got - start))); else nat+=($((got - start))); fi
     done
     # worker-nat-1 is fresh: once it holds its reservation, worker-nat-2 dials it.
-    for ((i = 0; i < 60; i++)); do
+    for ((i = 0; i < 180; i++)); do
       case "$(reached worker-nat-1)" in relayed | hole-punched) break ;; esac
       sleep 0.5
     done
