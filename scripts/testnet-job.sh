@@ -16,7 +16,12 @@ creator_cli() { node_cli creator "$@"; }
 
 # How node $1 says it is reached (AutoNAT, relays, hole punches): public, relayed, ...
 reached() {
-  node_cli "$1" rpc node_reach 2>/dev/null | jq -r '.reachability // "unknown"' 2>/dev/null | tr _ - || echo unknown
+  local json i
+  for ((i = 0; i < 3; i++)); do # a loaded node may answer late: ask again
+    json=$(node_cli "$1" rpc node_reach 2>/dev/null) && break
+    sleep 0.5
+  done
+  jq -r '.reachability // "unknown"' <<<"${json:-null}" 2>/dev/null | tr _ - || echo unknown
 }
 
 # The workers the creator has heard of, as a JSON array (empty when it does not answer).

@@ -107,6 +107,9 @@ pub struct Reach {
     upnp: String,
     /// Addresses confirmed by AutoNAT or mapped by UPnP (never relayed ones).
     confirmed: BTreeSet<Multiaddr>,
+    /// An AutoNAT test failed since the last confirmed address (kept apart from the
+    /// bounded history, which later tests of relayed addresses may fill).
+    behind_nat: bool,
     probes: VecDeque<Probe>,
     punches: VecDeque<HolePunch>,
     /// Peers that serve the relay hop protocol, with a direct address each.
@@ -127,6 +130,7 @@ impl Reach {
             relay_server,
             upnp: if upnp { "searching" } else { "off" }.to_owned(),
             confirmed: BTreeSet::new(),
+            behind_nat: false,
             probes: VecDeque::new(),
             punches: VecDeque::new(),
             candidates: BTreeMap::new(),
@@ -142,6 +146,9 @@ impl Reach {
         server: PeerId,
         result: Result<(), String>,
     ) -> Vec<ReachOutput> {
+        if result.is_err() && !is_relayed(address) {
+            self.behind_nat = true;
+        }
         push_bounded(
             &mut self.probes,
             Probe {
@@ -256,7 +263,7 @@ impl Reach {
         if !self.confirmed.is_empty() {
             return Reachability::Public;
         }
-        let tested_private = self.probes.iter().any(|p| !p.reachable);
+        let tested_private = self.behind_nat;
         let reserved = self.slots.values().any(|s| s.state == "reserved");
         if !tested_private && !reserved {
             return Reachability::Unknown;
@@ -272,7 +279,7 @@ impl Reach {
 
     /// Relays to reserve a slot on: while the node is behind NAT, up to [`MAX_RELAYS`].
     fn wanted(&mut self, now_ms: u64) -> Vec<ReachOutput> {
-        let behind_nat = self.confirmed.is_empty() && self.probes.iter().any(|p| !p.reachable);
+        let behind_nat = self.confirmed.is_empty() && self.behind_nat;
         if self.relay_server || !behind_nat {
             return Vec::new();
         }

@@ -151,3 +151,21 @@ fn histories_are_bounded() {
     assert_eq!(report.hole_punches.len(), MAX_HISTORY);
     assert!(reach.candidates.len() <= MAX_CANDIDATES);
 }
+
+#[test]
+fn the_verdict_outlives_the_bounded_history() {
+    let mut reach = Reach::new(false, false);
+    reach.probed(
+        1,
+        &addr("/ip4/10.77.0.2/tcp/7400"),
+        PeerId::random(),
+        Err("no".into()),
+    );
+    // Later tests of its relayed address succeed (a relay carries the dial-back) and fill
+    // the history: the node is still behind NAT.
+    let circuit = addr("/ip4/10.77.0.10/tcp/7400/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit");
+    for i in 0..100 {
+        reach.probed(2 + i, &circuit, PeerId::random(), Ok(()));
+    }
+    assert_eq!(reach.reachability(), Reachability::Private);
+}
