@@ -79,6 +79,19 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
+/// Lines under one label (on the first of them), or `empty` beside it when there are none.
+fn section(out: &mut String, label: &str, empty: &str, lines: impl IntoIterator<Item = String>) {
+    let mut any = false;
+    for line in lines {
+        let shown = if any { "" } else { label };
+        out.push_str(&format!("\n{shown:<14}{line}"));
+        any = true;
+    }
+    if !any {
+        out.push_str(&format!("\n{label:<14}{empty}"));
+    }
+}
+
 fn text(info: &Value, reach: &Value, kinds: &Value, connect: &Value) -> String {
     let mut out = format!(
         "node          {} (network {})\nreachability  {}\n              {}",
@@ -93,76 +106,63 @@ fn text(info: &Value, reach: &Value, kinds: &Value, connect: &Value) -> String {
     if reach["relay_server"].as_bool() == Some(true) {
         out.push_str("\nrelay         this node relays for nodes behind NAT");
     }
-    let list = |out: &mut String, label: &str, items: &Value| {
-        let items: Vec<&str> = items
-            .as_array()
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
             .into_iter()
             .flatten()
             .filter_map(Value::as_str)
-            .collect();
-        if items.is_empty() {
-            out.push_str(&format!("\n{label:<14}none"));
-        }
-        for (i, a) in items.iter().enumerate() {
-            out.push_str(&format!("\n{:<14}{a}", if i == 0 { label } else { "" }));
-        }
+            .map(str::to_owned)
+            .collect()
     };
-    list(&mut out, "listen", &reach["listen"]);
-    list(&mut out, "external", &reach["external"]);
+    section(&mut out, "listen", "none", strs(&reach["listen"]));
+    section(&mut out, "external", "none", strs(&reach["external"]));
     out.push_str(&format!("\nupnp          {}", s(&reach["upnp"])));
-    let probes = reach["autonat"].as_array().cloned().unwrap_or_default();
-    if probes.is_empty() {
-        out.push_str("\nautonat       no test yet");
-    }
-    for (i, p) in probes.iter().rev().take(8).enumerate() {
-        let verdict = if p["reachable"].as_bool() == Some(true) {
-            "reachable".to_owned()
-        } else {
-            format!("not reachable ({})", s(&p["error"]))
-        };
-        out.push_str(&format!(
-            "\n{:<14}{} {} (tested by {})",
-            if i == 0 { "autonat" } else { "" },
-            s(&p["address"]),
-            verdict,
-            s(&p["server"])
-        ));
-    }
-    let relays = reach["relays"].as_array().cloned().unwrap_or_default();
-    if relays.is_empty() {
-        out.push_str("\nrelays        none");
-    }
-    for (i, r) in relays.iter().enumerate() {
-        let error = r["error"]
-            .as_str()
-            .map(|e| format!(": {e}"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "\n{:<14}{} {}{error}",
-            if i == 0 { "relays" } else { "" },
-            s(&r["address"]),
-            s(&r["state"])
-        ));
-    }
-    let punches = reach["hole_punches"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if punches.is_empty() {
-        out.push_str("\nhole punches  none yet");
-    }
-    for (i, p) in punches.iter().rev().take(8).enumerate() {
-        let verdict = if p["ok"].as_bool() == Some(true) {
-            "succeeded".to_owned()
-        } else {
-            format!("failed: {}", s(&p["error"]))
-        };
-        out.push_str(&format!(
-            "\n{:<14}{} {verdict}",
-            if i == 0 { "hole punches" } else { "" },
-            s(&p["peer"])
-        ));
-    }
+    let items = |key: &str| reach[key].as_array().cloned().unwrap_or_default();
+    let probes = items("autonat");
+    section(
+        &mut out,
+        "autonat",
+        "no test yet",
+        probes.iter().rev().take(8).map(|p| {
+            let verdict = if p["reachable"].as_bool() == Some(true) {
+                "reachable".to_owned()
+            } else {
+                format!("not reachable ({})", s(&p["error"]))
+            };
+            format!(
+                "{} {verdict} (tested by {})",
+                s(&p["address"]),
+                s(&p["server"])
+            )
+        }),
+    );
+    let relays = items("relays");
+    section(
+        &mut out,
+        "relays",
+        "none",
+        relays.iter().map(|r| {
+            let error = r["error"]
+                .as_str()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            format!("{} {}{error}", s(&r["address"]), s(&r["state"]))
+        }),
+    );
+    let punches = items("hole_punches");
+    section(
+        &mut out,
+        "hole punches",
+        "none yet",
+        punches.iter().rev().take(8).map(|p| {
+            let verdict = if p["ok"].as_bool() == Some(true) {
+                "succeeded".to_owned()
+            } else {
+                format!("failed: {}", s(&p["error"]))
+            };
+            format!("{} {verdict}", s(&p["peer"]))
+        }),
+    );
     let roles: Vec<String> = kinds["by_role"]
         .as_object()
         .into_iter()

@@ -6,21 +6,10 @@ mod common;
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::pictor;
-
-/// A `pictor node` process, killed when the test ends however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{pictor, running::Running};
 
 fn init(home: &Path) -> String {
     let (code, out, err) = pictor(&["init", "--home", home.to_str().expect("a UTF-8 path")]);
@@ -46,14 +35,7 @@ fn start(home: &Path, role: &str, listen: &str, bootnode: Option<&str>) -> Runni
     if let Some(b) = bootnode {
         args.extend(["--bootnode", b]);
     }
-    let child = Command::new(env!("CARGO_BIN_EXE_pictor"))
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pictor node starts");
-    Running(child)
+    Running::start_quiet(&args)
 }
 
 /// `pictor doctor --home HOME --json [more]`, once the node answers.

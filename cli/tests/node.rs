@@ -4,51 +4,10 @@ mod common;
 
 use std::{
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::pictor;
-use nix::{sys::signal, unistd::Pid};
-
-/// A `pictor node` process, killed when the test ends however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let child = Command::new(env!("CARGO_BIN_EXE_pictor"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("pictor node starts");
-        Running(child)
-    }
-
-    fn terminate(&mut self) -> i32 {
-        let pid = Pid::from_raw(self.0.id() as i32);
-        signal::kill(pid, signal::Signal::SIGTERM).expect("SIGTERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.0.try_wait().expect("wait") {
-                return status.code().unwrap_or(-1);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the node did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
+use common::{pictor, running::Running};
 
 fn one_line_error(code: i32, stderr: &str, mentions: &[&str]) {
     assert_ne!(code, 0, "non-zero exit: {stderr}");

@@ -55,10 +55,10 @@ pub fn make_demo_blend(blender: &pictor_gpu::Blender, dir: &std::path::Path) -> 
 }
 
 /// A running node's TCP listen address with its `/p2p/` peer id: what another peer dials
-/// (waiting up to two seconds for a node that has just started to listen).
+/// (waiting up to 30 s for a node that has just started to listen, on a loaded machine).
 pub async fn tcp_dial_addr(client: &pictor_node::Client) -> libp2p::Multiaddr {
     let peer = client.status().await.expect("status").peer_id;
-    for _ in 0..200 {
+    for _ in 0..3_000 {
         let tcp = client
             .listen_addrs()
             .await
@@ -87,4 +87,33 @@ pub async fn finished(
         assert!(tokio::time::Instant::now() < deadline, "{now:?}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// The example Cornell box as a scene bundle, with a small built-in job of it by `creator`
+/// (one 64×64 frame, 2 samples, tiles of 32: 4 shards) made in the epoch of now, for
+/// epochs of `epoch_ms`; a test changes what it needs with `JobSpec { …, ..job }`.
+pub fn cornell_job(
+    creator: pictor_protocol::PublicKey,
+    epoch_ms: u64,
+    nonce: u64,
+) -> (pictor_protocol::JobSpec, Vec<u8>) {
+    use pictor_protocol::{governance::epoch_at, ContentId, Engine, FrameRange, JobSpec};
+    let bundle = pictor_gpu::SceneBundle::from_path(&example_scene("cornell-box.gltf"))
+        .expect("scene")
+        .to_bytes();
+    let spec = JobSpec {
+        creator,
+        scene: ContentId::of(&bundle),
+        scene_name: "cornell-box.gltf".into(),
+        engine: Engine::Builtin,
+        frames: FrameRange { first: 1, last: 1 },
+        width: 64,
+        height: 64,
+        samples: 2,
+        tile: 32,
+        price_cap: 0,
+        nonce,
+        epoch: epoch_at(pictor_node::now_ms(), epoch_ms),
+    };
+    (spec, bundle)
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use libp2p::{
-    multiaddr::Protocol,
     ping,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
@@ -32,24 +31,7 @@ async fn a_peer_gets_at_most_its_share_of_connections() {
     config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")];
     let (client, _) = spawn(config).expect("node starts");
     let node = identity::peer_id(&key.public()).expect("peer id");
-    // The listener comes up a moment after the node starts.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        let tcp = client
-            .listen_addrs()
-            .await
-            .expect("addrs")
-            .into_iter()
-            .find(|a| a.to_string().contains("/tcp/"));
-        if let Some(tcp) = tcp {
-            break tcp.with(Protocol::P2p(node));
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the node never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let addr = pictor_tests::tcp_dial_addr(&client).await;
 
     // A bare peer (no limits of its own) that dials the node again and again.
     let mut peer = libp2p::SwarmBuilder::with_new_identity()

@@ -7,15 +7,12 @@
 
 use std::time::Duration;
 
-use pictor_gpu::SceneBundle;
 use pictor_node::{
     devnet::{Devnet, DevnetConfig},
     spawn, NetworkSnapshot, NodeConfig,
 };
-use pictor_protocol::{
-    governance::epoch_at, CheckerStatus, ContentId, Engine, FrameRange, JobSpec,
-};
-use pictor_tests::{example_scene, tcp_dial_addr};
+use pictor_protocol::CheckerStatus;
+use pictor_tests::{cornell_job, tcp_dial_addr};
 
 /// What `snapshot` says of the checker with `key`: its status and findings.
 fn checker(snapshot: &NetworkSnapshot, key: &str) -> Option<(CheckerStatus, Vec<String>)> {
@@ -49,24 +46,8 @@ async fn a_node_that_starts_late_learns_that_an_equivocating_checker_is_banned()
 
     // A job: every checker of four sits on its committee, so the equivocating one votes
     // twice on its claims and is caught.
-    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
-        .expect("scene")
-        .to_bytes();
     let epoch_ms = devnet.params.epoch.as_millis() as u64;
-    let spec = JobSpec {
-        creator: devnet.creator_key.public(),
-        scene: ContentId::of(&bundle),
-        scene_name: "cornell-box.gltf".into(),
-        engine: Engine::Builtin,
-        frames: FrameRange { first: 1, last: 1 },
-        width: 64,
-        height: 64,
-        samples: 2,
-        tile: 32,
-        price_cap: 0,
-        nonce: 1,
-        epoch: epoch_at(pictor_node::now_ms(), epoch_ms),
-    };
+    let (spec, bundle) = cornell_job(devnet.creator_key.public(), epoch_ms, 1);
     let job = devnet.creator.submit(spec, bundle).await.expect("submit");
 
     // The evidence has gone round and the job is over (no more claims to equivocate on).

@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use pictor_gpu::SceneBundle;
 use pictor_node::{
     devnet::{Devnet, DevnetConfig},
     spawn, LocalCapability, NodeConfig, Roles, WorkerConfig,
 };
-use pictor_protocol::{governance::epoch_at, ContentId, Engine, FrameRange, JobSpec};
-use pictor_tests::{example_scene, finished, tcp_dial_addr};
+use pictor_protocol::{FrameRange, JobSpec};
+use pictor_tests::{cornell_job, finished, tcp_dial_addr};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_that_joins_during_a_job_gets_and_renders_its_shards() {
@@ -19,24 +18,16 @@ async fn a_worker_that_joins_during_a_job_gets_and_renders_its_shards() {
     let devnet = Devnet::start(&DevnetConfig::plain(dir.path(), 4, 1))
         .await
         .expect("local network");
-    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
-        .expect("scene")
-        .to_bytes();
     let epoch_ms = devnet.params.epoch.as_millis() as u64;
+    let (small, bundle) = cornell_job(devnet.creator_key.public(), epoch_ms, 7);
     // 2 frames of 256 tiles of 16×16: long enough on one worker for a second to join.
     let spec = JobSpec {
-        creator: devnet.creator_key.public(),
-        scene: ContentId::of(&bundle),
-        scene_name: "cornell-box.gltf".into(),
-        engine: Engine::Builtin,
         frames: FrameRange { first: 1, last: 2 },
         width: 256,
         height: 256,
         samples: 64,
         tile: 16,
-        price_cap: 0,
-        nonce: 7,
-        epoch: epoch_at(pictor_node::now_ms(), epoch_ms),
+        ..small
     };
     let job = devnet.creator.submit(spec, bundle).await.expect("submit");
     let submitted = tokio::time::Instant::now();

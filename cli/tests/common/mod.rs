@@ -21,3 +21,5 @@ pub(crate) fn pictor(args: &[&str]) -> (i32, String, String) {
 pub(crate) mod devnet;
 #[allow(dead_code)]
 pub(crate) mod http;
+#[allow(dead_code)]
+pub(crate) mod running;

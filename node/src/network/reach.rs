@@ -57,12 +57,23 @@ pub struct HolePunch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RelaySlot {
     pub relay: String,
-    /// `requested`, `reserved` or `failed`.
-    pub state: &'static str,
+    pub state: SlotState,
     /// The relayed address peers dial (`…/p2p-circuit`).
     pub address: String,
     pub error: Option<String>,
     pub since_ms: u64,
+}
+
+/// Where a reservation on a relay stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotState {
+    /// Asked for, no answer yet.
+    Requested,
+    /// Accepted: peers reach this node through the relay.
+    Reserved,
+    /// Refused or lost (asked again after a minute).
+    Failed,
 }
 
 /// What `pictor doctor` prints.
@@ -95,7 +106,7 @@ pub enum ReachOutput {
 #[derive(Debug, Clone)]
 struct Slot {
     address: Multiaddr,
-    state: &'static str,
+    state: SlotState,
     error: Option<String>,
     since_ms: u64,
 }
@@ -218,7 +229,7 @@ impl Reach {
     /// A relay accepted this node's reservation.
     pub fn reserved(&mut self, now_ms: u64, relay: PeerId) {
         if let Some(slot) = self.slots.get_mut(&relay) {
-            slot.state = "reserved";
+            slot.state = SlotState::Reserved;
             slot.error = None;
             slot.since_ms = now_ms;
         }
@@ -232,7 +243,7 @@ impl Reach {
         why: String,
     ) -> Vec<ReachOutput> {
         if let Some(slot) = self.slots.get_mut(&relay) {
-            slot.state = "failed";
+            slot.state = SlotState::Failed;
             slot.error = Some(why);
             slot.since_ms = now_ms;
         }
@@ -264,7 +275,7 @@ impl Reach {
             return Reachability::Public;
         }
         let tested_private = self.behind_nat;
-        let reserved = self.slots.values().any(|s| s.state == "reserved");
+        let reserved = self.slots.values().any(|s| s.state == SlotState::Reserved);
         if !tested_private && !reserved {
             return Reachability::Unknown;
         }
@@ -283,7 +294,11 @@ impl Reach {
         if self.relay_server || !behind_nat {
             return Vec::new();
         }
-        let live = self.slots.values().filter(|s| s.state != "failed").count();
+        let live = self
+            .slots
+            .values()
+            .filter(|s| s.state != SlotState::Failed)
+            .count();
         let mut out = Vec::new();
         let mut room = MAX_RELAYS.saturating_sub(live);
         for (relay, addr) in &self.candidates {
@@ -291,7 +306,7 @@ impl Reach {
                 break;
             }
             let retry = self.slots.get(relay).is_none_or(|s| {
-                s.state == "failed" && now_ms.saturating_sub(s.since_ms) >= RELAY_RETRY_MS
+                s.state == SlotState::Failed && now_ms.saturating_sub(s.since_ms) >= RELAY_RETRY_MS
             });
             if !retry {
                 continue;
@@ -301,7 +316,7 @@ impl Reach {
                 *relay,
                 Slot {
                     address: address.clone(),
-                    state: "requested",
+                    state: SlotState::Requested,
                     error: None,
                     since_ms: now_ms,
                 },
@@ -344,7 +359,7 @@ impl Reach {
         let reserved: Vec<String> = self
             .slots
             .iter()
-            .filter(|(_, s)| s.state == "reserved")
+            .filter(|(_, s)| s.state == SlotState::Reserved)
             .map(|(r, _)| r.to_string())
             .collect();
         let (summary, advice) = match reachability {
