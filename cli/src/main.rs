@@ -3,6 +3,7 @@
 mod bench;
 mod bench_finality;
 mod bench_rpc;
+mod credits;
 mod devnet;
 mod doctor;
 mod gpu;
@@ -66,6 +67,12 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Call any RPC method of a running node (`pictor rpc rpc.discover` lists them).
     Rpc(netcmds::RpcArgs),
+    /// A running node's credits: its balance and what it holds in escrow.
+    Balance(credits::BalanceArgs),
+    /// Pay credits from a running node's account to another account.
+    Pay(credits::PayArgs),
+    /// Ask the network's faucet for test credits.
+    Faucet(credits::FaucetArgs),
 }
 
 fn main() -> ExitCode {
@@ -137,6 +144,18 @@ fn main() -> ExitCode {
         Command::Doctor(args) => {
             init();
             doctor::run(args)
+        }
+        Command::Balance(args) => {
+            init();
+            credits::balance(args)
+        }
+        Command::Pay(args) => {
+            init();
+            credits::pay(args)
+        }
+        Command::Faucet(args) => {
+            init();
+            credits::faucet(args)
         }
     };
     match result {

@@ -50,6 +50,7 @@ pub(crate) enum Command {
         timeout_ms: u64,
         reply: oneshot::Sender<Result<crate::ConnectReport, NodeError>>,
     },
+    Credits(crate::wallet::CreditsCommand),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -158,7 +159,7 @@ impl Client {
         }
     }
 
-    async fn ask<T>(
+    pub(crate) async fn ask<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
     ) -> Result<T, NodeError> {

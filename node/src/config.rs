@@ -40,6 +40,8 @@ pub struct NetworkParams {
     /// Length of an epoch: the checker set changes (admitted checkers join) only at epoch
     /// boundaries, counted from the Unix epoch.
     pub epoch: Duration,
+    /// The network's credits (faucet, fee), where it has them (`[credits]` in its spec).
+    pub credits: Option<crate::spec::CreditsSpec>,
 }
 
 impl NetworkParams {
@@ -61,6 +63,7 @@ impl NetworkParams {
             // Off unless the network spec asks: canaries cost their share of rendering.
             canary_rate_ppm: 0,
             epoch: Duration::from_secs(600),
+            credits: None,
         }
     }
 

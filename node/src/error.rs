@@ -58,4 +58,7 @@ pub enum NodeError {
     /// Publishing to the network failed.
     #[error("publish failed: {0}")]
     Publish(String),
+    /// A credits request was refused or did not finish (the reason says which).
+    #[error("credits: {0}")]
+    Credits(String),
 }

@@ -68,6 +68,7 @@ pub fn gossip(data: &[u8]) -> Result<(), String> {
         max_age_ms: 10 * 60 * 1000,
         checked: Checked::new(),
         canary_rate_ppm: 100_000,
+        faucet: None,
     };
     let mut results = rules.check_batch(&[data], envelope.issued_ms);
     match results.pop() {

@@ -32,6 +32,7 @@ pub mod spec;
 mod tasks;
 mod validation;
 pub mod view;
+mod wallet;
 
 pub use blocks::SledBlockstore;
 pub use capability::LocalCapability;
@@ -42,6 +43,7 @@ pub use event_loop::{spawn, ConnectReport};
 pub use home::Home;
 pub use roles::creator::{JobProgress, JobRecord, JobState, NodeEvent};
 pub use spec::{NetworkSpec, SpecParams, PROTOCOL_VERSION};
+pub use wallet::{Balance, CreditsCommand};
 
 /// Milliseconds since the Unix epoch: the only clock the node reads.
 pub fn now_ms() -> u64 {

@@ -204,7 +204,8 @@ impl Metrics {
             | Message::DecisionVote(_)
             | Message::Decision(_)
             | Message::Evidence(_)
-            | Message::Application(_) => {}
+            | Message::Application(_)
+            | Message::Credits(_) => {}
         }
     }
 

@@ -455,7 +455,7 @@ impl NetworkSpec {
             bootnodes,
             params: SpecParams::of(params),
             requirements: params.requirements.clone(),
-            credits: None,
+            credits: params.credits.clone(),
         }
     }
 
@@ -485,6 +485,7 @@ impl NetworkSpec {
         params.canary_rate_ppm = p.canary_rate_ppm;
         params.epoch = p.epoch;
         params.requirements = self.requirements.clone();
+        params.credits = self.credits.clone();
         Ok(params)
     }
 }

@@ -15,8 +15,10 @@ use libp2p::{gossipsub::MessageId, PeerId};
 #[cfg(test)]
 use pictor_protocol::SignedEnvelope;
 use pictor_protocol::{
-    attestation::verify_batch, open_batch, Attestation, AttestationError, CheckedVotes,
-    EnvelopeError, Evidence, Ledger, Message,
+    attestation::verify_batch,
+    credits::{CreditError, CreditMessage},
+    open_batch, Attestation, AttestationError, CheckedVotes, EnvelopeError, Evidence, Ledger,
+    Message,
 };
 use tokio::sync::mpsc;
 
@@ -94,6 +96,8 @@ pub(crate) struct Rules {
     pub(crate) checked: Checked,
     /// The network's canary rate: a heartbeat's canary reveals must hold at it.
     pub(crate) canary_rate_ppm: u32,
+    /// The network's faucet key; None on a network without credits.
+    pub(crate) faucet: Option<pictor_protocol::PublicKey>,
 }
 
 /// Why a gossiped message was not taken in, and whether its forwarder is to blame.
@@ -272,9 +276,66 @@ impl Rules {
                 .verify(&self.network)
                 .map_err(governance_refusal)?,
             Message::Evidence(evidence) => check_evidence(&self.network, &self.ledger, evidence)?,
+            Message::Credits(c) => self.check_credits(c)?,
             _ => {}
         }
         Ok(message)
+    }
+}
+
+impl Rules {
+    /// The signatures of a credits message: an order's owner's (or the faucet's), a vote's
+    /// checker's (a checker of the set), a certificate's quorum of the set.
+    fn check_credits(&self, message: &CreditMessage) -> Result<(), Refusal> {
+        let Some(faucet) = &self.faucet else {
+            return Err(Refusal::outdated("this network has no credits"));
+        };
+        let set = self.ledger.lock().set().to_vec();
+        let member = |checker: &pictor_protocol::PublicKey| {
+            if set.contains(checker) {
+                Ok(())
+            } else {
+                Err(Refusal::outdated(format!(
+                    "a credits vote by {}, not a checker of the set",
+                    checker.short()
+                )))
+            }
+        };
+        let network = &self.network;
+        match message {
+            CreditMessage::Transfer(t) => t.verify(network).map_err(Refusal::invalid),
+            CreditMessage::TransferVote(v) => {
+                member(&v.checker)?;
+                v.verify(network).map_err(Refusal::invalid)
+            }
+            CreditMessage::TransferCertificate(c) => {
+                c.verify(network, &set).map_err(credits_refusal)
+            }
+            CreditMessage::Mint(m) => m.verify(network, faucet).map_err(Refusal::invalid),
+            CreditMessage::MintVote(v) => {
+                member(&v.checker)?;
+                v.verify(network).map_err(Refusal::invalid)
+            }
+            CreditMessage::MintCertificate(c) => {
+                c.verify(network, faucet, &set).map_err(credits_refusal)
+            }
+            CreditMessage::FaucetRequest { amount, .. } => {
+                if *amount == 0 {
+                    Err(Refusal::invalid("a faucet request for 0 credits"))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// A credits certificate's error, as a refusal: signers outside the set as this node knows
+/// it may be a set it has not caught up with.
+fn credits_refusal(e: CreditError) -> Refusal {
+    match e {
+        CreditError::NotMember(_) | CreditError::NoQuorum { .. } => Refusal::outdated(e),
+        other => Refusal::invalid(other),
     }
 }
 

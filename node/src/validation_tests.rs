@@ -24,6 +24,7 @@ fn rules() -> Rules {
         max_age_ms: 60_000,
         checked: Checked::new(),
         canary_rate_ppm: pictor_protocol::canary::PPM / 2,
+        faucet: None,
     }
 }
 

@@ -289,7 +289,7 @@ impl NetView {
                     }
                 }
             }
-            Message::Job(_) | Message::DecisionVote(_) => {}
+            Message::Job(_) | Message::DecisionVote(_) | Message::Credits(_) => {}
         }
     }
 

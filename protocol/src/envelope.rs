@@ -129,6 +129,8 @@ pub enum Message {
     Evidence(Evidence),
     /// A node's application to join the checker set.
     Application(SignedApplication),
+    /// Credits: a transfer or mint, a vote on one, its certificate, a faucet request.
+    Credits(crate::credits::CreditMessage),
 }
 
 impl Message {
@@ -146,6 +148,7 @@ impl Message {
             Message::Decision(_) => MessageKind::DecisionCertificate,
             Message::Evidence(_) => MessageKind::Evidence,
             Message::Application(_) => MessageKind::Application,
+            Message::Credits(_) => MessageKind::Credits,
         }
     }
 
@@ -210,6 +213,11 @@ impl Message {
             }
             Message::Certificate(qc) => attempt("certificate.attempt", qc.vote.attempt)?,
             Message::Evidence(_) => {}
+            Message::Credits(c) => too_long(
+                "credits.signatures",
+                c.signature_count(),
+                governance::MAX_CHECKERS,
+            )?,
         }
         Ok(())
     }
@@ -227,6 +235,7 @@ impl Message {
             Message::DecisionVote(v) => Some(v.checker),
             Message::Application(a) => Some(a.checker()),
             Message::Decision(_) | Message::Evidence(_) => None,
+            Message::Credits(c) => c.author(),
         }
     }
 }

@@ -6,8 +6,8 @@
 //! prefix.
 
 use pictor_protocol::{
-    codec, Assignment, Attestation, ClaimId, DecisionCertificate, Evidence, JobId, JobSpec,
-    QuorumCertificate, ResultClaim, ShardId,
+    codec, credits::CreditMessage, Assignment, Attestation, ClaimId, DecisionCertificate, Evidence,
+    JobId, JobSpec, QuorumCertificate, ResultClaim, ShardId,
 };
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -177,6 +177,19 @@ impl Store {
     /// Every stored piece of evidence.
     pub fn evidence(&self) -> Result<Vec<Evidence>, StorageError> {
         scan(&self.governance, b"e", "evidence")
+    }
+
+    /// Stores a credits message (a certificate, or this node's own order or vote).
+    /// Returns whether it was new.
+    pub fn put_credit(&self, message: &CreditMessage) -> Result<bool, StorageError> {
+        let mut key = vec![b'c'];
+        key.extend_from_slice(blake3::hash(&codec::encode(message)).as_bytes());
+        put(&self.governance, &key, message)
+    }
+
+    /// Every stored credits message.
+    pub fn credits(&self) -> Result<Vec<CreditMessage>, StorageError> {
+        scan(&self.governance, b"c", "credits message")
     }
 
     /// Stores a node's own record of a job (its lifecycle, as the node encodes it) and

@@ -2,6 +2,7 @@
 //! processes, one `pictor node` per home.
 
 mod local;
+mod ports;
 pub mod processes;
 
 pub use local::{Devnet, DevnetConfig, DevnetNode};

@@ -2,22 +2,22 @@
 //! detached from the program that started it (`pictor devnet up|status|down`).
 //!
 //! ```text
-//! DIR/network.toml   the network's spec: genesis checkers, bootnodes, devnet parameters
+//! DIR/network.toml   the network's spec: genesis checkers, bootnodes, parameters, credits
 //! DIR/checker-1/     a node's home (key, config.toml, network.toml, db/, node.json, node.log)
 //! DIR/worker-1/
 //! DIR/creator/
 //! ```
 //!
-//! [`up`] makes the homes (on loopback ports picked once and kept in each home's
-//! `config.toml`), starts every node that is not running, one after the other so that each
-//! dials the ones before it, and waits until every node has a gossip link to every other
-//! (each node reports its peers in its `node.json`). [`status`] reads the homes;
-//! [`down`] stops the nodes with SIGTERM, then SIGKILL.
+//! [`up`] makes the homes (loopback ports picked once, kept in each `config.toml`), starts
+//! every node that is not running, one after the other so that each dials the ones before
+//! it, and waits until every node has a gossip link to every other (in its `node.json`).
+//! [`status`] reads the homes; [`down`] stops the nodes with SIGTERM, then SIGKILL. The
+//! first checker runs the network's faucet (its home holds `faucet.key`).
 
 use std::{
     fs::File,
     io::{Read, Seek, SeekFrom},
-    net::{Ipv4Addr, SocketAddr, TcpListener},
+    net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -28,8 +28,9 @@ use nix::{sys::signal, unistd::Pid};
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::ports::free_ports;
 use crate::home::{Home, HomeConfig, Role, LOG_FILE};
-use crate::{identity, NetworkParams, NetworkSpec, NodeError};
+use crate::{identity, spec::CreditsSpec, NetworkParams, NetworkSpec, NodeError};
 
 /// The spec of the network, beside its homes.
 pub const SPEC_FILE: &str = "network.toml";
@@ -223,44 +224,6 @@ fn log_tail(home: &Home, lines: usize) -> String {
     }
 }
 
-/// A devnet's ports: below the kernel's usual ephemeral range (32768–60999), so that no
-/// port it hands out meanwhile (to a connection or a listener on port 0) takes one first.
-const PORTS: std::ops::Range<u16> = 20_000..32_000;
-
-/// Distinct free loopback ports, two per member (peers, HTTP): at random from [`PORTS`],
-/// each checked by binding it, else from the kernel.
-fn free_ports(n: usize) -> Result<Vec<u16>, NodeError> {
-    let mut state = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        ^ (u64::from(std::process::id()) << 32)
-        | 1;
-    let mut ports: Vec<u16> = Vec::with_capacity(n);
-    let span = u64::from(PORTS.end - PORTS.start);
-    for _ in 0..n * 64 {
-        if ports.len() == n {
-            break;
-        }
-        state ^= state << 13; // xorshift64
-        state ^= state >> 7;
-        state ^= state << 17;
-        let port = PORTS.start + (state % span) as u16;
-        if !ports.contains(&port) && TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            ports.push(port);
-        }
-    }
-    while ports.len() < n {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| NodeError::Config(format!("cannot find a free loopback port: {e}")))?;
-        if !ports.contains(&port) {
-            ports.push(port);
-        }
-    }
-    Ok(ports)
-}
-
 /// Makes the homes and the spec of a new network of `checkers` and `workers`.
 fn create(dir: &Path, checkers: usize, workers: usize) -> Result<Vec<Member>, NodeError> {
     if checkers == 0 {
@@ -294,7 +257,9 @@ fn create(dir: &Path, checkers: usize, workers: usize) -> Result<Vec<Member>, No
             .with(Protocol::Tcp(ports[2 * i]));
         addrs.push((addr.clone(), addr.with(Protocol::P2p(peer))));
     }
-    let params = NetworkParams::devnet(keys[..checkers].to_vec());
+    let mut params = NetworkParams::devnet(keys[..checkers].to_vec());
+    let faucet = identity::create_faucet(members[0].home.dir())?;
+    params.credits = Some(CreditsSpec::devnet(faucet));
     let bootnodes = addrs[..checkers.min(BOOTNODES)]
         .iter()
         .map(|(_, full)| full.clone())

@@ -103,6 +103,7 @@ impl EventLoop {
             Command::Facts(reply) => {
                 let _ = reply.send(self.facts());
             }
+            Command::Credits(command) => self.on_credits_command(command),
             Command::Reach(reply) => {
                 let _ = reply.send(self.reach_report());
             }

@@ -89,7 +89,7 @@ impl EventLoop {
 
     /// Writes a message to the database (made durable by the next [`EventLoop::commit`],
     /// before anything this node publishes next). Returns whether it was new.
-    fn persist(&mut self, message: &Message) -> Result<bool, NodeError> {
+    pub(super) fn persist(&mut self, message: &Message) -> Result<bool, NodeError> {
         let new = match message {
             Message::Job(spec) => self.store.put_job(spec)?,
             Message::Assignment(a) => self.store.put_assignment(a)?,
@@ -99,6 +99,11 @@ impl EventLoop {
             // Ephemeral: the newest record per node is kept in memory.
             Message::Decision(cert) => self.store.put_decision(cert)?,
             Message::Evidence(evidence) => self.store.put_evidence(evidence)?,
+            Message::Credits(m) if super::credits::kept(self.credits.as_ref(), &self.me, m) => {
+                self.store.put_credit(m)?
+            }
+            // Others' orders and votes matter only until their certificate exists.
+            Message::Credits(_) => return Ok(true),
             // Ephemeral: the newest record per node is kept in memory; a vote on a
             // decision matters only until its certificate exists.
             Message::Heartbeat(_)

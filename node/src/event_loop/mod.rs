@@ -6,6 +6,7 @@
 //! role at once goes on the queue.
 
 mod commands;
+mod credits;
 mod dispatch;
 mod gossip;
 mod govern;
@@ -40,6 +41,7 @@ use crate::{
     roles::{
         checker::{Checker, CheckerInput},
         creator::{Creator, CreatorInput, JobRecord},
+        credits::{Credits, CreditsInput, Receipt},
         worker::{Worker, WorkerInput},
     },
     scenes::SceneCache,
@@ -65,6 +67,7 @@ enum Work {
     Checker(CheckerInput),
     Worker(WorkerInput),
     Creator(CreatorInput),
+    Credits(CreditsInput),
 }
 
 /// A provider lookup in flight: the providers found so far, and who asked.
@@ -144,6 +147,11 @@ pub(crate) struct EventLoop {
     jobs_asked: HashMap<JobId, u64>,
     /// Whether this worker has received a shard since it started.
     rendered_any: bool,
+    /// The credits role, on a network with credits.
+    credits: Option<Credits>,
+    /// Callers waiting for a payment or a faucet mint, by the role's reply id.
+    credit_replies: HashMap<u64, oneshot::Sender<Result<Receipt, NodeError>>>,
+    next_credit_reply: u64,
     /// Foreign peers to disconnect, and when (after a moment's grace).
     foreign_cuts: Vec<(PeerId, u64)>,
     /// Work for the roles, in order.
@@ -247,6 +255,7 @@ impl EventLoop {
         let now = crate::now_ms();
         self.queue.push_back(Work::Checker(CheckerInput::Tick));
         self.queue.push_back(Work::Creator(CreatorInput::Tick));
+        self.credits_tick();
         self.send_unsent();
         self.cut_foreign(now);
         let due = self.last_heartbeat_ms + self.params.heartbeat_interval.as_millis() as u64;
@@ -299,6 +308,13 @@ impl EventLoop {
                 Work::Creator(input) => {
                     for output in self.creator.handle(now, input) {
                         self.on_creator_output(output);
+                    }
+                }
+                Work::Credits(input) => {
+                    if let Some(credits) = &mut self.credits {
+                        for output in credits.handle(now, input) {
+                            self.on_credits_output(output);
+                        }
                     }
                 }
             }

@@ -255,6 +255,7 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             max_age_ms: network.max_message_age.as_millis() as u64,
             checked: checked.clone(),
             canary_rate_ppm: network.canary_rate_ppm,
+            faucet: network.credits.as_ref().map(|c| c.faucet),
         },
         validated_tx,
     );
@@ -268,6 +269,16 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             .blender_pool
             .clone()
             .unwrap_or_else(|| Arc::new(pictor_gpu::BlenderPool::per_core())),
+    };
+    let credits = match &config.network.credits {
+        Some(spec) => Some(crate::roles::credits::Credits::new(
+            keypair.clone(),
+            &config.network.id,
+            spec.faucet,
+            spec.limits,
+            crate::identity::load_faucet(&config.home)?,
+        )),
+        None => None,
     };
     let mut event_loop = EventLoop {
         swarm,
@@ -335,8 +346,12 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         inbound: 0,
         distrusted: HashMap::new(),
         bootnodes: config.bootnodes.clone(),
+        credits,
+        credit_replies: HashMap::new(),
+        next_credit_reply: 0,
     };
     event_loop.replay()?;
+    event_loop.restore_credits();
     // Every line the loop logs names its node: a local network logs many nodes together.
     let span = tracing::info_span!("node", key = %event_loop.me.short());
     tokio::spawn(tracing::Instrument::instrument(event_loop.run(), span));

@@ -125,6 +125,7 @@ impl Topics {
             MessageKind::DecisionCertificate => "decisions",
             MessageKind::Evidence => "evidence",
             MessageKind::Application => "applications",
+            MessageKind::Credits => "credits",
             _ => "other",
         };
         gossipsub::IdentTopic::new(format!("/pictor/{}/{name}/1", self.network))
@@ -142,7 +143,7 @@ impl Topics {
 }
 
 /// Every kind of message gossiped.
-const ALL_KINDS: [MessageKind; 11] = [
+const ALL_KINDS: [MessageKind; 12] = [
     MessageKind::Job,
     MessageKind::Assignment,
     MessageKind::Claim,
@@ -154,17 +155,20 @@ const ALL_KINDS: [MessageKind; 11] = [
     MessageKind::DecisionCertificate,
     MessageKind::Evidence,
     MessageKind::Application,
+    MessageKind::Credits,
 ];
 
 /// What every node reads: jobs, assignments (a worker's work, a creator's progress),
 /// certificates (a worker's shard is done, a creator's output is verified), and the
-/// checker set's decisions and evidence (which committees certify, who is banned).
-pub const EVERY_NODE_READS: [MessageKind; 5] = [
+/// checker set's decisions and evidence (which committees certify, who is banned), and
+/// credits (every node keeps the ledger; its account's orders need the checkers' votes).
+pub const EVERY_NODE_READS: [MessageKind; 6] = [
     MessageKind::Job,
     MessageKind::Assignment,
     MessageKind::Certificate,
     MessageKind::DecisionCertificate,
     MessageKind::Evidence,
+    MessageKind::Credits,
 ];
 
 /// What a creator reads besides: the claims and attestations of its jobs, for progress,

@@ -3,6 +3,7 @@
 
 pub mod checker;
 pub mod creator;
+pub mod credits;
 pub(crate) mod perceptual;
 pub mod worker;
 

@@ -10,6 +10,7 @@ use jsonrpsee::{
     Extensions, RpcModule,
 };
 
+mod credits;
 pub mod diagnose;
 mod jobs;
 mod node;
@@ -78,6 +79,7 @@ pub(crate) fn module(
         blockstore,
     });
     node::register(&mut module);
+    credits::register(&mut module);
     jobs::register(&mut module);
     openrpc::register(&mut module);
     module

@@ -18,6 +18,23 @@ pub struct CreditsSpec {
     pub checker_fee: u64,
 }
 
+impl CreditsSpec {
+    /// The credits of a local network of processes (`pictor devnet up`): its faucet's key
+    /// is `faucet`; a request gets up to 1 000 credits, an account up to 10 000 an hour; a
+    /// committee earns 1 credit an accepted shard.
+    pub fn devnet(faucet: PublicKey) -> CreditsSpec {
+        CreditsSpec {
+            faucet,
+            limits: FaucetLimits {
+                per_request: 1_000,
+                per_account_per_window: 10_000,
+                window_ms: 3_600_000,
+            },
+            checker_fee: 1,
+        }
+    }
+}
+
 /// The table as written.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -47,6 +47,7 @@ use crate::job::{JobId, ShardId};
 
 mod escrow;
 mod faucet;
+mod gossip;
 mod ledger;
 mod order;
 mod pricing;
@@ -55,6 +56,7 @@ mod vote;
 
 pub use escrow::{split_fee, AppliedEscrow, Escrow};
 pub use faucet::{AppliedMint, FaucetLimits, MINT_CLOCK_SKEW_MS};
+pub use gossip::CreditMessage;
 pub use ledger::{Account, AppliedTransfer, CreditLedger};
 pub use order::{
     EscrowAction, EscrowId, EscrowOrder, Mint, Payee, SignedMint, SignedTransfer, Transfer,
@@ -263,6 +265,8 @@ mod arithmetic_tests;
 mod escrow_tests;
 #[cfg(test)]
 mod faucet_tests;
+#[cfg(test)]
+mod gossip_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]

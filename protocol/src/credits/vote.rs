@@ -100,4 +100,27 @@ impl CreditLedger {
         self.lock(LockKey::Escrow(id), order.sequence, digest(order))?;
         Ok(EscrowVote::new(keypair, &self.network, order.clone()))
     }
+
+    /// Takes again the lock of a transfer vote this checker cast before it restarted (its
+    /// votes are stored): it then never votes for a different transfer at that sequence.
+    /// A vote at a sequence already used takes no lock.
+    pub fn relock_transfer(&mut self, vote: &TransferVote) -> Result<(), CreditError> {
+        let transfer = vote.transfer;
+        if transfer.sequence < self.next_sequence(&transfer.from) {
+            return Ok(());
+        }
+        self.lock(
+            LockKey::Account(transfer.from),
+            transfer.sequence,
+            digest(&transfer),
+        )
+    }
+
+    /// Takes again the lock of a mint vote this checker cast before it restarted.
+    pub fn relock_mint(&mut self, vote: &MintVote) -> Result<(), CreditError> {
+        if vote.mint.sequence < self.faucet_sequence {
+            return Ok(());
+        }
+        self.lock(LockKey::Faucet, vote.mint.sequence, digest(&vote.mint))
+    }
 }

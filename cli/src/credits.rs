@@ -1,0 +1,121 @@
+//! `pictor balance`, `pictor pay` and `pictor faucet`: a running node's account on the
+//! network's ledger of credits.
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::{job::print_value, rpc_client::Connect};
+
+/// Flags of `pictor balance`.
+#[derive(Debug, Args)]
+pub(crate) struct BalanceArgs {
+    /// Another account (a public key) instead of the node's own.
+    #[arg(long, value_name = "KEY")]
+    account: Option<String>,
+    #[command(flatten)]
+    connect: Connect,
+}
+
+/// Flags of `pictor pay`.
+#[derive(Debug, Args)]
+pub(crate) struct PayArgs {
+    /// The account paid (a public key: `pictor balance` on its node prints it).
+    to: String,
+    /// How many credits.
+    amount: u64,
+    #[command(flatten)]
+    connect: Connect,
+}
+
+/// Flags of `pictor faucet`.
+#[derive(Debug, Args)]
+pub(crate) struct FaucetArgs {
+    /// How many credits to ask for (default: as many as one request may get).
+    amount: Option<u64>,
+    #[command(flatten)]
+    connect: Connect,
+}
+
+fn block_on<F: std::future::Future<Output = Result<()>>>(future: F) -> Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(future)
+}
+
+fn number(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// `pictor balance`: `{"balance", "escrowed", …}` with `--json`.
+pub(crate) fn balance(args: BalanceArgs) -> Result<()> {
+    block_on(async move {
+        let node = args.connect.node()?;
+        let params = match &args.account {
+            Some(a) => json!({ "account": a }),
+            None => json!({}),
+        };
+        let b = node.call("credits_balance", params).await?;
+        print_value(args.connect.json, &b, || {
+            format!(
+                "account   {}\nbalance   {} credits\nescrowed  {} credits (in the escrows of its jobs)\nnetwork   {} credits issued by the faucet, {} held{}",
+                b["account"].as_str().unwrap_or(""),
+                number(&b["balance"]),
+                number(&b["escrowed"]),
+                number(&b["total_minted"]),
+                number(&b["circulating"]),
+                if b["faucet"].as_bool() == Some(true) {
+                    "\nfaucet    this node runs the network's faucet"
+                } else {
+                    ""
+                },
+            )
+        });
+        Ok(())
+    })
+}
+
+/// `pictor pay TO AMOUNT`: returns once the checkers have certified the transfer.
+pub(crate) fn pay(args: PayArgs) -> Result<()> {
+    block_on(async move {
+        let node = args.connect.node()?;
+        let r = node
+            .call(
+                "credits_pay",
+                json!({ "to": args.to, "amount": args.amount }),
+            )
+            .await?;
+        print_value(args.connect.json, &r, || {
+            format!(
+                "paid {} credits to {} (transfer {}, certified); balance {} credits",
+                number(&r["amount"]),
+                args.to,
+                number(&r["sequence"]),
+                number(&r["balance"]),
+            )
+        });
+        Ok(())
+    })
+}
+
+/// `pictor faucet [AMOUNT]`: returns once the faucet's mint is certified.
+pub(crate) fn faucet(args: FaucetArgs) -> Result<()> {
+    block_on(async move {
+        let node = args.connect.node()?;
+        let params = match args.amount {
+            Some(a) => json!({ "amount": a }),
+            None => json!({}),
+        };
+        let r = node.call("credits_faucet", params).await?;
+        print_value(args.connect.json, &r, || {
+            format!(
+                "the faucet gave {} credits; balance {} credits",
+                number(&r["amount"]),
+                number(&r["balance"]),
+            )
+        });
+        Ok(())
+    })
+}

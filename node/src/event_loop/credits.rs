@@ -1,0 +1,145 @@
+//! Credits, the loop's side: the credits role's inputs (gossip, callers, ticks, the
+//! store at start), what it asks for (gossip, answers), and what is kept on disk: every
+//! certificate, and this node's own orders and votes, so that a restarted checker never
+//! votes twice at one sequence and a restarted owner finishes the transfer it signed.
+
+use pictor_protocol::{credits::CreditMessage, Message};
+use tracing::warn;
+
+use super::{EventLoop, Work};
+use crate::{
+    roles::credits::{Credits, CreditsInput, CreditsOutput},
+    wallet::{Balance, CreditsCommand},
+    NodeError,
+};
+
+/// Whether a credits message is kept on disk (the rest is ephemeral).
+pub(super) fn kept(
+    credits: Option<&Credits>,
+    me: &pictor_protocol::PublicKey,
+    m: &CreditMessage,
+) -> bool {
+    match m {
+        CreditMessage::TransferCertificate(_) | CreditMessage::MintCertificate(_) => true,
+        CreditMessage::Transfer(t) => t.transfer.from == *me,
+        CreditMessage::TransferVote(v) => v.checker == *me,
+        CreditMessage::MintVote(v) => v.checker == *me,
+        CreditMessage::Mint(_) => credits.is_some_and(Credits::is_faucet),
+        CreditMessage::FaucetRequest { .. } => false,
+    }
+}
+
+impl EventLoop {
+    /// Feeds the stored credits messages to the role at start: certificates first (the
+    /// ledger), then this node's own votes and orders.
+    pub(super) fn restore_credits(&mut self) {
+        let Some(credits) = &mut self.credits else {
+            return;
+        };
+        credits.set_checkers(self.ledger.lock().set().to_vec());
+        let stored = match self.store.credits() {
+            Ok(stored) => stored,
+            Err(e) => return warn!(error = %e, "cannot read the stored credits"),
+        };
+        let now = crate::now_ms();
+        let (certificates, own): (Vec<_>, Vec<_>) = stored.into_iter().partition(|m| {
+            matches!(
+                m,
+                CreditMessage::TransferCertificate(_) | CreditMessage::MintCertificate(_)
+            )
+        });
+        for m in certificates {
+            // Applying stored certificates answers no caller and publishes nothing.
+            let _ = credits.handle(now, CreditsInput::Message(m));
+        }
+        for m in own {
+            let _ = credits.handle(now, CreditsInput::Restored(m));
+        }
+    }
+
+    /// Every tick: the checker set as governance has it now, and the role's timers.
+    pub(super) fn credits_tick(&mut self) {
+        if let Some(credits) = &mut self.credits {
+            credits.set_checkers(self.ledger.lock().set().to_vec());
+            self.queue.push_back(Work::Credits(CreditsInput::Tick));
+        }
+    }
+
+    pub(super) fn on_credits_output(&mut self, output: CreditsOutput) {
+        match output {
+            CreditsOutput::Publish(m) => {
+                let message = Message::Credits(m);
+                if let Err(e) = self.persist(&message) {
+                    return warn!(error = %e, "cannot store a credits message; not published");
+                }
+                self.send(message, 0);
+            }
+            CreditsOutput::Reply { reply, result } => {
+                if let Some(tx) = self.credit_replies.remove(&reply) {
+                    let _ = tx.send(result.map_err(NodeError::Credits));
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_credits_command(&mut self, command: CreditsCommand) {
+        let none = || {
+            NodeError::Credits(
+                "this network has no credits (its spec has no [credits] table)".into(),
+            )
+        };
+        match command {
+            CreditsCommand::Balance { account, reply } => {
+                let answer = self.credits.as_ref().ok_or_else(none).map(|c| {
+                    let ledger = c.ledger();
+                    let account = account.unwrap_or(self.me);
+                    let saturate = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+                    Balance {
+                        account: account.to_string(),
+                        balance: ledger.balance(&account),
+                        escrowed: saturate(ledger.escrowed_by(&account)),
+                        next_sequence: ledger.next_sequence(&account),
+                        total_minted: ledger.total_minted(),
+                        circulating: saturate(ledger.circulating()),
+                        faucet: c.is_faucet(),
+                    }
+                });
+                let _ = reply.send(answer);
+            }
+            CreditsCommand::Pay { to, amount, reply } => {
+                if self.credits.is_none() {
+                    let _ = reply.send(Err(none()));
+                    return;
+                }
+                let id = self.credit_reply(reply);
+                self.queue.push_back(Work::Credits(CreditsInput::Pay {
+                    to,
+                    amount,
+                    reply: id,
+                }));
+            }
+            CreditsCommand::Faucet { amount, reply } => {
+                if self.credits.is_none() {
+                    let _ = reply.send(Err(none()));
+                    return;
+                }
+                if amount == 0 {
+                    let _ = reply.send(Err(NodeError::Credits("ask for at least 1 credit".into())));
+                    return;
+                }
+                let id = self.credit_reply(reply);
+                self.queue
+                    .push_back(Work::Credits(CreditsInput::Faucet { amount, reply: id }));
+            }
+        }
+    }
+
+    fn credit_reply(
+        &mut self,
+        reply: tokio::sync::oneshot::Sender<Result<crate::roles::credits::Receipt, NodeError>>,
+    ) -> u64 {
+        self.next_credit_reply += 1;
+        self.credit_replies.insert(self.next_credit_reply, reply);
+        self.next_credit_reply
+    }
+}

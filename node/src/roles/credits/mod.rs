@@ -1,0 +1,546 @@
+//! Credits, the node's side (the rules are `pictor_protocol::credits`): the ledger this
+//! node derives from the certificates it verified, its own account's transfers (FastPay:
+//! sign, gather the checkers' votes, certify), a checker's votes, and the faucet, on the
+//! node that holds the faucet's key. A deterministic state machine: no I/O, no clock (time
+//! comes with each input).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use pictor_protocol::{
+    credits::{
+        AppliedMint, AppliedTransfer, CreditError, CreditLedger, CreditMessage, FaucetLimits, Mint,
+        MintCertificate, MintVote, Payee, SignedMint, SignedTransfer, Transfer,
+        TransferCertificate, TransferVote,
+    },
+    Keypair, PublicKey,
+};
+use tracing::{debug, info};
+
+/// Certificates that cannot apply yet (their sequence is ahead, or they spend credits
+/// that have not arrived), tried again after every certificate that applies.
+const MAX_HELD: usize = 10_000;
+/// Payments and faucet requests queued behind the one in flight.
+const MAX_QUEUED: usize = 256;
+/// How long an order waits for its votes before it is gossiped again.
+const RESEND_MS: u64 = 3_000;
+/// How long a caller waits for its payment's certificate (or the faucet's mint).
+const ANSWER_MS: u64 = 30_000;
+
+/// What the credits role is given.
+#[derive(Debug)]
+pub enum CreditsInput {
+    /// A credits message from gossip (validated), or from this node's store at start.
+    Message(CreditMessage),
+    /// A vote or order this node made before it restarted (from its store).
+    Restored(CreditMessage),
+    /// Pay `amount` credits from this node's account to `to`; `reply` names the caller.
+    Pay { to: Payee, amount: u64, reply: u64 },
+    /// Ask the faucet for `amount` credits for this node's account.
+    Faucet { amount: u64, reply: u64 },
+    /// Time passes.
+    Tick,
+}
+
+/// What the credits role asks the node to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CreditsOutput {
+    /// Gossip this (the node stores certificates and its own orders and votes first).
+    Publish(CreditMessage),
+    /// A caller's answer.
+    Reply {
+        reply: u64,
+        result: Result<Receipt, String>,
+    },
+}
+
+/// What a finished payment or faucet request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    /// Credits moved.
+    pub amount: u64,
+    /// The sequence number the order used (the account's, or the faucet's).
+    pub sequence: u64,
+    /// This node's balance after it.
+    pub balance: u64,
+}
+
+/// This node's order in flight: its transfer (or, on the faucet's node, its mint) and the
+/// votes gathered so far.
+#[derive(Debug)]
+struct InFlight<O, V> {
+    order: O,
+    votes: BTreeMap<PublicKey, V>,
+    sent_ms: u64,
+    started_ms: u64,
+    reply: Option<u64>,
+}
+
+/// The credits state machine.
+#[derive(Debug)]
+pub struct Credits {
+    keypair: Keypair,
+    me: PublicKey,
+    ledger: CreditLedger,
+    /// The checker set that votes and certifies (given by the node, from governance).
+    set: Vec<PublicKey>,
+    /// Whether this node votes (it is a checker of the set).
+    votes: bool,
+    /// The faucet's key, on the node that runs the faucet.
+    faucet: Option<Keypair>,
+    transfer: Option<InFlight<SignedTransfer, TransferVote>>,
+    payments: VecDeque<(Payee, u64, Option<u64>)>,
+    mint: Option<InFlight<SignedMint, MintVote>>,
+    /// Faucet requests to mint for, on the faucet's node.
+    requests: VecDeque<(PublicKey, u64)>,
+    /// This node's own faucet requests waiting for a mint: reply, amount asked, when.
+    asked: Vec<(u64, u64, u64)>,
+    held: Vec<CreditMessage>,
+}
+
+impl Credits {
+    /// The credits of `network`, whose faucet is `faucet` within `limits`; `faucet_key`
+    /// is the faucet's keypair where this node runs the faucet.
+    pub fn new(
+        keypair: Keypair,
+        network: &str,
+        faucet: PublicKey,
+        limits: FaucetLimits,
+        faucet_key: Option<Keypair>,
+    ) -> Credits {
+        let me = keypair.public();
+        Credits {
+            keypair,
+            me,
+            ledger: CreditLedger::new(network, faucet, limits),
+            set: Vec::new(),
+            votes: false,
+            faucet: faucet_key.filter(|k| k.public() == faucet),
+            transfer: None,
+            payments: VecDeque::new(),
+            mint: None,
+            requests: VecDeque::new(),
+            asked: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    /// The ledger as this node derived it.
+    pub fn ledger(&self) -> &CreditLedger {
+        &self.ledger
+    }
+
+    /// Whether this node runs the faucet.
+    pub fn is_faucet(&self) -> bool {
+        self.faucet.is_some()
+    }
+
+    /// The checker set now; whether this node is one of it.
+    pub fn set_checkers(&mut self, set: Vec<PublicKey>) {
+        self.votes = set.contains(&self.me);
+        self.set = set;
+    }
+
+    /// Hands the role one input; returns what the node must do.
+    pub fn handle(&mut self, now_ms: u64, input: CreditsInput) -> Vec<CreditsOutput> {
+        let mut out = Vec::new();
+        match input {
+            CreditsInput::Message(m) => self.on_message(now_ms, m, &mut out),
+            CreditsInput::Restored(m) => self.on_restored(now_ms, m),
+            CreditsInput::Pay { to, amount, reply } => {
+                if self.payments.len() >= MAX_QUEUED {
+                    return refuse(reply, "too many payments waiting; try again later");
+                }
+                self.payments.push_back((to, amount, Some(reply)));
+            }
+            CreditsInput::Faucet { amount, reply } => {
+                if self.asked.len() >= MAX_QUEUED {
+                    return refuse(reply, "too many faucet requests waiting");
+                }
+                self.asked.push((reply, amount, now_ms));
+                if self.faucet.is_some() {
+                    self.requests.push_back((self.me, amount));
+                } else {
+                    out.push(CreditsOutput::Publish(CreditMessage::FaucetRequest {
+                        account: self.me,
+                        amount,
+                    }));
+                }
+            }
+            CreditsInput::Tick => self.on_tick(now_ms, &mut out),
+        }
+        self.next_payment(now_ms, &mut out);
+        self.next_mint(now_ms, &mut out);
+        out
+    }
+
+    fn on_message(&mut self, now_ms: u64, m: CreditMessage, out: &mut Vec<CreditsOutput>) {
+        match m {
+            CreditMessage::Transfer(signed) => {
+                if self.votes {
+                    match self.ledger.vote_transfer(&self.keypair, &signed) {
+                        Ok(vote) => self.cast(CreditMessage::TransferVote(vote), out),
+                        Err(e) => debug!(error = %e, "no vote for a transfer"),
+                    }
+                }
+            }
+            CreditMessage::TransferVote(vote) => {
+                if let Some(t) = &mut self.transfer {
+                    if vote.transfer == t.order.transfer && self.set.contains(&vote.checker) {
+                        t.votes.insert(vote.checker, vote);
+                        self.try_certify_transfer(out);
+                    }
+                }
+            }
+            CreditMessage::Mint(signed) => {
+                if self.votes {
+                    match self.ledger.vote_mint(&self.keypair, &signed, now_ms) {
+                        Ok(vote) => self.cast(CreditMessage::MintVote(vote), out),
+                        Err(e) => debug!(error = %e, "no vote for a mint"),
+                    }
+                }
+            }
+            CreditMessage::MintVote(vote) => {
+                if let Some(m) = &mut self.mint {
+                    if vote.mint == m.order.mint && self.set.contains(&vote.checker) {
+                        m.votes.insert(vote.checker, vote);
+                        self.try_certify_mint(out);
+                    }
+                }
+            }
+            CreditMessage::FaucetRequest { account, amount } => {
+                if self.faucet.is_some() && self.requests.len() < MAX_QUEUED {
+                    self.requests.push_back((account, amount));
+                }
+            }
+            cert @ (CreditMessage::TransferCertificate(_) | CreditMessage::MintCertificate(_)) => {
+                self.apply(cert, out)
+            }
+        }
+    }
+
+    /// A vote this checker casts: gossiped, and counted here where it is its own order.
+    fn cast(&mut self, vote: CreditMessage, out: &mut Vec<CreditsOutput>) {
+        out.push(CreditsOutput::Publish(vote.clone()));
+        match vote {
+            CreditMessage::TransferVote(v) => {
+                if let Some(t) = &mut self.transfer {
+                    if v.transfer == t.order.transfer {
+                        t.votes.insert(v.checker, v);
+                    }
+                }
+            }
+            CreditMessage::MintVote(v) => {
+                if let Some(m) = &mut self.mint {
+                    if v.mint == m.order.mint {
+                        m.votes.insert(v.checker, v);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A certificate, applied now or held until what it needs has been applied.
+    fn apply(&mut self, cert: CreditMessage, out: &mut Vec<CreditsOutput>) {
+        match self.try_apply(&cert, out) {
+            Ok(true) => {
+                // Something moved: the held certificates may apply now.
+                let mut progress = true;
+                while progress {
+                    progress = false;
+                    for held in std::mem::take(&mut self.held) {
+                        match self.try_apply(&held, out) {
+                            Ok(true) => progress = true,
+                            Ok(false) => {}
+                            Err(()) => self.held.push(held),
+                        }
+                    }
+                }
+            }
+            Ok(false) => {}
+            Err(()) => {
+                if self.held.len() < MAX_HELD && !self.held.contains(&cert) {
+                    self.held.push(cert);
+                }
+            }
+        }
+    }
+
+    /// Ok(true): applied; Ok(false): a replay or refused for good; Err: not yet.
+    fn try_apply(
+        &mut self,
+        cert: &CreditMessage,
+        out: &mut Vec<CreditsOutput>,
+    ) -> Result<bool, ()> {
+        let result = match cert {
+            CreditMessage::TransferCertificate(c) => self
+                .ledger
+                .apply_transfer(c, &self.set)
+                .map(|a| a != AppliedTransfer::Replay),
+            CreditMessage::MintCertificate(c) => self
+                .ledger
+                .apply_mint(c, &self.set)
+                .map(|a| a != AppliedMint::Replay),
+            _ => return Ok(false),
+        };
+        match result {
+            Ok(moved) => {
+                if moved {
+                    self.settled(cert, out);
+                }
+                Ok(moved)
+            }
+            Err(
+                CreditError::SequenceAhead { .. }
+                | CreditError::InsufficientBalance { .. }
+                | CreditError::UnknownEscrow { .. },
+            ) => Err(()),
+            Err(e) => {
+                debug!(error = %e, "credits certificate refused");
+                Ok(false)
+            }
+        }
+    }
+
+    /// A certificate applied: the order of this node it settles is answered.
+    fn settled(&mut self, cert: &CreditMessage, out: &mut Vec<CreditsOutput>) {
+        let balance = self.ledger.balance(&self.me);
+        match cert {
+            CreditMessage::TransferCertificate(c) => {
+                let t = c.transfer.transfer;
+                if self
+                    .transfer
+                    .as_ref()
+                    .is_some_and(|f| f.order.transfer == t)
+                {
+                    let done = self.transfer.take();
+                    info!(
+                        amount = t.amount,
+                        sequence = t.sequence,
+                        "payment certified"
+                    );
+                    if let Some(reply) = done.and_then(|d| d.reply) {
+                        out.push(answer(reply, t.amount, t.sequence, balance));
+                    }
+                }
+            }
+            CreditMessage::MintCertificate(c) => {
+                let m = c.mint.mint;
+                if self.mint.as_ref().is_some_and(|f| f.order.mint == m) {
+                    self.mint = None;
+                    info!(to = %m.to.short(), amount = m.amount, "faucet mint certified");
+                }
+                if m.to == self.me {
+                    // The oldest request of this node is answered by the first mint to it.
+                    if !self.asked.is_empty() {
+                        let (reply, _, _) = self.asked.remove(0);
+                        out.push(answer(reply, m.amount, m.sequence, balance));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_restored(&mut self, now_ms: u64, m: CreditMessage) {
+        match m {
+            CreditMessage::TransferVote(v) => {
+                if let Err(e) = self.ledger.relock_transfer(&v) {
+                    debug!(error = %e, "stored vote not relocked");
+                }
+            }
+            CreditMessage::MintVote(v) => {
+                if let Err(e) = self.ledger.relock_mint(&v) {
+                    debug!(error = %e, "stored vote not relocked");
+                }
+            }
+            // An order of this node's that was not certified before it stopped: it is
+            // finished first (checkers hold their votes for it at its sequence).
+            CreditMessage::Transfer(signed) => {
+                let t = signed.transfer;
+                if t.from == self.me && t.sequence >= self.ledger.next_sequence(&self.me) {
+                    self.transfer = Some(in_flight(signed, now_ms, None));
+                }
+            }
+            CreditMessage::Mint(signed)
+                if self.faucet.is_some()
+                    && signed.mint.sequence >= self.ledger.faucet_sequence() =>
+            {
+                self.mint = Some(in_flight(signed, now_ms, None));
+            }
+            _ => {}
+        }
+    }
+
+    fn on_tick(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
+        if let Some(t) = &mut self.transfer {
+            if let Some(reply) = t.reply {
+                if now_ms >= t.started_ms + ANSWER_MS {
+                    t.reply = None;
+                    out.push(CreditsOutput::Reply {
+                        reply,
+                        result: Err(format!(
+                            "the payment has {} of the {} checkers' votes it needs after {} s; \
+                             it is sent again until it is certified",
+                            t.votes.len(),
+                            pictor_protocol::rules::quorum_threshold(self.set.len()),
+                            ANSWER_MS / 1000
+                        )),
+                    });
+                }
+            }
+            if now_ms >= t.sent_ms + RESEND_MS {
+                t.sent_ms = now_ms;
+                out.push(CreditsOutput::Publish(CreditMessage::Transfer(t.order)));
+            }
+        }
+        if let Some(m) = &mut self.mint {
+            if now_ms >= m.sent_ms + RESEND_MS {
+                m.sent_ms = now_ms;
+                out.push(CreditsOutput::Publish(CreditMessage::Mint(m.order)));
+            }
+        }
+        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.asked)
+            .into_iter()
+            .partition(|(_, _, at)| now_ms >= at + ANSWER_MS);
+        self.asked = waiting;
+        for (reply, _, _) in late {
+            out.push(CreditsOutput::Reply {
+                reply,
+                result: Err(format!(
+                    "the faucet did not answer in {} s (is the node that holds the faucet's \
+                     key up, and has this account asked for more than its limit?)",
+                    ANSWER_MS / 1000
+                )),
+            });
+        }
+    }
+
+    /// Starts the next queued payment when none is in flight.
+    fn next_payment(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
+        // An order settled by a certificate this node had applied already (restored).
+        let next = self.ledger.next_sequence(&self.me);
+        if self
+            .transfer
+            .as_ref()
+            .is_some_and(|t| t.order.transfer.sequence < next)
+        {
+            self.transfer = None;
+        }
+        while self.transfer.is_none() {
+            let Some((to, amount, reply)) = self.payments.pop_front() else {
+                return;
+            };
+            let transfer = Transfer {
+                from: self.me,
+                to,
+                amount,
+                sequence: self.ledger.next_sequence(&self.me),
+            };
+            let balance = self.ledger.balance(&self.me);
+            if let Err(e) = transfer.check() {
+                out.extend(reply.map(|r| refused(r, e.to_string())));
+                continue;
+            }
+            if balance < amount {
+                let why =
+                    format!("insufficient balance: {balance} credits, the payment is {amount}");
+                out.extend(reply.map(|r| refused(r, why)));
+                continue;
+            }
+            let signed = transfer.sign(&self.keypair, self.ledger.network());
+            self.transfer = Some(in_flight(signed, now_ms, reply));
+            out.push(CreditsOutput::Publish(CreditMessage::Transfer(signed)));
+            // A checker's own vote never comes back over gossip.
+            self.on_message(now_ms, CreditMessage::Transfer(signed), out);
+        }
+    }
+
+    /// On the faucet's node: mints for the next request when no mint is in flight.
+    fn next_mint(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
+        while self.mint.is_none() {
+            let Some(faucet) = self.faucet.clone() else {
+                return;
+            };
+            let Some((to, asked)) = self.requests.pop_front() else {
+                return;
+            };
+            let limits = self.ledger.limits();
+            let amount = asked
+                .min(limits.per_request)
+                .min(self.ledger.faucet_allowance(&to, now_ms));
+            if amount == 0 {
+                debug!(account = %to.short(), "faucet request over the account's limit");
+                continue;
+            }
+            let mint = Mint {
+                to,
+                amount,
+                sequence: self.ledger.faucet_sequence(),
+                issued_ms: now_ms,
+            };
+            let signed = mint.sign(&faucet, self.ledger.network());
+            self.mint = Some(in_flight(signed, now_ms, None));
+            out.push(CreditsOutput::Publish(CreditMessage::Mint(signed)));
+            self.on_message(now_ms, CreditMessage::Mint(signed), out);
+        }
+    }
+
+    fn try_certify_transfer(&mut self, out: &mut Vec<CreditsOutput>) {
+        let Some(t) = &self.transfer else { return };
+        let network = self.ledger.network().to_owned();
+        if let Ok(cert) =
+            TransferCertificate::assemble(&network, t.order, &self.set, t.votes.values())
+        {
+            let cert = CreditMessage::TransferCertificate(cert);
+            out.push(CreditsOutput::Publish(cert.clone()));
+            self.apply(cert, out);
+        }
+    }
+
+    fn try_certify_mint(&mut self, out: &mut Vec<CreditsOutput>) {
+        let Some(m) = &self.mint else { return };
+        let network = self.ledger.network().to_owned();
+        if let Ok(cert) = MintCertificate::assemble(&network, m.order, &self.set, m.votes.values())
+        {
+            let cert = CreditMessage::MintCertificate(cert);
+            out.push(CreditsOutput::Publish(cert.clone()));
+            self.apply(cert, out);
+        }
+    }
+}
+
+fn in_flight<O, V>(order: O, now_ms: u64, reply: Option<u64>) -> InFlight<O, V> {
+    InFlight {
+        order,
+        votes: BTreeMap::new(),
+        sent_ms: now_ms,
+        started_ms: now_ms,
+        reply,
+    }
+}
+
+fn answer(reply: u64, amount: u64, sequence: u64, balance: u64) -> CreditsOutput {
+    CreditsOutput::Reply {
+        reply,
+        result: Ok(Receipt {
+            amount,
+            sequence,
+            balance,
+        }),
+    }
+}
+
+fn refused(reply: u64, why: String) -> CreditsOutput {
+    CreditsOutput::Reply {
+        reply,
+        result: Err(why),
+    }
+}
+
+fn refuse(reply: u64, why: &str) -> Vec<CreditsOutput> {
+    vec![refused(reply, why.to_owned())]
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! Credits on the gossip network: the orders, votes and certificates of transfers and
+//! faucet mints, and an account's request to the faucet, all carried on one topic.
+//!
+//! The flow of a transfer (FastPay's): its owner gossips the signed [`SignedTransfer`];
+//! every checker that may vote for it gossips its [`TransferVote`]; the owner's node
+//! gathers more than two thirds of the set into a [`TransferCertificate`] and gossips it;
+//! every node applies the certificate. A mint goes the same way from the faucet's node,
+//! which mints for a [`CreditMessage::FaucetRequest`] within the faucet's limits.
+
+use serde::{Deserialize, Serialize};
+
+use super::order::{SignedMint, SignedTransfer};
+use super::quorum::{MintCertificate, MintVote, TransferCertificate, TransferVote};
+use crate::identity::PublicKey;
+
+/// A credits message of the gossip network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CreditMessage {
+    /// An owner's transfer, for the checkers to vote on (gossiped by its owner).
+    Transfer(SignedTransfer),
+    /// A checker's vote on a transfer, for the owner to gather.
+    TransferVote(TransferVote),
+    /// A certified transfer: final, applied by every node (relayed by anyone).
+    TransferCertificate(TransferCertificate),
+    /// An account asks the faucet for `amount` credits (gossiped by the account's node:
+    /// the envelope's signature is the account's).
+    FaucetRequest {
+        /// The account to credit.
+        account: PublicKey,
+        /// How many credits.
+        amount: u64,
+    },
+    /// The faucet's mint, for the checkers to vote on (relayed by the faucet's node).
+    Mint(SignedMint),
+    /// A checker's vote on a mint, for the faucet's node to gather.
+    MintVote(MintVote),
+    /// A certified mint: final, applied by every node (relayed by anyone).
+    MintCertificate(MintCertificate),
+}
+
+impl CreditMessage {
+    /// The key that must sign the envelope, or None if anyone may relay it.
+    pub fn author(&self) -> Option<PublicKey> {
+        match self {
+            CreditMessage::Transfer(t) => Some(t.transfer.from),
+            CreditMessage::TransferVote(v) => Some(v.checker),
+            CreditMessage::FaucetRequest { account, .. } => Some(*account),
+            CreditMessage::MintVote(v) => Some(v.checker),
+            CreditMessage::TransferCertificate(_)
+            | CreditMessage::Mint(_)
+            | CreditMessage::MintCertificate(_) => None,
+        }
+    }
+
+    /// How many vote signatures it carries (a certificate's; bounded by the envelope's
+    /// checks, verified against the set elsewhere).
+    pub fn signature_count(&self) -> usize {
+        match self {
+            CreditMessage::TransferCertificate(c) => c.signatures.len(),
+            CreditMessage::MintCertificate(c) => c.signatures.len(),
+            _ => 0,
+        }
+    }
+}
