@@ -8,9 +8,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use pictor_protocol::{
     credits::{
-        AppliedMint, AppliedTransfer, CreditError, CreditLedger, CreditMessage, FaucetLimits, Mint,
-        MintCertificate, MintVote, Payee, SignedMint, SignedTransfer, Transfer,
-        TransferCertificate, TransferVote,
+        AppliedMint, AppliedTransfer, CreditError, CreditLedger, CreditMessage, FaucetLimits,
+        MintVote, Payee, SignedMint, SignedTransfer, TransferVote,
     },
     Keypair, PublicKey,
 };
@@ -415,99 +414,6 @@ impl Credits {
             });
         }
     }
-
-    /// Starts the next queued payment when none is in flight.
-    fn next_payment(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
-        // An order settled by a certificate this node had applied already (restored).
-        let next = self.ledger.next_sequence(&self.me);
-        if self
-            .transfer
-            .as_ref()
-            .is_some_and(|t| t.order.transfer.sequence < next)
-        {
-            self.transfer = None;
-        }
-        while self.transfer.is_none() {
-            let Some((to, amount, reply)) = self.payments.pop_front() else {
-                return;
-            };
-            let transfer = Transfer {
-                from: self.me,
-                to,
-                amount,
-                sequence: self.ledger.next_sequence(&self.me),
-            };
-            let balance = self.ledger.balance(&self.me);
-            if let Err(e) = transfer.check() {
-                out.extend(reply.map(|r| refused(r, e.to_string())));
-                continue;
-            }
-            if balance < amount {
-                let why =
-                    format!("insufficient balance: {balance} credits, the payment is {amount}");
-                out.extend(reply.map(|r| refused(r, why)));
-                continue;
-            }
-            let signed = transfer.sign(&self.keypair, self.ledger.network());
-            self.transfer = Some(in_flight(signed, now_ms, reply));
-            out.push(CreditsOutput::Publish(CreditMessage::Transfer(signed)));
-            // A checker's own vote never comes back over gossip.
-            self.on_message(now_ms, CreditMessage::Transfer(signed), out);
-        }
-    }
-
-    /// On the faucet's node: mints for the next request when no mint is in flight.
-    fn next_mint(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
-        while self.mint.is_none() {
-            let Some(faucet) = self.faucet.clone() else {
-                return;
-            };
-            let Some((to, asked)) = self.requests.pop_front() else {
-                return;
-            };
-            let limits = self.ledger.limits();
-            let amount = asked
-                .min(limits.per_request)
-                .min(self.ledger.faucet_allowance(&to, now_ms));
-            if amount == 0 {
-                debug!(account = %to.short(), "faucet request over the account's limit");
-                continue;
-            }
-            let mint = Mint {
-                to,
-                amount,
-                sequence: self.ledger.faucet_sequence(),
-                issued_ms: now_ms,
-            };
-            let signed = mint.sign(&faucet, self.ledger.network());
-            self.mint = Some(in_flight(signed, now_ms, None));
-            out.push(CreditsOutput::Publish(CreditMessage::Mint(signed)));
-            self.on_message(now_ms, CreditMessage::Mint(signed), out);
-        }
-    }
-
-    fn try_certify_transfer(&mut self, out: &mut Vec<CreditsOutput>) {
-        let Some(t) = &self.transfer else { return };
-        let network = self.ledger.network().to_owned();
-        if let Ok(cert) =
-            TransferCertificate::assemble(&network, t.order, &self.set, t.votes.values())
-        {
-            let cert = CreditMessage::TransferCertificate(cert);
-            out.push(CreditsOutput::Publish(cert.clone()));
-            self.apply(cert, out);
-        }
-    }
-
-    fn try_certify_mint(&mut self, out: &mut Vec<CreditsOutput>) {
-        let Some(m) = &self.mint else { return };
-        let network = self.ledger.network().to_owned();
-        if let Ok(cert) = MintCertificate::assemble(&network, m.order, &self.set, m.votes.values())
-        {
-            let cert = CreditMessage::MintCertificate(cert);
-            out.push(CreditsOutput::Publish(cert.clone()));
-            self.apply(cert, out);
-        }
-    }
 }
 
 fn in_flight<O, V>(order: O, now_ms: u64, reply: Option<u64>) -> InFlight<O, V> {
@@ -542,5 +448,6 @@ fn refuse(reply: u64, why: &str) -> Vec<CreditsOutput> {
     vec![refused(reply, why.to_owned())]
 }
 
+mod orders;
 #[cfg(test)]
 mod tests;

@@ -1,1 +1,317 @@
+//! The credits role driven directly: four checkers, an owner and the faucet's node, with
+//! every published message handed to every other node (a perfect gossip network).
 
+use pictor_protocol::credits::{CreditMessage, FaucetLimits, Payee, Transfer};
+use pictor_protocol::{Keypair, PublicKey};
+
+use super::{Credits, CreditsInput, CreditsOutput, Receipt};
+
+const NET: &str = "devnet";
+const NOW: u64 = 1_700_000_000_000;
+
+fn limits() -> FaucetLimits {
+    FaucetLimits {
+        per_request: 1_000,
+        per_account_per_window: 1_500,
+        window_ms: 60_000,
+    }
+}
+
+struct Net {
+    nodes: Vec<Credits>,
+    replies: Vec<(usize, u64, Result<Receipt, String>)>,
+    /// Every message published, in order.
+    published: Vec<CreditMessage>,
+}
+
+/// Nodes 0–3 are the checkers (node 0 runs the faucet), 4 and 5 are accounts.
+fn net() -> Net {
+    let faucet = Keypair::from_seed([99; 32]);
+    let keys: Vec<Keypair> = (0..6).map(|i| Keypair::from_seed([i + 1; 32])).collect();
+    let set: Vec<PublicKey> = keys[..4].iter().map(Keypair::public).collect();
+    let nodes = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let key = (i == 0).then(|| faucet.clone());
+            let mut c = Credits::new(k.clone(), NET, faucet.public(), limits(), key);
+            c.set_checkers(set.clone());
+            c
+        })
+        .collect();
+    Net {
+        nodes,
+        replies: Vec::new(),
+        published: Vec::new(),
+    }
+}
+
+impl Net {
+    /// Hands `input` to node `i` and delivers everything published, until quiet.
+    fn run(&mut self, i: usize, input: CreditsInput) {
+        let mut queue = vec![(i, self.nodes[i].handle(NOW, input))];
+        while let Some((from, outputs)) = queue.pop() {
+            for output in outputs {
+                match output {
+                    CreditsOutput::Publish(m) => {
+                        self.published.push(m.clone());
+                        for to in (0..self.nodes.len()).filter(|&to| to != from) {
+                            let out = self.nodes[to].handle(NOW, CreditsInput::Message(m.clone()));
+                            queue.push((to, out));
+                        }
+                    }
+                    CreditsOutput::Reply { reply, result } => {
+                        self.replies.push((from, reply, result));
+                    }
+                }
+            }
+        }
+    }
+
+    fn key(&self, i: usize) -> PublicKey {
+        self.nodes[i].me
+    }
+
+    fn balance(&self, at: usize, of: usize) -> u64 {
+        self.nodes[at].ledger().balance(&self.key(of))
+    }
+}
+
+#[test]
+fn faucet_then_payment_settle_on_every_node() {
+    let mut n = net();
+    n.run(
+        4,
+        CreditsInput::Faucet {
+            amount: 700,
+            reply: 1,
+        },
+    );
+    assert_eq!(
+        n.replies.pop().map(|r| r.2),
+        Some(Ok(Receipt {
+            amount: 700,
+            sequence: 0,
+            balance: 700
+        }))
+    );
+    let to = Payee::Account(n.key(5));
+    n.run(
+        4,
+        CreditsInput::Pay {
+            to,
+            amount: 300,
+            reply: 2,
+        },
+    );
+    let (node, reply, result) = n.replies.pop().expect("an answer");
+    assert_eq!((node, reply), (4, 2));
+    assert_eq!(result.map(|r| r.balance), Ok(400));
+    for at in 0..6 {
+        assert_eq!(n.balance(at, 4), 400, "node {at}");
+        assert_eq!(n.balance(at, 5), 300, "node {at}");
+        assert!(n.nodes[at].ledger().is_conserved());
+        assert_eq!(n.nodes[at].ledger().total_minted(), 700);
+    }
+}
+
+#[test]
+fn an_overspend_is_refused_at_once_and_changes_nothing() {
+    let mut n = net();
+    n.run(
+        4,
+        CreditsInput::Faucet {
+            amount: 100,
+            reply: 1,
+        },
+    );
+    let to = Payee::Account(n.key(5));
+    n.run(
+        4,
+        CreditsInput::Pay {
+            to,
+            amount: 101,
+            reply: 2,
+        },
+    );
+    let (_, _, result) = n.replies.pop().expect("an answer");
+    assert!(result
+        .expect_err("refused")
+        .contains("insufficient balance"));
+    assert_eq!(n.balance(1, 4), 100);
+    assert_eq!(n.nodes[1].ledger().next_sequence(&n.key(4)), 0);
+}
+
+#[test]
+fn two_transfers_signed_at_one_sequence_never_both_certify() {
+    let mut n = net();
+    n.run(
+        4,
+        CreditsInput::Faucet {
+            amount: 100,
+            reply: 1,
+        },
+    );
+    // A cheating owner signs two transfers at sequence 0 and shows each to half the set.
+    let owner = Keypair::from_seed([5; 32]);
+    let signed = |to: usize| {
+        Transfer {
+            from: owner.public(),
+            to: Payee::Account(n.key(to)),
+            amount: 100,
+            sequence: 0,
+        }
+        .sign(&owner, NET)
+    };
+    let (a, b) = (signed(5), signed(0));
+    let mut votes_a = Vec::new();
+    let mut votes_b = Vec::new();
+    for c in 0..4 {
+        let (first, second) = if c < 2 { (a, b) } else { (b, a) };
+        for order in [first, second] {
+            let out = n.nodes[c].handle(NOW, CreditsInput::Message(CreditMessage::Transfer(order)));
+            for o in out {
+                if let CreditsOutput::Publish(CreditMessage::TransferVote(v)) = o {
+                    if v.transfer == a.transfer {
+                        votes_a.push(v);
+                    } else if v.transfer == b.transfer {
+                        votes_b.push(v);
+                    }
+                }
+            }
+        }
+    }
+    // Each checker voted for the first it saw only: two votes each, no quorum (3 of 4).
+    assert_eq!((votes_a.len(), votes_b.len()), (2, 2));
+    let set: Vec<PublicKey> = (0..4).map(|i| n.key(i)).collect();
+    assert!(
+        pictor_protocol::credits::TransferCertificate::assemble(NET, a, &set, &votes_a).is_err()
+    );
+    assert!(
+        pictor_protocol::credits::TransferCertificate::assemble(NET, b, &set, &votes_b).is_err()
+    );
+}
+
+#[test]
+fn a_replayed_or_forged_certificate_changes_nothing() {
+    let mut n = net();
+    n.run(
+        4,
+        CreditsInput::Faucet {
+            amount: 500,
+            reply: 1,
+        },
+    );
+    let mut certificates = Vec::new();
+    let to = Payee::Account(n.key(5));
+    // Capture the certificate as it goes out.
+    let out = n.nodes[4].handle(
+        NOW,
+        CreditsInput::Pay {
+            to,
+            amount: 200,
+            reply: 2,
+        },
+    );
+    let mut queue = vec![(4usize, out)];
+    while let Some((from, outputs)) = queue.pop() {
+        for o in outputs {
+            if let CreditsOutput::Publish(m) = o {
+                if matches!(m, CreditMessage::TransferCertificate(_)) {
+                    certificates.push(m.clone());
+                }
+                for t in (0..6).filter(|&t| t != from) {
+                    queue.push((t, n.nodes[t].handle(NOW, CreditsInput::Message(m.clone()))));
+                }
+            }
+        }
+    }
+    let cert = certificates.pop().expect("certified");
+    let before = n.nodes[2].ledger().clone();
+    n.run(2, CreditsInput::Message(cert.clone()));
+    assert_eq!(
+        n.nodes[2].ledger().balance(&n.key(5)),
+        before.balance(&n.key(5))
+    );
+    // Votes by keys outside the set: not a certificate.
+    let CreditMessage::TransferCertificate(mut forged) = cert else {
+        unreachable!()
+    };
+    let outsider = Keypair::from_seed([77; 32]);
+    let transfer = Transfer {
+        from: n.key(5),
+        to: Payee::Account(outsider.public()),
+        amount: 200,
+        sequence: 0,
+    };
+    forged.transfer = transfer.sign(&Keypair::from_seed([6; 32]), NET);
+    n.run(
+        2,
+        CreditsInput::Message(CreditMessage::TransferCertificate(forged)),
+    );
+    assert_eq!(n.nodes[2].ledger().balance(&outsider.public()), 0);
+    assert_eq!(n.nodes[2].ledger().balance(&n.key(5)), 200);
+}
+
+#[test]
+fn a_restarted_checker_does_not_vote_for_a_second_transfer_at_a_sequence() {
+    let mut n = net();
+    n.run(
+        4,
+        CreditsInput::Faucet {
+            amount: 100,
+            reply: 1,
+        },
+    );
+    let owner = Keypair::from_seed([5; 32]);
+    let order = |to: PublicKey| {
+        Transfer {
+            from: owner.public(),
+            to: Payee::Account(to),
+            amount: 50,
+            sequence: 0,
+        }
+        .sign(&owner, NET)
+    };
+    let first = order(n.key(5));
+    let out = n.nodes[1].handle(NOW, CreditsInput::Message(CreditMessage::Transfer(first)));
+    let Some(CreditsOutput::Publish(vote)) = out.into_iter().next() else {
+        panic!("a vote")
+    };
+    // Restart: a fresh role, its certificates and its own vote restored.
+    let faucet = Keypair::from_seed([99; 32]);
+    let mut fresh = Credits::new(
+        Keypair::from_seed([2; 32]),
+        NET,
+        faucet.public(),
+        limits(),
+        None,
+    );
+    fresh.set_checkers((0..4).map(|i| n.key(i)).collect());
+    for m in n.published.clone() {
+        if matches!(m, CreditMessage::MintCertificate(_)) {
+            let _ = fresh.handle(NOW, CreditsInput::Message(m));
+        }
+    }
+    assert_eq!(fresh.ledger().balance(&owner.public()), 100);
+    let _ = fresh.handle(NOW, CreditsInput::Restored(vote));
+    let second = order(n.key(0));
+    let out = fresh.handle(NOW, CreditsInput::Message(CreditMessage::Transfer(second)));
+    assert!(out.is_empty(), "no second vote: {out:?}");
+    // Without its stored vote it would have voted (the lock is what stops it).
+    let mut forgetful = Credits::new(
+        Keypair::from_seed([2; 32]),
+        NET,
+        faucet.public(),
+        limits(),
+        None,
+    );
+    forgetful.set_checkers((0..4).map(|i| n.key(i)).collect());
+    for m in n.published.clone() {
+        if matches!(m, CreditMessage::MintCertificate(_)) {
+            let _ = forgetful.handle(NOW, CreditsInput::Message(m));
+        }
+    }
+    let out = forgetful.handle(NOW, CreditsInput::Message(CreditMessage::Transfer(second)));
+    assert_eq!(out.len(), 1);
+}
