@@ -121,7 +121,37 @@ fn check_message(message: &Message) {
         Message::Application(a) => {
             let _ = a.verify(NETWORK);
         }
+        Message::Credits(c) => credits(&c),
         _ => {}
+    }
+}
+
+/// The signature checks of a credits message, against a set made of its own signers.
+fn credits(c: &pictor_protocol::credits::CreditMessage) {
+    const NETWORK: &str = "devnet";
+    use pictor_protocol::credits::CreditMessage as C;
+    match c {
+        C::Transfer(t) => {
+            let _ = t.verify(NETWORK);
+        }
+        C::TransferVote(v) => {
+            let _ = v.verify(NETWORK);
+        }
+        C::TransferCertificate(cert) => {
+            let set: Vec<_> = cert.signatures.iter().map(|(k, _)| *k).collect();
+            let _ = cert.verify(NETWORK, &set);
+        }
+        C::Mint(m) => {
+            let _ = m.verify(NETWORK, &m.mint.to);
+        }
+        C::MintVote(v) => {
+            let _ = v.verify(NETWORK);
+        }
+        C::MintCertificate(cert) => {
+            let set: Vec<_> = cert.signatures.iter().map(|(k, _)| *k).collect();
+            let _ = cert.verify(NETWORK, &cert.mint.mint.to, &set);
+        }
+        C::FaucetRequest { .. } => {}
     }
 }
 
