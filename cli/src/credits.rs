@@ -1,11 +1,11 @@
 //! `pictor balance`, `pictor pay` and `pictor faucet`: a running node's account on the
 //! network's ledger of credits.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::{job::print_value, rpc_client::Connect};
+use crate::{job::print_value, netcmds::block_on, rpc_client::Connect};
 
 /// Flags of `pictor balance`.
 #[derive(Debug, Args)]
@@ -35,14 +35,6 @@ pub(crate) struct FaucetArgs {
     amount: Option<u64>,
     #[command(flatten)]
     connect: Connect,
-}
-
-fn block_on<F: std::future::Future<Output = Result<()>>>(future: F) -> Result<()> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(future)
 }
 
 fn number(v: &Value) -> u64 {

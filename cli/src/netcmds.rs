@@ -28,7 +28,7 @@ pub(crate) struct RpcArgs {
     connect: Connect,
 }
 
-fn block_on<F: std::future::Future<Output = Result<()>>>(future: F) -> Result<()> {
+pub(crate) fn block_on<F: std::future::Future<Output = Result<()>>>(future: F) -> Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -121,7 +121,7 @@ fn check_message(message: &Message) {
         Message::Application(a) => {
             let _ = a.verify(NETWORK);
         }
-        Message::Credits(c) => credits(&c),
+        Message::Credits(c) => credits(c),
         _ => {}
     }
 }
