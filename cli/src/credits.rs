@@ -45,11 +45,10 @@ fn number(v: &Value) -> u64 {
 pub(crate) fn balance(args: BalanceArgs) -> Result<()> {
     block_on(async move {
         let node = args.connect.node()?;
-        let params = match &args.account {
-            Some(a) => json!({ "account": a }),
-            None => json!({}),
-        };
-        let b = node.call("credits_balance", params).await?;
+        // A null account is this node's own.
+        let b = node
+            .call("credits_balance", json!({ "account": args.account }))
+            .await?;
         print_value(args.connect.json, &b, || {
             format!(
                 "account   {}\nbalance   {} credits\nescrowed  {} credits (in the escrows of its jobs)\nnetwork   {} credits issued by the faucet, {} held{}",
@@ -96,11 +95,10 @@ pub(crate) fn pay(args: PayArgs) -> Result<()> {
 pub(crate) fn faucet(args: FaucetArgs) -> Result<()> {
     block_on(async move {
         let node = args.connect.node()?;
-        let params = match args.amount {
-            Some(a) => json!({ "amount": a }),
-            None => json!({}),
-        };
-        let r = node.call("credits_faucet", params).await?;
+        // A null amount is as much as one request may get.
+        let r = node
+            .call("credits_faucet", json!({ "amount": args.amount }))
+            .await?;
         print_value(args.connect.json, &r, || {
             format!(
                 "the faucet gave {} credits; balance {} credits",

@@ -11,16 +11,11 @@ use std::{
 };
 
 use common::{
-    devnet::{kill, path, Network},
+    devnet::{kill, path, runtime, up, Network},
     pictor,
 };
 use pictor_protocol::{rules, JobId, PublicKey};
 use serde_json::Value;
-
-fn runtime(home: &Path) -> Value {
-    let text = std::fs::read_to_string(home.join("node.json")).expect("node.json");
-    serde_json::from_str(&text).expect("node.json is JSON")
-}
 
 fn job_status(home: &Path, job: &str) -> Value {
     let (code, out, err) = pictor(&["job", "status", job, "--home", path(home), "--json"]);
@@ -46,17 +41,7 @@ fn a_job_whose_committee_lost_half_its_members_moves_and_finishes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("net");
     let _network = Network::new(dir.clone());
-    let (code, _, err) = pictor(&[
-        "devnet",
-        "up",
-        "--dir",
-        path(&dir),
-        "--checkers",
-        "7",
-        "--workers",
-        "2",
-    ]);
-    assert_eq!(code, 0, "devnet up: {err}");
+    up(&dir, 7, 2);
     let spec = std::fs::read_to_string(dir.join("network.toml")).expect("network.toml");
     let size: usize = spec
         .lines()

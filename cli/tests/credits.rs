@@ -11,7 +11,7 @@ use std::{
 };
 
 use common::{
-    devnet::{kill, path, Network},
+    devnet::{kill, path, runtime, up, Network},
     pictor,
 };
 use serde_json::Value;
@@ -38,28 +38,12 @@ fn wait_for(home: &Path, account: &str, expected: u64) -> Value {
     }
 }
 
-fn pid(home: &Path) -> i32 {
-    let text = std::fs::read_to_string(home.join("node.json")).expect("node.json");
-    let v: Value = serde_json::from_str(&text).expect("JSON");
-    v["pid"].as_i64().expect("pid") as i32
-}
-
 #[test]
 fn credits_are_issued_paid_and_kept_across_a_kill() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("net");
     let _network = Network::new(dir.clone());
-    let (code, _, err) = pictor(&[
-        "devnet",
-        "up",
-        "--dir",
-        path(&dir),
-        "--checkers",
-        "4",
-        "--workers",
-        "1",
-    ]);
-    assert_eq!(code, 0, "devnet up: {err}");
+    up(&dir, 4, 1);
     let spec = std::fs::read_to_string(dir.join("network.toml")).expect("spec");
     assert!(
         spec.contains("[credits]"),
@@ -116,7 +100,7 @@ fn credits_are_issued_paid_and_kept_across_a_kill() {
 
     // A checker killed with SIGKILL keeps its ledger: it is rebuilt from its database.
     let before = wait_for(&checker, &to, 1200);
-    kill(pid(&checker));
+    kill(runtime(&checker)["pid"].as_i64().expect("pid") as i32);
     let (code, _, err) = pictor(&["devnet", "up", "--dir", path(&dir)]);
     assert_eq!(code, 0, "devnet up again: {err}");
     let after = balance(&checker, Some(&to));

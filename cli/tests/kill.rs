@@ -11,24 +11,10 @@ use std::{
 };
 
 use common::{
-    devnet::{kill, path, Network},
+    devnet::{kill, path, up, Network},
     pictor,
 };
 use nix::{sys::signal, unistd::Pid};
-
-fn up(dir: &Path) {
-    let (code, _, err) = pictor(&[
-        "devnet",
-        "up",
-        "--dir",
-        path(dir),
-        "--checkers",
-        "4",
-        "--workers",
-        "2",
-    ]);
-    assert_eq!(code, 0, "devnet up: {err}");
-}
 
 fn pid_of(dir: &Path, name: &str) -> i32 {
     let (code, out, err) = pictor(&["devnet", "status", "--dir", path(dir), "--json"]);
@@ -103,7 +89,7 @@ fn killed_workers_checkers_and_creators_come_back_and_the_jobs_finish() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("net");
     let mut network = Network::new(dir.clone());
-    up(&dir);
+    up(&dir, 4, 2);
     let spec = dir.join("network.toml");
     let direct = tmp.path().join("direct");
     let mut args = RENDER.to_vec();
@@ -125,7 +111,7 @@ fn killed_workers_checkers_and_creators_come_back_and_the_jobs_finish() {
     kill(pid_of(&dir, "checker-3"));
     // Past the checkers' liveness window, so that the dead worker's shards move on.
     std::thread::sleep(Duration::from_secs(7));
-    up(&dir);
+    up(&dir, 4, 2);
     let mut render = network.children.pop().expect("the render");
     let status = wait_exit(&mut render, Duration::from_secs(300));
     let mut stderr = String::new();

@@ -6,16 +6,12 @@
 
 use std::time::Duration;
 
-use pictor_gpu::SceneBundle;
 use pictor_node::{
     devnet::{Devnet, DevnetConfig},
     spawn, JobProgress, JobState, LocalCapability, NodeConfig, Roles,
 };
-use pictor_protocol::{
-    governance::epoch_at, rules, CheckerStatus, ContentId, Engine, FrameRange, JobId, JobSpec,
-    Keypair,
-};
-use pictor_tests::{example_scene, tcp_dial_addr};
+use pictor_protocol::{rules, CheckerStatus, FrameRange, JobId, JobSpec, Keypair};
+use pictor_tests::{cornell_job, tcp_dial_addr};
 
 /// A node of the local network's spec, on loopback, in `home`.
 fn node_config(
@@ -121,26 +117,13 @@ async fn a_new_checker_is_admitted_and_certifies_the_jobs_of_later_epochs() {
     );
 
     // A job of this epoch whose committee holds the new checker.
-    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
-        .expect("scene")
-        .to_bytes();
+    let (base, bundle) = cornell_job(devnet.creator_key.public(), epoch_ms, 0);
     let mut set = genesis.clone();
     set.push(applicant.public());
-    let epoch = epoch_at(pictor_node::now_ms(), epoch_ms);
     let spec = (0..64)
         .map(|nonce| JobSpec {
-            creator: devnet.creator_key.public(),
-            scene: ContentId::of(&bundle),
-            scene_name: "cornell-box.gltf".into(),
-            engine: Engine::Builtin,
-            frames: FrameRange { first: 1, last: 1 },
-            width: 64,
-            height: 64,
-            samples: 2,
-            tile: 32,
-            price_cap: 0,
             nonce,
-            epoch,
+            ..base.clone()
         })
         .find(|s| rules::committee(&s.id(), &set, 4).contains(&applicant.public()))
         .expect("a committee with the new checker");
@@ -225,22 +208,13 @@ async fn a_worker_returns_after_its_ban_by_rendering_a_challenge() {
         .expect("a faulty worker")
         .key
         .to_string();
-    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
-        .expect("scene")
-        .to_bytes();
+    let (base, bundle) = cornell_job(devnet.creator_key.public(), 1, 0);
     let job = |nonce: u64| JobSpec {
-        creator: devnet.creator_key.public(),
-        scene: ContentId::of(&bundle),
-        scene_name: "cornell-box.gltf".into(),
-        engine: Engine::Builtin,
         frames: FrameRange { first: 1, last: 2 },
         width: 96,
-        height: 64,
-        samples: 2,
-        tile: 32,
-        price_cap: 0,
         nonce,
         epoch: 0,
+        ..base.clone()
     };
     // The cheat falsifies its first output: rejected, banned.
     let first = devnet

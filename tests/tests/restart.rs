@@ -1,10 +1,8 @@
 //! A node stops and starts again on the same home: what it had accepted is still there,
 //! replayed from its sled database.
 
-use pictor_gpu::SceneBundle;
 use pictor_node::{spawn, NetworkParams, NodeConfig, Roles};
-use pictor_protocol::{ContentId, Engine, FrameRange, JobSpec, Keypair};
-use pictor_tests::example_scene;
+use pictor_protocol::{FrameRange, JobSpec, Keypair};
 
 fn config(home: &std::path::Path, key: &Keypair) -> NodeConfig {
     NodeConfig {
@@ -43,22 +41,13 @@ async fn accepted_job_survives_a_restart() {
     let key = Keypair::from_seed(seed);
     assert_eq!(key.public(), probe, "the key file holds the node's key");
 
-    let bundle = SceneBundle::from_path(&example_scene("cornell-box.gltf"))
-        .expect("scene")
-        .to_bytes();
+    let (base, bundle) = pictor_tests::cornell_job(key.public(), 1, 0);
     let spec = JobSpec {
-        creator: key.public(),
-        scene: ContentId::of(&bundle),
-        scene_name: "cornell-box.gltf".into(),
-        engine: Engine::Builtin,
         frames: FrameRange { first: 1, last: 2 },
-        width: 64,
-        height: 64,
         samples: 1,
-        tile: 32,
-        price_cap: 0,
         nonce: 42,
         epoch: 0,
+        ..base
     };
     let (client, _) = spawn(config(home.path(), &key)).expect("start");
     let id = client.submit(spec, bundle).await.expect("submit");

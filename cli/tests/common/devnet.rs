@@ -44,3 +44,26 @@ impl Drop for Network {
 pub(crate) fn kill(pid: i32) {
     signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL).expect("SIGKILL");
 }
+
+/// `pictor devnet up` in `dir` with `checkers` checkers and `workers` workers; the test
+/// fails if it does.
+pub(crate) fn up(dir: &Path, checkers: usize, workers: usize) {
+    let (checkers, workers) = (checkers.to_string(), workers.to_string());
+    let (code, _, err) = pictor(&[
+        "devnet",
+        "up",
+        "--dir",
+        path(dir),
+        "--checkers",
+        &checkers,
+        "--workers",
+        &workers,
+    ]);
+    assert_eq!(code, 0, "devnet up: {err}");
+}
+
+/// A running node's runtime file (`node.json`: pid, public key, addresses).
+pub(crate) fn runtime(home: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(home.join("node.json")).expect("node.json");
+    serde_json::from_str(&text).expect("node.json is JSON")
+}

@@ -52,6 +52,16 @@ pub enum CreditsOutput {
     },
 }
 
+/// What trying a certificate did.
+enum Outcome {
+    /// Applied: credits moved.
+    Moved,
+    /// A replay, or refused for good.
+    Nothing,
+    /// Not yet: it needs certificates this node has not applied (held until then).
+    NotYet,
+}
+
 /// What a finished payment or faucet request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Receipt {
@@ -177,7 +187,7 @@ impl Credits {
             CreditMessage::Transfer(signed) => {
                 if self.votes {
                     match self.ledger.vote_transfer(&self.keypair, &signed) {
-                        Ok(vote) => self.cast(CreditMessage::TransferVote(vote), out),
+                        Ok(vote) => self.cast(now_ms, CreditMessage::TransferVote(vote), out),
                         Err(e) => debug!(error = %e, "no vote for a transfer"),
                     }
                 }
@@ -193,7 +203,7 @@ impl Credits {
             CreditMessage::Mint(signed) => {
                 if self.votes {
                     match self.ledger.vote_mint(&self.keypair, &signed, now_ms) {
-                        Ok(vote) => self.cast(CreditMessage::MintVote(vote), out),
+                        Ok(vote) => self.cast(now_ms, CreditMessage::MintVote(vote), out),
                         Err(e) => debug!(error = %e, "no vote for a mint"),
                     }
                 }
@@ -217,47 +227,32 @@ impl Credits {
         }
     }
 
-    /// A vote this checker casts: gossiped, and counted here where it is its own order.
-    fn cast(&mut self, vote: CreditMessage, out: &mut Vec<CreditsOutput>) {
+    /// A vote this checker casts: gossiped, and counted here like any other (it is one of
+    /// the votes its own order needs, and gossip never brings it back).
+    fn cast(&mut self, now_ms: u64, vote: CreditMessage, out: &mut Vec<CreditsOutput>) {
         out.push(CreditsOutput::Publish(vote.clone()));
-        match vote {
-            CreditMessage::TransferVote(v) => {
-                if let Some(t) = &mut self.transfer {
-                    if v.transfer == t.order.transfer {
-                        t.votes.insert(v.checker, v);
-                    }
-                }
-            }
-            CreditMessage::MintVote(v) => {
-                if let Some(m) = &mut self.mint {
-                    if v.mint == m.order.mint {
-                        m.votes.insert(v.checker, v);
-                    }
-                }
-            }
-            _ => {}
-        }
+        self.on_message(now_ms, vote, out);
     }
 
     /// A certificate, applied now or held until what it needs has been applied.
     fn apply(&mut self, cert: CreditMessage, out: &mut Vec<CreditsOutput>) {
         match self.try_apply(&cert, out) {
-            Ok(true) => {
+            Outcome::Moved => {
                 // Something moved: the held certificates may apply now.
                 let mut progress = true;
                 while progress {
                     progress = false;
                     for held in std::mem::take(&mut self.held) {
                         match self.try_apply(&held, out) {
-                            Ok(true) => progress = true,
-                            Ok(false) => {}
-                            Err(()) => self.held.push(held),
+                            Outcome::Moved => progress = true,
+                            Outcome::Nothing => {}
+                            Outcome::NotYet => self.held.push(held),
                         }
                     }
                 }
             }
-            Ok(false) => {}
-            Err(()) => {
+            Outcome::Nothing => {}
+            Outcome::NotYet => {
                 if self.held.len() < MAX_HELD && !self.held.contains(&cert) {
                     self.held.push(cert);
                 }
@@ -265,12 +260,7 @@ impl Credits {
         }
     }
 
-    /// Ok(true): applied; Ok(false): a replay or refused for good; Err: not yet.
-    fn try_apply(
-        &mut self,
-        cert: &CreditMessage,
-        out: &mut Vec<CreditsOutput>,
-    ) -> Result<bool, ()> {
+    fn try_apply(&mut self, cert: &CreditMessage, out: &mut Vec<CreditsOutput>) -> Outcome {
         let result = match cert {
             CreditMessage::TransferCertificate(c) => self
                 .ledger
@@ -280,23 +270,22 @@ impl Credits {
                 .ledger
                 .apply_mint(c, &self.set)
                 .map(|a| a != AppliedMint::Replay),
-            _ => return Ok(false),
+            _ => return Outcome::Nothing,
         };
         match result {
-            Ok(moved) => {
-                if moved {
-                    self.settled(cert, out);
-                }
-                Ok(moved)
+            Ok(true) => {
+                self.settled(cert, out);
+                Outcome::Moved
             }
+            Ok(false) => Outcome::Nothing,
             Err(
                 CreditError::SequenceAhead { .. }
                 | CreditError::InsufficientBalance { .. }
                 | CreditError::UnknownEscrow { .. },
-            ) => Err(()),
+            ) => Outcome::NotYet,
             Err(e) => {
                 debug!(error = %e, "credits certificate refused");
-                Ok(false)
+                Outcome::Nothing
             }
         }
     }

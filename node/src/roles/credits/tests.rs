@@ -68,6 +68,28 @@ impl Net {
         }
     }
 
+    /// Node `i` started again from nothing but the certificates published so far.
+    fn restarted(&self, i: usize) -> Credits {
+        let faucet = Keypair::from_seed([99; 32]);
+        let mut fresh = Credits::new(
+            self.nodes[i].keypair.clone(),
+            NET,
+            faucet.public(),
+            limits(),
+            None,
+        );
+        fresh.set_checkers((0..4).map(|c| self.key(c)).collect());
+        for m in &self.published {
+            if matches!(
+                m,
+                CreditMessage::MintCertificate(_) | CreditMessage::TransferCertificate(_)
+            ) {
+                let _ = fresh.handle(NOW, CreditsInput::Message(m.clone()));
+            }
+        }
+        fresh
+    }
+
     fn key(&self, i: usize) -> PublicKey {
         self.nodes[i].me
     }
@@ -202,31 +224,22 @@ fn a_replayed_or_forged_certificate_changes_nothing() {
             reply: 1,
         },
     );
-    let mut certificates = Vec::new();
     let to = Payee::Account(n.key(5));
-    // Capture the certificate as it goes out.
-    let out = n.nodes[4].handle(
-        NOW,
+    n.run(
+        4,
         CreditsInput::Pay {
             to,
             amount: 200,
             reply: 2,
         },
     );
-    let mut queue = vec![(4usize, out)];
-    while let Some((from, outputs)) = queue.pop() {
-        for o in outputs {
-            if let CreditsOutput::Publish(m) = o {
-                if matches!(m, CreditMessage::TransferCertificate(_)) {
-                    certificates.push(m.clone());
-                }
-                for t in (0..6).filter(|&t| t != from) {
-                    queue.push((t, n.nodes[t].handle(NOW, CreditsInput::Message(m.clone()))));
-                }
-            }
-        }
-    }
-    let cert = certificates.pop().expect("certified");
+    let cert = n
+        .published
+        .iter()
+        .rev()
+        .find(|m| matches!(m, CreditMessage::TransferCertificate(_)))
+        .cloned()
+        .expect("certified");
     let before = n.nodes[2].ledger().clone();
     n.run(2, CreditsInput::Message(cert.clone()));
     assert_eq!(
@@ -279,39 +292,14 @@ fn a_restarted_checker_does_not_vote_for_a_second_transfer_at_a_sequence() {
         panic!("a vote")
     };
     // Restart: a fresh role, its certificates and its own vote restored.
-    let faucet = Keypair::from_seed([99; 32]);
-    let mut fresh = Credits::new(
-        Keypair::from_seed([2; 32]),
-        NET,
-        faucet.public(),
-        limits(),
-        None,
-    );
-    fresh.set_checkers((0..4).map(|i| n.key(i)).collect());
-    for m in n.published.clone() {
-        if matches!(m, CreditMessage::MintCertificate(_)) {
-            let _ = fresh.handle(NOW, CreditsInput::Message(m));
-        }
-    }
+    let mut fresh = n.restarted(1);
     assert_eq!(fresh.ledger().balance(&owner.public()), 100);
     let _ = fresh.handle(NOW, CreditsInput::Restored(vote));
     let second = order(n.key(0));
     let out = fresh.handle(NOW, CreditsInput::Message(CreditMessage::Transfer(second)));
     assert!(out.is_empty(), "no second vote: {out:?}");
     // Without its stored vote it would have voted (the lock is what stops it).
-    let mut forgetful = Credits::new(
-        Keypair::from_seed([2; 32]),
-        NET,
-        faucet.public(),
-        limits(),
-        None,
-    );
-    forgetful.set_checkers((0..4).map(|i| n.key(i)).collect());
-    for m in n.published.clone() {
-        if matches!(m, CreditMessage::MintCertificate(_)) {
-            let _ = forgetful.handle(NOW, CreditsInput::Message(m));
-        }
-    }
+    let mut forgetful = n.restarted(1);
     let out = forgetful.handle(NOW, CreditsInput::Message(CreditMessage::Transfer(second)));
     assert_eq!(out.len(), 1);
 }
