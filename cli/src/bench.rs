@@ -92,6 +92,9 @@ enum BenchWhat {
     /// Time from a cheating claim, and from a lazy checker's false attestation, to a ban
     /// known to every node.
     Bans(crate::bench_finality::BansArgs),
+    /// Time from a payment to its certificate, and payments certified per second, at
+    /// several checker-set sizes.
+    Credits(crate::bench_finality::CreditsArgs),
 }
 
 #[derive(Debug, Serialize)]
@@ -201,6 +204,7 @@ pub(crate) fn run(mut b: BenchArgs) -> Result<()> {
     match b.what {
         Some(BenchWhat::Finality(args)) => return crate::bench_finality::run(args),
         Some(BenchWhat::Bans(args)) => return crate::bench_finality::run_bans(args),
+        Some(BenchWhat::Credits(args)) => return crate::bench_finality::run_credits(args),
         None => {}
     }
     if let Some(jobs) = b.jobs {

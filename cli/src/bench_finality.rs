@@ -163,3 +163,80 @@ pub(crate) fn run_bans(mut args: BansArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// Flags of `pictor bench credits`.
+#[derive(Debug, Args)]
+pub(crate) struct CreditsArgs {
+    /// Sizes of the checker set to measure, each a network of its own.
+    #[arg(long, value_delimiter = ',', default_value = "4,16")]
+    checkers: Vec<usize>,
+    /// Accounts that pay at once in the throughput part (the creator and workers).
+    #[arg(long, default_value_t = 4)]
+    payers: usize,
+    /// Payments of 1 credit timed one at a time, and made by each payer at once.
+    #[arg(long, default_value_t = 100)]
+    transfers: u32,
+    /// Print the figures as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_credits(args: CreditsArgs) -> Result<()> {
+    if args.checkers.is_empty() || args.checkers.contains(&0) {
+        anyhow::bail!("--checkers wants a list of set sizes of at least 1, such as 4,16");
+    }
+    if args.payers < 2 {
+        anyhow::bail!("--payers must be at least 2: every payer pays the next");
+    }
+    let most = pictor_node::render::credits::MAX_TRANSFERS;
+    if args.transfers == 0 || args.transfers > most {
+        anyhow::bail!(
+            "--transfers must be 1 to {most} (the faucet gives each payer 1 000 credits)"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut reports = Vec::new();
+    for &n in &args.checkers {
+        eprintln!(
+            "bench credits: {n} checkers, {} payers, {} payments each part...",
+            args.payers, args.transfers
+        );
+        reports.push(runtime.block_on(pictor_node::render::credits::transfers(
+            n,
+            args.payers,
+            args.transfers,
+        ))?);
+    }
+    if args.json {
+        println!("{}", serde_json::json!({ "credits": reports }));
+        return Ok(());
+    }
+    println!("a payment to its certificate, as its payer saw it; payments certified per second:");
+    println!(
+        "{:>9} {:>10} {:>10} {:>8} {:>8} {:>7} {:>10} {:>10}",
+        "checkers",
+        "payments",
+        "median ms",
+        "p95 ms",
+        "max ms",
+        "payers",
+        "per second",
+        "conserved"
+    );
+    for r in &reports {
+        println!(
+            "{:>9} {:>10} {:>10.1} {:>8.1} {:>8.1} {:>7} {:>10.1} {:>10}",
+            r.checkers,
+            r.transfers,
+            r.median_ms,
+            r.p95_ms,
+            r.max_ms,
+            r.payers,
+            r.per_second,
+            if r.conserved { "yes" } else { "NO" }
+        );
+    }
+    Ok(())
+}

@@ -185,3 +185,34 @@ fn bench_finality_times_claims_to_certificates_per_checker_set() {
     let (code, _, err) = pictor(&["bench", "finality", "--checkers", "4,0"]);
     assert_one_line_error(code, &err, "--checkers");
 }
+
+#[test]
+fn bench_credits_times_payments_and_checks_conservation() {
+    let (code, out, err) = pictor(&[
+        "bench",
+        "credits",
+        "--checkers",
+        "4",
+        "--payers",
+        "3",
+        "--transfers",
+        "5",
+        "--json",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    let report = &v["credits"][0];
+    assert_eq!(report["checkers"], 4, "{v}");
+    assert_eq!(report["payers"], 3, "{v}");
+    assert_eq!(report["transfers"], 5, "{v}");
+    assert_eq!(report["conserved"], true, "{v}");
+    let (median, p95) = (
+        report["median_ms"].as_f64().expect("median"),
+        report["p95_ms"].as_f64().expect("p95"),
+    );
+    assert!(median > 0.0 && median <= p95, "{report}");
+    assert!(report["per_second"].as_f64() > Some(0.0), "{report}");
+    let (code, _, err) = pictor(&["bench", "credits", "--transfers", "5000"]);
+    assert_one_line_error(code, &err, "--transfers");
+}

@@ -30,6 +30,7 @@ fn config(root: &std::path::Path, retention: Duration) -> DevnetConfig {
         canary_rate_ppm: 0,
         ban_cooldown: None,
         worker_prices: Vec::new(),
+        credits: false,
     }
 }
 

@@ -58,6 +58,9 @@ pub struct DevnetConfig {
     /// The price of worker `i`, credits per benchmark-normalised render-second (a worker
     /// past the end of the list: 0, free).
     pub worker_prices: Vec<u64>,
+    /// Whether the network keeps credits: the devnet's `[credits]`, with the first checker
+    /// running the faucet (its key written to that checker's home).
+    pub credits: bool,
 }
 
 impl DevnetConfig {
@@ -81,6 +84,7 @@ impl DevnetConfig {
             canary_rate_ppm: 0,
             ban_cooldown: None,
             worker_prices: Vec::new(),
+            credits: false,
         }
     }
 }
@@ -156,6 +160,15 @@ impl Devnet {
         params.canary_rate_ppm = config.canary_rate_ppm;
         if let Some(cooldown) = config.ban_cooldown {
             params.ban_cooldown = cooldown;
+        }
+        if config.credits {
+            let home = config.root.join("checker-0");
+            std::fs::create_dir_all(&home).map_err(|e| NodeError::Io {
+                path: home.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            let faucet = identity::create_faucet(&home)?;
+            params.credits = Some(crate::spec::CreditsSpec::devnet(faucet));
         }
 
         // The local nodes share the machine's cores, and so its Blender processes.

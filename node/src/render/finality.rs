@@ -35,7 +35,7 @@ pub struct FinalityReport {
 }
 
 /// The `q`-quantile of sorted values (nearest rank).
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
+pub(super) fn quantile(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -15,6 +15,7 @@ use pictor_protocol::{rules, ContentId, Engine, FrameRange, JobSpec};
 use serde::Serialize;
 
 pub mod bans;
+pub mod credits;
 pub mod finality;
 mod peer;
 mod report;

@@ -49,6 +49,7 @@ impl JobPeer {
             canary_rate_ppm: req.canary_rate_ppm,
             ban_cooldown: None,
             worker_prices: req.worker_prices.clone(),
+            credits: false,
         })
         .await?;
         let mut devnet = devnet;
