@@ -43,7 +43,9 @@ pub(crate) fn status(args: ReadArgs) -> Result<()> {
         let info = node.call("node_info", json!({})).await?;
         let peers = node.call("node_peers", json!({})).await?;
         let diagnosis = node.call("node_diagnose", json!({})).await?;
-        let all = json!({"node": info, "peers": peers, "diagnosis": diagnosis});
+        // A network without credits answers an error: no line, and null in JSON.
+        let credits = node.call("credits_balance", json!({})).await.ok();
+        let all = json!({"node": info, "peers": peers, "diagnosis": diagnosis, "credits": credits});
         print_value(args.connect.json, &all, || {
             let roles: Vec<&str> = info["roles"]
                 .as_array()
@@ -62,6 +64,14 @@ pub(crate) fn status(args: ReadArgs) -> Result<()> {
             );
             for addr in info["listen"].as_array().into_iter().flatten() {
                 out.push_str(&format!("\nlisten    {}", addr.as_str().unwrap_or("")));
+            }
+            if let Some(c) = &credits {
+                out.push_str(&format!(
+                    "\ncredits   {} (escrowed {}; account {})",
+                    c["balance"],
+                    c["escrowed"],
+                    c["account"].as_str().unwrap_or("")
+                ));
             }
             let peers = peers.as_array().cloned().unwrap_or_default();
             if !peers.is_empty() {

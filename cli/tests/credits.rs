@@ -62,6 +62,10 @@ fn credits_are_issued_paid_and_kept_across_a_kill() {
     let got: Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(got["amount"], 500);
     assert_eq!(got["balance"], 500);
+    // `pictor status` shows it too.
+    let (code, out, err) = pictor(&["status", "--home", path(&creator)]);
+    assert_eq!(code, 0, "status: {err}");
+    assert!(out.contains("credits   500 (escrowed 0"), "{out}");
 
     let to = balance(&worker, None)["account"]
         .as_str()
