@@ -34,6 +34,9 @@ pub(crate) enum Pending {
     Job { job: pictor_protocol::JobId },
     /// A returning worker's answer to its challenge render.
     Challenge { worker: pictor_protocol::PublicKey },
+    /// A credit vote sent to the owner of the transfer it is on (gossiped instead if the
+    /// owner cannot be reached).
+    CreditVote(Box<pictor_protocol::credits::TransferVote>),
     /// The sampled rows of a claim's output, with proofs.
     Rows {
         claim: ClaimId,
@@ -129,7 +132,9 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
             Err(e) => Response::Error(e.to_string()),
         },
         // Rendered off the loop (`EventLoop::answer_render`), never from the store.
-        Request::Render { .. } => Response::Error("not answered here".into()),
+        Request::Render { .. } | Request::CreditVote(_) => {
+            Response::Error("not answered here".into())
+        }
     }
 }
 

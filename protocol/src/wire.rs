@@ -52,6 +52,9 @@ pub enum Request {
         /// The window.
         render: crate::governance::AdmissionRender,
     },
+    /// A checker's vote on a transfer of the account this peer's node owns: the owner
+    /// gathers its votes itself (as in FastPay), so they do not cross the whole network.
+    CreditVote(crate::credits::TransferVote),
 }
 
 /// The most certificates in one answer; a job with more shards is asked again later.
@@ -91,6 +94,8 @@ pub enum Response {
     Job(crate::job::JobSpec),
     /// The blake3 of a rendered window's pixels (32 bytes).
     Digest(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Taken in (a credit vote).
+    Received,
     /// The peer does not hold it.
     NotFound,
     /// The peer failed; a short reason.

@@ -3,11 +3,16 @@
 //! certificate, and this node's own orders and votes, so that a restarted checker never
 //! votes twice at one sequence and a restarted owner finishes the transfer it signed.
 
-use pictor_protocol::{credits::CreditMessage, Message};
-use tracing::warn;
+use libp2p::request_response::ResponseChannel;
+use pictor_protocol::{
+    credits::{CreditMessage, TransferVote},
+    Message, Request, Response,
+};
+use tracing::{debug, warn};
 
 use super::{EventLoop, Work};
 use crate::{
+    requests::Pending,
     roles::credits::{Credits, CreditsInput, CreditsOutput},
     wallet::{Balance, CreditsCommand},
     NodeError,
@@ -74,10 +79,79 @@ impl EventLoop {
                 }
                 self.send(message, 0);
             }
+            CreditsOutput::Vote(vote) => {
+                let owner = vote.transfer.from;
+                let message = Message::Credits(CreditMessage::TransferVote(vote));
+                if let Err(e) = self.persist(&message) {
+                    return warn!(error = %e, "cannot store a credits vote; not sent");
+                }
+                // This node's own transfer counted it already.
+                if owner == self.me {
+                    return;
+                }
+                match self.peer_of(&owner) {
+                    Some(peer) => {
+                        let pending = Pending::CreditVote(Box::new(vote));
+                        self.send_request(&peer, Request::CreditVote(vote), pending);
+                    }
+                    None => self.send(message, 0),
+                }
+            }
             CreditsOutput::Reply { reply, result } => {
                 if let Some(tx) = self.credit_replies.remove(&reply) {
                     let _ = tx.send(result.map_err(NodeError::Credits));
                 }
+            }
+        }
+    }
+
+    /// A checker's vote on one of this node's transfers, sent to it directly: checked as
+    /// the validator checks a gossiped one (a checker of the set, its signature), then
+    /// counted.
+    pub(super) fn on_credit_vote(
+        &mut self,
+        channel: ResponseChannel<Response>,
+        vote: TransferVote,
+    ) {
+        let member = self.ledger.lock().set().contains(&vote.checker);
+        let response = if self.credits.is_none() {
+            Response::Error("this network has no credits".into())
+        } else if vote.transfer.from != self.me {
+            Response::Error("a vote on another account's transfer".into())
+        } else if !member {
+            Response::Error("a vote by a key outside the checker set".into())
+        } else if let Err(e) = vote.verify(&self.params.id) {
+            Response::Error(e.to_string())
+        } else {
+            self.queue.push_back(Work::Credits(CreditsInput::Message(
+                CreditMessage::TransferVote(vote),
+            )));
+            Response::Received
+        };
+        if let Response::Error(reason) = &response {
+            debug!(%reason, "credit vote refused");
+        }
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .fetch
+            .send_response(channel, response);
+    }
+
+    /// The owner's answer to a vote sent to it: one it could not be sent (the owner is not
+    /// reachable from here) goes out on gossip instead, where the owner reads it too.
+    pub(super) fn credit_vote_answered(
+        &mut self,
+        peer: libp2p::PeerId,
+        vote: TransferVote,
+        response: Result<Response, String>,
+    ) {
+        match response {
+            Ok(Response::Received) => {}
+            Ok(other) => debug!(%peer, ?other, "credit vote refused by its owner"),
+            Err(reason) => {
+                debug!(%peer, %reason, "credit vote not delivered; gossiped instead");
+                self.send(Message::Credits(CreditMessage::TransferVote(vote)), 0);
             }
         }
     }

@@ -286,8 +286,12 @@ impl EventLoop {
                             .send_response(channel, refusal);
                         return;
                     }
-                    if let Request::Render { render } = request {
-                        return self.answer_render(peer, channel, render);
+                    match request {
+                        Request::Render { render } => {
+                            return self.answer_render(peer, channel, render)
+                        }
+                        Request::CreditVote(vote) => return self.on_credit_vote(channel, vote),
+                        _ => {}
                     }
                     let response = answer(&self.store, request);
                     let fetch = &mut self.swarm.behaviour_mut().fetch;
@@ -362,6 +366,7 @@ impl EventLoop {
                 Ok(other) => debug!(%peer, ?other, "unexpected answer to a job request"),
                 Err(reason) => debug!(%peer, %reason, "job request failed"),
             },
+            Pending::CreditVote(vote) => self.credit_vote_answered(peer, *vote, response),
             Pending::Evidence => match response {
                 Ok(Response::Evidence(evidence)) => self.on_evidence_answer(peer, evidence),
                 Ok(other) => debug!(%peer, ?other, "unexpected answer to an evidence request"),

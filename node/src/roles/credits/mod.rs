@@ -45,6 +45,9 @@ pub enum CreditsInput {
 pub enum CreditsOutput {
     /// Gossip this (the node stores certificates and its own orders and votes first).
     Publish(CreditMessage),
+    /// Send this checker's vote to the owner of the transfer (stored first, like a vote
+    /// gossiped); the owner alone gathers it.
+    Vote(TransferVote),
     /// A caller's answer.
     Reply {
         reply: u64,
@@ -227,10 +230,14 @@ impl Credits {
         }
     }
 
-    /// A vote this checker casts: gossiped, and counted here like any other (it is one of
-    /// the votes its own order needs, and gossip never brings it back).
+    /// A vote this checker casts: sent to the transfer's owner (a mint's, gossiped to the
+    /// faucet's node), and counted here like any other (it is one of the votes its own
+    /// order needs, and nothing brings it back).
     fn cast(&mut self, now_ms: u64, vote: CreditMessage, out: &mut Vec<CreditsOutput>) {
-        out.push(CreditsOutput::Publish(vote.clone()));
+        out.push(match &vote {
+            CreditMessage::TransferVote(v) => CreditsOutput::Vote(*v),
+            other => CreditsOutput::Publish(other.clone()),
+        });
         self.on_message(now_ms, vote, out);
     }
 

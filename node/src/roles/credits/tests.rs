@@ -60,6 +60,16 @@ impl Net {
                             queue.push((to, out));
                         }
                     }
+                    CreditsOutput::Vote(v) => {
+                        // Point to point, to the transfer's owner.
+                        if let Some(to) =
+                            (0..self.nodes.len()).find(|&to| self.key(to) == v.transfer.from)
+                        {
+                            let out = self.nodes[to]
+                                .handle(NOW, CreditsInput::Message(CreditMessage::TransferVote(v)));
+                            queue.push((to, out));
+                        }
+                    }
                     CreditsOutput::Reply { reply, result } => {
                         self.replies.push((from, reply, result));
                     }
@@ -193,7 +203,7 @@ fn two_transfers_signed_at_one_sequence_never_both_certify() {
         for order in [first, second] {
             let out = n.nodes[c].handle(NOW, CreditsInput::Message(CreditMessage::Transfer(order)));
             for o in out {
-                if let CreditsOutput::Publish(CreditMessage::TransferVote(v)) = o {
+                if let CreditsOutput::Vote(v) = o {
                     if v.transfer == a.transfer {
                         votes_a.push(v);
                     } else if v.transfer == b.transfer {
@@ -288,9 +298,10 @@ fn a_restarted_checker_does_not_vote_for_a_second_transfer_at_a_sequence() {
     };
     let first = order(n.key(5));
     let out = n.nodes[1].handle(NOW, CreditsInput::Message(CreditMessage::Transfer(first)));
-    let Some(CreditsOutput::Publish(vote)) = out.into_iter().next() else {
+    let Some(CreditsOutput::Vote(vote)) = out.into_iter().next() else {
         panic!("a vote")
     };
+    let vote = CreditMessage::TransferVote(vote);
     // Restart: a fresh role, its certificates and its own vote restored.
     let mut fresh = n.restarted(1);
     assert_eq!(fresh.ledger().balance(&owner.public()), 100);
