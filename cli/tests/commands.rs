@@ -159,7 +159,7 @@ fn a_lone_worker_is_told_why_it_gets_no_work_and_the_commands_exit_as_documented
 #[test]
 fn the_job_commands_submit_wait_watch_fetch_list_and_cancel() {
     let tmp = tempfile::tempdir().unwrap();
-    let net = Devnet::up(&tmp.path().join("net"), "2", "2");
+    let net = Devnet::up(&tmp.path().join("net"), 2, 2);
     let home = net.dir.join("creator");
     let h = home.to_str().unwrap();
     let scene = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

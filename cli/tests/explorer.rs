@@ -188,7 +188,7 @@ fn the_explorer_shows_a_job_moving_its_frames_and_the_network() {
     let began = Instant::now();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("net");
-    let devnet = Devnet::up(&dir, "2", "2");
+    let devnet = Devnet::up(&dir, 2, 2);
     let (addr, token) = devnet.creator();
     let url = format!("http://{addr}/");
     let mut browser = Browser {
@@ -337,6 +337,14 @@ fn the_explorer_shows_a_job_moving_its_frames_and_the_network() {
             "{tr}"
         );
     }
+
+    // The node's credits (a devnet keeps them; the creator has had none yet).
+    let (_, row) = tag(&dom, "id=\"node-credits-row\"").expect("the credits row");
+    assert!(attr(row, "hidden").is_none(), "shown: {row}");
+    assert_eq!(
+        text_of(&dom, "id=\"node-credits\""),
+        Some("0 credits · 0 escrowed")
+    );
 
     // The header: the network's name, and the live feed subscribed.
     assert_eq!(text_of(&dom, "id=\"network\""), Some("devnet"));

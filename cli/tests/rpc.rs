@@ -44,7 +44,7 @@ fn upload(addr: &str, token: &str, bytes: &[u8]) -> String {
 #[test]
 fn every_method_over_http_and_websocket_with_the_token_rules() {
     let tmp = tempfile::tempdir().unwrap();
-    let net = Devnet::up(&tmp.path().join("net"), "4", "2");
+    let net = Devnet::up(&tmp.path().join("net"), 4, 2);
     let (addr, token) = net.creator();
 
     // What the node is and sees.

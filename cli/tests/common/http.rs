@@ -179,31 +179,18 @@ pub(crate) struct Devnet {
 impl Devnet {
     /// Starts one; the guard exists before `up` runs, so whatever `up` started is stopped
     /// however the test ends.
-    pub(crate) fn up(dir: &Path, checkers: &str, workers: &str) -> Devnet {
+    pub(crate) fn up(dir: &Path, checkers: usize, workers: usize) -> Devnet {
         let devnet = Devnet {
             dir: dir.to_owned(),
         };
-        let (code, _, err) = pictor(&[
-            "devnet",
-            "up",
-            "--dir",
-            dir.to_str().expect("a UTF-8 path"),
-            "--checkers",
-            checkers,
-            "--workers",
-            workers,
-        ]);
-        assert_eq!(code, 0, "devnet up: {err}");
+        super::devnet::up(dir, checkers, workers);
         devnet
     }
 
     /// The creator's HTTP address and RPC token.
     pub(crate) fn creator(&self) -> (String, String) {
         let home = self.dir.join("creator");
-        let runtime: Value = serde_json::from_str(
-            &std::fs::read_to_string(home.join("node.json")).expect("node.json"),
-        )
-        .expect("JSON");
+        let runtime = super::devnet::runtime(&home);
         let token = std::fs::read_to_string(home.join("rpc.token")).expect("rpc.token");
         (
             runtime["http"].as_str().expect("http").to_owned(),

@@ -3,7 +3,8 @@
 //
 // Live updates come from one WebSocket subscription (`job_subscribe` with no params:
 // every job of this node); `job_list`, `net_workers`, `net_checkers` and `node_info`
-// are polled every two seconds as well, so the page stays right when the socket drops.
+// are polled every two seconds as well, so the page stays right when the socket drops,
+// and `credits_balance` beside them on a network that keeps credits.
 //
 // Every string shown here came from the network: it goes into the page through
 // textContent and attributes only, never as markup.
@@ -18,7 +19,7 @@
   const { byId, setText, int, str, clock } = P.dom;
   const { POLL_MS, MAX_ACTIVITY } = P.config;
   const { state } = P;
-  const { batch, live } = P.rpc;
+  const { rpc, batch, live } = P.rpc;
   const { renderInfo, renderCheckers, renderWorkers, renderStats } = P.network;
   const { renderJob, renderJobs, addFrame, refreshJobSoon, mergeJob } = P.jobs;
   const { milestones, logEvent, countLive } = P.feed;
@@ -114,6 +115,8 @@
       const [info, jobs, workers, checkers] = await batch([
         ['node_info'], ['job_list'], ['net_workers'], ['net_checkers'],
       ]);
+      // A network without credits answers an error: the row stays hidden.
+      state.credits = await rpc('credits_balance').catch(() => null);
       state.rpcOk = true;
       state.info = info;
       state.infoAt = Date.now();

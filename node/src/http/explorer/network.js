@@ -32,6 +32,12 @@
     setText(l, listen.length ? listen[0].replace(/\/p2p\/.*$/, '') : '–');
     l.title = listen.join('\n');
     document.title = `Pictor explorer · ${str(i.network)}`;
+    const c = state.credits;
+    byId('node-credits-row').hidden = !c;
+    if (c) {
+      setText(byId('node-credits'), `${fmtInt(c.balance)} credits · ${fmtInt(c.escrowed)} escrowed`);
+      byId('node-credits').title = `account ${str(c.account)}`;
+    }
   }
 
   // ---- network ---------------------------------------------------------------------

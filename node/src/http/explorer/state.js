@@ -20,6 +20,7 @@
     checkers: [],
     peerOfKey: new Map(), // public key (hex) -> peer id
     info: null,
+    credits: null, // credits_balance, on a network that keeps credits
     infoAt: 0,
     events: 0,
     rpcOk: false,
