@@ -291,29 +291,16 @@ impl Rules {
             return Err(Refusal::outdated("this network has no credits"));
         };
         let set = self.ledger.lock().set().to_vec();
-        let member = |checker: &pictor_protocol::PublicKey| {
-            if set.contains(checker) {
-                Ok(())
-            } else {
-                Err(Refusal::outdated(format!(
-                    "a credits vote by {}, not a checker of the set",
-                    checker.short()
-                )))
-            }
-        };
         let network = &self.network;
         match message {
             CreditMessage::Transfer(t) => t.verify(network).map_err(Refusal::invalid),
-            CreditMessage::TransferVote(v) => {
-                member(&v.checker)?;
-                v.verify(network).map_err(Refusal::invalid)
-            }
+            CreditMessage::TransferVote(v) => check_transfer_vote(network, &set, v),
             CreditMessage::TransferCertificate(c) => {
                 c.verify(network, &set).map_err(credits_refusal)
             }
             CreditMessage::Mint(m) => m.verify(network, faucet).map_err(Refusal::invalid),
             CreditMessage::MintVote(v) => {
-                member(&v.checker)?;
+                member(&set, &v.checker)?;
                 v.verify(network).map_err(Refusal::invalid)
             }
             CreditMessage::MintCertificate(c) => {
@@ -327,6 +314,31 @@ impl Rules {
                 }
             }
         }
+    }
+}
+
+/// The checks on a checker's vote on a transfer, gossiped or sent to the owner: by a
+/// checker of `set`, its signature good.
+pub(crate) fn check_transfer_vote(
+    network: &str,
+    set: &[pictor_protocol::PublicKey],
+    vote: &pictor_protocol::credits::TransferVote,
+) -> Result<(), Refusal> {
+    member(set, &vote.checker)?;
+    vote.verify(network).map_err(Refusal::invalid)
+}
+
+fn member(
+    set: &[pictor_protocol::PublicKey],
+    checker: &pictor_protocol::PublicKey,
+) -> Result<(), Refusal> {
+    if set.contains(checker) {
+        Ok(())
+    } else {
+        Err(Refusal::outdated(format!(
+            "a credits vote by {}, not a checker of the set",
+            checker.short()
+        )))
     }
 }
 

@@ -239,3 +239,35 @@ fn a_batch_gets_the_answers_of_one_by_one_checks() {
         "{batch:?}"
     );
 }
+
+#[test]
+fn credits_messages_are_checked_against_the_set_and_refused_without_credits() {
+    use pictor_protocol::credits::{CreditMessage, Payee, Transfer, TransferVote};
+    let transfer = Transfer {
+        from: key(7).public(),
+        to: Payee::Account(key(8).public()),
+        amount: 5,
+        sequence: 0,
+    };
+    let set: Vec<_> = (1..=4).map(|i| key(i).public()).collect();
+    let vote = TransferVote::new(&key(1), NET, transfer);
+    assert!(super::check_transfer_vote(NET, &set, &vote).is_ok());
+    // A key outside the set: refused, but not its forwarder's fault (the set may move).
+    let outsider = TransferVote::new(&key(9), NET, transfer);
+    let refusal = super::check_transfer_vote(NET, &set, &outsider).expect_err("outsider");
+    assert!(!refusal.penalise, "{refusal:?}");
+    // A member's key with a signature over another transfer: a forgery.
+    let mut forged = vote;
+    forged.transfer.amount = 500;
+    let refusal = super::check_transfer_vote(NET, &set, &forged).expect_err("forged");
+    assert!(refusal.penalise, "{refusal:?}");
+    // A network without credits takes none in.
+    let message = Message::Credits(CreditMessage::TransferVote(vote));
+    let refusal = rules()
+        .check(&sealed(&key(1), NOW, &message), NOW)
+        .expect_err("no credits here");
+    assert!(
+        !refusal.penalise && refusal.reason.contains("no credits"),
+        "{refusal:?}"
+    );
+}

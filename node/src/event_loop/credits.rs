@@ -105,23 +105,22 @@ impl EventLoop {
         }
     }
 
-    /// A checker's vote on one of this node's transfers, sent to it directly: checked as
-    /// the validator checks a gossiped one (a checker of the set, its signature), then
-    /// counted.
+    /// A checker's vote on one of this node's transfers, sent to it directly: checked by
+    /// the validator's rule for a gossiped one, then counted.
     pub(super) fn on_credit_vote(
         &mut self,
         channel: ResponseChannel<Response>,
         vote: TransferVote,
     ) {
-        let member = self.ledger.lock().set().contains(&vote.checker);
+        let set = self.ledger.lock().set().to_vec();
         let response = if self.credits.is_none() {
             Response::Error("this network has no credits".into())
         } else if vote.transfer.from != self.me {
             Response::Error("a vote on another account's transfer".into())
-        } else if !member {
-            Response::Error("a vote by a key outside the checker set".into())
-        } else if let Err(e) = vote.verify(&self.params.id) {
-            Response::Error(e.to_string())
+        } else if let Err(refusal) =
+            crate::validation::check_transfer_vote(&self.params.id, &set, &vote)
+        {
+            Response::Error(refusal.reason)
         } else {
             self.queue.push_back(Work::Credits(CreditsInput::Message(
                 CreditMessage::TransferVote(vote),
