@@ -1,5 +1,5 @@
-//! `pictor balance`, `pictor pay` and `pictor faucet`: a running node's account on the
-//! network's ledger of credits.
+//! `pictor balance`, `pictor pay`, `pictor fund` and `pictor faucet`: a running node's
+//! account on the network's ledger of credits.
 
 use anyhow::Result;
 use clap::Args;
@@ -23,6 +23,17 @@ pub(crate) struct PayArgs {
     /// The account paid (a public key: `pictor balance` on its node prints it).
     to: String,
     /// How many credits.
+    amount: u64,
+    #[command(flatten)]
+    connect: Connect,
+}
+
+/// Flags of `pictor fund`.
+#[derive(Debug, Args)]
+pub(crate) struct FundArgs {
+    /// The job (one the node submitted: `pictor job list` prints them).
+    job: String,
+    /// How many credits to add to its escrow.
     amount: u64,
     #[command(flatten)]
     connect: Connect,
@@ -84,6 +95,28 @@ pub(crate) fn pay(args: PayArgs) -> Result<()> {
                 number(&r["amount"]),
                 args.to,
                 number(&r["sequence"]),
+                number(&r["balance"]),
+            )
+        });
+        Ok(())
+    })
+}
+
+/// `pictor fund JOB AMOUNT`: returns once the checkers have certified the transfer.
+pub(crate) fn fund(args: FundArgs) -> Result<()> {
+    block_on(async move {
+        let node = args.connect.node()?;
+        let r = node
+            .call(
+                "credits_fund",
+                json!({ "job_id": args.job, "amount": args.amount }),
+            )
+            .await?;
+        print_value(args.connect.json, &r, || {
+            format!(
+                "added {} credits to the escrow of job {} (certified); balance {} credits",
+                number(&r["amount"]),
+                args.job,
                 number(&r["balance"]),
             )
         });

@@ -69,6 +69,11 @@ struct SubmitArgs {
     /// render-second: workers that ask more get none of the job's shards (0: no cap).
     #[arg(long, default_value_t = 0)]
     price_cap: u64,
+    /// Credits to escrow for the job from this node's account: each accepted shard pays
+    /// its worker's price and the committee's fee from it, and the rest comes back when
+    /// the job is complete (0: none; only free workers render it for nothing).
+    #[arg(long, default_value_t = 0)]
+    budget: u64,
     /// Wait until the frames are verified, with a progress bar, then print the summary.
     #[arg(long)]
     wait: bool,
@@ -199,6 +204,9 @@ async fn submit(node: &Node, s: SubmitArgs, json: bool) -> Result<()> {
     });
     if s.price_cap > 0 {
         params["price_cap"] = json!(s.price_cap);
+    }
+    if s.budget > 0 {
+        params["budget"] = json!(s.budget);
     }
     if let Some(tile) = s.tile {
         params["tile"] = json!(tile);

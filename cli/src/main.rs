@@ -73,6 +73,9 @@ enum Command {
     Pay(credits::PayArgs),
     /// Ask the network's faucet for test credits.
     Faucet(credits::FaucetArgs),
+    /// Add credits to the escrow of a job of a running node (a job whose budget ran out
+    /// goes on).
+    Fund(credits::FundArgs),
 }
 
 fn main() -> ExitCode {
@@ -156,6 +159,10 @@ fn main() -> ExitCode {
         Command::Faucet(args) => {
             init();
             credits::faucet(args)
+        }
+        Command::Fund(args) => {
+            init();
+            credits::fund(args)
         }
     };
     match result {

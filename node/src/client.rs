@@ -20,6 +20,7 @@ pub(crate) enum Command {
     Submit {
         spec: Box<JobSpec>,
         scene: Vec<u8>,
+        budget: u64,
         reply: oneshot::Sender<Result<JobId, NodeError>>,
     },
     Status(oneshot::Sender<NodeStatus>),
@@ -184,9 +185,23 @@ impl Client {
     /// Submits a job whose scene bundle is `scene`; the node checks that the scene loads,
     /// then signs and publishes it.
     pub async fn submit(&self, spec: JobSpec, scene: Vec<u8>) -> Result<JobId, NodeError> {
+        self.submit_with_budget(spec, scene, 0).await
+    }
+
+    /// Submits a job as [`Client::submit`] does, with a budget: `budget` credits move from
+    /// this node's account into the job's escrow (a certified transfer) before the job is
+    /// published; its committee pays each accepted shard from it and refunds the rest when
+    /// the job is complete. 0: no escrow (only free workers are paid nothing).
+    pub async fn submit_with_budget(
+        &self,
+        spec: JobSpec,
+        scene: Vec<u8>,
+        budget: u64,
+    ) -> Result<JobId, NodeError> {
         self.ask(|reply| Command::Submit {
             spec: Box::new(spec),
             scene,
+            budget,
             reply,
         })
         .await?

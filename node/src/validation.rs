@@ -16,7 +16,7 @@ use libp2p::{gossipsub::MessageId, PeerId};
 use pictor_protocol::SignedEnvelope;
 use pictor_protocol::{
     attestation::verify_batch,
-    credits::{CreditError, CreditMessage},
+    credits::{CreditError, CreditMessage, EscrowOrder},
     open_batch, Attestation, AttestationError, CheckedVotes, EnvelopeError, Evidence, Ledger,
     Message,
 };
@@ -306,6 +306,16 @@ impl Rules {
             CreditMessage::MintCertificate(c) => {
                 c.verify(network, faucet, &set).map_err(credits_refusal)
             }
+            CreditMessage::EscrowVote(v) => {
+                self.escrow_committee(&v.order)?;
+                member(&v.order.committee, &v.checker)?;
+                v.verify(network).map_err(Refusal::invalid)
+            }
+            CreditMessage::EscrowCertificate(c) => {
+                self.escrow_committee(&c.order)?;
+                c.verify(network, &c.order.committee)
+                    .map_err(credits_refusal)
+            }
             CreditMessage::FaucetRequest { amount, .. } => {
                 if *amount == 0 {
                     Err(Refusal::invalid("a faucet request for 0 credits"))
@@ -313,6 +323,28 @@ impl Rules {
                     Ok(())
                 }
             }
+        }
+    }
+}
+
+impl Rules {
+    /// An escrow order names a committee its job has had (by this node's governance
+    /// ledger): only that committee pays the job's workers and earns its fees.
+    fn escrow_committee(&self, order: &EscrowOrder) -> Result<(), Refusal> {
+        order.check().map_err(Refusal::invalid)?;
+        let committees = self.ledger.lock().committees(&order.escrow.job);
+        let named = committees.into_iter().any(|mut c| {
+            c.sort_unstable();
+            c.dedup();
+            c == order.committee
+        });
+        if named {
+            Ok(())
+        } else {
+            Err(Refusal::outdated(format!(
+                "an escrow order of job {} names a committee the job has not had",
+                order.escrow.job.short()
+            )))
         }
     }
 }

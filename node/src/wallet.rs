@@ -25,6 +25,49 @@ pub struct Balance {
     pub circulating: u64,
     /// Whether this node runs the network's faucet.
     pub faucet: bool,
+    /// What this node's account earned from each job's escrow it still keeps (for its
+    /// accepted shards and in checker fees), by job id.
+    pub earned: std::collections::BTreeMap<String, crate::roles::credits::Earned>,
+}
+
+/// A job's escrow, as this node's ledger has it: what its creator put in and where it
+/// went (`funded = remaining + paid_workers + paid_fees + refunded`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct JobEscrow {
+    /// Everything its creator transferred to it.
+    pub funded: u64,
+    /// Credits left to pay out.
+    pub remaining: u64,
+    /// Paid to its workers for accepted shards.
+    pub paid_workers: u64,
+    /// Paid to its committee in checker fees.
+    pub paid_fees: u64,
+    /// Returned to its creator.
+    pub refunded: u64,
+    /// Shards paid.
+    pub shards_paid: u64,
+    /// Whether the refund closed it.
+    pub closed: bool,
+}
+
+impl JobEscrow {
+    /// The escrow of `job` by `creator` in `ledger`, if it was funded.
+    pub fn of(
+        ledger: &pictor_protocol::credits::CreditLedger,
+        job: pictor_protocol::JobId,
+        creator: PublicKey,
+    ) -> Option<JobEscrow> {
+        let e = ledger.escrow(&pictor_protocol::credits::EscrowId { job, creator })?;
+        Some(JobEscrow {
+            funded: e.funded(),
+            remaining: e.remaining(),
+            paid_workers: e.paid_to_workers(),
+            paid_fees: e.paid_in_fees(),
+            refunded: e.refunded(),
+            shards_paid: e.paid_shards().count() as u64,
+            closed: e.is_closed(),
+        })
+    }
 }
 
 /// A credits request to the event loop.
@@ -61,6 +104,23 @@ impl Client {
         self.ask(|reply| {
             Command::Credits(CreditsCommand::Pay {
                 to: Payee::Account(to),
+                amount,
+                reply,
+            })
+        })
+        .await?
+    }
+
+    /// Adds `amount` credits from this node's account to the escrow of `job` (a job this
+    /// node submitted): a job whose budget ran out goes on. Returns once certified.
+    pub async fn fund(
+        &self,
+        job: pictor_protocol::JobId,
+        amount: u64,
+    ) -> Result<Receipt, NodeError> {
+        self.ask(|reply| {
+            Command::Credits(CreditsCommand::Pay {
+                to: Payee::Escrow(job),
                 amount,
                 reply,
             })

@@ -36,12 +36,19 @@ impl EventLoop {
                 });
                 let _ = reply.send(result);
             }
-            Command::Submit { spec, scene, reply } => self.submit(*spec, scene, reply),
+            Command::Submit {
+                spec,
+                scene,
+                budget,
+                reply,
+            } => self.submit(*spec, scene, budget, reply),
             Command::Job(job, reply) => {
-                let _ = reply.send(self.creator.progress(&job));
+                let progress = self.creator.progress(&job).map(|p| self.with_escrow(p));
+                let _ = reply.send(progress);
             }
             Command::Jobs(reply) => {
-                let _ = reply.send(self.creator.list());
+                let all = self.creator.list();
+                let _ = reply.send(all.into_iter().map(|p| self.with_escrow(p)).collect());
             }
             Command::Cancel(job, reply) => {
                 let result = match self.creator.progress(&job) {
@@ -122,6 +129,7 @@ impl EventLoop {
         &mut self,
         spec: JobSpec,
         scene: Vec<u8>,
+        budget: u64,
         reply: tokio::sync::oneshot::Sender<Result<JobId, NodeError>>,
     ) {
         let mut spec = spec;
@@ -144,6 +152,7 @@ impl EventLoop {
                     pictor_protocol::MAX_RESPONSE_SIZE - 64
                 )));
             }
+            self.check_budget(budget)?;
             if self.submits.len() >= MAX_PENDING_SUBMITS {
                 return Err(NodeError::InvalidJob(
                     "too many jobs are being submitted at once; try again".into(),
@@ -172,6 +181,9 @@ impl EventLoop {
         self.read_as_creator();
         let (scene_id, engine) = (spec.scene, spec.engine);
         self.submits.insert(id, (spec, reply));
+        if budget > 0 {
+            self.budgets.insert(id, budget);
+        }
         if engine.is_blender() {
             // A creator need not have Blender: the .blend was checked by its header.
             return self.publish_submitted(id);
@@ -193,6 +205,10 @@ impl EventLoop {
 
     /// A submitted job's scene loads: the job is this creator's, known, and published.
     pub(super) fn publish_submitted(&mut self, id: JobId) {
+        if let Some(budget) = self.budgets.remove(&id) {
+            // Its budget goes into its escrow first; it is published once that is final.
+            return self.fund_escrow(id, budget);
+        }
         let Some((spec, reply)) = self.submits.remove(&id) else {
             return;
         };

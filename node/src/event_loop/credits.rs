@@ -6,7 +6,7 @@
 use libp2p::request_response::ResponseChannel;
 use pictor_protocol::{
     credits::{CreditMessage, TransferVote},
-    Message, Request, Response,
+    Message, PublicKey, Request, Response,
 };
 use tracing::{debug, warn};
 
@@ -25,10 +25,13 @@ pub(super) fn kept(
     m: &CreditMessage,
 ) -> bool {
     match m {
-        CreditMessage::TransferCertificate(_) | CreditMessage::MintCertificate(_) => true,
+        CreditMessage::TransferCertificate(_)
+        | CreditMessage::MintCertificate(_)
+        | CreditMessage::EscrowCertificate(_) => true,
         CreditMessage::Transfer(t) => t.transfer.from == *me,
         CreditMessage::TransferVote(v) => v.checker == *me,
         CreditMessage::MintVote(v) => v.checker == *me,
+        CreditMessage::EscrowVote(v) => v.checker == *me,
         CreditMessage::Mint(_) => credits.is_some_and(Credits::is_faucet),
         CreditMessage::FaucetRequest { .. } => false,
     }
@@ -50,7 +53,9 @@ impl EventLoop {
         let (certificates, own): (Vec<_>, Vec<_>) = stored.into_iter().partition(|m| {
             matches!(
                 m,
-                CreditMessage::TransferCertificate(_) | CreditMessage::MintCertificate(_)
+                CreditMessage::TransferCertificate(_)
+                    | CreditMessage::MintCertificate(_)
+                    | CreditMessage::EscrowCertificate(_)
             )
         });
         for m in certificates {
@@ -62,11 +67,141 @@ impl EventLoop {
         }
     }
 
+    /// A job's progress with its escrow, where the network keeps credits.
+    pub(super) fn with_escrow(&self, mut progress: crate::JobProgress) -> crate::JobProgress {
+        if let Some(credits) = &self.credits {
+            progress.escrow = crate::wallet::JobEscrow::of(credits.ledger(), progress.id, self.me);
+            progress.paused = self.paused_reason(credits, &progress);
+        }
+        progress
+    }
+
+    /// Why a running job of this creator is stopped for want of budget.
+    fn paused_reason(
+        &self,
+        credits: &crate::roles::credits::Credits,
+        progress: &crate::JobProgress,
+    ) -> Option<String> {
+        if progress.state.is_finished() {
+            return None;
+        }
+        match credits.funding(&progress.id, &self.me) {
+            crate::roles::credits::Funding::Paused { remaining, needed } => Some(format!(
+                "paused: the job's budget is out ({remaining} credits left, the next accepted \
+                 shard costs {needed}); no new shard is given out until `pictor fund {} AMOUNT` \
+                 adds credits",
+                progress.id
+            )),
+            _ => None,
+        }
+    }
+
+    /// Whether this node can fund a job's escrow with `budget` (0: no escrow asked).
+    pub(super) fn check_budget(&self, budget: u64) -> Result<(), NodeError> {
+        if budget == 0 {
+            return Ok(());
+        }
+        let Some(credits) = &self.credits else {
+            return Err(NodeError::Credits(
+                "this network has no credits: submit the job without a budget".into(),
+            ));
+        };
+        let balance = credits.ledger().balance(&self.me);
+        if balance < budget {
+            return Err(NodeError::Credits(format!(
+                "insufficient balance for the job's budget: {balance} credits, the budget is \
+                 {budget} (`pictor faucet` asks the faucet for more)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Moves a submitted job's budget into its escrow; the job is published once the
+    /// transfer is certified.
+    pub(super) fn fund_escrow(&mut self, job: pictor_protocol::JobId, budget: u64) {
+        self.next_credit_reply += 1;
+        let reply = self.next_credit_reply;
+        self.fundings.insert(reply, job);
+        self.queue.push_back(Work::Credits(CreditsInput::Pay {
+            to: pictor_protocol::credits::Payee::Escrow(job),
+            amount: budget,
+            reply,
+        }));
+    }
+
+    fn escrow_funded(
+        &mut self,
+        job: pictor_protocol::JobId,
+        result: Result<crate::roles::credits::Receipt, String>,
+    ) {
+        match result {
+            Ok(receipt) => {
+                tracing::info!(job = %job.short(), budget = receipt.amount, "job budget escrowed");
+                self.publish_submitted(job);
+            }
+            Err(why) => {
+                if let Some((_, reply)) = self.submits.remove(&job) {
+                    let _ = reply.send(Err(NodeError::Credits(format!(
+                        "the job's budget was not escrowed, so the job is not published: {why}"
+                    ))));
+                }
+            }
+        }
+    }
+
+    /// A shard this checker's committee accepted: its worker is paid from the job's
+    /// escrow.
+    pub(super) fn shard_accepted(&mut self, shard: pictor_protocol::ShardId, worker: PublicKey) {
+        if self.credits.is_none() {
+            return;
+        }
+        let Some(spec) = self.jobs.get(&shard.job).cloned() else {
+            return;
+        };
+        let committee = self.ledger.lock().committee(&shard.job);
+        self.queue.push_back(Work::Credits(CreditsInput::Accepted {
+            spec: Box::new(spec),
+            shard,
+            worker,
+            committee,
+        }));
+    }
+
     /// Every tick: the checker set as governance has it now, and the role's timers.
     pub(super) fn credits_tick(&mut self) {
         if let Some(credits) = &mut self.credits {
             credits.set_checkers(self.ledger.lock().set().to_vec());
             self.queue.push_back(Work::Credits(CreditsInput::Tick));
+        }
+        if self.checker.is_some() {
+            for job in self.jobs.ids() {
+                self.tell_funding(job);
+            }
+        }
+    }
+
+    /// Tells the checker how `job`'s escrow stands, where that changed: its leader gives
+    /// out the job's shards by it.
+    pub(super) fn tell_funding(&mut self, job: pictor_protocol::JobId) {
+        use crate::roles::{checker::JobFunding, credits::Funding};
+        let (Some(credits), Some(spec)) = (&self.credits, self.jobs.get(&job)) else {
+            return;
+        };
+        let funding = match credits.funding(&job, &spec.creator) {
+            Funding::Free => JobFunding::Free,
+            Funding::Funded => JobFunding::Funded,
+            Funding::Paused { .. } => JobFunding::Paused,
+        };
+        if self.funding_told.get(&job) != Some(&funding) {
+            if self.funding_told.len() >= crate::jobs::MAX_JOBS
+                && !self.funding_told.contains_key(&job)
+            {
+                self.funding_told.clear();
+            }
+            self.funding_told.insert(job, funding);
+            self.queue.push_back(Work::Checker(
+                crate::roles::checker::CheckerInput::Funding { job, funding },
+            ));
         }
     }
 
@@ -98,6 +233,9 @@ impl EventLoop {
                 }
             }
             CreditsOutput::Reply { reply, result } => {
+                if let Some(job) = self.fundings.remove(&reply) {
+                    return self.escrow_funded(job, result);
+                }
                 if let Some(tx) = self.credit_replies.remove(&reply) {
                     let _ = tx.send(result.map_err(NodeError::Credits));
                 }
@@ -175,6 +313,11 @@ impl EventLoop {
                         total_minted: ledger.total_minted(),
                         circulating: saturate(ledger.circulating()),
                         faucet: c.is_faucet(),
+                        earned: if account == self.me {
+                            c.earnings().map(|(job, e)| (job.to_string(), e)).collect()
+                        } else {
+                            Default::default()
+                        },
                     }
                 });
                 let _ = reply.send(answer);

@@ -52,6 +52,9 @@ impl EventLoop {
                 }
                 if to_checker {
                     work.push(Work::Checker(CheckerInput::Job(spec)));
+                    self.funding_told.remove(&id);
+                    self.queue.extend(work.drain(..));
+                    self.tell_funding(id);
                 }
             }
             Message::Heartbeat(h) => {
@@ -87,6 +90,13 @@ impl EventLoop {
             Message::Evidence(evidence) => self.on_evidence(evidence, to_checker, &mut work),
             Message::Capability(c) => {
                 debug!(node = %c.node.short(), devices = c.devices.len(), "capability record");
+                if self.credits.is_some() {
+                    work.push(Work::Credits(crate::roles::credits::CreditsInput::Price {
+                        worker: c.node,
+                        price: c.price,
+                        issued_ms: c.issued_ms,
+                    }));
+                }
                 if to_checker {
                     work.push(Work::Checker(CheckerInput::Capability(c)));
                 }
@@ -139,6 +149,10 @@ impl EventLoop {
                     }));
                 }
                 if self.is_mine(&qc.vote.shard.job) {
+                    if qc.vote.verdict == Verdict::Valid {
+                        // The creator follows what its escrow owes (its job's pause).
+                        self.shard_accepted(qc.vote.shard, qc.vote.worker);
+                    }
                     work.push(Work::Creator(CreatorInput::Certificate(qc.clone())));
                 }
                 if to_checker {
@@ -235,8 +249,14 @@ impl EventLoop {
             CheckerOutput::Finalized {
                 shard,
                 claim,
+                worker,
                 verdict,
-            } => info!(%shard, claim = %claim, ?verdict, "shard decided by quorum"),
+            } => {
+                info!(%shard, claim = %claim, ?verdict, "shard decided by quorum");
+                if verdict == Verdict::Valid {
+                    self.shard_accepted(shard, worker);
+                }
+            }
             CheckerOutput::Banned {
                 worker,
                 until_ms,

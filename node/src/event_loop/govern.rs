@@ -39,6 +39,20 @@ impl EventLoop {
                 from_epoch,
             }) => {
                 info!(checker = %checker.short(), from_epoch, "checker admitted to the set");
+                if self.worker.is_some() {
+                    // Learnt after jobs drawn from a set that holds it: the worker takes
+                    // its assignments on them from now on.
+                    for id in self.jobs.ids() {
+                        let moved = self
+                            .jobs
+                            .get(&id)
+                            .cloned()
+                            .and_then(|spec| self.note_job_epoch(&spec));
+                        if let Some(committee) = moved {
+                            work.push(Work::Worker(WorkerInput::Moved { job: id, committee }));
+                        }
+                    }
+                }
             }
             Ok(Applied::Banned(checker)) => {
                 warn!(checker = %checker.short(), decision = %cert.action.describe(), "checker banned by the checker set");

@@ -152,6 +152,12 @@ pub(crate) struct EventLoop {
     /// Callers waiting for a payment or a faucet mint, by the role's reply id.
     credit_replies: HashMap<u64, oneshot::Sender<Result<Receipt, NodeError>>>,
     next_credit_reply: u64,
+    /// Submitted jobs' budgets, escrowed before the job is published; and the escrow
+    /// transfers in flight, by their reply number.
+    budgets: BTreeMap<JobId, u64>,
+    fundings: HashMap<u64, JobId>,
+    /// How each job's escrow stood when the checker was last told.
+    funding_told: HashMap<JobId, crate::roles::checker::JobFunding>,
     /// Foreign peers to disconnect, and when (after a moment's grace).
     foreign_cuts: Vec<(PeerId, u64)>,
     /// Work for the roles, in order.

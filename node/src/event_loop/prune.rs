@@ -36,6 +36,13 @@ impl EventLoop {
                 .push_back(Work::Creator(CreatorInput::Forget(*job)));
             self.queue
                 .push_back(Work::Checker(CheckerInput::Forget(*job)));
+            self.funding_told.remove(job);
+            if self.credits.is_some() {
+                self.queue
+                    .push_back(Work::Credits(crate::roles::credits::CreditsInput::Forget(
+                        *job,
+                    )));
+            }
         }
         // Keep what a job still held names.
         if !outputs.is_empty() {

@@ -271,13 +271,16 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
             .unwrap_or_else(|| Arc::new(pictor_gpu::BlenderPool::per_core())),
     };
     let credits = match &config.network.credits {
-        Some(spec) => Some(crate::roles::credits::Credits::new(
-            keypair.clone(),
-            &config.network.id,
-            spec.faucet,
-            spec.limits,
-            crate::identity::load_faucet(&config.home)?,
-        )),
+        Some(spec) => Some(
+            crate::roles::credits::Credits::new(
+                keypair.clone(),
+                &config.network.id,
+                spec.faucet,
+                spec.limits,
+                crate::identity::load_faucet(&config.home)?,
+            )
+            .with_checker_fee(spec.checker_fee),
+        ),
         None => None,
     };
     let mut event_loop = EventLoop {
@@ -349,6 +352,9 @@ pub fn spawn(config: NodeConfig) -> Result<(Client, Option<mpsc::Receiver<NodeEv
         credits,
         credit_replies: HashMap::new(),
         next_credit_reply: 0,
+        budgets: BTreeMap::new(),
+        fundings: HashMap::new(),
+        funding_told: HashMap::new(),
     };
     event_loop.replay()?;
     event_loop.restore_credits();

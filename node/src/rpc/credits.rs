@@ -21,6 +21,12 @@ pub(super) fn register(module: &mut RpcModule<Context>) {
         pay(ctx, &to, amount).await
     });
     debug_assert!(r.is_ok());
+    let r = module.register_async_method("credits_fund", |p, ctx, ext| async move {
+        require_token(&ext)?;
+        let FundParams { job_id, amount } = params(&p, &["job_id", "amount"])?;
+        fund(ctx, &job_id, amount).await
+    });
+    debug_assert!(r.is_ok());
     let r = module.register_async_method("credits_faucet", |p, ctx, ext| async move {
         require_token(&ext)?;
         let FaucetParams { amount } = params(&p, &["amount"])?;
@@ -40,6 +46,13 @@ struct BalanceParams {
 #[serde(deny_unknown_fields)]
 struct PayParams {
     to: String,
+    amount: u64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FundParams {
+    job_id: String,
     amount: u64,
 }
 
@@ -77,6 +90,24 @@ async fn pay(ctx: Ctx, to: &str, amount: u64) -> Answer {
     let receipt = ctx
         .client()?
         .pay(to, amount)
+        .await
+        .map_err(|e| node_error(&e))?;
+    Ok(json!(receipt))
+}
+
+async fn fund(ctx: Ctx, job: &str, amount: u64) -> Answer {
+    let job: pictor_protocol::JobId = job.trim().parse().map_err(|_| {
+        error(
+            INVALID_PARAMS,
+            format!("job_id {job:?} is not a job id (64 hex characters, as job_submit answers)"),
+        )
+    })?;
+    if amount == 0 {
+        return Err(error(INVALID_PARAMS, "amount must be at least 1"));
+    }
+    let receipt = ctx
+        .client()?
+        .fund(job, amount)
         .await
         .map_err(|e| node_error(&e))?;
     Ok(json!(receipt))

@@ -93,6 +93,10 @@ struct Submit {
     /// (0 or absent: no cap).
     #[serde(default)]
     price_cap: u64,
+    /// Credits escrowed for the job from this node's account before it is published
+    /// (0 or absent: none).
+    #[serde(default)]
+    budget: u64,
 }
 
 fn default_frames() -> String {
@@ -176,7 +180,7 @@ async fn submit(ctx: Ctx, req: Submit) -> Answer {
         .map_err(|e| error(INVALID_PARAMS, format!("invalid params: {e}")))?;
     let id = ctx
         .client()?
-        .submit(spec, bytes)
+        .submit_with_budget(spec, bytes, req.budget)
         .await
         .map_err(|e| node_error(&e))?;
     Ok(json!({ "job_id": id.to_string() }))

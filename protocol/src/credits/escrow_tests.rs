@@ -352,3 +352,94 @@ fn only_the_creator_funds_its_escrow() {
     assert_eq!(net.ledger().balance(&other.public()), 0);
     net.assert_conserved();
 }
+
+#[test]
+fn a_restarted_member_keeps_its_escrow_vote_lock() {
+    let (mut net, _, id) = funded(400);
+    let worker = kp(2);
+    let first = EscrowOrder::new(id, 0, &net.set, pay(0, &worker, 50, 8));
+    let other = EscrowOrder::new(id, 0, &net.set, pay(1, &worker, 50, 8));
+    let set = net.set.clone();
+    let vote = net.ledgers[0]
+        .vote_escrow(&net.checkers[0], &first, &set)
+        .expect("vote");
+    // Rebuilt from certificates alone, the ledger would vote for another order at 0…
+    let mut fresh = net.ledgers[1].clone();
+    assert!(fresh
+        .clone()
+        .vote_escrow(&net.checkers[0], &other, &set)
+        .is_ok());
+    // …but with its stored vote relocked it does not, and still votes for its own.
+    fresh.relock_escrow(&vote).expect("relock");
+    assert_eq!(
+        fresh.vote_escrow(&net.checkers[0], &other, &set).err(),
+        Some(CreditError::Conflict { sequence: 0 })
+    );
+    assert_eq!(fresh.vote_escrow(&net.checkers[0], &first, &set), Ok(vote));
+}
+
+#[test]
+fn a_shards_price_follows_its_work_and_the_workers_price() {
+    use crate::{ContentId, Engine, FrameRange, JobSpec};
+    let spec = JobSpec {
+        creator: kp(1).public(),
+        scene: ContentId::of(b"scene"),
+        scene_name: "scene.gltf".into(),
+        engine: Engine::Builtin,
+        frames: FrameRange { first: 1, last: 2 },
+        width: 100,
+        height: 64,
+        samples: 10,
+        tile: 64,
+        epoch: 0,
+        nonce: 0,
+        price_cap: 3,
+    };
+    let job = spec.id();
+    let full = ShardId {
+        job,
+        frame: 1,
+        tile: 0,
+    };
+    let edge = ShardId {
+        job,
+        frame: 2,
+        tile: 1,
+    };
+    // 64 × 64 × 10 samples = 40 960 µs at the reference rate: 0.041 s × 100 = 4.1 → 5.
+    assert_eq!(shard_price(&spec, &full, 100), Ok(5));
+    // The edge tile is 36 wide: 23 040 samples, 0.023 s × 100 → 3.
+    assert_eq!(shard_price(&spec, &edge, 100), Ok(3));
+    assert_eq!(shard_price(&spec, &full, 0), Ok(0));
+    // Any non-zero price earns at least a credit.
+    assert_eq!(shard_price(&spec, &edge, 1), Ok(1));
+    for stranger in [
+        ShardId {
+            job: JOB,
+            frame: 1,
+            tile: 0,
+        },
+        ShardId {
+            job,
+            frame: 3,
+            tile: 0,
+        },
+        ShardId {
+            job,
+            frame: 1,
+            tile: 2,
+        },
+    ] {
+        assert!(matches!(
+            shard_price(&spec, &stranger, 100),
+            Err(CreditError::WrongJob { .. })
+        ));
+    }
+    // At the cap of 3 each of the 4 shards costs a credit, plus a fee of 2.
+    assert_eq!(max_job_cost(&spec, 2), Ok(Some(12)));
+    let uncapped = JobSpec {
+        price_cap: 0,
+        ..spec
+    };
+    assert_eq!(max_job_cost(&uncapped, 2), Ok(None));
+}

@@ -5,12 +5,17 @@
 //! every checker that may vote for it gossips its [`TransferVote`]; the owner's node
 //! gathers more than two thirds of the set into a [`TransferCertificate`] and gossips it;
 //! every node applies the certificate. A mint goes the same way from the faucet's node,
-//! which mints for a [`CreditMessage::FaucetRequest`] within the faucet's limits.
+//! which mints for a [`CreditMessage::FaucetRequest`] within the faucet's limits. A job's
+//! escrow is paid out by its committee: the job's payer (its committee's first leader)
+//! votes for an order at the escrow's next sequence, the other members vote for the same
+//! order, and the payer gossips the [`EscrowCertificate`].
 
 use serde::{Deserialize, Serialize};
 
 use super::order::{SignedMint, SignedTransfer};
-use super::quorum::{MintCertificate, MintVote, TransferCertificate, TransferVote};
+use super::quorum::{
+    EscrowCertificate, EscrowVote, MintCertificate, MintVote, TransferCertificate, TransferVote,
+};
 use crate::identity::PublicKey;
 
 /// A credits message of the gossip network.
@@ -36,6 +41,12 @@ pub enum CreditMessage {
     MintVote(MintVote),
     /// A certified mint: final, applied by every node (relayed by anyone).
     MintCertificate(MintCertificate),
+    /// A committee member's vote on an order of a job's escrow. The first vote at an
+    /// escrow's sequence is the job's payer's (its proposal); the other members vote for
+    /// the same order once they have checked it, and the payer gathers them.
+    EscrowVote(EscrowVote),
+    /// A certified escrow order: final, applied by every node (relayed by anyone).
+    EscrowCertificate(EscrowCertificate),
 }
 
 impl CreditMessage {
@@ -46,9 +57,11 @@ impl CreditMessage {
             CreditMessage::TransferVote(v) => Some(v.checker),
             CreditMessage::FaucetRequest { account, .. } => Some(*account),
             CreditMessage::MintVote(v) => Some(v.checker),
+            CreditMessage::EscrowVote(v) => Some(v.checker),
             CreditMessage::TransferCertificate(_)
             | CreditMessage::Mint(_)
-            | CreditMessage::MintCertificate(_) => None,
+            | CreditMessage::MintCertificate(_)
+            | CreditMessage::EscrowCertificate(_) => None,
         }
     }
 
@@ -58,6 +71,7 @@ impl CreditMessage {
         match self {
             CreditMessage::TransferCertificate(c) => c.signatures.len(),
             CreditMessage::MintCertificate(c) => c.signatures.len(),
+            CreditMessage::EscrowCertificate(c) => c.signatures.len(),
             _ => 0,
         }
     }

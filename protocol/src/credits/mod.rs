@@ -61,7 +61,9 @@ pub use ledger::{Account, AppliedTransfer, CreditLedger};
 pub use order::{
     EscrowAction, EscrowId, EscrowOrder, Mint, Payee, SignedMint, SignedTransfer, Transfer,
 };
-pub use pricing::{price_for, worker_within_cap, REFERENCE_KSAMPLES_PER_S};
+pub use pricing::{
+    max_job_cost, price_for, shard_price, worker_within_cap, REFERENCE_KSAMPLES_PER_S,
+};
 pub use quorum::{
     EscrowCertificate, EscrowVote, MintCertificate, MintVote, TransferCertificate, TransferVote,
 };

@@ -6,6 +6,7 @@
 //! half the time but did the same normalised work, so it is paid the same for it.
 
 use super::CreditError;
+use crate::job::{JobSpec, ShardId};
 
 /// The benchmark score of the reference machine, in ksamples/s (the unit of
 /// [`CapabilityRecord::benchmark_ksamples_per_s`](crate::capability::CapabilityRecord)).
@@ -43,4 +44,49 @@ pub fn price_for(
 /// unit; 0: no cap). Only workers within a job's cap get its shards.
 pub fn worker_within_cap(price: u64, cap: u64) -> bool {
     cap == 0 || price <= cap
+}
+
+/// The price of `shard` of `spec` for a worker at `price_per_normalised_second`: the
+/// shard's normalised render time is its samples (pixels × samples per pixel) at the
+/// reference rate, so the price depends on the work, not on how long the worker says it
+/// took (which no checker can confirm). That is [`price_for`] of `samples / 1000` ms (rounded
+/// up) at the reference score. [`CreditError::WrongJob`] for a shard not of `spec`.
+pub fn shard_price(
+    spec: &JobSpec,
+    shard: &ShardId,
+    price_per_normalised_second: u64,
+) -> Result<u64, CreditError> {
+    let rect = (shard.job == spec.id() && spec.frames.contains(shard.frame))
+        .then(|| spec.tile_rect(shard.tile))
+        .flatten()
+        .ok_or(CreditError::WrongJob {
+            shard: *shard,
+            job: spec.id(),
+        })?;
+    let samples = u64::from(rect.w) * u64::from(rect.h) * u64::from(spec.samples);
+    // Reference rate: REFERENCE_KSAMPLES_PER_S ksamples/s, that is one sample per µs.
+    let reference_ms = samples.div_ceil(REFERENCE_KSAMPLES_PER_S);
+    price_for(
+        reference_ms,
+        REFERENCE_KSAMPLES_PER_S as u32,
+        price_per_normalised_second,
+    )
+}
+
+/// What `spec` can cost at most, at its price cap (`None` without a cap: any price may
+/// render it), with `checker_fee` per shard: a budget that never runs out.
+pub fn max_job_cost(spec: &JobSpec, checker_fee: u64) -> Result<Option<u64>, CreditError> {
+    if spec.price_cap == 0 {
+        return Ok(None);
+    }
+    let mut total: u64 = 0;
+    for shard in spec.shards() {
+        let cost = shard_price(spec, &shard, spec.price_cap)?
+            .checked_add(checker_fee)
+            .ok_or(CreditError::Overflow("job cost"))?;
+        total = total
+            .checked_add(cost)
+            .ok_or(CreditError::Overflow("job cost"))?;
+    }
+    Ok(Some(total))
 }

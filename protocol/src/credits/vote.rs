@@ -116,6 +116,19 @@ impl CreditLedger {
         )
     }
 
+    /// Takes again the lock of an escrow vote this checker cast before it restarted.
+    pub fn relock_escrow(&mut self, vote: &EscrowVote) -> Result<(), CreditError> {
+        let order = &vote.order;
+        let used = self
+            .escrows
+            .get(&order.escrow)
+            .map_or(0, |e| e.next_sequence());
+        if order.sequence < used {
+            return Ok(());
+        }
+        self.lock(LockKey::Escrow(order.escrow), order.sequence, digest(order))
+    }
+
     /// Takes again the lock of a mint vote this checker cast before it restarted.
     pub fn relock_mint(&mut self, vote: &MintVote) -> Result<(), CreditError> {
         if vote.mint.sequence < self.faucet_sequence {

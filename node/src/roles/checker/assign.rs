@@ -8,7 +8,7 @@ use pictor_protocol::{
     credits::worker_within_cap, rules, Assignment, Engine, Message, PublicKey, ShardId,
 };
 
-use super::{Checker, CheckerOutput};
+use super::{Checker, CheckerOutput, JobFunding};
 
 /// Offences remembered per worker, for a canary reveal to strike off.
 const MAX_OFFENCES_HELD: usize = 16;
@@ -277,14 +277,22 @@ impl Checker {
             }
             // A worker whose capability record lacks the job's engine cannot render it,
             // and one that asks more than the job's price cap does not get it.
+            // A job whose budget is out gets no new shard; one without an escrow only
+            // workers that ask nothing.
+            if job.funding == JobFunding::Paused {
+                continue;
+            }
             let engine = job.spec.engine;
             let cap = job.spec.price_cap;
+            let free_only = job.funding == JobFunding::Free;
             let can_render = |w: &PublicKey| {
                 let record = workers.get(w);
+                let price = record.map_or(0, |r| r.price);
                 record
                     .and_then(|r| r.engines.as_ref())
                     .is_none_or(|engines| engines.contains(&engine))
-                    && worker_within_cap(record.map_or(0, |r| r.price), cap)
+                    && worker_within_cap(price, cap)
+                    && (!free_only || price == 0)
             };
             for (id, shard) in job.shards.iter_mut() {
                 if shard.done || shard.assignment.is_some() {

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 
 use pictor_protocol::{rules, CapabilityRecord, DeviceKind, JobSpec, PublicKey, WorkerStatus};
 
-use super::{capability_view, Checker, CheckerOutput, JobState, ShardState, MAX_JOBS, MAX_WORKERS};
+use super::{
+    capability_view, Checker, CheckerOutput, JobFunding, JobState, ShardState, MAX_JOBS,
+    MAX_WORKERS,
+};
 
 impl Checker {
     /// The status of every worker this checker knows, from what it verified itself:
@@ -105,6 +108,7 @@ impl Checker {
                 last_progress_ms: now_ms,
                 leader_epoch: 0,
                 excluded: BTreeSet::new(),
+                funding: JobFunding::Funded,
             },
         );
         // Assignments (and through them, claims) and votes that arrived before the job

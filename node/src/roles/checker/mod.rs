@@ -175,6 +175,9 @@ pub enum CheckerInput {
     Tick,
     /// A job is finished and pruned: forget everything about it.
     Forget(JobId),
+    /// How a job's escrow stands now (the node's credits tell it, on a network with
+    /// credits): its leader gives out its shards by it.
+    Funding { job: JobId, funding: JobFunding },
 }
 
 /// What the checker asks the node loop to do.
@@ -210,10 +213,11 @@ pub enum CheckerOutput {
         frame: u32,
         regions: Vec<(u32, u32, u32, u32)>,
     },
-    /// A shard's outcome became final.
+    /// A shard's outcome became final: `worker`'s claim was accepted or rejected.
     Finalized {
         shard: ShardId,
         claim: ClaimId,
+        worker: PublicKey,
         verdict: Verdict,
     },
     /// A worker is banned until `until_ms`: its claim was rejected by quorum (its
@@ -284,6 +288,20 @@ struct JobState {
     leader_epoch: usize,
     /// Workers that failed a shard of this job by quorum: kept off it.
     excluded: BTreeSet<PublicKey>,
+    /// How its escrow stands (on a network with credits).
+    funding: JobFunding,
+}
+
+/// How a job's escrow stands, as the node's credits tell the checker (a network without
+/// credits: every job is funded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFunding {
+    /// No escrow: only workers that ask nothing get its shards.
+    Free,
+    /// Its escrow pays what is accepted.
+    Funded,
+    /// Its budget is out: no new shard is given out.
+    Paused,
 }
 
 /// The checker's state.
@@ -450,6 +468,15 @@ impl Checker {
             CheckerInput::Attestation(a) => self.on_attestation(now_ms, a, &mut out),
             CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
             CheckerInput::Forget(job) => self.forget(&job),
+            CheckerInput::Funding { job, funding } => {
+                if let Some(state) = self.jobs.get_mut(&job) {
+                    let resumed = state.funding != funding;
+                    state.funding = funding;
+                    if resumed {
+                        self.assign_all(now_ms, &mut out);
+                    }
+                }
+            }
             CheckerInput::Tick => {
                 self.publish_overdue_certificates(now_ms, &mut out);
                 self.on_tick(now_ms, &mut out);

@@ -228,6 +228,7 @@ impl Checker {
                 out.push(CheckerOutput::Finalized {
                     shard: qc.vote.shard,
                     claim,
+                    worker: qc.vote.worker,
                     verdict: Verdict::Valid,
                 });
             }
@@ -235,6 +236,7 @@ impl Checker {
                 out.push(CheckerOutput::Finalized {
                     shard: qc.vote.shard,
                     claim,
+                    worker: qc.vote.worker,
                     verdict: Verdict::Invalid,
                 });
                 let (worker, attempt) = match rejected {

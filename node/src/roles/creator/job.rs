@@ -107,6 +107,12 @@ pub struct JobProgress {
     /// When it was submitted, and when it finished.
     pub submitted_ms: u64,
     pub finished_ms: Option<u64>,
+    /// Its escrow, on a network with credits where it has one (filled by the node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escrow: Option<crate::wallet::JobEscrow>,
+    /// Why its payments are stopped (its budget is out), where this node knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
 }
 
 /// The progress of a job this node submitted.

@@ -187,6 +187,8 @@ impl Creator {
             frame_cids: j.record.frames.clone(),
             submitted_ms: j.record.submitted_ms,
             finished_ms: j.record.finished_ms,
+            escrow: None,
+            paused: None,
         })
     }
 

@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use pictor_protocol::{
     credits::{
-        AppliedMint, AppliedTransfer, CreditError, CreditLedger, CreditMessage, FaucetLimits,
-        MintVote, Payee, SignedMint, SignedTransfer, TransferVote,
+        AppliedEscrow, AppliedMint, AppliedTransfer, CreditError, CreditLedger, CreditMessage,
+        EscrowId, EscrowOrder, EscrowVote, FaucetLimits, MintVote, Payee, SignedMint,
+        SignedTransfer, TransferVote,
     },
-    Keypair, PublicKey,
+    JobId, JobSpec, Keypair, PublicKey, ShardId,
 };
 use tracing::{debug, info};
 
@@ -36,6 +37,22 @@ pub enum CreditsInput {
     Pay { to: Payee, amount: u64, reply: u64 },
     /// Ask the faucet for `amount` credits for this node's account.
     Faucet { amount: u64, reply: u64 },
+    /// This node's committee accepted `shard` of `spec`, rendered by `worker`; `committee`
+    /// holds the job now. Its worker is paid from the job's escrow.
+    Accepted {
+        spec: Box<JobSpec>,
+        shard: ShardId,
+        worker: PublicKey,
+        committee: Vec<PublicKey>,
+    },
+    /// A worker's price, from its capability record issued at `issued_ms`.
+    Price {
+        worker: PublicKey,
+        price: u64,
+        issued_ms: u64,
+    },
+    /// A job is pruned.
+    Forget(JobId),
     /// Time passes.
     Tick,
 }
@@ -107,6 +124,17 @@ pub struct Credits {
     /// This node's own faucet requests waiting for a mint: reply, amount asked, when.
     asked: Vec<(u64, u64, u64)>,
     held: Vec<CreditMessage>,
+    /// The credits a committee earns per accepted shard (the spec's checker fee).
+    checker_fee: u64,
+    /// Jobs this node's committee pays, and the workers' prices it pays at.
+    pay_jobs: BTreeMap<JobId, escrow::PayJob>,
+    prices: BTreeMap<PublicKey, (u64, u64)>,
+    /// As a job's payer: its escrow order in flight.
+    proposals: BTreeMap<EscrowId, InFlight<EscrowOrder, EscrowVote>>,
+    /// Payers' proposals this member could not vote for yet, and since when.
+    waiting: BTreeMap<EscrowId, (EscrowVote, u64)>,
+    /// What this node earned per job.
+    earned: BTreeMap<JobId, Earned>,
 }
 
 impl Credits {
@@ -133,7 +161,19 @@ impl Credits {
             requests: VecDeque::new(),
             asked: Vec::new(),
             held: Vec::new(),
+            checker_fee: 0,
+            pay_jobs: BTreeMap::new(),
+            prices: BTreeMap::new(),
+            proposals: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            earned: BTreeMap::new(),
         }
+    }
+
+    /// The credits a committee earns per accepted shard (the spec's checker fee).
+    pub fn with_checker_fee(mut self, fee: u64) -> Credits {
+        self.checker_fee = fee;
+        self
     }
 
     /// The ledger as this node derived it.
@@ -178,10 +218,26 @@ impl Credits {
                     }));
                 }
             }
+            CreditsInput::Accepted {
+                spec,
+                shard,
+                worker,
+                committee,
+            } => {
+                self.on_accepted(*spec, shard, worker, committee);
+                self.retry_waiting(now_ms, &mut out);
+            }
+            CreditsInput::Price {
+                worker,
+                price,
+                issued_ms,
+            } => self.on_price(worker, price, issued_ms),
+            CreditsInput::Forget(job) => self.forget(&job),
             CreditsInput::Tick => self.on_tick(now_ms, &mut out),
         }
         self.next_payment(now_ms, &mut out);
         self.next_mint(now_ms, &mut out);
+        self.pay_next(now_ms, &mut out);
         out
     }
 
@@ -224,9 +280,10 @@ impl Credits {
                     self.requests.push_back((account, amount));
                 }
             }
-            cert @ (CreditMessage::TransferCertificate(_) | CreditMessage::MintCertificate(_)) => {
-                self.apply(cert, out)
-            }
+            CreditMessage::EscrowVote(vote) => self.on_escrow_vote(now_ms, vote, out),
+            cert @ (CreditMessage::TransferCertificate(_)
+            | CreditMessage::MintCertificate(_)
+            | CreditMessage::EscrowCertificate(_)) => self.apply(cert, out),
         }
     }
 
@@ -277,6 +334,17 @@ impl Credits {
                 .ledger
                 .apply_mint(c, &self.set)
                 .map(|a| a != AppliedMint::Replay),
+            // The validator checked that the order names a committee the job has had.
+            CreditMessage::EscrowCertificate(c) => {
+                match self.ledger.apply_escrow(c, &c.order.committee) {
+                    Ok(AppliedEscrow::Replay) => Ok(false),
+                    Ok(applied) => {
+                        self.escrow_settled(c, &applied);
+                        Ok(true)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             _ => return Outcome::Nothing,
         };
         match result {
@@ -288,7 +356,8 @@ impl Credits {
             Err(
                 CreditError::SequenceAhead { .. }
                 | CreditError::InsufficientBalance { .. }
-                | CreditError::UnknownEscrow { .. },
+                | CreditError::UnknownEscrow { .. }
+                | CreditError::BudgetExhausted { .. },
             ) => Outcome::NotYet,
             Err(e) => {
                 debug!(error = %e, "credits certificate refused");
@@ -336,80 +405,6 @@ impl Credits {
             _ => {}
         }
     }
-
-    fn on_restored(&mut self, now_ms: u64, m: CreditMessage) {
-        match m {
-            CreditMessage::TransferVote(v) => {
-                if let Err(e) = self.ledger.relock_transfer(&v) {
-                    debug!(error = %e, "stored vote not relocked");
-                }
-            }
-            CreditMessage::MintVote(v) => {
-                if let Err(e) = self.ledger.relock_mint(&v) {
-                    debug!(error = %e, "stored vote not relocked");
-                }
-            }
-            // An order of this node's that was not certified before it stopped: it is
-            // finished first (checkers hold their votes for it at its sequence).
-            CreditMessage::Transfer(signed) => {
-                let t = signed.transfer;
-                if t.from == self.me && t.sequence >= self.ledger.next_sequence(&self.me) {
-                    self.transfer = Some(in_flight(signed, now_ms, None));
-                }
-            }
-            CreditMessage::Mint(signed)
-                if self.faucet.is_some()
-                    && signed.mint.sequence >= self.ledger.faucet_sequence() =>
-            {
-                self.mint = Some(in_flight(signed, now_ms, None));
-            }
-            _ => {}
-        }
-    }
-
-    fn on_tick(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
-        if let Some(t) = &mut self.transfer {
-            if let Some(reply) = t.reply {
-                if now_ms >= t.started_ms + ANSWER_MS {
-                    t.reply = None;
-                    out.push(CreditsOutput::Reply {
-                        reply,
-                        result: Err(format!(
-                            "the payment has {} of the {} checkers' votes it needs after {} s; \
-                             it is sent again until it is certified",
-                            t.votes.len(),
-                            pictor_protocol::rules::quorum_threshold(self.set.len()),
-                            ANSWER_MS / 1000
-                        )),
-                    });
-                }
-            }
-            if now_ms >= t.sent_ms + RESEND_MS {
-                t.sent_ms = now_ms;
-                out.push(CreditsOutput::Publish(CreditMessage::Transfer(t.order)));
-            }
-        }
-        if let Some(m) = &mut self.mint {
-            if now_ms >= m.sent_ms + RESEND_MS {
-                m.sent_ms = now_ms;
-                out.push(CreditsOutput::Publish(CreditMessage::Mint(m.order)));
-            }
-        }
-        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.asked)
-            .into_iter()
-            .partition(|(_, _, at)| now_ms >= at + ANSWER_MS);
-        self.asked = waiting;
-        for (reply, _, _) in late {
-            out.push(CreditsOutput::Reply {
-                reply,
-                result: Err(format!(
-                    "the faucet did not answer in {} s (is the node that holds the faucet's \
-                     key up, and has this account asked for more than its limit?)",
-                    ANSWER_MS / 1000
-                )),
-            });
-        }
-    }
 }
 
 fn in_flight<O, V>(order: O, now_ms: u64, reply: Option<u64>) -> InFlight<O, V> {
@@ -444,6 +439,12 @@ fn refuse(reply: u64, why: &str) -> Vec<CreditsOutput> {
     vec![refused(reply, why.to_owned())]
 }
 
+mod escrow;
 mod orders;
+mod timers;
+
+pub use escrow::{Earned, Funding};
+#[cfg(test)]
+mod escrow_tests;
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,8 @@ use pictor_protocol::{Keypair, PublicKey};
 
 use super::{Credits, CreditsInput, CreditsOutput, Receipt};
 
-const NET: &str = "devnet";
-const NOW: u64 = 1_700_000_000_000;
+pub(super) const NET: &str = "devnet";
+pub(super) const NOW: u64 = 1_700_000_000_000;
 
 fn limits() -> FaucetLimits {
     FaucetLimits {
@@ -17,15 +17,15 @@ fn limits() -> FaucetLimits {
     }
 }
 
-struct Net {
-    nodes: Vec<Credits>,
-    replies: Vec<(usize, u64, Result<Receipt, String>)>,
+pub(super) struct Net {
+    pub(super) nodes: Vec<Credits>,
+    pub(super) replies: Vec<(usize, u64, Result<Receipt, String>)>,
     /// Every message published, in order.
-    published: Vec<CreditMessage>,
+    pub(super) published: Vec<CreditMessage>,
 }
 
 /// Nodes 0–3 are the checkers (node 0 runs the faucet), 4 and 5 are accounts.
-fn net() -> Net {
+pub(super) fn net() -> Net {
     let faucet = Keypair::from_seed([99; 32]);
     let keys: Vec<Keypair> = (0..6).map(|i| Keypair::from_seed([i + 1; 32])).collect();
     let set: Vec<PublicKey> = keys[..4].iter().map(Keypair::public).collect();
@@ -48,7 +48,7 @@ fn net() -> Net {
 
 impl Net {
     /// Hands `input` to node `i` and delivers everything published, until quiet.
-    fn run(&mut self, i: usize, input: CreditsInput) {
+    pub(super) fn run(&mut self, i: usize, input: CreditsInput) {
         let mut queue = vec![(i, self.nodes[i].handle(NOW, input))];
         while let Some((from, outputs)) = queue.pop() {
             for output in outputs {
@@ -100,11 +100,11 @@ impl Net {
         fresh
     }
 
-    fn key(&self, i: usize) -> PublicKey {
+    pub(super) fn key(&self, i: usize) -> PublicKey {
         self.nodes[i].me
     }
 
-    fn balance(&self, at: usize, of: usize) -> u64 {
+    pub(super) fn balance(&self, at: usize, of: usize) -> u64 {
         self.nodes[at].ledger().balance(&self.key(of))
     }
 }

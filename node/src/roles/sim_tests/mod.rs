@@ -335,6 +335,7 @@ impl Sim {
                     shard,
                     claim,
                     verdict,
+                    ..
                 } => {
                     self.finals.insert((i, shard), (verdict, claim));
                 }

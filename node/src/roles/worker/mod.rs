@@ -199,7 +199,11 @@ impl Worker {
                 }
             }
             WorkerInput::Assignment(a) => {
-                if a.worker != self.me || !self.is_from_committee(&a) {
+                if a.worker != self.me {
+                    return out;
+                }
+                if !self.is_from_committee(&a) {
+                    tracing::debug!(shard = %a.shard, by = %a.assigned_by.short(), "an assignment from outside the job's committee; dropped");
                     return out;
                 }
                 if self.jobs.contains_key(&a.shard.job) {

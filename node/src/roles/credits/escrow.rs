@@ -1,0 +1,425 @@
+//! Paying a job's workers from its escrow (the rules are `pictor_protocol::credits`): a
+//! committee member hears of each shard its committee accepted; the job's payer (the
+//! first leader of its committee, [`rules::job_leader`] at 0) votes for the payment of
+//! one accepted shard at a time, at the escrow's next sequence, and gossips that vote as
+//! its proposal; every other member votes for the same order once it has checked it
+//! against what it saw itself (the shard accepted, for that worker, at the worker's
+//! price); the payer gathers more than two thirds of the committee into a certificate.
+//! When every shard of the job is paid the payer proposes the refund of the rest.
+//!
+//! One payer per job means two orders never compete for one sequence (which would lock
+//! the votes of that sequence for good). While the payer is down its job's payments wait.
+
+use std::collections::BTreeMap;
+
+use pictor_protocol::{
+    credits::{
+        shard_price, AppliedEscrow, CreditError, CreditMessage, EscrowAction, EscrowCertificate,
+        EscrowId, EscrowOrder, EscrowVote,
+    },
+    rules, JobId, JobSpec, PublicKey, ShardId,
+};
+use tracing::{debug, info, warn};
+
+use super::{in_flight, Credits, CreditsOutput, RESEND_MS};
+
+/// Jobs whose payments a member follows at once (the oldest is dropped past it).
+pub(super) const MAX_PAY_JOBS: usize = 10_000;
+/// Workers whose price is remembered.
+pub(super) const MAX_PRICES: usize = 100_000;
+/// Accepted shards waiting for their payment, per job.
+pub(super) const MAX_ACCEPTED_PER_JOB: usize = 100_000;
+
+/// A job this node's committee pays.
+#[derive(Debug)]
+pub(super) struct PayJob {
+    escrow: EscrowId,
+    spec: JobSpec,
+    /// The committee that holds the job now, sorted.
+    committee: Vec<PublicKey>,
+    payer: Option<PublicKey>,
+    /// Shards accepted and not yet paid, with the worker whose claim was accepted.
+    accepted: BTreeMap<ShardId, PublicKey>,
+    /// Why its payments are stopped, once said.
+    stalled: Option<String>,
+}
+
+/// Where a job stands with its escrow, as this node sees it: the committee's leader gives
+/// out its shards by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Funding {
+    /// No escrow: nobody pays for it, so only workers that ask nothing render it.
+    Free,
+    /// Its escrow pays for what is accepted.
+    Funded,
+    /// Its budget is out: `remaining` credits do not cover the `needed` of the next
+    /// accepted shard. No new shard is given out until its creator adds credits.
+    Paused { remaining: u64, needed: u64 },
+}
+
+/// What this node was paid by a job's escrow (as a worker and in checker fees).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Earned {
+    /// Paid for its accepted shards.
+    pub shards: u64,
+    /// Paid in checker fees.
+    pub fees: u64,
+}
+
+impl Credits {
+    /// This node's committee accepted `shard` of `spec`, rendered by `worker`: it is paid
+    /// from the job's escrow (if the job has one).
+    pub(super) fn on_accepted(
+        &mut self,
+        spec: JobSpec,
+        shard: ShardId,
+        worker: PublicKey,
+        committee: Vec<PublicKey>,
+    ) {
+        let job = spec.id();
+        if !self.pay_jobs.contains_key(&job) && self.pay_jobs.len() >= MAX_PAY_JOBS {
+            if let Some(oldest) = self.pay_jobs.keys().next().copied() {
+                self.pay_jobs.remove(&oldest);
+            }
+        }
+        let payer = rules::job_leader(&committee, 0);
+        let mut sorted = committee;
+        sorted.sort_unstable();
+        sorted.dedup();
+        let entry = self.pay_jobs.entry(job).or_insert_with(|| PayJob {
+            escrow: EscrowId {
+                job,
+                creator: spec.creator,
+            },
+            spec,
+            committee: Vec::new(),
+            payer,
+            accepted: BTreeMap::new(),
+            stalled: None,
+        });
+        entry.committee = sorted;
+        entry.payer = payer;
+        let paid = self
+            .ledger
+            .escrow(&entry.escrow)
+            .is_some_and(|e| e.is_paid(&shard));
+        if !paid && entry.accepted.len() < MAX_ACCEPTED_PER_JOB {
+            entry.accepted.insert(shard, worker);
+        }
+    }
+
+    /// A worker's price, from its newest capability record.
+    pub(super) fn on_price(&mut self, worker: PublicKey, price: u64, issued_ms: u64) {
+        let newer = self
+            .prices
+            .get(&worker)
+            .is_none_or(|(_, at)| issued_ms >= *at);
+        if newer && (self.prices.contains_key(&worker) || self.prices.len() < MAX_PRICES) {
+            self.prices.insert(worker, (price, issued_ms));
+        }
+    }
+
+    /// The order this node expects at `job`'s escrow's next sequence: the payment of its
+    /// first accepted, unpaid shard whose worker's price it knows, or the refund once
+    /// every shard of the job is paid. `None`: nothing to pay now (or no escrow).
+    fn expected(&self, job: &JobId) -> Option<EscrowOrder> {
+        let pay = self.pay_jobs.get(job)?;
+        let escrow = self.ledger.escrow(&pay.escrow)?;
+        if escrow.is_closed() || !pay.committee.contains(&self.me) {
+            return None;
+        }
+        let sequence = escrow.next_sequence();
+        let unpaid = pay.accepted.iter().find(|(s, _)| !escrow.is_paid(s));
+        let action = match unpaid {
+            Some((shard, worker)) => {
+                let (price, _) = self.prices.get(worker)?;
+                let worker_amount = shard_price(&pay.spec, shard, *price).ok()?;
+                EscrowAction::PayShard {
+                    shard: *shard,
+                    worker: *worker,
+                    worker_amount,
+                    checker_fee: self.checker_fee,
+                }
+            }
+            None if escrow.paid_shards().count() as u64 == pay.spec.shard_count() => {
+                EscrowAction::Refund
+            }
+            None => return None,
+        };
+        Some(EscrowOrder::new(
+            pay.escrow,
+            sequence,
+            &pay.committee,
+            action,
+        ))
+    }
+
+    /// Where `job` (by `creator`) stands with its escrow.
+    pub fn funding(&self, job: &JobId, creator: &PublicKey) -> Funding {
+        let id = EscrowId {
+            job: *job,
+            creator: *creator,
+        };
+        let Some(escrow) = self.ledger.escrow(&id) else {
+            return Funding::Free;
+        };
+        let Some(pay) = self.pay_jobs.get(job) else {
+            return Funding::Funded;
+        };
+        // The accepted shards waiting for their payment, in the order they are paid: the
+        // budget must cover them all before anything new is given out.
+        let mut needed: u64 = 0;
+        for (shard, worker) in pay.accepted.iter().filter(|(s, _)| !escrow.is_paid(s)) {
+            let Some((price, _)) = self.prices.get(worker) else {
+                continue;
+            };
+            let cost = shard_price(&pay.spec, shard, *price)
+                .unwrap_or(u64::MAX)
+                .saturating_add(self.checker_fee);
+            needed = needed.saturating_add(cost);
+            if needed > escrow.remaining() {
+                return Funding::Paused {
+                    remaining: escrow.remaining(),
+                    needed: cost,
+                };
+            }
+        }
+        Funding::Funded
+    }
+
+    /// The credits a committee earns per accepted shard.
+    pub fn checker_fee(&self) -> u64 {
+        self.checker_fee
+    }
+
+    /// As the payer of its jobs: proposes the next order of every escrow with none in
+    /// flight.
+    pub(super) fn pay_next(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
+        let mine: Vec<JobId> = self
+            .pay_jobs
+            .iter()
+            .filter(|(_, p)| p.payer == Some(self.me))
+            .map(|(j, _)| *j)
+            .collect();
+        for job in mine {
+            let Some(pay) = self.pay_jobs.get(&job) else {
+                continue;
+            };
+            let next = self.ledger.escrow(&pay.escrow).map(|e| e.next_sequence());
+            let escrow = pay.escrow;
+            let committee = pay.committee.clone();
+            match self.proposals.get(&escrow) {
+                Some(p) if next.is_some_and(|n| p.order.sequence >= n) => continue,
+                Some(_) => {
+                    self.proposals.remove(&escrow);
+                }
+                None => {}
+            }
+            let Some(order) = self.expected(&job) else {
+                continue;
+            };
+            match self.ledger.vote_escrow(&self.keypair, &order, &committee) {
+                Ok(vote) => {
+                    debug!(job = %job.short(), sequence = order.sequence, "escrow order proposed");
+                    if let Some(p) = self.pay_jobs.get_mut(&job) {
+                        p.stalled = None;
+                    }
+                    let mut flight = in_flight(order, now_ms, None);
+                    flight.votes.insert(self.me, vote.clone());
+                    self.proposals.insert(escrow, flight);
+                    out.push(CreditsOutput::Publish(CreditMessage::EscrowVote(vote)));
+                    self.try_certify_escrow(&escrow, out);
+                }
+                Err(e) => self.stalled(&job, &e),
+            }
+        }
+    }
+
+    fn stalled(&mut self, job: &JobId, e: &CreditError) {
+        let Some(pay) = self.pay_jobs.get_mut(job) else {
+            return;
+        };
+        let why = match e {
+            CreditError::BudgetExhausted {
+                remaining, needed, ..
+            } => format!(
+                "job {}'s budget is out: {remaining} credits left, the next accepted shard \
+                 costs {needed}; its creator adds more with `pictor fund {} AMOUNT`",
+                job.short(),
+                job
+            ),
+            other => format!("job {}'s payments wait: {other}", job.short()),
+        };
+        if pay.stalled.as_deref() != Some(why.as_str()) {
+            warn!("{why}");
+            pay.stalled = Some(why);
+        }
+    }
+
+    /// A vote on an escrow order: counted where this node proposed it; where it is the
+    /// payer's proposal, this member votes for it too once it expects the same order.
+    pub(super) fn on_escrow_vote(
+        &mut self,
+        now_ms: u64,
+        vote: EscrowVote,
+        out: &mut Vec<CreditsOutput>,
+    ) {
+        let escrow = vote.order.escrow;
+        if let Some(p) = self.proposals.get_mut(&escrow) {
+            if p.order == vote.order && vote.order.committee.contains(&vote.checker) {
+                p.votes.insert(vote.checker, vote.clone());
+                self.try_certify_escrow(&escrow, out);
+            }
+        }
+        let job = escrow.job;
+        let from_payer = self
+            .pay_jobs
+            .get(&job)
+            .is_some_and(|p| p.payer == Some(vote.checker));
+        if vote.checker == self.me || !from_payer {
+            return;
+        }
+        if self.expected(&job).as_ref() == Some(&vote.order) {
+            let committee = vote.order.committee.clone();
+            match self
+                .ledger
+                .vote_escrow(&self.keypair, &vote.order, &committee)
+            {
+                Ok(mine) => out.push(CreditsOutput::Publish(CreditMessage::EscrowVote(mine))),
+                Err(e) => debug!(error = %e, "no vote for an escrow order"),
+            }
+        } else if self.waiting.len() < MAX_PAY_JOBS || self.waiting.contains_key(&escrow) {
+            // Not what this member saw (yet): the shard's certificate or the worker's
+            // record may still be on its way. Tried again as they come.
+            self.waiting.insert(escrow, (vote, now_ms));
+        }
+    }
+
+    /// The payer's proposals this member could not vote for yet, tried again.
+    pub(super) fn retry_waiting(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
+        for (_, (vote, _)) in std::mem::take(&mut self.waiting) {
+            let used = self
+                .ledger
+                .escrow(&vote.order.escrow)
+                .is_some_and(|e| e.next_sequence() > vote.order.sequence);
+            if !used {
+                self.on_escrow_vote(now_ms, vote, out);
+            }
+        }
+    }
+
+    fn try_certify_escrow(&mut self, escrow: &EscrowId, out: &mut Vec<CreditsOutput>) {
+        let Some(p) = self.proposals.get(escrow) else {
+            return;
+        };
+        if p.votes.len() < rules::quorum_threshold(p.order.committee.len()) {
+            return;
+        }
+        match EscrowCertificate::assemble(self.ledger.network(), p.order.clone(), p.votes.values())
+        {
+            Ok(cert) => {
+                out.push(CreditsOutput::Publish(CreditMessage::EscrowCertificate(
+                    cert.clone(),
+                )));
+                self.apply(CreditMessage::EscrowCertificate(cert), out);
+            }
+            Err(e) => debug!(error = %e, "escrow votes do not make a certificate yet"),
+        }
+    }
+
+    /// Resends the payer's proposals that wait for votes.
+    pub(super) fn resend_proposals(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
+        for p in self.proposals.values_mut() {
+            if now_ms >= p.sent_ms + RESEND_MS {
+                p.sent_ms = now_ms;
+                if let Some(vote) = p.votes.get(&self.me) {
+                    out.push(CreditsOutput::Publish(CreditMessage::EscrowVote(
+                        vote.clone(),
+                    )));
+                }
+            }
+        }
+    }
+
+    /// An escrow certificate applied: what it paid this node, and its proposal settled.
+    pub(super) fn escrow_settled(&mut self, cert: &EscrowCertificate, applied: &AppliedEscrow) {
+        let escrow = cert.order.escrow;
+        if self
+            .proposals
+            .get(&escrow)
+            .is_some_and(|p| p.order == cert.order)
+        {
+            self.proposals.remove(&escrow);
+        }
+        match applied {
+            AppliedEscrow::Paid {
+                shard,
+                worker,
+                worker_amount,
+                fees,
+                ..
+            } => {
+                if let Some(pay) = self.pay_jobs.get_mut(&escrow.job) {
+                    pay.accepted.remove(shard);
+                }
+                let fee: u64 = fees
+                    .iter()
+                    .filter(|(k, _)| *k == self.me)
+                    .map(|(_, a)| *a)
+                    .sum();
+                if *worker == self.me || fee > 0 {
+                    let earned = self.earned.entry(escrow.job).or_default();
+                    if *worker == self.me {
+                        earned.shards = earned.shards.saturating_add(*worker_amount);
+                    }
+                    earned.fees = earned.fees.saturating_add(fee);
+                }
+            }
+            AppliedEscrow::Refunded { creator, amount } => {
+                info!(job = %escrow.job.short(), creator = %creator.short(), amount, "job escrow refunded");
+                self.pay_jobs.remove(&escrow.job);
+            }
+            _ => {}
+        }
+    }
+
+    /// A stored escrow vote of this node's: its lock taken again; the payer's own
+    /// proposal in flight again.
+    pub(super) fn restore_escrow_vote(&mut self, now_ms: u64, vote: EscrowVote) {
+        if let Err(e) = self.ledger.relock_escrow(&vote) {
+            return debug!(error = %e, "stored escrow vote not relocked");
+        }
+        let escrow = vote.order.escrow;
+        let open = self
+            .ledger
+            .escrow(&escrow)
+            .is_none_or(|e| e.next_sequence() <= vote.order.sequence);
+        let payer = self
+            .pay_jobs
+            .get(&escrow.job)
+            .is_some_and(|p| p.payer == Some(self.me));
+        if open && payer {
+            let mut flight = in_flight(vote.order.clone(), now_ms, None);
+            flight.votes.insert(self.me, vote);
+            self.proposals.insert(escrow, flight);
+        }
+    }
+
+    /// What this node earned, job by job (the jobs it still keeps).
+    pub fn earnings(&self) -> impl Iterator<Item = (JobId, Earned)> + '_ {
+        self.earned.iter().map(|(j, e)| (*j, *e))
+    }
+
+    /// What this node earned from `job`'s escrow.
+    pub fn earned(&self, job: &JobId) -> Earned {
+        self.earned.get(job).copied().unwrap_or_default()
+    }
+
+    /// A job is pruned: what this node followed of it is dropped.
+    pub(super) fn forget(&mut self, job: &JobId) {
+        self.pay_jobs.remove(job);
+        self.earned.remove(job);
+        self.waiting.retain(|e, _| e.job != *job);
+        self.proposals.retain(|e, _| e.job != *job);
+    }
+}
