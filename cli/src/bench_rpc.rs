@@ -112,6 +112,7 @@ pub(crate) fn run(scene: &Path, connections: usize, seconds: u64, json_out: bool
             dir: dir.clone(),
             checkers: None,
             workers: None,
+            worker_price: 0,
             program: std::env::current_exe()?,
             timeout: Duration::from_secs(60),
         })?;

@@ -27,6 +27,10 @@ pub(crate) enum DevnetCommand {
         /// Workers of a new network (default 3).
         #[arg(long)]
         workers: Option<usize>,
+        /// The workers' price of a new network, in credits per benchmark-normalised
+        /// render-second (0: they render for nothing).
+        #[arg(long, default_value_t = 0)]
+        worker_price: u64,
         /// Seconds the network may take to form.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
@@ -84,6 +88,7 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
             dir,
             checkers,
             workers,
+            worker_price,
             timeout,
         } => {
             let program = std::env::current_exe().context("cannot find this program")?;
@@ -91,6 +96,7 @@ pub(crate) fn run(args: DevnetArgs) -> Result<()> {
                 dir: dir.clone(),
                 checkers,
                 workers,
+                worker_price,
                 program,
                 timeout: Duration::from_secs(timeout),
             })?;

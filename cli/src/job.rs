@@ -137,6 +137,24 @@ fn describe(s: &Value) -> String {
     if let Some(reason) = s["reason"].as_str() {
         out.push_str(&format!("\n  reason    {reason}"));
     }
+    let e = &s["escrow"];
+    if e.is_object() {
+        out.push_str(&format!(
+            "\n  budget    {} credits: {} paid to workers, {} in checker fees, {} left{}",
+            e["funded"],
+            e["paid_workers"],
+            e["paid_fees"],
+            e["remaining"],
+            if e["closed"] == true {
+                format!(", {} refunded", e["refunded"])
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if let Some(paused) = s["paused"].as_str() {
+        out.push_str(&format!("\n  {paused}"));
+    }
     out
 }
 

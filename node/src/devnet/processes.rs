@@ -48,6 +48,9 @@ pub struct UpOptions {
     pub checkers: Option<usize>,
     /// Workers (default 3); an existing network must have this many.
     pub workers: Option<usize>,
+    /// The price of each worker of a new network, credits per benchmark-normalised
+    /// render-second (written to its `config.toml`; 0: free).
+    pub worker_price: u64,
     /// The `pictor` program that runs each node (`pictor node --home …`).
     pub program: PathBuf,
     /// How long the network may take to form.
@@ -225,7 +228,12 @@ fn log_tail(home: &Home, lines: usize) -> String {
 }
 
 /// Makes the homes and the spec of a new network of `checkers` and `workers`.
-fn create(dir: &Path, checkers: usize, workers: usize) -> Result<Vec<Member>, NodeError> {
+fn create(
+    dir: &Path,
+    checkers: usize,
+    workers: usize,
+    worker_price: u64,
+) -> Result<Vec<Member>, NodeError> {
     if checkers == 0 {
         return Err(NodeError::Config(
             "a local network needs at least one checker".into(),
@@ -278,6 +286,11 @@ fn create(dir: &Path, checkers: usize, workers: usize) -> Result<Vec<Member>, No
                 .filter(|(j, _)| *j != i)
                 .map(|(_, (_, full))| full.clone())
                 .collect(),
+            price: if m.role == Role::Worker {
+                worker_price
+            } else {
+                0
+            },
             ..HomeConfig::default()
         };
         m.home.write_files(&spec, &config)?;
@@ -361,6 +374,7 @@ pub fn up(options: &UpOptions) -> Result<UpOutcome, NodeError> {
             dir,
             options.checkers.unwrap_or(4),
             options.workers.unwrap_or(3),
+            options.worker_price,
         )?
     };
     let spec = dir.join(SPEC_FILE);

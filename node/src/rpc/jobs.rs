@@ -260,6 +260,8 @@ pub(crate) fn job_json(p: &JobProgress) -> Value {
         "progress": if p.shards == 0 { 0.0 } else { p.verified as f64 / p.shards as f64 },
         "submitted_ms": p.submitted_ms,
         "finished_ms": p.finished_ms,
+        "escrow": p.escrow,
+        "paused": p.paused,
     })
 }
 

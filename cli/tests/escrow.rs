@@ -1,0 +1,219 @@
+//! A job paid for on a network of real `pictor node` processes: the creator escrows its
+//! budget at submit, the committee pays each accepted shard to its worker at the worker's
+//! price (and itself a fee), the rest goes back to the creator when the job is complete;
+//! the job's payer is killed with SIGKILL in the middle and started again, and every
+//! shard is still paid exactly once, across later kills too, with nothing created or lost.
+
+mod common;
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use common::{
+    devnet::{kill, path, runtime, Network},
+    pictor,
+};
+use pictor_protocol::{credits::price_for, rules, JobId, PublicKey};
+use serde_json::Value;
+
+const PRICE: u64 = 50;
+const BUDGET: u64 = 600;
+
+fn json(args: &[&str]) -> Value {
+    let (code, out, err) = pictor(args);
+    assert_eq!(code, 0, "pictor {args:?}: {err}");
+    serde_json::from_str(&out).expect("JSON")
+}
+
+fn balance(home: &Path, account: Option<&str>) -> Value {
+    let mut args = vec!["balance", "--home", path(home), "--json"];
+    if let Some(a) = account {
+        args.extend(["--account", a]);
+    }
+    json(&args)
+}
+
+fn status(creator: &Path, job: &str) -> Value {
+    json(&["job", "status", job, "--home", path(creator), "--json"])
+}
+
+fn up(dir: &Path) {
+    let (code, _, err) = pictor(&[
+        "devnet",
+        "up",
+        "--dir",
+        path(dir),
+        "--checkers",
+        "4",
+        "--workers",
+        "2",
+        "--worker-price",
+        &PRICE.to_string(),
+    ]);
+    assert_eq!(code, 0, "devnet up: {err}");
+}
+
+fn key(home: &Path) -> String {
+    runtime(home)["public_key"]
+        .as_str()
+        .expect("public key")
+        .to_owned()
+}
+
+/// What every node's ledger says of `accounts`, once they agree: their balances.
+fn settled(dir: &Path, homes: &[&str], accounts: &[String]) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let views: Vec<Vec<u64>> = homes
+            .iter()
+            .map(|h| {
+                accounts
+                    .iter()
+                    .map(|a| {
+                        balance(&dir.join(h), Some(a))["balance"]
+                            .as_u64()
+                            .unwrap_or(0)
+                    })
+                    .collect()
+            })
+            .collect();
+        if views.windows(2).all(|w| w[0] == w[1]) {
+            return views[0].clone();
+        }
+        assert!(Instant::now() < deadline, "the ledgers disagree: {views:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("net");
+    let _network = Network::new(dir.clone());
+    up(&dir);
+    let creator = dir.join("creator");
+    let got = json(&["faucet", "1000", "--home", path(&creator), "--json"]);
+    assert_eq!(got["balance"], 1000);
+
+    // A budget the creator does not have is refused before anything is published.
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenes/cornell-box.gltf");
+    let job_args = [
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--samples",
+        "64",
+        "--tile",
+        "32",
+    ];
+    let mut args = vec!["job", "submit", path(&scene), "--home", path(&creator)];
+    args.extend(job_args);
+    let mut too_much = args.clone();
+    too_much.extend(["--budget", "5000"]);
+    let (code, _, err) = pictor(&too_much);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("insufficient balance for the job's budget"),
+        "{err}"
+    );
+    assert_eq!(balance(&creator, None)["balance"], 1000);
+
+    let budget = BUDGET.to_string();
+    args.extend(["--budget", &budget]);
+    let (code, out, err) = pictor(&args);
+    assert_eq!(code, 0, "job submit: {err}");
+    let job_text = out.trim().to_owned();
+    let job: JobId = job_text.parse().expect("a job id");
+    assert_eq!(balance(&creator, None)["escrowed"], BUDGET);
+
+    // The job's payer (its committee's first leader) dies once the job is under way, and
+    // comes back.
+    let names: Vec<String> = (1..=4).map(|i| format!("checker-{i}")).collect();
+    let set: Vec<PublicKey> = names
+        .iter()
+        .map(|n| key(&dir.join(n)).parse().expect("a key"))
+        .collect();
+    let payer = rules::job_leader(&rules::committee(&job, &set, 4), 0).expect("a payer");
+    let payer_name = &names[set.iter().position(|k| *k == payer).expect("in the set")];
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(&creator, &job_text)["verified"].as_u64() < Some(1) {
+        assert!(Instant::now() < deadline, "no shard verified");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    kill(runtime(&dir.join(payer_name))["pid"].as_i64().expect("pid") as i32);
+    std::thread::sleep(Duration::from_secs(1));
+    up(&dir);
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let done = loop {
+        let s = status(&creator, &job_text);
+        if s["state"] == "complete" && s["escrow"]["closed"] == true {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "not complete and refunded: {s}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // 32 × 32 × 64 samples a shard: 66 ms at the reference rate, at 50 credits a second.
+    let each = price_for(65_536u64.div_ceil(1_000), 1_000, PRICE).expect("price");
+    let shards = done["shards"].as_u64().expect("shards");
+    let escrow = &done["escrow"];
+    assert_eq!(escrow["funded"], BUDGET, "{done}");
+    assert_eq!(escrow["shards_paid"], shards, "{done}");
+    assert_eq!(escrow["paid_workers"], shards * each, "{done}");
+    assert_eq!(escrow["paid_fees"], shards, "a fee of 1 a shard: {done}");
+    let spent = shards * (each + 1);
+    assert_eq!(escrow["refunded"], BUDGET - spent, "{done}");
+
+    let mut accounts: Vec<String> = ["worker-1", "worker-2", "creator"]
+        .iter()
+        .map(|n| key(&dir.join(n)))
+        .collect();
+    accounts.extend(names.iter().map(|n| key(&dir.join(n))));
+    let homes = [
+        "checker-1",
+        "checker-2",
+        "checker-3",
+        "checker-4",
+        "worker-1",
+        "worker-2",
+        "creator",
+    ];
+    let paid = settled(&dir, &homes, &accounts);
+    assert_eq!(paid[0] + paid[1], shards * each, "the workers: {paid:?}");
+    assert_eq!(paid[2], 1000 - spent, "the creator: {paid:?}");
+    assert_eq!(
+        paid[3..].iter().sum::<u64>(),
+        shards,
+        "the checkers: {paid:?}"
+    );
+    // A worker sees what it earned from the job.
+    let earned: u64 = ["worker-1", "worker-2"]
+        .iter()
+        .map(|w| {
+            balance(&dir.join(w), None)["earned"][&job_text]["shards"]
+                .as_u64()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(earned, shards * each);
+
+    // Kill a worker and a checker and start them again: nothing is paid twice.
+    for name in ["worker-1", "checker-3"] {
+        kill(runtime(&dir.join(name))["pid"].as_i64().expect("pid") as i32);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    up(&dir);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(settled(&dir, &homes, &accounts), paid);
+    for home in homes {
+        let b = balance(&dir.join(home), None);
+        assert_eq!(b["total_minted"], 1000, "{home}: {b}");
+        assert_eq!(
+            b["circulating"], 1000,
+            "{home}: nothing created or lost: {b}"
+        );
+    }
+}
