@@ -32,9 +32,17 @@ creator_workers() {
   echo "$json"
 }
 
+# The credits node $1's account holds (0 when it does not answer).
+credits_of() {
+  local json
+  json=$(node_cli "$1" balance --json 2>/dev/null) || json='{}'
+  jq -r '.balance // 0' <<<"$json" 2>/dev/null || echo 0
+}
+
 cmd_job() {
   local scene="$ROOT/examples/scenes/cornell-box.gltf" before after summary state out rc=0 i
-  local name role ns addr reach key peer n got id fails=() rows="[]"
+  local name role ns addr reach key peer n got id fails=() rows="[]" paid escrow="null"
+  declare -A earned_before
   pictor_bin
   [[ -f "$DIR/$NODES_FILE" ]] || die "$DIR holds no testnet: run \`scripts/testnet-local.sh up\` first"
   node_pid creator >/dev/null || die "the creator is not running (scripts/testnet-local.sh status)"
@@ -47,15 +55,32 @@ cmd_job() {
     sleep 1
   done
   ((got >= n)) || log "only $got of $n workers seen live by the creator; submitting anyway"
+  # The job is paid for: credits from the faucet (checker-1 holds its key), then a budget.
+  if (($(credits_of creator) < JOB_BUDGET)); then
+    creator_cli faucet "$JOB_BUDGET" >/dev/null || die "the faucet gave the creator no credits"
+  fi
+  while read -r name role rest; do
+    [[ "$role" == worker ]] && earned_before[$name]=$(credits_of "$name")
+  done < <(nodes)
   out="$DIR/frames/$(date +%Y%m%d-%H%M%S)"
-  log "submitting $scene (256x192, 4 samples, frames 1-2, 64 px tiles) from the creator"
+  log "submitting $scene (256x192, 4 samples, frames 1-2, 64 px tiles, budget $JOB_BUDGET credits) from the creator"
   summary=$(timeout "$JOB_TIMEOUT" ip netns exec "$(ns_of creator)" "$BIN" job submit "$scene" \
     --rpc "http://$(awk '$1 == "creator" {print $4}' "$DIR/$NODES_FILE"):$HTTP_PORT" \
     --token-file "$DIR/creator/rpc.token" --width 256 --height 192 --samples 4 --frames 1-2 \
-    --tile 64 --wait --json --out "$out") || rc=$?
+    --tile 64 --budget "$JOB_BUDGET" --wait --json --out "$out") || rc=$?
   after=$(creator_workers)
   jq -e 'type == "object"' <<<"${summary:-null}" >/dev/null 2>&1 || summary=null
   state=$(jq -r '.state // "unknown"' <<<"$summary")
+  # The last shards are paid and the rest refunded a moment after the job completes.
+  id=$(jq -r '.job_id // empty' <<<"$summary")
+  if [[ -n "$id" && "$state" == complete ]]; then
+    for ((i = 0; i < 60; i++)); do
+      escrow=$(creator_cli job status "$id" --json 2>/dev/null | jq -c '.escrow // null' 2>/dev/null) || escrow=null
+      [[ "$(jq -r '.closed // false' <<<"${escrow:-null}")" == true ]] && break
+      sleep 0.5
+    done
+    sleep 1 # the workers' nodes apply the last certificates a moment after the creator's
+  fi
   if ((rc == 124)); then # the newest job of the creator is this one: cancel it
     state="timed out after ${JOB_TIMEOUT}s"
     summary=$(creator_cli job list --json 2>/dev/null | jq -c 'last // null' 2>/dev/null) || summary=null
@@ -66,22 +91,27 @@ cmd_job() {
     [[ "$role" == worker ]] || continue
     got=$(jq -n --argjson b "$before" --argjson a "$after" --arg k "$key" \
       '([$a[] | select(.key == $k) | .accepted][0] // 0) - ([$b[] | select(.key == $k) | .accepted][0] // 0)')
+    paid=$(($(credits_of "$name") - ${earned_before[$name]:-0}))
     rows=$(jq -c --arg n "$name" --arg r "$reach" --arg p "$peer" --argjson g "$got" --arg h "$(reached "$name")" \
-      '. + [{name: $n, reach: $r, reached: $h, peer_id: $p, accepted: $g}]' <<<"$rows")
+      --argjson c "$paid" '. + [{name: $n, reach: $r, reached: $h, peer_id: $p, accepted: $g, paid: $c}]' <<<"$rows")
     [[ "$reach" == nat ]] && ((got == 0)) && fails+=("$name (behind NAT) accepted no shard")
+    ((got > 0 && paid <= 0)) && fails+=("$name accepted $got shards and was paid nothing")
   done < <(nodes)
   [[ "$state" == complete ]] || fails=("the job did not complete: $state (exit $rc)" "${fails[@]}")
   if $JSON; then
     jq -n --argjson s "$summary" --argjson w "$rows" --arg state "$state" --arg out "$out" \
+      --argjson e "${escrow:-null}" \
       '{job_id: ($s.job_id // null), state: $state, shards: ($s.shards // null),
         verified: ($s.verified // null), frames_written: ($s.frames_written // []),
-        out: $out, workers: $w}'
+        out: $out, escrow: $e, workers: $w}'
   else
     jq -r --arg state "$state" '"job \(.job_id // "?"): \($state), \(.verified // "?") of \(.shards // "?") shards verified",
       (.frames_written // [] | .[] | "  frame   \(.)")' <<<"$summary"
-    printf '  %-14s %-12s %-13s %s\n' WORKER WHERE REACHED ACCEPTED
-    jq -r '.[] | [.name, (if .reach == "nat" then "behind NAT" else "public" end), .reached, .accepted] | @tsv' \
-      <<<"$rows" | while IFS=$'\t' read -r name reach how got; do printf '  %-14s %-12s %-13s %s\n' "$name" "$reach" "$how" "$got"; done
+    jq -r '"  budget  \(.funded) credits: \(.paid_workers) to workers, \(.paid_fees) in checker fees, \(.refunded) refunded"' \
+      <<<"${escrow:-null}" 2>/dev/null | grep -v null || true
+    printf '  %-14s %-12s %-13s %-9s %s\n' WORKER WHERE REACHED ACCEPTED PAID
+    jq -r '.[] | [.name, (if .reach == "nat" then "behind NAT" else "public" end), .reached, .accepted, .paid] | @tsv' \
+      <<<"$rows" | while IFS=$'\t' read -r name reach how got paid; do printf '  %-14s %-12s %-13s %-9s %s\n' "$name" "$reach" "$how" "$got" "$paid"; done
   fi
   ((${#fails[@]} == 0)) || { for i in "${fails[@]}"; do log "$i"; done; exit 1; }
 }
@@ -117,6 +147,7 @@ renew_home() {
   [[ -n "$key" && -n "$peer" ]] || die "cannot read the key of $1 from pictor init: $out"
   awk -v n="$1" -v k="$key" -v p="$peer" '$1 == n {$6 = k; $7 = p} {print}' "$DIR/$NODES_FILE" >"$DIR/$NODES_FILE.new"
   mv "$DIR/$NODES_FILE.new" "$DIR/$NODES_FILE"
+  set_price "$1"
 }
 
 # Milliseconds since the epoch.
@@ -148,8 +179,10 @@ cmd_bench() {
   for ((r = 1; r <= RUNS; r++)); do
     # 4 frames of 512x384 at 256 samples in tiles of 32: 768 shards, minutes of work for
     # every worker (cancelled at the end of the run).
+    # Its budget covers every shard at the workers' price (7 credits a shard with the fee).
+    creator_cli faucet 6000 >/dev/null || die "the faucet gave the creator no credits"
     job=$(creator_cli job submit "$ROOT/examples/scenes/cornell-box.gltf" --width 512 --height 384 \
-      --samples 256 --frames 1-4 --tile 32 --json | jq -r '.job_id // empty') || true
+      --samples 256 --frames 1-4 --tile 32 --budget 6000 --json | jq -r '.job_id // empty') || true
     [[ -n "$job" ]] || die "the creator did not take the bench's job"
     # A new worker in the place of each (a new key, an empty home): the network has never
     # seen it, as a machine that joins for the first time.

@@ -23,6 +23,10 @@ LOSS=""
 DIAL="bootnode"
 JSON=false
 JOB_TIMEOUT=180
+# What each worker asks (credits per benchmark-normalised render-second), and the budget
+# the creator escrows for a job.
+WORKER_PRICE=20
+JOB_BUDGET=600
 NAMES=()
 
 usage() {
@@ -37,9 +41,10 @@ process in a Linux network namespace of its own (root needed, and ip, nft, tc, j
   status   every node: name, role, namespace, address, peer id, running, pid, reach
   restart NAME...
            stop and start those nodes again (same home and address)
-  job      submit examples/scenes/cornell-box.gltf from the creator, wait, print per
-           worker its accepted shards and how it is reached; exits 1 if the job fails
-           or a NATed worker accepted no shard
+  job      the creator asks the faucet for credits, submits
+           examples/scenes/cornell-box.gltf with a budget, waits, and prints per worker
+           its accepted shards, the credits it was paid and how it is reached; exits 1
+           if the job fails, a NATed worker accepted no shard or a worker was not paid
   bench [--runs N]
            time to join (a restarted worker's process start to its first shard, on
            the public segment and behind NAT) and hole punches between the NATed
@@ -126,13 +131,26 @@ source "$ROOT/scripts/testnet-net.sh"
 
 # ---- up ----
 
-# Makes a home with `pictor init` and records the node.
+# Worker $1 asks $WORKER_PRICE credits per benchmark-normalised render-second.
+set_price() {
+  sed -i "s/^price = .*/price = $WORKER_PRICE/" "$DIR/$1/config.toml"
+  grep -q "^price = $WORKER_PRICE\$" "$DIR/$1/config.toml" || die "cannot set the price of $1"
+}
+
+# Makes a home with `pictor init` and records the node. checker-1 also holds the
+# faucet's key (its public half goes into the spec's [credits]); workers ask a price.
 init_home() { # name role addr reach
-  local out key peer
-  out=$("$BIN" init --home "$DIR/$1" --network devnet) || die "pictor init failed for $1"
+  local out key peer faucet=()
+  [[ "$1" == checker-1 ]] && faucet=(--faucet)
+  out=$("$BIN" init --home "$DIR/$1" --network devnet "${faucet[@]}") || die "pictor init failed for $1"
   key=$(awk '$1 == "public" && $2 == "key" {print $3}' <<<"$out")
   peer=$(awk '$1 == "peer" && $2 == "id" {print $3}' <<<"$out")
   [[ -n "$key" && -n "$peer" ]] || die "cannot read the key of $1 from pictor init: $out"
+  if [[ "$1" == checker-1 ]]; then
+    awk '$1 == "faucet" && $2 == "key" {print $3}' <<<"$out" >"$DIR/faucet.pub"
+    [[ -s "$DIR/faucet.pub" ]] || die "pictor init made no faucet key: $out"
+  fi
+  [[ "$2" == worker ]] && set_price "$1"
   echo "$1 $2 $(ns_of "$1") $3 $4 $key $peer" >>"$DIR/$NODES_FILE"
 }
 
@@ -165,6 +183,13 @@ epoch = "5s"
 
 [requirements]
 gpu_required = false
+
+[credits]
+faucet = "$(cat "$DIR/faucet.pub")"
+faucet_per_request = 100000
+faucet_per_account = 1000000
+faucet_window = "1h"
+checker_fee = 1
 EOF
 }
 

@@ -17,6 +17,11 @@ pub(crate) struct InitArgs {
     /// file, which is checked and copied into the home.
     #[arg(long, value_name = "devnet|testnet|FILE", default_value = "devnet")]
     pub(crate) network: InitNetwork,
+    /// Also make a faucet key (`faucet.key`, mode 0600) for a new network's `[credits]`:
+    /// the node whose home holds it mints the network's credits. Its public half is
+    /// printed, for the spec's `faucet`.
+    #[arg(long)]
+    pub(crate) faucet: bool,
 }
 
 pub(crate) fn run(args: InitArgs) -> Result<()> {
@@ -38,6 +43,15 @@ pub(crate) fn run(args: InitArgs) -> Result<()> {
     }
     if let Some(key) = outcome.public_key {
         println!("  public key   {key}");
+    }
+    if args.faucet && !outcome.already_initialised {
+        let key = pictor_node::identity::create_faucet(&outcome.home)?;
+        println!("  faucet key   {key}");
+    } else if args.faucet {
+        match pictor_node::identity::load_faucet(&outcome.home)? {
+            Some(k) => println!("  faucet key   {}", k.public()),
+            None => println!("  faucet key   none: an existing home gets no new key"),
+        }
     }
     if !outcome.already_initialised {
         let network = match &args.network {

@@ -116,3 +116,30 @@ fn credits_are_issued_paid_and_kept_across_a_kill() {
     assert_eq!(code, 0, "pay after the restart: {err}");
     assert_eq!(wait_for(&checker, &me, 350)["balance"], 350);
 }
+
+#[test]
+fn init_makes_a_faucet_key_for_a_new_network_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("faucet-home");
+    let (code, out, err) = pictor(&["init", "--home", path(&home), "--faucet"]);
+    assert_eq!(code, 0, "init --faucet: {err}");
+    let key = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("faucet key"))
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_else(|| panic!("no faucet key printed: {out}"));
+    assert_eq!(key.len(), 64, "a public key: {out}");
+    let file = home.join("faucet.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&file).expect("faucet.key").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "faucet.key is the owner's alone");
+    let seed = std::fs::read_to_string(&file).expect("faucet.key");
+    assert!(!out.contains(seed.trim()), "the secret is never printed");
+    // On the same home: nothing changes, the same key is named.
+    let (code, again, err) = pictor(&["init", "--home", path(&home), "--faucet"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(again.contains("already a Pictor home"), "{again}");
+    assert!(again.contains(&key), "{again}");
+    assert_eq!(std::fs::read_to_string(&file).expect("faucet.key"), seed);
+}

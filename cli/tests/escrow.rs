@@ -90,7 +90,11 @@ fn settled(dir: &Path, homes: &[&str], accounts: &[String]) -> Vec<u64> {
 #[test]
 fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("net");
+    // PICTOR_TEST_KEEP=DIR keeps the network's homes and logs there for a look afterwards.
+    let dir = match std::env::var("PICTOR_TEST_KEEP") {
+        Ok(keep) => std::path::PathBuf::from(keep).join("net"),
+        Err(_) => tmp.path().join("net"),
+    };
     let _network = Network::new(dir.clone());
     up(&dir);
     let creator = dir.join("creator");
@@ -216,4 +220,79 @@ fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
             "{home}: nothing created or lost: {b}"
         );
     }
+}
+
+#[test]
+fn a_job_whose_budget_runs_out_is_paused_until_its_creator_adds_credits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("net");
+    let _network = Network::new(dir.clone());
+    up(&dir);
+    let creator = dir.join("creator");
+    json(&["faucet", "1000", "--home", path(&creator), "--json"]);
+    // 16 shards of 32 × 32 at 64 samples: 4 credits each and a fee of 1. The budget pays
+    // for two; each worker holds at most two shards at a time.
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenes/cornell-box.gltf");
+    let (code, out, err) = pictor(&[
+        "job",
+        "submit",
+        path(&scene),
+        "--home",
+        path(&creator),
+        "--width",
+        "128",
+        "--height",
+        "128",
+        "--samples",
+        "64",
+        "--tile",
+        "32",
+        "--budget",
+        "10",
+    ]);
+    assert_eq!(code, 0, "job submit: {err}");
+    let job = out.trim().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let paused = loop {
+        let s = status(&creator, &job);
+        if s["paused"].is_string() {
+            break s;
+        }
+        assert_ne!(s["state"], "complete", "the job ran past its budget: {s}");
+        assert!(Instant::now() < deadline, "never paused: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let why = paused["paused"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("budget is out") && why.contains("pictor fund"),
+        "{why}"
+    );
+    // Paused: what was given out before finishes, nothing new is given out.
+    std::thread::sleep(Duration::from_secs(4));
+    let held = status(&creator, &job);
+    assert_eq!(held["state"], "running", "{held}");
+    assert!(
+        held["verified"].as_u64() < held["shards"].as_u64(),
+        "{held}"
+    );
+    let (code, out, err) = pictor(&["job", "status", &job, "--home", path(&creator)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("paused: the job's budget is out"), "{out}");
+
+    let (code, _, err) = pictor(&["fund", &job, "100", "--home", path(&creator)]);
+    assert_eq!(code, 0, "fund: {err}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let done = loop {
+        let s = status(&creator, &job);
+        if s["state"] == "complete" && s["escrow"]["closed"] == true {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the job did not go on: {s}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let each = price_for(65_536u64.div_ceil(1_000), 1_000, PRICE).expect("price");
+    assert_eq!(done["escrow"]["funded"], 110, "{done}");
+    assert_eq!(done["escrow"]["paid_workers"], 16 * each, "{done}");
+    assert_eq!(done["escrow"]["refunded"], 110 - 16 * (each + 1), "{done}");
+    assert!(done["paused"].is_null(), "{done}");
 }

@@ -151,6 +151,12 @@ fn credits(c: &pictor_protocol::credits::CreditMessage) {
             let set: Vec<_> = cert.signatures.iter().map(|(k, _)| *k).collect();
             let _ = cert.verify(NETWORK, &cert.mint.mint.to, &set);
         }
+        C::EscrowVote(v) => {
+            let _ = v.verify(NETWORK);
+        }
+        C::EscrowCertificate(cert) => {
+            let _ = cert.verify(NETWORK, &cert.order.committee);
+        }
         C::FaucetRequest { .. } => {}
     }
 }

@@ -238,6 +238,31 @@ fn a_worker_behind_nat_renders_on_the_namespace_testnet() {
             explain(&job, &dir)
         );
     }
+    // The job was paid for: every worker that rendered was paid, from the job's escrow,
+    // and what was left went back to the creator.
+    let escrow = &summary["escrow"];
+    assert_eq!(
+        escrow["closed"], true,
+        "the job's escrow is refunded: {summary}"
+    );
+    let paid: u64 = workers
+        .iter()
+        .map(|w| w["paid"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        escrow["paid_workers"].as_u64(),
+        Some(paid),
+        "the workers' balances grew by what the escrow paid them: {summary}"
+    );
+    for worker in workers {
+        if worker["accepted"].as_u64().unwrap_or(0) >= 1 {
+            assert!(
+                worker["paid"].as_u64().unwrap_or(0) >= 1,
+                "{} rendered and was not paid: {summary}",
+                worker["name"]
+            );
+        }
+    }
     for worker in workers {
         let reached = worker["reached"].as_str().unwrap_or("");
         let expected: &[&str] = if worker["reach"] == "nat" {

@@ -205,6 +205,29 @@ impl EventLoop {
         }
     }
 
+    /// Hands the credits role one input; a job whose escrow it changes is given out by its
+    /// new standing at once (a budget runs out between two ticks on a small job).
+    pub(super) fn run_credits(&mut self, now: u64, input: CreditsInput) {
+        let job = match &input {
+            CreditsInput::Accepted { shard, .. } => Some(shard.job),
+            CreditsInput::Message(CreditMessage::EscrowCertificate(c)) => Some(c.order.escrow.job),
+            CreditsInput::Message(CreditMessage::EscrowVote(v)) => Some(v.order.escrow.job),
+            CreditsInput::Message(CreditMessage::TransferCertificate(c)) => {
+                c.transfer.transfer.escrow().map(|e| e.job)
+            }
+            _ => None,
+        };
+        let Some(credits) = &mut self.credits else {
+            return;
+        };
+        for output in credits.handle(now, input) {
+            self.on_credits_output(output);
+        }
+        if let (Some(job), true) = (job, self.checker.is_some()) {
+            self.tell_funding(job);
+        }
+    }
+
     pub(super) fn on_credits_output(&mut self, output: CreditsOutput) {
         match output {
             CreditsOutput::Publish(m) => {
@@ -232,6 +255,7 @@ impl EventLoop {
                     None => self.send(message, 0),
                 }
             }
+            CreditsOutput::SyncJob(job) => self.sync_certificates(job),
             CreditsOutput::Reply { reply, result } => {
                 if let Some(job) = self.fundings.remove(&reply) {
                     return self.escrow_funded(job, result);

@@ -397,7 +397,7 @@ impl EventLoop {
     }
 
     /// Asks a few connected peers (the job's committee first) for the job's certificates.
-    fn sync_certificates(&mut self, job: JobId) {
+    pub(super) fn sync_certificates(&mut self, job: JobId) {
         let committee: Vec<libp2p::PeerId> = self
             .ledger
             .lock()

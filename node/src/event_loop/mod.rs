@@ -316,13 +316,7 @@ impl EventLoop {
                         self.on_creator_output(output);
                     }
                 }
-                Work::Credits(input) => {
-                    if let Some(credits) = &mut self.credits {
-                        for output in credits.handle(now, input) {
-                            self.on_credits_output(output);
-                        }
-                    }
-                }
+                Work::Credits(input) => self.run_credits(now, input),
             }
         }
     }

@@ -74,6 +74,14 @@ impl CreditLedger {
         }
     }
 
+    /// Whether the faucet has not answered `account`'s request of `request_ms`, nor a
+    /// later one.
+    pub fn is_new_request(&self, account: &PublicKey, request_ms: u64) -> bool {
+        self.faucet_requests
+            .get(account)
+            .is_none_or(|last| request_ms > *last)
+    }
+
     /// How many credits `account` may still ask the faucet for at `now_ms`.
     pub fn faucet_allowance(&self, account: &PublicKey, now_ms: u64) -> u64 {
         let used = self.minted_in(account, now_ms).minted;
@@ -114,6 +122,12 @@ impl CreditLedger {
         if mint.amount == 0 {
             return Err(CreditError::ZeroAmount);
         }
+        if !self.is_new_request(&mint.to, mint.request_ms) {
+            return Err(CreditError::RequestAnswered {
+                account: mint.to,
+                request_ms: mint.request_ms,
+            });
+        }
         let window = self.within_limits(mint)?;
         let total_minted = self
             .total_minted
@@ -151,6 +165,7 @@ impl CreditLedger {
         let effect = self.mint_effect(&mint)?;
         self.accounts.entry(mint.to).or_default().balance = effect.balance;
         self.windows.insert(mint.to, effect.window);
+        self.faucet_requests.insert(mint.to, mint.request_ms);
         self.total_minted = effect.total_minted;
         self.faucet_sequence = effect.next_sequence;
         self.release(LockKey::Faucet, effect.next_sequence);

@@ -89,6 +89,7 @@ fn checkers_vote_only_for_mints_dated_near_their_clock() {
         amount: 10,
         sequence: 0,
         issued_ms: NOW,
+        request_ms: 1,
     }
     .sign(&faucet(), NET);
     let (ledger, checker) = (&mut net.ledgers[0], &net.checkers[0]);
@@ -114,6 +115,7 @@ fn only_the_faucet_mints_and_once_per_sequence() {
         amount: 10,
         sequence: 0,
         issued_ms: NOW,
+        request_ms: 1,
     };
     // Signed by another key.
     let forged = mint.sign(&alice, NET);

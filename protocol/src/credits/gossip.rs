@@ -34,6 +34,9 @@ pub enum CreditMessage {
         account: PublicKey,
         /// How many credits.
         amount: u64,
+        /// When the account made it (ms since the Unix epoch; later than its last
+        /// request): the faucet answers each request once, however often it is relayed.
+        requested_ms: u64,
     },
     /// The faucet's mint, for the checkers to vote on (relayed by the faucet's node).
     Mint(SignedMint),

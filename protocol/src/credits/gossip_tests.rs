@@ -57,6 +57,7 @@ fn credit_messages_round_trip_and_name_their_author() {
         CreditMessage::FaucetRequest {
             account: owner.public(),
             amount: 5,
+            requested_ms: NOW,
         },
     ];
     for m in messages {

@@ -83,6 +83,8 @@ pub struct CreditLedger {
     pub(super) faucet_sequence: u64,
     /// What each account got from the faucet in its latest window.
     pub(super) windows: BTreeMap<PublicKey, Window>,
+    /// The latest faucet request answered, per account (its `request_ms`).
+    pub(super) faucet_requests: BTreeMap<PublicKey, u64>,
     pub(super) locks: BTreeMap<LockKey, Lock>,
     pub(super) total_minted: u64,
 }
@@ -99,6 +101,7 @@ impl CreditLedger {
             escrows: BTreeMap::new(),
             faucet_sequence: 0,
             windows: BTreeMap::new(),
+            faucet_requests: BTreeMap::new(),
             locks: BTreeMap::new(),
             total_minted: 0,
         }

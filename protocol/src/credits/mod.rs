@@ -205,6 +205,14 @@ pub enum CreditError {
         /// The limit per window.
         limit: u64,
     },
+    /// A faucet request answered already (a replay), or older than one answered.
+    #[error("the faucet answered {account}'s request of {request_ms} ms already (or a later one)")]
+    RequestAnswered {
+        /// The account.
+        account: PublicKey,
+        /// The request's time.
+        request_ms: u64,
+    },
     /// A mint whose time is too far from the voter's clock.
     #[error("mint issued at {issued_ms} ms, too far from now ({now_ms} ms)")]
     MintClock {

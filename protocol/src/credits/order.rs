@@ -115,6 +115,10 @@ pub struct Mint {
     /// checker votes only when this is within [`MINT_CLOCK_SKEW_MS`](super::MINT_CLOCK_SKEW_MS)
     /// of its clock, so every node counts the mint in the same window without a clock.
     pub issued_ms: u64,
+    /// The request it answers: the time its account stamped it with (ms since the Unix
+    /// epoch). An account's requests are answered in that order, each at most once: a
+    /// replayed request is never minted again.
+    pub request_ms: u64,
 }
 
 impl Mint {

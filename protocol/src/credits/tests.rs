@@ -63,6 +63,7 @@ impl Net {
             amount,
             sequence: self.ledger().faucet_sequence(),
             issued_ms: now,
+            request_ms: self.ledger().faucet_sequence() + 1,
         }
         .sign(&faucet(), NET);
         let votes = self

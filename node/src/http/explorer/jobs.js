@@ -27,15 +27,16 @@
     const percent = el('span', { class: 'percent' });
     const framesText = el('span', { class: 'frames-done' });
     const rejectedText = el('span', { class: 'rejected-count' });
+    const budgetText = el('span', { class: 'budget', hidden: true });
     const reason = el('p', { class: 'reason', hidden: true });
     const thumbs = el('div', { class: 'thumbs' });
     const root = el('article', { class: 'job', data: { jobId: id } },
       el('div', { class: 'job-head' }, stateBadge, idText, when),
       el('div', { class: 'job-progress' }, bar,
-        el('div', { class: 'job-counts' }, progress, percent, framesText, rejectedText)),
+        el('div', { class: 'job-counts' }, progress, percent, framesText, rejectedText, budgetText)),
       reason,
       thumbs);
-    row = { root, stateBadge, when, bar, rendered, verified, progress, percent, framesText, rejectedText, reason, thumbs, shown: new Map() };
+    row = { root, stateBadge, when, bar, rendered, verified, progress, percent, framesText, rejectedText, budgetText, reason, thumbs, shown: new Map() };
     state.rows.set(id, row);
     return row;
   }
@@ -74,7 +75,18 @@
     setText(row.rejectedText, int(job.rejected) > 0 ? `${fmtInt(job.rejected)} rejected` : '');
     row.rejectedText.hidden = int(job.rejected) === 0;
 
-    const why = str(job.reason || job.problem);
+    // The job's budget (a network with credits): what it paid, of what was escrowed.
+    const e = job.escrow;
+    if (e && typeof e === 'object') {
+      const paid = int(e.paid_workers) + int(e.paid_fees);
+      const back = e.closed ? ` · ${fmtInt(e.refunded)} refunded` : ` · ${fmtInt(e.remaining)} left`;
+      setText(row.budgetText, `paid ${fmtInt(paid)} of ${fmtInt(e.funded)} credits${back}`);
+      row.budgetText.title = `${fmtInt(e.paid_workers)} to workers, ${fmtInt(e.paid_fees)} in checker fees, ${fmtInt(e.shards_paid)} shards paid`;
+      row.budgetText.hidden = false;
+    } else if (e === null) {
+      row.budgetText.hidden = true;
+    }
+    const why = str(job.reason || job.paused || job.problem);
     row.reason.hidden = !why;
     setText(row.reason, why);
 

@@ -29,6 +29,9 @@ pub(super) const MAX_PAY_JOBS: usize = 10_000;
 pub(super) const MAX_PRICES: usize = 100_000;
 /// Accepted shards waiting for their payment, per job.
 pub(super) const MAX_ACCEPTED_PER_JOB: usize = 100_000;
+/// How often a payer with nothing to propose for an unfinished escrow (or a member asked
+/// to vote for a shard it has not seen accepted) asks peers for the job's certificates.
+const SYNC_MS: u64 = 5_000;
 
 /// A job this node's committee pays.
 #[derive(Debug)]
@@ -42,6 +45,12 @@ pub(super) struct PayJob {
     accepted: BTreeMap<ShardId, PublicKey>,
     /// Why its payments are stopped, once said.
     stalled: Option<String>,
+    /// When this node last asked peers for the job's certificates.
+    synced_ms: u64,
+    /// The escrow's certificates, by sequence, for a payer that missed some (it was down
+    /// when they came), and when one was last gossiped again for it.
+    certs: BTreeMap<u64, EscrowCertificate>,
+    resent_ms: u64,
 }
 
 /// Where a job stands with its escrow, as this node sees it: the committee's leader gives
@@ -96,6 +105,9 @@ impl Credits {
             payer,
             accepted: BTreeMap::new(),
             stalled: None,
+            synced_ms: 0,
+            certs: BTreeMap::new(),
+            resent_ms: 0,
         });
         entry.committee = sorted;
         entry.payer = payer;
@@ -119,9 +131,24 @@ impl Credits {
         }
     }
 
-    /// The order this node expects at `job`'s escrow's next sequence: the payment of its
-    /// first accepted, unpaid shard whose worker's price it knows, or the refund once
-    /// every shard of the job is paid. `None`: nothing to pay now (or no escrow).
+    /// The payment this node owes for `shard` of `pay`'s job, rendered by `worker`: the
+    /// worker's price for it and the committee's fee (`None` while the worker's price is
+    /// not known here).
+    fn payment(&self, pay: &PayJob, shard: &ShardId, worker: &PublicKey) -> Option<EscrowAction> {
+        let (price, _) = self.prices.get(worker)?;
+        let worker_amount = shard_price(&pay.spec, shard, *price).ok()?;
+        Some(EscrowAction::PayShard {
+            shard: *shard,
+            worker: *worker,
+            worker_amount,
+            checker_fee: self.checker_fee,
+        })
+    }
+
+    /// The order this node proposes at `job`'s escrow's next sequence, as its payer: the
+    /// payment of its first accepted, unpaid shard whose worker's price it knows, or the
+    /// refund once every shard of the job is paid. `None`: nothing to pay now (or no
+    /// escrow).
     fn expected(&self, job: &JobId) -> Option<EscrowOrder> {
         let pay = self.pay_jobs.get(job)?;
         let escrow = self.ledger.escrow(&pay.escrow)?;
@@ -129,22 +156,13 @@ impl Credits {
             return None;
         }
         let sequence = escrow.next_sequence();
-        let unpaid = pay.accepted.iter().find(|(s, _)| !escrow.is_paid(s));
-        let action = match unpaid {
-            Some((shard, worker)) => {
-                let (price, _) = self.prices.get(worker)?;
-                let worker_amount = shard_price(&pay.spec, shard, *price).ok()?;
-                EscrowAction::PayShard {
-                    shard: *shard,
-                    worker: *worker,
-                    worker_amount,
-                    checker_fee: self.checker_fee,
-                }
-            }
-            None if escrow.paid_shards().count() as u64 == pay.spec.shard_count() => {
-                EscrowAction::Refund
-            }
-            None => return None,
+        let action = if escrow.paid_shards().count() as u64 == pay.spec.shard_count() {
+            EscrowAction::Refund
+        } else {
+            pay.accepted
+                .iter()
+                .filter(|(s, _)| !escrow.is_paid(s))
+                .find_map(|(shard, worker)| self.payment(pay, shard, worker))?
         };
         Some(EscrowOrder::new(
             pay.escrow,
@@ -152,6 +170,36 @@ impl Credits {
             &pay.committee,
             action,
         ))
+    }
+
+    /// Whether this member votes for `order`, the payer's proposal: at the escrow's next
+    /// sequence, naming the committee it knows, and either the payment of a shard it
+    /// accepted itself for that worker, unpaid, at the amounts it computes (the payer may
+    /// have seen the shards accepted in another order), or the refund once every shard is
+    /// paid.
+    fn acceptable(&self, order: &EscrowOrder) -> bool {
+        let Some(pay) = self.pay_jobs.get(&order.escrow.job) else {
+            return false;
+        };
+        let Some(escrow) = self.ledger.escrow(&pay.escrow) else {
+            return false;
+        };
+        if pay.escrow != order.escrow
+            || escrow.is_closed()
+            || escrow.next_sequence() != order.sequence
+            || pay.committee != order.committee
+            || !pay.committee.contains(&self.me)
+        {
+            return false;
+        }
+        match &order.action {
+            EscrowAction::PayShard { shard, worker, .. } => {
+                !escrow.is_paid(shard)
+                    && pay.accepted.get(shard) == Some(worker)
+                    && self.payment(pay, shard, worker).as_ref() == Some(&order.action)
+            }
+            EscrowAction::Refund => escrow.paid_shards().count() as u64 == pay.spec.shard_count(),
+        }
     }
 
     /// Where `job` (by `creator`) stands with its escrow.
@@ -279,7 +327,10 @@ impl Credits {
         if vote.checker == self.me || !from_payer {
             return;
         }
-        if self.expected(&job).as_ref() == Some(&vote.order) {
+        if self.resend_missed(now_ms, &vote, out) {
+            return;
+        }
+        if self.acceptable(&vote.order) {
             let committee = vote.order.committee.clone();
             match self
                 .ledger
@@ -293,6 +344,72 @@ impl Credits {
             // record may still be on its way. Tried again as they come.
             self.waiting.insert(escrow, (vote, now_ms));
         }
+    }
+
+    /// Jobs whose certificates this node may have missed: as payer, an unfinished escrow
+    /// with nothing to propose; as a member, a proposal for a shard it has not seen
+    /// accepted. Asked for at most every few seconds a job.
+    pub(super) fn sync_missing(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
+        let mut missing: Vec<JobId> = self
+            .waiting
+            .values()
+            .filter_map(|(vote, _)| match vote.order.action {
+                EscrowAction::PayShard { shard, .. } => self
+                    .pay_jobs
+                    .get(&shard.job)
+                    .is_some_and(|p| !p.accepted.contains_key(&shard))
+                    .then_some(shard.job),
+                EscrowAction::Refund => None,
+            })
+            .collect();
+        for (job, pay) in &self.pay_jobs {
+            let idle = pay.payer == Some(self.me)
+                && !self.proposals.contains_key(&pay.escrow)
+                && self.ledger.escrow(&pay.escrow).is_some_and(|e| {
+                    !e.is_closed() && (e.paid_shards().count() as u64) < pay.spec.shard_count()
+                })
+                && self.expected(job).is_none();
+            if idle {
+                missing.push(*job);
+            }
+        }
+        for job in missing {
+            if let Some(pay) = self.pay_jobs.get_mut(&job) {
+                if now_ms >= pay.synced_ms.saturating_add(SYNC_MS) {
+                    pay.synced_ms = now_ms;
+                    out.push(CreditsOutput::SyncJob(job));
+                }
+            }
+        }
+    }
+
+    /// A payer that proposes at a sequence this member has seen certified missed that
+    /// certificate (it was down): it is gossiped again for it (at most every few seconds).
+    fn resend_missed(
+        &mut self,
+        now_ms: u64,
+        vote: &EscrowVote,
+        out: &mut Vec<CreditsOutput>,
+    ) -> bool {
+        let used = self
+            .ledger
+            .escrow(&vote.order.escrow)
+            .is_some_and(|e| e.next_sequence() > vote.order.sequence);
+        if !used {
+            return false;
+        }
+        if let Some(pay) = self.pay_jobs.get_mut(&vote.order.escrow.job) {
+            if let Some(cert) = pay.certs.get(&vote.order.sequence) {
+                if now_ms >= pay.resent_ms.saturating_add(RESEND_MS) {
+                    pay.resent_ms = now_ms;
+                    debug!(job = %vote.order.escrow.job.short(), sequence = vote.order.sequence, "escrow certificate sent again for its payer");
+                    out.push(CreditsOutput::Publish(CreditMessage::EscrowCertificate(
+                        cert.clone(),
+                    )));
+                }
+            }
+        }
+        true
     }
 
     /// The payer's proposals this member could not vote for yet, tried again.
@@ -350,6 +467,11 @@ impl Credits {
             .is_some_and(|p| p.order == cert.order)
         {
             self.proposals.remove(&escrow);
+        }
+        if let Some(pay) = self.pay_jobs.get_mut(&escrow.job) {
+            if pay.certs.len() < MAX_ACCEPTED_PER_JOB {
+                pay.certs.insert(cert.order.sequence, cert.clone());
+            }
         }
         match applied {
             AppliedEscrow::Paid {

@@ -65,6 +65,9 @@ pub enum CreditsOutput {
     /// Send this checker's vote to the owner of the transfer (stored first, like a vote
     /// gossiped); the owner alone gathers it.
     Vote(TransferVote),
+    /// Ask peers for the certificates of this job's shards: this node pays for them or
+    /// votes on their payment, and may have missed some (it was down when they came).
+    SyncJob(JobId),
     /// A caller's answer.
     Reply {
         reply: u64,
@@ -119,8 +122,8 @@ pub struct Credits {
     transfer: Option<InFlight<SignedTransfer, TransferVote>>,
     payments: VecDeque<(Payee, u64, Option<u64>)>,
     mint: Option<InFlight<SignedMint, MintVote>>,
-    /// Faucet requests to mint for, on the faucet's node.
-    requests: VecDeque<(PublicKey, u64)>,
+    /// Faucet requests to mint for, on the faucet's node: account, amount, request time.
+    requests: VecDeque<(PublicKey, u64, u64)>,
     /// This node's own faucet requests waiting for a mint: reply, amount asked, when.
     asked: Vec<(u64, u64, u64)>,
     held: Vec<CreditMessage>,
@@ -210,11 +213,12 @@ impl Credits {
                 }
                 self.asked.push((reply, amount, now_ms));
                 if self.faucet.is_some() {
-                    self.requests.push_back((self.me, amount));
+                    self.requests.push_back((self.me, amount, now_ms));
                 } else {
                     out.push(CreditsOutput::Publish(CreditMessage::FaucetRequest {
                         account: self.me,
                         amount,
+                        requested_ms: now_ms,
                     }));
                 }
             }
@@ -275,9 +279,18 @@ impl Credits {
                     }
                 }
             }
-            CreditMessage::FaucetRequest { account, amount } => {
-                if self.faucet.is_some() && self.requests.len() < MAX_QUEUED {
-                    self.requests.push_back((account, amount));
+            CreditMessage::FaucetRequest {
+                account,
+                amount,
+                requested_ms,
+            } => {
+                let fresh = self.ledger.is_new_request(&account, requested_ms)
+                    && !self
+                        .requests
+                        .iter()
+                        .any(|(a, _, at)| *a == account && *at == requested_ms);
+                if self.faucet.is_some() && fresh && self.requests.len() < MAX_QUEUED {
+                    self.requests.push_back((account, amount, requested_ms));
                 }
             }
             CreditMessage::EscrowVote(vote) => self.on_escrow_vote(now_ms, vote, out),

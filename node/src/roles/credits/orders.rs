@@ -55,9 +55,14 @@ impl Credits {
             let Some(faucet) = self.faucet.clone() else {
                 return;
             };
-            let Some((to, asked)) = self.requests.pop_front() else {
+            let Some((to, asked, request_ms)) = self.requests.pop_front() else {
                 return;
             };
+            // A request answered already (relayed again, or replayed): never minted twice.
+            if !self.ledger.is_new_request(&to, request_ms) {
+                debug!(account = %to.short(), "faucet request answered already");
+                continue;
+            }
             let limits = self.ledger.limits();
             let amount = asked
                 .min(limits.per_request)
@@ -71,6 +76,7 @@ impl Credits {
                 amount,
                 sequence: self.ledger.faucet_sequence(),
                 issued_ms: now_ms,
+                request_ms,
             };
             let signed = mint.sign(&faucet, self.ledger.network());
             self.mint = Some(in_flight(signed, now_ms, None));

@@ -49,14 +49,19 @@ pub(super) fn net() -> Net {
 impl Net {
     /// Hands `input` to node `i` and delivers everything published, until quiet.
     pub(super) fn run(&mut self, i: usize, input: CreditsInput) {
-        let mut queue = vec![(i, self.nodes[i].handle(NOW, input))];
+        self.run_at(i, NOW, input);
+    }
+
+    /// [`Net::run`] at `now`.
+    pub(super) fn run_at(&mut self, i: usize, now: u64, input: CreditsInput) {
+        let mut queue = vec![(i, self.nodes[i].handle(now, input))];
         while let Some((from, outputs)) = queue.pop() {
             for output in outputs {
                 match output {
                     CreditsOutput::Publish(m) => {
                         self.published.push(m.clone());
                         for to in (0..self.nodes.len()).filter(|&to| to != from) {
-                            let out = self.nodes[to].handle(NOW, CreditsInput::Message(m.clone()));
+                            let out = self.nodes[to].handle(now, CreditsInput::Message(m.clone()));
                             queue.push((to, out));
                         }
                     }
@@ -66,10 +71,11 @@ impl Net {
                             (0..self.nodes.len()).find(|&to| self.key(to) == v.transfer.from)
                         {
                             let out = self.nodes[to]
-                                .handle(NOW, CreditsInput::Message(CreditMessage::TransferVote(v)));
+                                .handle(now, CreditsInput::Message(CreditMessage::TransferVote(v)));
                             queue.push((to, out));
                         }
                     }
+                    CreditsOutput::SyncJob(_) => {}
                     CreditsOutput::Reply { reply, result } => {
                         self.replies.push((from, reply, result));
                     }
@@ -313,4 +319,44 @@ fn a_restarted_checker_does_not_vote_for_a_second_transfer_at_a_sequence() {
     let mut forgetful = n.restarted(1);
     let out = forgetful.handle(NOW, CreditsInput::Message(CreditMessage::Transfer(second)));
     assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn a_replayed_faucet_request_is_answered_once() {
+    let mut n = net();
+    n.run(
+        4,
+        CreditsInput::Faucet {
+            amount: 700,
+            reply: 1,
+        },
+    );
+    assert_eq!(n.balance(0, 4), 700);
+    let request = n
+        .published
+        .iter()
+        .find(|m| matches!(m, CreditMessage::FaucetRequest { .. }))
+        .cloned()
+        .expect("the request was gossiped");
+    // Relayed again (a peer that kept it, the faucet's node restarted from its store).
+    n.run(0, CreditsInput::Message(request.clone()));
+    let mut restarted = n.restarted(0);
+    restarted.faucet = Some(Keypair::from_seed([99; 32]));
+    n.nodes[0] = restarted;
+    n.run(0, CreditsInput::Message(request));
+    n.run(0, CreditsInput::Tick);
+    for at in 0..6 {
+        assert_eq!(n.balance(at, 4), 700, "node {at}");
+        assert_eq!(n.nodes[at].ledger().total_minted(), 700);
+    }
+    // A new request of the account is answered.
+    n.run_at(
+        4,
+        NOW + 1,
+        CreditsInput::Faucet {
+            amount: 100,
+            reply: 2,
+        },
+    );
+    assert_eq!(n.balance(0, 4), 800);
 }

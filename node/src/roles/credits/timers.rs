@@ -70,6 +70,7 @@ impl Credits {
         }
         self.resend_proposals(now_ms, out);
         self.retry_waiting(now_ms, out);
+        self.sync_missing(now_ms, out);
         let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.asked)
             .into_iter()
             .partition(|(_, _, at)| now_ms >= at + ANSWER_MS);
