@@ -15,6 +15,7 @@ mod prune;
 mod refused;
 mod scenes;
 mod start;
+mod submit;
 mod swarm;
 
 use std::{

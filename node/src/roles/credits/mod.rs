@@ -453,6 +453,7 @@ fn refuse(reply: u64, why: &str) -> Vec<CreditsOutput> {
 }
 
 mod escrow;
+mod members;
 mod orders;
 mod timers;
 
