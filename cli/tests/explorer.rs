@@ -202,11 +202,19 @@ fn the_explorer_shows_a_job_moving_its_frames_and_the_network() {
         .parent()
         .expect("the repository");
     let scene = repo.join("examples/scenes/cornell-box.gltf");
+    // The job is paid for: credits from the devnet's faucet, 200 of them its budget.
+    let got = call(
+        &addr,
+        Some(&token),
+        "credits_faucet",
+        json!({"amount": 1000}),
+    );
+    assert_eq!(got["amount"], 1000, "{got}");
     let submitted = call(
         &addr,
         Some(&token),
         "job_submit",
-        json!({"scene_path": scene, "frames": "1-2", "samples": 16}),
+        json!({"scene_path": scene, "frames": "1-2", "samples": 16, "budget": 200}),
     );
     let job = submitted["job_id"].as_str().expect("job_id").to_owned();
 
@@ -338,13 +346,27 @@ fn the_explorer_shows_a_job_moving_its_frames_and_the_network() {
         );
     }
 
-    // The node's credits (a devnet keeps them; the creator has had none yet).
+    // The job's budget: once every shard is paid (a fee of 1 each; the devnet's workers
+    // are free) the rest is refunded, and the page says so in the job's row and in the
+    // node's credits.
+    let shards = call(&addr, None, "job_status", json!({"job_id": job}))["shards"]
+        .as_u64()
+        .expect("shards");
+    let want = format!("paid {shards} of 200 credits · {} refunded", 200 - shards);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dom = loop {
+        let dom = browser.dom(&url);
+        assert!(job_row(&dom, &job).is_some(), "no row for job {job}");
+        if dom.contains(&want) {
+            break dom;
+        }
+        assert!(Instant::now() < deadline, "no {want:?} on the page:\n{dom}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
     let (_, row) = tag(&dom, "id=\"node-credits-row\"").expect("the credits row");
     assert!(attr(row, "hidden").is_none(), "shown: {row}");
-    assert_eq!(
-        text_of(&dom, "id=\"node-credits\""),
-        Some("0 credits · 0 escrowed")
-    );
+    let balance = format!("{} credits · 0 escrowed", 1000 - shards);
+    assert_eq!(text_of(&dom, "id=\"node-credits\""), Some(balance.as_str()));
 
     // The header: the network's name, and the live feed subscribed.
     assert_eq!(text_of(&dom, "id=\"network\""), Some("devnet"));
