@@ -296,3 +296,63 @@ fn a_job_whose_budget_runs_out_is_paused_until_its_creator_adds_credits() {
     assert_eq!(done["escrow"]["refunded"], 110 - 16 * (each + 1), "{done}");
     assert!(done["paused"].is_null(), "{done}");
 }
+
+#[test]
+fn a_cancelled_job_pays_what_was_accepted_and_refunds_the_rest() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("net");
+    let _network = Network::new(dir.clone());
+    up(&dir);
+    let creator = dir.join("creator");
+    json(&["faucet", "1000", "--home", path(&creator), "--json"]);
+    // 64 shards of 32 × 32 at 256 samples: long enough to cancel in the middle.
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenes/cornell-box.gltf");
+    let (code, out, err) = pictor(&[
+        "job",
+        "submit",
+        path(&scene),
+        "--home",
+        path(&creator),
+        "--width",
+        "256",
+        "--height",
+        "256",
+        "--samples",
+        "256",
+        "--tile",
+        "32",
+        "--budget",
+        "900",
+    ]);
+    assert_eq!(code, 0, "job submit: {err}");
+    let job = out.trim().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(&creator, &job)["escrow"]["shards_paid"].as_u64() < Some(1) {
+        assert!(Instant::now() < deadline, "no shard paid");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, _, err) = pictor(&["job", "cancel", &job, "--home", path(&creator)]);
+    assert_eq!(code, 0, "cancel: {err}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let s = status(&creator, &job);
+        if s["escrow"]["closed"] == true {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not refunded after the cancel: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(done["state"], "cancelled", "{done}");
+    let e = &done["escrow"];
+    let paid = e["shards_paid"].as_u64().expect("shards paid");
+    assert!(paid < 64, "cancelled before the end: {done}");
+    let spent = e["paid_workers"].as_u64().unwrap_or(0) + e["paid_fees"].as_u64().unwrap_or(0);
+    assert_eq!(e["refunded"].as_u64(), Some(900 - spent), "{done}");
+    let b = balance(&creator, None);
+    assert_eq!(b["balance"].as_u64(), Some(1000 - spent), "{b}");
+    assert_eq!(b["escrowed"], 0, "{b}");
+    assert_eq!(b["circulating"], 1000, "nothing created or lost: {b}");
+}

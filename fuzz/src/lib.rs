@@ -157,7 +157,7 @@ fn credits(c: &pictor_protocol::credits::CreditMessage) {
         C::EscrowCertificate(cert) => {
             let _ = cert.verify(NETWORK, &cert.order.committee);
         }
-        C::FaucetRequest { .. } => {}
+        C::FaucetRequest { .. } | C::EscrowClose(_) => {}
     }
 }
 

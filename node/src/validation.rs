@@ -316,6 +316,8 @@ impl Rules {
                 c.verify(network, &c.order.committee)
                     .map_err(credits_refusal)
             }
+            // Its author, the job's creator, signed the envelope.
+            CreditMessage::EscrowClose(_) => Ok(()),
             CreditMessage::FaucetRequest { amount, .. } => {
                 if *amount == 0 {
                     Err(Refusal::invalid("a faucet request for 0 credits"))

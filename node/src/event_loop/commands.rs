@@ -58,6 +58,7 @@ impl EventLoop {
                     Some(_) => {
                         self.queue
                             .push_back(Work::Creator(CreatorInput::Cancel(job)));
+                        self.close_escrow(job);
                         Ok(())
                     }
                 };

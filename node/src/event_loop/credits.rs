@@ -27,7 +27,8 @@ pub(super) fn kept(
     match m {
         CreditMessage::TransferCertificate(_)
         | CreditMessage::MintCertificate(_)
-        | CreditMessage::EscrowCertificate(_) => true,
+        | CreditMessage::EscrowCertificate(_)
+        | CreditMessage::EscrowClose(_) => true,
         CreditMessage::Transfer(t) => t.transfer.from == *me,
         CreditMessage::TransferVote(v) => v.checker == *me,
         CreditMessage::MintVote(v) => v.checker == *me,
@@ -56,9 +57,19 @@ impl EventLoop {
                 CreditMessage::TransferCertificate(_)
                     | CreditMessage::MintCertificate(_)
                     | CreditMessage::EscrowCertificate(_)
+                    | CreditMessage::EscrowClose(_)
             )
         });
         for m in certificates {
+            if let CreditMessage::EscrowClose(escrow) = &m {
+                // A cancelled job this checker pays for: followed even with no shard
+                // accepted yet.
+                if let (Some(spec), true) = (self.jobs.get(&escrow.job), self.checker.is_some()) {
+                    let committee = self.ledger.lock().committee(&escrow.job);
+                    let spec = Box::new(spec.clone());
+                    let _ = credits.handle(now, CreditsInput::Track { spec, committee });
+                }
+            }
             // Applying stored certificates answers no caller and publishes nothing.
             let _ = credits.handle(now, CreditsInput::Message(m));
         }
@@ -149,6 +160,41 @@ impl EventLoop {
         }
     }
 
+    /// What a credits message from gossip gives the role: a cancelled job this checker
+    /// pays for is followed first (even with no shard accepted yet), then the message.
+    pub(super) fn credits_work(&self, m: CreditMessage) -> Vec<Work> {
+        let mut work = Vec::new();
+        if let (CreditMessage::EscrowClose(escrow), true) = (&m, self.checker.is_some()) {
+            if let Some(spec) = self.jobs.get(&escrow.job) {
+                work.push(Work::Credits(CreditsInput::Track {
+                    spec: Box::new(spec.clone()),
+                    committee: self.ledger.lock().committee(&escrow.job),
+                }));
+            }
+        }
+        work.push(Work::Credits(CreditsInput::Message(m)));
+        work
+    }
+
+    /// Cancels this creator's job `job` on the network: a job with an open escrow is
+    /// closed by its committee, which pays what was accepted and refunds the rest.
+    pub(super) fn close_escrow(&mut self, job: pictor_protocol::JobId) {
+        let Some(credits) = &self.credits else {
+            return;
+        };
+        let open =
+            crate::wallet::JobEscrow::of(credits.ledger(), job, self.me).is_some_and(|e| !e.closed);
+        if open {
+            let close = CreditMessage::EscrowClose(pictor_protocol::credits::EscrowId {
+                job,
+                creator: self.me,
+            });
+            self.on_credits_output(CreditsOutput::Publish(close.clone()));
+            self.queue
+                .push_back(Work::Credits(CreditsInput::Message(close)));
+        }
+    }
+
     /// A shard this checker's committee accepted: its worker is paid from the job's
     /// escrow.
     pub(super) fn shard_accepted(&mut self, shard: pictor_protocol::ShardId, worker: PublicKey) {
@@ -190,7 +236,7 @@ impl EventLoop {
         let funding = match credits.funding(&job, &spec.creator) {
             Funding::Free => JobFunding::Free,
             Funding::Funded => JobFunding::Funded,
-            Funding::Paused { .. } => JobFunding::Paused,
+            Funding::Paused { .. } | Funding::Closed => JobFunding::Paused,
         };
         if self.funding_told.get(&job) != Some(&funding) {
             if self.funding_told.len() >= crate::jobs::MAX_JOBS
@@ -212,6 +258,7 @@ impl EventLoop {
             CreditsInput::Accepted { shard, .. } => Some(shard.job),
             CreditsInput::Message(CreditMessage::EscrowCertificate(c)) => Some(c.order.escrow.job),
             CreditsInput::Message(CreditMessage::EscrowVote(v)) => Some(v.order.escrow.job),
+            CreditsInput::Message(CreditMessage::EscrowClose(e)) => Some(e.job),
             CreditsInput::Message(CreditMessage::TransferCertificate(c)) => {
                 c.transfer.transfer.escrow().map(|e| e.job)
             }

@@ -84,9 +84,7 @@ impl EventLoop {
                 }
             }
             Message::Decision(cert) => self.on_decision(cert, to_checker, &mut work),
-            Message::Credits(m) => work.push(Work::Credits(
-                crate::roles::credits::CreditsInput::Message(m),
-            )),
+            Message::Credits(m) => work.extend(self.credits_work(m)),
             Message::Evidence(evidence) => self.on_evidence(evidence, to_checker, &mut work),
             Message::Capability(c) => {
                 debug!(node = %c.node.short(), devices = c.devices.len(), "capability record");

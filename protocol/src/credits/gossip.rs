@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::order::{SignedMint, SignedTransfer};
+use super::order::{EscrowId, SignedMint, SignedTransfer};
 use super::quorum::{
     EscrowCertificate, EscrowVote, MintCertificate, MintVote, TransferCertificate, TransferVote,
 };
@@ -50,6 +50,10 @@ pub enum CreditMessage {
     EscrowVote(EscrowVote),
     /// A certified escrow order: final, applied by every node (relayed by anyone).
     EscrowCertificate(EscrowCertificate),
+    /// The creator cancelled its job (the envelope's signature is the creator's): the
+    /// committee gives out no more of its shards, pays those accepted so far and refunds
+    /// the rest.
+    EscrowClose(EscrowId),
 }
 
 impl CreditMessage {
@@ -61,6 +65,7 @@ impl CreditMessage {
             CreditMessage::FaucetRequest { account, .. } => Some(*account),
             CreditMessage::MintVote(v) => Some(v.checker),
             CreditMessage::EscrowVote(v) => Some(v.checker),
+            CreditMessage::EscrowClose(escrow) => Some(escrow.creator),
             CreditMessage::TransferCertificate(_)
             | CreditMessage::Mint(_)
             | CreditMessage::MintCertificate(_)

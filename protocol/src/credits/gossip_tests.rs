@@ -59,6 +59,10 @@ fn credit_messages_round_trip_and_name_their_author() {
             amount: 5,
             requested_ms: NOW,
         },
+        CreditMessage::EscrowClose(EscrowId {
+            job: crate::JobId([3; 32]),
+            creator: owner.public(),
+        }),
     ];
     for m in messages {
         let wrapped = Message::Credits(m.clone());

@@ -64,6 +64,8 @@ pub enum Funding {
     /// Its budget is out: `remaining` credits do not cover the `needed` of the next
     /// accepted shard. No new shard is given out until its creator adds credits.
     Paused { remaining: u64, needed: u64 },
+    /// Its creator cancelled it, or its escrow is refunded: no new shard is given out.
+    Closed,
 }
 
 /// What this node was paid by a job's escrow (as a worker and in checker fees).
@@ -85,11 +87,28 @@ impl Credits {
         worker: PublicKey,
         committee: Vec<PublicKey>,
     ) {
+        let Some(entry) = self.track(spec, committee) else {
+            return;
+        };
+        let escrow = entry.escrow;
+        let paid = self
+            .ledger
+            .escrow(&escrow)
+            .is_some_and(|e| e.is_paid(&shard));
+        if let Some(entry) = self.pay_jobs.get_mut(&escrow.job) {
+            if !paid && entry.accepted.len() < MAX_ACCEPTED_PER_JOB {
+                entry.accepted.insert(shard, worker);
+            }
+        }
+    }
+
+    /// Follows the escrow of `spec`, held by `committee` now (its payer the committee's
+    /// first leader).
+    pub(super) fn track(&mut self, spec: JobSpec, committee: Vec<PublicKey>) -> Option<&PayJob> {
         let job = spec.id();
         if !self.pay_jobs.contains_key(&job) && self.pay_jobs.len() >= MAX_PAY_JOBS {
-            if let Some(oldest) = self.pay_jobs.keys().next().copied() {
-                self.pay_jobs.remove(&oldest);
-            }
+            let oldest = self.pay_jobs.keys().next().copied()?;
+            self.pay_jobs.remove(&oldest);
         }
         let payer = rules::job_leader(&committee, 0);
         let mut sorted = committee;
@@ -111,13 +130,7 @@ impl Credits {
         });
         entry.committee = sorted;
         entry.payer = payer;
-        let paid = self
-            .ledger
-            .escrow(&entry.escrow)
-            .is_some_and(|e| e.is_paid(&shard));
-        if !paid && entry.accepted.len() < MAX_ACCEPTED_PER_JOB {
-            entry.accepted.insert(shard, worker);
-        }
+        Some(entry)
     }
 
     /// A worker's price, from its newest capability record.
@@ -161,7 +174,7 @@ impl Credits {
             return None;
         }
         let sequence = escrow.next_sequence();
-        let action = if escrow.paid_shards().count() as u64 == pay.spec.shard_count() {
+        let action = if self.refund_due(pay, escrow) {
             EscrowAction::Refund
         } else {
             pay.accepted
@@ -177,6 +190,19 @@ impl Credits {
         ))
     }
 
+    /// Whether `pay`'s escrow is refunded now: every shard of the job is paid, or its
+    /// creator cancelled the job and every shard accepted so far is paid.
+    pub(super) fn refund_due(
+        &self,
+        pay: &PayJob,
+        escrow: &pictor_protocol::credits::Escrow,
+    ) -> bool {
+        let all_paid = escrow.paid_shards().count() as u64 == pay.spec.shard_count();
+        let cancelled =
+            self.closing.contains(&pay.escrow) && pay.accepted.keys().all(|s| escrow.is_paid(s));
+        all_paid || cancelled
+    }
+
     /// Where `job` (by `creator`) stands with its escrow.
     pub fn funding(&self, job: &JobId, creator: &PublicKey) -> Funding {
         let id = EscrowId {
@@ -186,6 +212,9 @@ impl Credits {
         let Some(escrow) = self.ledger.escrow(&id) else {
             return Funding::Free;
         };
+        if escrow.is_closed() || self.closing.contains(&id) {
+            return Funding::Closed;
+        }
         let Some(pay) = self.pay_jobs.get(job) else {
             return Funding::Funded;
         };

@@ -192,3 +192,60 @@ fn a_job_without_an_escrow_is_free() {
     assert_eq!(n.balance(0, 5), 0);
     assert_eq!(certificates(&n), 0);
 }
+
+#[test]
+fn a_cancelled_job_pays_what_was_accepted_and_refunds_the_rest() {
+    let spec = job(&net());
+    let mut n = funded(&spec, 600);
+    let shards = spec.shards();
+    let each = shard_price(&spec, &shards[0], PRICE).expect("price");
+    accept(&mut n, &spec, shards[0]);
+    accept(&mut n, &spec, shards[1]);
+    // The creator cancels the job; every node hears it.
+    let close = CreditMessage::EscrowClose(escrow_id(&n, &spec));
+    for i in 0..6 {
+        n.run(i, CreditsInput::Message(close.clone()));
+    }
+    let spent = 2 * (each + FEE);
+    for at in 0..6 {
+        let escrow = n.nodes[at].ledger().escrow(&escrow_id(&n, &spec)).cloned();
+        let escrow = escrow.expect("escrow");
+        assert!(escrow.is_closed(), "node {at}");
+        assert_eq!(escrow.refunded(), 600 - spent, "node {at}");
+        assert_eq!(n.balance(at, 4), 1_000 - spent);
+        assert_eq!(n.balance(at, 5), 2 * each);
+        assert_eq!(n.nodes[at].funding(&spec.id(), &n.key(4)), Funding::Closed);
+        assert!(n.nodes[at].ledger().is_conserved());
+    }
+    // A shard accepted after the refund is not paid: nothing moves.
+    accept(&mut n, &spec, shards[2]);
+    assert_eq!(n.balance(0, 5), 2 * each);
+}
+
+#[test]
+fn a_job_cancelled_before_any_shard_is_accepted_is_refunded_whole() {
+    let spec = job(&net());
+    let mut n = funded(&spec, 600);
+    let committee: Vec<_> = (0..4).map(|i| n.key(i)).collect();
+    for i in 0..4 {
+        n.run(
+            i,
+            CreditsInput::Track {
+                spec: Box::new(spec.clone()),
+                committee: committee.clone(),
+            },
+        );
+    }
+    let close = CreditMessage::EscrowClose(escrow_id(&n, &spec));
+    for i in 0..6 {
+        n.run(i, CreditsInput::Message(close.clone()));
+    }
+    for at in 0..6 {
+        assert_eq!(
+            n.balance(at, 4),
+            1_000,
+            "node {at}: the whole budget came back"
+        );
+        assert_eq!(n.nodes[at].ledger().escrowed_by(&n.key(4)), 0);
+    }
+}

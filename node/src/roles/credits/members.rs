@@ -39,7 +39,7 @@ impl Credits {
                     && pay.accepted.get(shard) == Some(worker)
                     && self.payment(pay, shard, worker).as_ref() == Some(&order.action)
             }
-            EscrowAction::Refund => escrow.paid_shards().count() as u64 == pay.spec.shard_count(),
+            EscrowAction::Refund => self.refund_due(pay, escrow),
         }
     }
 

@@ -45,6 +45,12 @@ pub enum CreditsInput {
         worker: PublicKey,
         committee: Vec<PublicKey>,
     },
+    /// This checker's committee holds `spec` (a job cancelled before any of its shards was
+    /// accepted): its escrow is followed here.
+    Track {
+        spec: Box<JobSpec>,
+        committee: Vec<PublicKey>,
+    },
     /// A worker's price, from its capability record issued at `issued_ms`.
     Price {
         worker: PublicKey,
@@ -138,6 +144,8 @@ pub struct Credits {
     waiting: BTreeMap<EscrowId, (EscrowVote, u64)>,
     /// What this node earned per job.
     earned: BTreeMap<JobId, Earned>,
+    /// Escrows whose creator cancelled the job.
+    closing: std::collections::BTreeSet<EscrowId>,
 }
 
 impl Credits {
@@ -170,6 +178,7 @@ impl Credits {
             proposals: BTreeMap::new(),
             waiting: BTreeMap::new(),
             earned: BTreeMap::new(),
+            closing: Default::default(),
         }
     }
 
@@ -236,6 +245,9 @@ impl Credits {
                 price,
                 issued_ms,
             } => self.on_price(worker, price, issued_ms),
+            CreditsInput::Track { spec, committee } => {
+                let _ = self.track(*spec, committee);
+            }
             CreditsInput::Forget(job) => self.forget(&job),
             CreditsInput::Tick => self.on_tick(now_ms, &mut out),
         }
@@ -294,6 +306,12 @@ impl Credits {
                 }
             }
             CreditMessage::EscrowVote(vote) => self.on_escrow_vote(now_ms, vote, out),
+            CreditMessage::EscrowClose(escrow) => {
+                if self.closing.len() < escrow::MAX_PAY_JOBS || self.closing.contains(&escrow) {
+                    self.closing.insert(escrow);
+                }
+                self.retry_waiting(now_ms, out);
+            }
             cert @ (CreditMessage::TransferCertificate(_)
             | CreditMessage::MintCertificate(_)
             | CreditMessage::EscrowCertificate(_)) => self.apply(cert, out),
