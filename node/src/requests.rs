@@ -30,6 +30,8 @@ pub(crate) enum Pending {
     Decisions,
     /// A peer's equivocation evidence (asked after its decisions).
     Evidence,
+    /// A peer's credits certificates (asked after its evidence, on a network with credits).
+    Credits,
     /// The spec of a job this worker holds assignments of.
     Job { job: pictor_protocol::JobId },
     /// A returning worker's answer to its challenge render.
@@ -115,6 +117,27 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
                 Response::Decisions(wire::bounded_answer(
                     decisions,
                     wire::MAX_DECISIONS_PER_RESPONSE,
+                ))
+            }
+            Err(e) => Response::Error(e.to_string()),
+        },
+        Request::GetCredits => match store.credits() {
+            Ok(all) => {
+                use pictor_protocol::credits::CreditMessage as C;
+                let certificates: Vec<_> = all
+                    .into_iter()
+                    .filter(|m| {
+                        matches!(
+                            m,
+                            C::TransferCertificate(_)
+                                | C::MintCertificate(_)
+                                | C::EscrowCertificate(_)
+                        )
+                    })
+                    .collect();
+                Response::Credits(wire::bounded_answer(
+                    certificates,
+                    wire::MAX_CREDITS_PER_RESPONSE,
                 ))
             }
             Err(e) => Response::Error(e.to_string()),

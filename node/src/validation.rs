@@ -295,26 +295,20 @@ impl Rules {
         match message {
             CreditMessage::Transfer(t) => t.verify(network).map_err(Refusal::invalid),
             CreditMessage::TransferVote(v) => check_transfer_vote(network, &set, v),
-            CreditMessage::TransferCertificate(c) => {
-                c.verify(network, &set).map_err(credits_refusal)
+            CreditMessage::TransferCertificate(_)
+            | CreditMessage::MintCertificate(_)
+            | CreditMessage::EscrowCertificate(_) => {
+                check_credit_certificate(network, &self.ledger, faucet, message)
             }
             CreditMessage::Mint(m) => m.verify(network, faucet).map_err(Refusal::invalid),
             CreditMessage::MintVote(v) => {
                 member(&set, &v.checker)?;
                 v.verify(network).map_err(Refusal::invalid)
             }
-            CreditMessage::MintCertificate(c) => {
-                c.verify(network, faucet, &set).map_err(credits_refusal)
-            }
             CreditMessage::EscrowVote(v) => {
-                self.escrow_committee(&v.order)?;
+                escrow_committee(&self.ledger, &v.order)?;
                 member(&v.order.committee, &v.checker)?;
                 v.verify(network).map_err(Refusal::invalid)
-            }
-            CreditMessage::EscrowCertificate(c) => {
-                self.escrow_committee(&c.order)?;
-                c.verify(network, &c.order.committee)
-                    .map_err(credits_refusal)
             }
             // Its author, the job's creator, signed the envelope.
             CreditMessage::EscrowClose(_) => Ok(()),
@@ -329,25 +323,50 @@ impl Rules {
     }
 }
 
-impl Rules {
-    /// An escrow order names a committee its job has had (by this node's governance
-    /// ledger): only that committee pays the job's workers and earns its fees.
-    fn escrow_committee(&self, order: &EscrowOrder) -> Result<(), Refusal> {
-        order.check().map_err(Refusal::invalid)?;
-        let committees = self.ledger.lock().committees(&order.escrow.job);
-        let named = committees.into_iter().any(|mut c| {
-            c.sort_unstable();
-            c.dedup();
-            c == order.committee
-        });
-        if named {
-            Ok(())
-        } else {
-            Err(Refusal::outdated(format!(
-                "an escrow order of job {} names a committee the job has not had",
-                order.escrow.job.short()
-            )))
+/// The checks on a credits certificate, gossiped or from a peer a node catches up from:
+/// a transfer's or a mint's against the checker set (and a mint the faucet's), an escrow
+/// order's against a committee its job has had.
+pub(crate) fn check_credit_certificate(
+    network: &str,
+    ledger: &SharedLedger,
+    faucet: &pictor_protocol::PublicKey,
+    message: &CreditMessage,
+) -> Result<(), Refusal> {
+    match message {
+        CreditMessage::TransferCertificate(c) => {
+            let set = ledger.lock().set().to_vec();
+            c.verify(network, &set).map_err(credits_refusal)
         }
+        CreditMessage::MintCertificate(c) => {
+            let set = ledger.lock().set().to_vec();
+            c.verify(network, faucet, &set).map_err(credits_refusal)
+        }
+        CreditMessage::EscrowCertificate(c) => {
+            escrow_committee(ledger, &c.order)?;
+            c.verify(network, &c.order.committee)
+                .map_err(credits_refusal)
+        }
+        _ => Err(Refusal::invalid("not a credits certificate")),
+    }
+}
+
+/// An escrow order names a committee its job has had (by this node's governance ledger):
+/// only that committee pays the job's workers and earns its fees.
+fn escrow_committee(ledger: &SharedLedger, order: &EscrowOrder) -> Result<(), Refusal> {
+    order.check().map_err(Refusal::invalid)?;
+    let committees = ledger.lock().committees(&order.escrow.job);
+    let named = committees.into_iter().any(|mut c| {
+        c.sort_unstable();
+        c.dedup();
+        c == order.committee
+    });
+    if named {
+        Ok(())
+    } else {
+        Err(Refusal::outdated(format!(
+            "an escrow order of job {} names a committee the job has not had",
+            order.escrow.job.short()
+        )))
     }
 }
 

@@ -55,12 +55,17 @@ pub enum Request {
     /// A checker's vote on a transfer of the account this peer's node owns: the owner
     /// gathers its votes itself (as in FastPay), so they do not cross the whole network.
     CreditVote(crate::credits::TransferVote),
+    /// The credits certificates a peer holds (transfers, mints, escrow orders): a node
+    /// that starts late, or comes back, rebuilds the ledger from them, verifying each.
+    GetCredits,
 }
 
 /// The most certificates in one answer; a job with more shards is asked again later.
 pub const MAX_CERTIFICATES_PER_RESPONSE: usize = 4096;
 /// The most decision certificates in one answer.
 pub const MAX_DECISIONS_PER_RESPONSE: usize = 1024;
+/// The most credits certificates in one answer.
+pub const MAX_CREDITS_PER_RESPONSE: usize = 2048;
 /// The most pieces of equivocation evidence in one answer (each about 400 bytes, and
 /// checked with two signatures on the receiver's event loop).
 pub const MAX_EVIDENCE_PER_RESPONSE: usize = 256;
@@ -90,6 +95,8 @@ pub enum Response {
     Decisions(Vec<crate::governance::DecisionCertificate>),
     /// Equivocation evidence (each piece to be verified like gossiped evidence).
     Evidence(Vec<Evidence>),
+    /// Credits certificates (each to be verified like a gossiped one).
+    Credits(Vec<crate::credits::CreditMessage>),
     /// The spec of the job asked for.
     Job(crate::job::JobSpec),
     /// The blake3 of a rendered window's pixels (32 bytes).

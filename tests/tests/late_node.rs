@@ -117,3 +117,63 @@ async fn a_node_that_starts_late_learns_that_an_equivocating_checker_is_banned()
     drop(store);
     devnet.shutdown().await;
 }
+
+/// A node that starts after credits moved rebuilds the ledger from the first peer it
+/// connects to (`GetCredits`), verifying every certificate: the same balances, the same
+/// total, nothing created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_starts_late_catches_up_on_the_credits_ledger() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let devnet = Devnet::start(&DevnetConfig {
+        credits: true,
+        ..DevnetConfig::plain(dir.path(), 4, 1)
+    })
+    .await
+    .expect("local network");
+    let got = devnet.creator.faucet(700).await.expect("faucet");
+    assert_eq!(got.amount, 700);
+    let worker = devnet
+        .nodes
+        .iter()
+        .find(|n| n.role == "worker")
+        .expect("a worker")
+        .key;
+    devnet.creator.pay(worker, 250).await.expect("pay");
+    let creator = devnet.creator_key.public();
+    // Past gossipsub's window of recent messages: only a request brings them now.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+
+    let mut config = NodeConfig::new(dir.path().join("late"), devnet.params.clone());
+    config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")];
+    config.durable = false;
+    let (late, _) = spawn(config).expect("a late node starts");
+    assert_eq!(
+        late.balance(Some(creator)).await.expect("balance").balance,
+        0
+    );
+    let honest = devnet
+        .nodes
+        .iter()
+        .find(|n| n.role == "checker")
+        .expect("a checker");
+    late.dial(tcp_dial_addr(&honest.client).await)
+        .await
+        .expect("dial");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let c = late.balance(Some(creator)).await.expect("balance");
+        let w = late.balance(Some(worker)).await.expect("balance");
+        if c.balance == 450 && w.balance == 250 {
+            assert_eq!(c.total_minted, 700);
+            assert_eq!(c.circulating, 700);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late node's ledger: creator {c:?}, worker {w:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    late.shutdown().await.expect("stop");
+    devnet.shutdown().await;
+}

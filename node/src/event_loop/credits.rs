@@ -195,6 +195,59 @@ impl EventLoop {
         }
     }
 
+    /// Asks a peer (one that answered its decisions and evidence) for its credits
+    /// certificates: a node that starts late, or comes back, rebuilds the ledger.
+    pub(super) fn sync_credits(&mut self, peer: libp2p::PeerId) {
+        if self.credits.is_some() && self.requests.has_room() {
+            self.send_request(&peer, Request::GetCredits, Pending::Credits);
+        }
+    }
+
+    /// A peer's credits certificates: each that passes the checks of a gossiped one is
+    /// taken in like it (the role holds what it cannot apply yet); a forged one ends what
+    /// this node takes from that peer.
+    pub(super) fn on_credits_answer(
+        &mut self,
+        peer: libp2p::PeerId,
+        response: Result<Response, String>,
+    ) {
+        let certificates = match response {
+            Ok(Response::Credits(c)) => c,
+            Ok(other) => return debug!(%peer, ?other, "unexpected answer to a credits request"),
+            Err(reason) => return debug!(%peer, %reason, "credits request failed"),
+        };
+        let Some(faucet) = self.params.credits.as_ref().map(|c| c.faucet) else {
+            return;
+        };
+        let mut taken = 0usize;
+        for m in certificates
+            .into_iter()
+            .take(pictor_protocol::wire::MAX_CREDITS_PER_RESPONSE)
+        {
+            match crate::validation::check_credit_certificate(
+                &self.params.id,
+                &self.ledger,
+                &faucet,
+                &m,
+            ) {
+                Ok(()) => {
+                    taken += 1;
+                    self.ingest(Message::Credits(m));
+                }
+                Err(refusal) if refusal.penalise => {
+                    return self
+                        .distrust(peer, &format!("a credits certificate: {}", refusal.reason));
+                }
+                Err(refusal) => {
+                    debug!(%peer, reason = %refusal.reason, "credits certificate from a peer dropped")
+                }
+            }
+        }
+        if taken > 0 {
+            tracing::info!(%peer, certificates = taken, "caught up on the credits ledger");
+        }
+    }
+
     /// A shard this checker's committee accepted: its worker is paid from the job's
     /// escrow.
     pub(super) fn shard_accepted(&mut self, shard: pictor_protocol::ShardId, worker: PublicKey) {

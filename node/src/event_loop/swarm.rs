@@ -367,11 +367,15 @@ impl EventLoop {
                 Err(reason) => debug!(%peer, %reason, "job request failed"),
             },
             Pending::CreditVote(vote) => self.credit_vote_answered(peer, *vote, response),
-            Pending::Evidence => match response {
-                Ok(Response::Evidence(evidence)) => self.on_evidence_answer(peer, evidence),
-                Ok(other) => debug!(%peer, ?other, "unexpected answer to an evidence request"),
-                Err(reason) => debug!(%peer, %reason, "evidence request failed"),
-            },
+            Pending::Evidence => {
+                match response {
+                    Ok(Response::Evidence(evidence)) => self.on_evidence_answer(peer, evidence),
+                    Ok(other) => debug!(%peer, ?other, "unexpected answer to an evidence request"),
+                    Err(reason) => debug!(%peer, %reason, "evidence request failed"),
+                }
+                self.sync_credits(peer);
+            }
+            Pending::Credits => self.on_credits_answer(peer, response),
             Pending::Challenge { worker } => {
                 let digest = match response {
                     Ok(Response::Digest(bytes)) => <[u8; 32]>::try_from(bytes.as_slice())
