@@ -2,7 +2,9 @@
 //! budget at submit, the committee pays each accepted shard to its worker at the worker's
 //! price (and itself a fee), the rest goes back to the creator when the job is complete;
 //! the job's payer is killed with SIGKILL in the middle and started again, and every
-//! shard is still paid exactly once, across later kills too, with nothing created or lost.
+//! shard is still paid exactly once, across later kills of a worker, a checker and the
+//! creator too, with nothing created or lost; a budget that runs out pauses the job until
+//! its creator adds credits; a cancelled job pays what was accepted and refunds the rest.
 
 mod common;
 
@@ -204,14 +206,17 @@ fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
         .sum();
     assert_eq!(earned, shards * each);
 
-    // Kill a worker and a checker and start them again: nothing is paid twice.
-    for name in ["worker-1", "checker-3"] {
+    // Kill a worker, a checker and the creator and start them again: nothing is paid
+    // twice, and the creator's job still shows its refunded budget.
+    for name in ["worker-1", "checker-3", "creator"] {
         kill(runtime(&dir.join(name))["pid"].as_i64().expect("pid") as i32);
     }
     std::thread::sleep(Duration::from_secs(1));
     up(&dir);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(settled(&dir, &homes, &accounts), paid);
+    let again = status(&creator, &job_text);
+    assert_eq!(again["escrow"], done["escrow"], "{again}");
     for home in homes {
         let b = balance(&dir.join(home), None);
         assert_eq!(b["total_minted"], 1000, "{home}: {b}");
