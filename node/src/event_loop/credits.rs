@@ -46,6 +46,7 @@ impl EventLoop {
             return;
         };
         credits.set_checkers(self.ledger.lock().set().to_vec());
+        credits.set_history(self.ledger.lock().sets());
         let stored = match self.store.credits() {
             Ok(stored) => stored,
             Err(e) => return warn!(error = %e, "cannot read the stored credits"),
@@ -270,6 +271,7 @@ impl EventLoop {
     pub(super) fn credits_tick(&mut self) {
         if let Some(credits) = &mut self.credits {
             credits.set_checkers(self.ledger.lock().set().to_vec());
+            credits.set_history(self.ledger.lock().sets());
             self.queue.push_back(Work::Credits(CreditsInput::Tick));
         }
         if self.checker.is_some() {

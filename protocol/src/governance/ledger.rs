@@ -252,6 +252,30 @@ impl Ledger {
         all
     }
 
+    /// Every checker set the network has had up to now, the current one first: a
+    /// certificate made by an earlier set (a transfer certified before an admission) is
+    /// still a certificate for a node that catches up after the set changed.
+    pub fn sets(&self) -> Vec<Vec<PublicKey>> {
+        let mut changes: Vec<u64> = std::iter::once(0)
+            .chain(
+                self.admitted
+                    .values()
+                    .map(|d| d.saturating_add(JOIN_DELAY_EPOCHS)),
+            )
+            .filter(|e| *e <= self.epoch)
+            .collect();
+        changes.sort_unstable();
+        changes.dedup();
+        let mut all = vec![self.set.clone()];
+        for e in changes.into_iter().rev() {
+            let set = self.set_at(e);
+            if !all.contains(&set) {
+                all.push(set);
+            }
+        }
+        all
+    }
+
     /// The status of a member of the set: Banned, else Offline when not `live`, else
     /// Checking when it sits on a committee with open work (`checking`), else Standby.
     /// `None` for a key outside the set.

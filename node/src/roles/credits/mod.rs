@@ -121,6 +121,8 @@ pub struct Credits {
     ledger: CreditLedger,
     /// The checker set that votes and certifies (given by the node, from governance).
     set: Vec<PublicKey>,
+    /// The sets before it.
+    sets: Vec<Vec<PublicKey>>,
     /// Whether this node votes (it is a checker of the set).
     votes: bool,
     /// The faucet's key, on the node that runs the faucet.
@@ -164,6 +166,7 @@ impl Credits {
             me,
             ledger: CreditLedger::new(network, faucet, limits),
             set: Vec::new(),
+            sets: Vec::new(),
             votes: false,
             faucet: faucet_key.filter(|k| k.public() == faucet),
             transfer: None,
@@ -202,6 +205,22 @@ impl Credits {
     pub fn set_checkers(&mut self, set: Vec<PublicKey>) {
         self.votes = set.contains(&self.me);
         self.set = set;
+    }
+
+    /// Every set the network has had (governance's `sets`, the current one first): a
+    /// certificate an earlier set made before an admission still applies here.
+    pub fn set_history(&mut self, sets: Vec<Vec<PublicKey>>) {
+        self.sets = sets;
+    }
+
+    /// The set whose quorum signed a certificate (`verifies`), the current set first; the
+    /// current set when none does (its error is the one reported).
+    fn signers(&self, verifies: impl Fn(&[PublicKey]) -> bool) -> Vec<PublicKey> {
+        std::iter::once(&self.set)
+            .chain(self.sets.iter())
+            .find(|s| verifies(s))
+            .unwrap_or(&self.set)
+            .clone()
     }
 
     /// Hands the role one input; returns what the node must do.
@@ -357,14 +376,20 @@ impl Credits {
 
     fn try_apply(&mut self, cert: &CreditMessage, out: &mut Vec<CreditsOutput>) -> Outcome {
         let result = match cert {
-            CreditMessage::TransferCertificate(c) => self
-                .ledger
-                .apply_transfer(c, &self.set)
-                .map(|a| a != AppliedTransfer::Replay),
-            CreditMessage::MintCertificate(c) => self
-                .ledger
-                .apply_mint(c, &self.set)
-                .map(|a| a != AppliedMint::Replay),
+            CreditMessage::TransferCertificate(c) => {
+                let network = self.ledger.network().to_owned();
+                let set = self.signers(|s| c.verify(&network, s).is_ok());
+                self.ledger
+                    .apply_transfer(c, &set)
+                    .map(|a| a != AppliedTransfer::Replay)
+            }
+            CreditMessage::MintCertificate(c) => {
+                let (network, faucet) = (self.ledger.network().to_owned(), self.ledger.faucet());
+                let set = self.signers(|s| c.verify(&network, &faucet, s).is_ok());
+                self.ledger
+                    .apply_mint(c, &set)
+                    .map(|a| a != AppliedMint::Replay)
+            }
             // The validator checked that the order names a committee the job has had.
             CreditMessage::EscrowCertificate(c) => {
                 match self.ledger.apply_escrow(c, &c.order.committee) {

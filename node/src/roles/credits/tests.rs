@@ -360,3 +360,59 @@ fn a_replayed_faucet_request_is_answered_once() {
     );
     assert_eq!(n.balance(0, 4), 800);
 }
+
+#[test]
+fn certificates_of_an_earlier_set_apply_after_the_set_grew() {
+    let mut n = net();
+    n.run(
+        4,
+        CreditsInput::Faucet {
+            amount: 600,
+            reply: 1,
+        },
+    );
+    let to = Payee::Account(n.key(5));
+    n.run(
+        4,
+        CreditsInput::Pay {
+            to,
+            amount: 200,
+            reply: 2,
+        },
+    );
+    // A node that catches up after a fifth checker joined the set: the four's quorums
+    // are short of the five's, so they count only as the earlier set's.
+    let four: Vec<PublicKey> = (0..4).map(|c| n.key(c)).collect();
+    let mut five = four.clone();
+    five.push(Keypair::from_seed([50; 32]).public());
+    let certificates: Vec<CreditMessage> = n
+        .published
+        .iter()
+        .filter(|m| {
+            matches!(
+                m,
+                CreditMessage::MintCertificate(_) | CreditMessage::TransferCertificate(_)
+            )
+        })
+        .cloned()
+        .collect();
+    let catch_up = |history: Vec<Vec<PublicKey>>| {
+        let faucet = Keypair::from_seed([99; 32]).public();
+        let mut late = Credits::new(Keypair::from_seed([60; 32]), NET, faucet, limits(), None);
+        late.set_checkers(five.clone());
+        late.set_history(history);
+        for m in &certificates {
+            let _ = late.handle(NOW, CreditsInput::Message(m.clone()));
+        }
+        (
+            late.ledger().balance(&n.key(4)),
+            late.ledger().total_minted(),
+        )
+    };
+    assert_eq!(
+        catch_up(vec![five.clone()]),
+        (0, 0),
+        "the five's quorum is not met"
+    );
+    assert_eq!(catch_up(vec![five.clone(), four.clone()]), (400, 600));
+}
