@@ -9,7 +9,7 @@
 mod common;
 
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
@@ -89,22 +89,49 @@ fn settled(dir: &Path, homes: &[&str], accounts: &[String]) -> Vec<u64> {
     }
 }
 
-#[test]
-fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
+/// A devnet of 4 checkers and 2 workers at [`PRICE`], whose creator has 1 000 credits from
+/// the faucet; stopped (then its directory removed) when dropped.
+struct Paid {
+    _network: Network,
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    creator: PathBuf,
+}
+
+fn paid_devnet() -> Paid {
     let tmp = tempfile::tempdir().expect("tempdir");
     // PICTOR_TEST_KEEP=DIR keeps the network's homes and logs there for a look afterwards.
     let dir = match std::env::var("PICTOR_TEST_KEEP") {
-        Ok(keep) => std::path::PathBuf::from(keep).join("net"),
+        Ok(keep) => PathBuf::from(keep).join("net"),
         Err(_) => tmp.path().join("net"),
     };
-    let _network = Network::new(dir.clone());
+    let network = Network::new(dir.clone());
     up(&dir);
     let creator = dir.join("creator");
     let got = json(&["faucet", "1000", "--home", path(&creator), "--json"]);
     assert_eq!(got["balance"], 1000);
+    Paid {
+        _network: network,
+        _tmp: tmp,
+        dir,
+        creator,
+    }
+}
 
-    // A budget the creator does not have is refused before anything is published.
+/// `pictor job submit` of the Cornell box from `creator` with `args`: its exit code, its
+/// output and its errors.
+fn submit(creator: &Path, args: &[&str]) -> (i32, String, String) {
     let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenes/cornell-box.gltf");
+    let mut all = vec!["job", "submit", path(&scene), "--home", path(creator)];
+    all.extend(args);
+    pictor(&all)
+}
+
+#[test]
+fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
+    let net = paid_devnet();
+    let (dir, creator) = (net.dir.clone(), net.creator.clone());
+    // A budget the creator does not have is refused before anything is published.
     let job_args = [
         "--width",
         "64",
@@ -115,11 +142,9 @@ fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
         "--tile",
         "32",
     ];
-    let mut args = vec!["job", "submit", path(&scene), "--home", path(&creator)];
-    args.extend(job_args);
-    let mut too_much = args.clone();
+    let mut too_much = job_args.to_vec();
     too_much.extend(["--budget", "5000"]);
-    let (code, _, err) = pictor(&too_much);
+    let (code, _, err) = submit(&creator, &too_much);
     assert_ne!(code, 0);
     assert!(
         err.contains("insufficient balance for the job's budget"),
@@ -128,8 +153,9 @@ fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
     assert_eq!(balance(&creator, None)["balance"], 1000);
 
     let budget = BUDGET.to_string();
+    let mut args = job_args.to_vec();
     args.extend(["--budget", &budget]);
-    let (code, out, err) = pictor(&args);
+    let (code, out, err) = submit(&creator, &args);
     assert_eq!(code, 0, "job submit: {err}");
     let job_text = out.trim().to_owned();
     let job: JobId = job_text.parse().expect("a job id");
@@ -229,32 +255,25 @@ fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
 
 #[test]
 fn a_job_whose_budget_runs_out_is_paused_until_its_creator_adds_credits() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("net");
-    let _network = Network::new(dir.clone());
-    up(&dir);
-    let creator = dir.join("creator");
-    json(&["faucet", "1000", "--home", path(&creator), "--json"]);
+    let net = paid_devnet();
+    let creator = net.creator.clone();
     // 16 shards of 32 × 32 at 64 samples: 4 credits each and a fee of 1. The budget pays
     // for two; each worker holds at most two shards at a time.
-    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenes/cornell-box.gltf");
-    let (code, out, err) = pictor(&[
-        "job",
-        "submit",
-        path(&scene),
-        "--home",
-        path(&creator),
-        "--width",
-        "128",
-        "--height",
-        "128",
-        "--samples",
-        "64",
-        "--tile",
-        "32",
-        "--budget",
-        "10",
-    ]);
+    let (code, out, err) = submit(
+        &creator,
+        &[
+            "--width",
+            "128",
+            "--height",
+            "128",
+            "--samples",
+            "64",
+            "--tile",
+            "32",
+            "--budget",
+            "10",
+        ],
+    );
     assert_eq!(code, 0, "job submit: {err}");
     let job = out.trim().to_owned();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -304,31 +323,24 @@ fn a_job_whose_budget_runs_out_is_paused_until_its_creator_adds_credits() {
 
 #[test]
 fn a_cancelled_job_pays_what_was_accepted_and_refunds_the_rest() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("net");
-    let _network = Network::new(dir.clone());
-    up(&dir);
-    let creator = dir.join("creator");
-    json(&["faucet", "1000", "--home", path(&creator), "--json"]);
+    let net = paid_devnet();
+    let creator = net.creator.clone();
     // 64 shards of 32 × 32 at 256 samples: long enough to cancel in the middle.
-    let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenes/cornell-box.gltf");
-    let (code, out, err) = pictor(&[
-        "job",
-        "submit",
-        path(&scene),
-        "--home",
-        path(&creator),
-        "--width",
-        "256",
-        "--height",
-        "256",
-        "--samples",
-        "256",
-        "--tile",
-        "32",
-        "--budget",
-        "900",
-    ]);
+    let (code, out, err) = submit(
+        &creator,
+        &[
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--samples",
+            "256",
+            "--tile",
+            "32",
+            "--budget",
+            "900",
+        ],
+    );
     assert_eq!(code, 0, "job submit: {err}");
     let job = out.trim().to_owned();
     let deadline = Instant::now() + Duration::from_secs(120);
