@@ -416,3 +416,40 @@ fn certificates_of_an_earlier_set_apply_after_the_set_grew() {
     );
     assert_eq!(catch_up(vec![five.clone(), four.clone()]), (400, 600));
 }
+
+#[test]
+fn a_jobs_budget_waits_for_its_certificate_where_a_payment_times_out() {
+    let later = NOW + 31_000;
+    let replies = |to: Payee| {
+        let mut n = net();
+        n.run(
+            4,
+            CreditsInput::Faucet {
+                amount: 700,
+                reply: 1,
+            },
+        );
+        // The checkers hear nothing of it (their network is down).
+        let node = &mut n.nodes[4];
+        let _ = node.handle(
+            NOW,
+            CreditsInput::Pay {
+                to,
+                amount: 100,
+                reply: 7,
+            },
+        );
+        node.handle(later, CreditsInput::Tick)
+            .into_iter()
+            .filter(|o| matches!(o, CreditsOutput::Reply { reply: 7, .. }))
+            .count()
+    };
+    let other = Keypair::from_seed([6; 32]).public();
+    assert_eq!(
+        replies(Payee::Account(other)),
+        1,
+        "a payment's caller is told"
+    );
+    let job = pictor_protocol::JobId([9; 32]);
+    assert_eq!(replies(Payee::Escrow(job)), 0, "a budget waits");
+}

@@ -1,7 +1,7 @@
 //! The credits role across time: what this node stored before it restarted (its votes'
 //! locks, its orders in flight) and its timers (orders sent again, callers answered).
 
-use pictor_protocol::credits::CreditMessage;
+use pictor_protocol::credits::{CreditMessage, Payee};
 use tracing::debug;
 
 use super::{in_flight, Credits, CreditsOutput, ANSWER_MS, RESEND_MS};
@@ -42,7 +42,11 @@ impl Credits {
 
     pub(super) fn on_tick(&mut self, now_ms: u64, out: &mut Vec<CreditsOutput>) {
         if let Some(t) = &mut self.transfer {
-            if let Some(reply) = t.reply {
+            // A job's budget waits for its certificate however long it takes: the job is
+            // published once it is escrowed, so that credits never sit in the escrow of a
+            // job nobody knows.
+            let funding = matches!(t.order.transfer.to, Payee::Escrow(_));
+            if let (Some(reply), false) = (t.reply, funding) {
                 if now_ms >= t.started_ms + ANSWER_MS {
                     t.reply = None;
                     out.push(CreditsOutput::Reply {
