@@ -79,66 +79,58 @@ pub(crate) fn balance(args: BalanceArgs) -> Result<()> {
     })
 }
 
+/// Calls `method` with `params` on the node `connect` names and prints its receipt (an
+/// order certified): as JSON with `--json`, else as `describe` says.
+fn receipt(
+    connect: Connect,
+    method: &'static str,
+    params: Value,
+    describe: impl FnOnce(&Value) -> String,
+) -> Result<()> {
+    block_on(async move {
+        let node = connect.node()?;
+        let r = node.call(method, params).await?;
+        print_value(connect.json, &r, || describe(&r));
+        Ok(())
+    })
+}
+
 /// `pictor pay TO AMOUNT`: returns once the checkers have certified the transfer.
 pub(crate) fn pay(args: PayArgs) -> Result<()> {
-    block_on(async move {
-        let node = args.connect.node()?;
-        let r = node
-            .call(
-                "credits_pay",
-                json!({ "to": args.to, "amount": args.amount }),
-            )
-            .await?;
-        print_value(args.connect.json, &r, || {
-            format!(
-                "paid {} credits to {} (transfer {}, certified); balance {} credits",
-                number(&r["amount"]),
-                args.to,
-                number(&r["sequence"]),
-                number(&r["balance"]),
-            )
-        });
-        Ok(())
+    let params = json!({ "to": args.to, "amount": args.amount });
+    receipt(args.connect, "credits_pay", params, |r| {
+        format!(
+            "paid {} credits to {} (transfer {}, certified); balance {} credits",
+            number(&r["amount"]),
+            args.to,
+            number(&r["sequence"]),
+            number(&r["balance"]),
+        )
     })
 }
 
 /// `pictor fund JOB AMOUNT`: returns once the checkers have certified the transfer.
 pub(crate) fn fund(args: FundArgs) -> Result<()> {
-    block_on(async move {
-        let node = args.connect.node()?;
-        let r = node
-            .call(
-                "credits_fund",
-                json!({ "job_id": args.job, "amount": args.amount }),
-            )
-            .await?;
-        print_value(args.connect.json, &r, || {
-            format!(
-                "added {} credits to the escrow of job {} (certified); balance {} credits",
-                number(&r["amount"]),
-                args.job,
-                number(&r["balance"]),
-            )
-        });
-        Ok(())
+    let params = json!({ "job_id": args.job, "amount": args.amount });
+    receipt(args.connect, "credits_fund", params, |r| {
+        format!(
+            "added {} credits to the escrow of job {} (certified); balance {} credits",
+            number(&r["amount"]),
+            args.job,
+            number(&r["balance"]),
+        )
     })
 }
 
 /// `pictor faucet [AMOUNT]`: returns once the faucet's mint is certified.
 pub(crate) fn faucet(args: FaucetArgs) -> Result<()> {
-    block_on(async move {
-        let node = args.connect.node()?;
-        // A null amount is as much as one request may get.
-        let r = node
-            .call("credits_faucet", json!({ "amount": args.amount }))
-            .await?;
-        print_value(args.connect.json, &r, || {
-            format!(
-                "the faucet gave {} credits; balance {} credits",
-                number(&r["amount"]),
-                number(&r["balance"]),
-            )
-        });
-        Ok(())
+    // A null amount is as much as one request may get.
+    let params = json!({ "amount": args.amount });
+    receipt(args.connect, "credits_faucet", params, |r| {
+        format!(
+            "the faucet gave {} credits; balance {} credits",
+            number(&r["amount"]),
+            number(&r["balance"]),
+        )
     })
 }

@@ -14,7 +14,7 @@ use std::{
 };
 
 use common::{
-    devnet::{kill, path, runtime, Network},
+    devnet::{kill, path, runtime, up_with, Network},
     pictor,
 };
 use pictor_protocol::{credits::price_for, rules, JobId, PublicKey};
@@ -42,19 +42,7 @@ fn status(creator: &Path, job: &str) -> Value {
 }
 
 fn up(dir: &Path) {
-    let (code, _, err) = pictor(&[
-        "devnet",
-        "up",
-        "--dir",
-        path(dir),
-        "--checkers",
-        "4",
-        "--workers",
-        "2",
-        "--worker-price",
-        &PRICE.to_string(),
-    ]);
-    assert_eq!(code, 0, "devnet up: {err}");
+    up_with(dir, 4, 2, &["--worker-price", &PRICE.to_string()]);
 }
 
 fn key(home: &Path) -> String {

@@ -48,8 +48,13 @@ pub(crate) fn kill(pid: i32) {
 /// `pictor devnet up` in `dir` with `checkers` checkers and `workers` workers; the test
 /// fails if it does.
 pub(crate) fn up(dir: &Path, checkers: usize, workers: usize) {
+    up_with(dir, checkers, workers, &[]);
+}
+
+/// [`up`] with more of `devnet up`'s flags (`--worker-price N`).
+pub(crate) fn up_with(dir: &Path, checkers: usize, workers: usize, flags: &[&str]) {
     let (checkers, workers) = (checkers.to_string(), workers.to_string());
-    let (code, _, err) = pictor(&[
+    let mut args = vec![
         "devnet",
         "up",
         "--dir",
@@ -58,7 +63,9 @@ pub(crate) fn up(dir: &Path, checkers: usize, workers: usize) {
         &checkers,
         "--workers",
         &workers,
-    ]);
+    ];
+    args.extend(flags);
+    let (code, _, err) = pictor(&args);
     assert_eq!(code, 0, "devnet up: {err}");
 }
 

@@ -42,16 +42,13 @@ impl EventLoop {
     /// Feeds the stored credits messages to the role at start: certificates first (the
     /// ledger), then this node's own votes and orders.
     pub(super) fn restore_credits(&mut self) {
-        let Some(credits) = &mut self.credits else {
+        if self.credits.is_none() {
             return;
-        };
-        credits.set_checkers(self.ledger.lock().set().to_vec());
-        credits.set_history(self.ledger.lock().sets());
+        }
         let stored = match self.store.credits() {
             Ok(stored) => stored,
             Err(e) => return warn!(error = %e, "cannot read the stored credits"),
         };
-        let now = crate::now_ms();
         let (certificates, own): (Vec<_>, Vec<_>) = stored.into_iter().partition(|m| {
             matches!(
                 m,
@@ -61,21 +58,25 @@ impl EventLoop {
                     | CreditMessage::EscrowClose(_)
             )
         });
+        let mut inputs = Vec::new();
         for m in certificates {
-            if let CreditMessage::EscrowClose(escrow) = &m {
-                // A cancelled job this checker pays for: followed even with no shard
-                // accepted yet.
-                if let (Some(spec), true) = (self.jobs.get(&escrow.job), self.checker.is_some()) {
-                    let committee = self.ledger.lock().committee(&escrow.job);
-                    let spec = Box::new(spec.clone());
-                    let _ = credits.handle(now, CreditsInput::Track { spec, committee });
-                }
-            }
-            // Applying stored certificates answers no caller and publishes nothing.
-            let _ = credits.handle(now, CreditsInput::Message(m));
+            inputs.extend(self.track_input(&m));
+            inputs.push(CreditsInput::Message(m));
         }
-        for m in own {
-            let _ = credits.handle(now, CreditsInput::Restored(m));
+        inputs.extend(own.into_iter().map(CreditsInput::Restored));
+        let (set, sets) = {
+            let ledger = self.ledger.lock();
+            (ledger.set().to_vec(), ledger.sets())
+        };
+        let Some(credits) = &mut self.credits else {
+            return;
+        };
+        credits.set_checkers(set);
+        credits.set_history(sets);
+        let now = crate::now_ms();
+        for input in inputs {
+            // Applying stored certificates answers no caller and publishes nothing.
+            let _ = credits.handle(now, input);
         }
     }
 
@@ -131,8 +132,7 @@ impl EventLoop {
     /// Moves a submitted job's budget into its escrow; the job is published once the
     /// transfer is certified.
     pub(super) fn fund_escrow(&mut self, job: pictor_protocol::JobId, budget: u64) {
-        self.next_credit_reply += 1;
-        let reply = self.next_credit_reply;
+        let reply = self.next_reply();
         self.fundings.insert(reply, job);
         self.queue.push_back(Work::Credits(CreditsInput::Pay {
             to: pictor_protocol::credits::Payee::Escrow(job),
@@ -164,17 +164,27 @@ impl EventLoop {
     /// What a credits message from gossip gives the role: a cancelled job this checker
     /// pays for is followed first (even with no shard accepted yet), then the message.
     pub(super) fn credits_work(&self, m: CreditMessage) -> Vec<Work> {
-        let mut work = Vec::new();
-        if let (CreditMessage::EscrowClose(escrow), true) = (&m, self.checker.is_some()) {
-            if let Some(spec) = self.jobs.get(&escrow.job) {
-                work.push(Work::Credits(CreditsInput::Track {
-                    spec: Box::new(spec.clone()),
-                    committee: self.ledger.lock().committee(&escrow.job),
-                }));
-            }
-        }
-        work.push(Work::Credits(CreditsInput::Message(m)));
-        work
+        let track = self.track_input(&m).map(Work::Credits);
+        track
+            .into_iter()
+            .chain([Work::Credits(CreditsInput::Message(m))])
+            .collect()
+    }
+
+    /// For a cancel (`EscrowClose`) of a job this checker knows: the role follows the
+    /// job's escrow even with no shard accepted yet.
+    fn track_input(&self, m: &CreditMessage) -> Option<CreditsInput> {
+        let CreditMessage::EscrowClose(escrow) = m else {
+            return None;
+        };
+        let spec = self
+            .jobs
+            .get(&escrow.job)
+            .filter(|_| self.checker.is_some())?;
+        Some(CreditsInput::Track {
+            spec: Box::new(spec.clone()),
+            committee: self.ledger.lock().committee(&escrow.job),
+        })
     }
 
     /// Cancels this creator's job `job` on the network: a job with an open escrow is
@@ -270,8 +280,10 @@ impl EventLoop {
     /// Every tick: the checker set as governance has it now, and the role's timers.
     pub(super) fn credits_tick(&mut self) {
         if let Some(credits) = &mut self.credits {
-            credits.set_checkers(self.ledger.lock().set().to_vec());
-            credits.set_history(self.ledger.lock().sets());
+            let ledger = self.ledger.lock();
+            credits.set_checkers(ledger.set().to_vec());
+            credits.set_history(ledger.sets());
+            drop(ledger);
             self.queue.push_back(Work::Credits(CreditsInput::Tick));
         }
         if self.checker.is_some() {
@@ -284,9 +296,17 @@ impl EventLoop {
     /// Tells the checker how `job`'s escrow stands, where that changed: its leader gives
     /// out the job's shards by it.
     pub(super) fn tell_funding(&mut self, job: pictor_protocol::JobId) {
+        if let Some(work) = self.funding_work(job) {
+            self.queue.push_back(work);
+        }
+    }
+
+    /// The checker's input for `job`'s funding, where it changed since the checker was
+    /// last told.
+    pub(super) fn funding_work(&mut self, job: pictor_protocol::JobId) -> Option<Work> {
         use crate::roles::{checker::JobFunding, credits::Funding};
         let (Some(credits), Some(spec)) = (&self.credits, self.jobs.get(&job)) else {
-            return;
+            return None;
         };
         let funding = match credits.funding(&job, &spec.creator) {
             Funding::Free => JobFunding::Free,
@@ -300,10 +320,11 @@ impl EventLoop {
                 self.funding_told.clear();
             }
             self.funding_told.insert(job, funding);
-            self.queue.push_back(Work::Checker(
+            return Some(Work::Checker(
                 crate::roles::checker::CheckerInput::Funding { job, funding },
             ));
         }
+        None
     }
 
     /// Hands the credits role one input; a job whose escrow it changes is given out by its
@@ -480,8 +501,14 @@ impl EventLoop {
         &mut self,
         reply: tokio::sync::oneshot::Sender<Result<crate::roles::credits::Receipt, NodeError>>,
     ) -> u64 {
+        let id = self.next_reply();
+        self.credit_replies.insert(id, reply);
+        id
+    }
+
+    /// A new number for an answer the credits role gives.
+    fn next_reply(&mut self) -> u64 {
         self.next_credit_reply += 1;
-        self.credit_replies.insert(self.next_credit_reply, reply);
         self.next_credit_reply
     }
 }

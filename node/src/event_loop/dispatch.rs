@@ -52,9 +52,9 @@ impl EventLoop {
                 }
                 if to_checker {
                     work.push(Work::Checker(CheckerInput::Job(spec)));
+                    // How its escrow stands, right behind it.
                     self.funding_told.remove(&id);
-                    self.queue.extend(work.drain(..));
-                    self.tell_funding(id);
+                    work.extend(self.funding_work(id));
                 }
             }
             Message::Heartbeat(h) => {

@@ -82,11 +82,17 @@ async fn balance(ctx: Ctx, account_text: Option<&str>) -> Answer {
     Ok(json!(balance))
 }
 
-async fn pay(ctx: Ctx, to: &str, amount: u64) -> Answer {
-    let to = account("to", to)?;
+/// A payment's amount: at least 1 credit.
+fn at_least_one(amount: u64) -> Result<u64, ErrorObjectOwned> {
     if amount == 0 {
         return Err(error(INVALID_PARAMS, "amount must be at least 1"));
     }
+    Ok(amount)
+}
+
+async fn pay(ctx: Ctx, to: &str, amount: u64) -> Answer {
+    let to = account("to", to)?;
+    let amount = at_least_one(amount)?;
     let receipt = ctx
         .client()?
         .pay(to, amount)
@@ -96,15 +102,8 @@ async fn pay(ctx: Ctx, to: &str, amount: u64) -> Answer {
 }
 
 async fn fund(ctx: Ctx, job: &str, amount: u64) -> Answer {
-    let job: pictor_protocol::JobId = job.trim().parse().map_err(|_| {
-        error(
-            INVALID_PARAMS,
-            format!("job_id {job:?} is not a job id (64 hex characters, as job_submit answers)"),
-        )
-    })?;
-    if amount == 0 {
-        return Err(error(INVALID_PARAMS, "amount must be at least 1"));
-    }
+    let job = super::jobs::job_id(job)?;
+    let amount = at_least_one(amount)?;
     let receipt = ctx
         .client()?
         .fund(job, amount)

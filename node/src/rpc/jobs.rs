@@ -112,7 +112,7 @@ fn default_samples() -> u32 {
     32
 }
 
-fn job_id(text: &str) -> Result<JobId, ErrorObjectOwned> {
+pub(super) fn job_id(text: &str) -> Result<JobId, ErrorObjectOwned> {
     text.trim().parse().map_err(|_| {
         error(
             INVALID_PARAMS,

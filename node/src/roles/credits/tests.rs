@@ -46,6 +46,13 @@ pub(super) fn net() -> Net {
     }
 }
 
+/// [`net`] where account 4 got `amount` from the faucet (request 1).
+pub(super) fn holding(amount: u64) -> Net {
+    let mut n = net();
+    n.run(4, CreditsInput::Faucet { amount, reply: 1 });
+    n
+}
+
 impl Net {
     /// Hands `input` to node `i` and delivers everything published, until quiet.
     pub(super) fn run(&mut self, i: usize, input: CreditsInput) {
@@ -117,14 +124,7 @@ impl Net {
 
 #[test]
 fn faucet_then_payment_settle_on_every_node() {
-    let mut n = net();
-    n.run(
-        4,
-        CreditsInput::Faucet {
-            amount: 700,
-            reply: 1,
-        },
-    );
+    let mut n = holding(700);
     assert_eq!(
         n.replies.pop().map(|r| r.2),
         Some(Ok(Receipt {
@@ -155,14 +155,7 @@ fn faucet_then_payment_settle_on_every_node() {
 
 #[test]
 fn an_overspend_is_refused_at_once_and_changes_nothing() {
-    let mut n = net();
-    n.run(
-        4,
-        CreditsInput::Faucet {
-            amount: 100,
-            reply: 1,
-        },
-    );
+    let mut n = holding(100);
     let to = Payee::Account(n.key(5));
     n.run(
         4,
@@ -182,14 +175,7 @@ fn an_overspend_is_refused_at_once_and_changes_nothing() {
 
 #[test]
 fn two_transfers_signed_at_one_sequence_never_both_certify() {
-    let mut n = net();
-    n.run(
-        4,
-        CreditsInput::Faucet {
-            amount: 100,
-            reply: 1,
-        },
-    );
+    let mut n = holding(100);
     // A cheating owner signs two transfers at sequence 0 and shows each to half the set.
     let owner = Keypair::from_seed([5; 32]);
     let signed = |to: usize| {
@@ -232,14 +218,7 @@ fn two_transfers_signed_at_one_sequence_never_both_certify() {
 
 #[test]
 fn a_replayed_or_forged_certificate_changes_nothing() {
-    let mut n = net();
-    n.run(
-        4,
-        CreditsInput::Faucet {
-            amount: 500,
-            reply: 1,
-        },
-    );
+    let mut n = holding(500);
     let to = Payee::Account(n.key(5));
     n.run(
         4,
@@ -284,14 +263,7 @@ fn a_replayed_or_forged_certificate_changes_nothing() {
 
 #[test]
 fn a_restarted_checker_does_not_vote_for_a_second_transfer_at_a_sequence() {
-    let mut n = net();
-    n.run(
-        4,
-        CreditsInput::Faucet {
-            amount: 100,
-            reply: 1,
-        },
-    );
+    let mut n = holding(100);
     let owner = Keypair::from_seed([5; 32]);
     let order = |to: PublicKey| {
         Transfer {
@@ -323,14 +295,7 @@ fn a_restarted_checker_does_not_vote_for_a_second_transfer_at_a_sequence() {
 
 #[test]
 fn a_replayed_faucet_request_is_answered_once() {
-    let mut n = net();
-    n.run(
-        4,
-        CreditsInput::Faucet {
-            amount: 700,
-            reply: 1,
-        },
-    );
+    let mut n = holding(700);
     assert_eq!(n.balance(0, 4), 700);
     let request = n
         .published
@@ -363,14 +328,7 @@ fn a_replayed_faucet_request_is_answered_once() {
 
 #[test]
 fn certificates_of_an_earlier_set_apply_after_the_set_grew() {
-    let mut n = net();
-    n.run(
-        4,
-        CreditsInput::Faucet {
-            amount: 600,
-            reply: 1,
-        },
-    );
+    let mut n = holding(600);
     let to = Payee::Account(n.key(5));
     n.run(
         4,
