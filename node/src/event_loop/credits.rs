@@ -6,7 +6,7 @@
 use libp2p::request_response::ResponseChannel;
 use pictor_protocol::{
     credits::{CreditMessage, TransferVote},
-    Message, PublicKey, Request, Response,
+    Message, Request, Response,
 };
 use tracing::{debug, warn};
 
@@ -80,87 +80,6 @@ impl EventLoop {
         }
     }
 
-    /// A job's progress with its escrow, where the network keeps credits.
-    pub(super) fn with_escrow(&self, mut progress: crate::JobProgress) -> crate::JobProgress {
-        if let Some(credits) = &self.credits {
-            progress.escrow = crate::wallet::JobEscrow::of(credits.ledger(), progress.id, self.me);
-            progress.paused = self.paused_reason(credits, &progress);
-        }
-        progress
-    }
-
-    /// Why a running job of this creator is stopped for want of budget.
-    fn paused_reason(
-        &self,
-        credits: &crate::roles::credits::Credits,
-        progress: &crate::JobProgress,
-    ) -> Option<String> {
-        if progress.state.is_finished() {
-            return None;
-        }
-        match credits.funding(&progress.id, &self.me) {
-            crate::roles::credits::Funding::Paused { remaining, needed } => Some(format!(
-                "paused: the job's budget is out ({remaining} credits left, the next accepted \
-                 shard costs {needed}); no new shard is given out until `pictor fund {} AMOUNT` \
-                 adds credits",
-                progress.id
-            )),
-            _ => None,
-        }
-    }
-
-    /// Whether this node can fund a job's escrow with `budget` (0: no escrow asked).
-    pub(super) fn check_budget(&self, budget: u64) -> Result<(), NodeError> {
-        if budget == 0 {
-            return Ok(());
-        }
-        let Some(credits) = &self.credits else {
-            return Err(NodeError::Credits(
-                "this network has no credits: submit the job without a budget".into(),
-            ));
-        };
-        let balance = credits.ledger().balance(&self.me);
-        if balance < budget {
-            return Err(NodeError::Credits(format!(
-                "insufficient balance for the job's budget: {balance} credits, the budget is \
-                 {budget} (`pictor faucet` asks the faucet for more)"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Moves a submitted job's budget into its escrow; the job is published once the
-    /// transfer is certified.
-    pub(super) fn fund_escrow(&mut self, job: pictor_protocol::JobId, budget: u64) {
-        let reply = self.next_reply();
-        self.fundings.insert(reply, job);
-        self.queue.push_back(Work::Credits(CreditsInput::Pay {
-            to: pictor_protocol::credits::Payee::Escrow(job),
-            amount: budget,
-            reply,
-        }));
-    }
-
-    fn escrow_funded(
-        &mut self,
-        job: pictor_protocol::JobId,
-        result: Result<crate::roles::credits::Receipt, String>,
-    ) {
-        match result {
-            Ok(receipt) => {
-                tracing::info!(job = %job.short(), budget = receipt.amount, "job budget escrowed");
-                self.publish_submitted(job);
-            }
-            Err(why) => {
-                if let Some((_, reply)) = self.submits.remove(&job) {
-                    let _ = reply.send(Err(NodeError::Credits(format!(
-                        "the job's budget was not escrowed, so the job is not published: {why}"
-                    ))));
-                }
-            }
-        }
-    }
-
     /// What a credits message from gossip gives the role: a cancelled job this checker
     /// pays for is followed first (even with no shard accepted yet), then the message.
     pub(super) fn credits_work(&self, m: CreditMessage) -> Vec<Work> {
@@ -185,25 +104,6 @@ impl EventLoop {
             spec: Box::new(spec.clone()),
             committee: self.ledger.lock().committee(&escrow.job),
         })
-    }
-
-    /// Cancels this creator's job `job` on the network: a job with an open escrow is
-    /// closed by its committee, which pays what was accepted and refunds the rest.
-    pub(super) fn close_escrow(&mut self, job: pictor_protocol::JobId) {
-        let Some(credits) = &self.credits else {
-            return;
-        };
-        let open =
-            crate::wallet::JobEscrow::of(credits.ledger(), job, self.me).is_some_and(|e| !e.closed);
-        if open {
-            let close = CreditMessage::EscrowClose(pictor_protocol::credits::EscrowId {
-                job,
-                creator: self.me,
-            });
-            self.on_credits_output(CreditsOutput::Publish(close.clone()));
-            self.queue
-                .push_back(Work::Credits(CreditsInput::Message(close)));
-        }
     }
 
     /// Asks a peer (one that answered its decisions and evidence) for its credits
@@ -259,24 +159,6 @@ impl EventLoop {
         }
     }
 
-    /// A shard this checker's committee accepted: its worker is paid from the job's
-    /// escrow.
-    pub(super) fn shard_accepted(&mut self, shard: pictor_protocol::ShardId, worker: PublicKey) {
-        if self.credits.is_none() {
-            return;
-        }
-        let Some(spec) = self.jobs.get(&shard.job).cloned() else {
-            return;
-        };
-        let committee = self.ledger.lock().committee(&shard.job);
-        self.queue.push_back(Work::Credits(CreditsInput::Accepted {
-            spec: Box::new(spec),
-            shard,
-            worker,
-            committee,
-        }));
-    }
-
     /// Every tick: the checker set as governance has it now, and the role's timers.
     pub(super) fn credits_tick(&mut self) {
         if let Some(credits) = &mut self.credits {
@@ -291,40 +173,6 @@ impl EventLoop {
                 self.tell_funding(job);
             }
         }
-    }
-
-    /// Tells the checker how `job`'s escrow stands, where that changed: its leader gives
-    /// out the job's shards by it.
-    pub(super) fn tell_funding(&mut self, job: pictor_protocol::JobId) {
-        if let Some(work) = self.funding_work(job) {
-            self.queue.push_back(work);
-        }
-    }
-
-    /// The checker's input for `job`'s funding, where it changed since the checker was
-    /// last told.
-    pub(super) fn funding_work(&mut self, job: pictor_protocol::JobId) -> Option<Work> {
-        use crate::roles::{checker::JobFunding, credits::Funding};
-        let (Some(credits), Some(spec)) = (&self.credits, self.jobs.get(&job)) else {
-            return None;
-        };
-        let funding = match credits.funding(&job, &spec.creator) {
-            Funding::Free => JobFunding::Free,
-            Funding::Funded => JobFunding::Funded,
-            Funding::Paused { .. } | Funding::Closed => JobFunding::Paused,
-        };
-        if self.funding_told.get(&job) != Some(&funding) {
-            if self.funding_told.len() >= crate::jobs::MAX_JOBS
-                && !self.funding_told.contains_key(&job)
-            {
-                self.funding_told.clear();
-            }
-            self.funding_told.insert(job, funding);
-            return Some(Work::Checker(
-                crate::roles::checker::CheckerInput::Funding { job, funding },
-            ));
-        }
-        None
     }
 
     /// Hands the credits role one input; a job whose escrow it changes is given out by its
@@ -507,7 +355,7 @@ impl EventLoop {
     }
 
     /// A new number for an answer the credits role gives.
-    fn next_reply(&mut self) -> u64 {
+    pub(super) fn next_reply(&mut self) -> u64 {
         self.next_credit_reply += 1;
         self.next_credit_reply
     }

@@ -8,6 +8,7 @@
 mod commands;
 mod credits;
 mod dispatch;
+mod escrow;
 mod gossip;
 mod govern;
 mod nat;
