@@ -12,7 +12,6 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libp2p::{gossipsub::MessageId, PeerId};
-#[cfg(test)]
 use pictor_protocol::SignedEnvelope;
 use pictor_protocol::{
     attestation::verify_batch,
@@ -85,6 +84,9 @@ pub(crate) struct Validated {
     pub(crate) source: PeerId,
     pub(crate) id: MessageId,
     pub(crate) result: Result<Box<Message>, Refusal>,
+    /// For an attestation: the proof of its envelope (its checker's signature over its
+    /// sampled values, the evidence a peer check may need).
+    pub(crate) proof: Option<pictor_protocol::EnvelopeProof>,
 }
 
 /// What the validator needs to know of the network.
@@ -436,10 +438,19 @@ fn check(rules: &Rules, batch: Vec<Unchecked>) -> Vec<Validated> {
     batch
         .into_iter()
         .zip(results)
-        .map(|(m, result)| Validated {
-            source: m.source,
-            id: m.id,
-            result: result.map(Box::new),
+        .map(|(m, result)| {
+            let proof = match &result {
+                Ok(Message::Attestation(_)) => SignedEnvelope::decode(&m.data)
+                    .ok()
+                    .map(|envelope| envelope.proof()),
+                _ => None,
+            };
+            Validated {
+                source: m.source,
+                id: m.id,
+                result: result.map(Box::new),
+                proof,
+            }
         })
         .collect()
 }

@@ -271,3 +271,74 @@ fn credits_messages_are_checked_against_the_set_and_refused_without_credits() {
         "{refusal:?}"
     );
 }
+
+/// A vote to ban checker 4 for the attestation it sent, with one sampled value changed to
+/// `changed` (the same value also as the worker's, so that its verdict still follows) and
+/// the true value named as the one the accuser rendered.
+fn ban_for_sampled_value(changed: Option<[u8; 3]>) -> Message {
+    let accused = key(4);
+    let claim = pictor_protocol::ResultClaim {
+        shard: ShardId {
+            job: JobId([3; 32]),
+            frame: 1,
+            tile: 0,
+        },
+        worker: key(9).public(),
+        attempt: 0,
+        output: ContentId::of(b"output"),
+        width: 32,
+        height: 32,
+        render_ms: 5,
+        device: "test".into(),
+    };
+    let truth = [90, 91, 92];
+    let samples = (0..4)
+        .map(|i| pictor_protocol::PixelSample {
+            x: i,
+            y: i,
+            expected: truth,
+            claimed: truth,
+        })
+        .collect();
+    let sent = pictor_protocol::Attestation::create(&accused, NET, &claim, samples);
+    let proof =
+        SignedEnvelope::seal(&accused, NET, NOW, &Message::Attestation(sent.clone())).proof();
+    let mut attestation = sent;
+    let stated = changed.unwrap_or(truth);
+    attestation.samples[0].expected = stated;
+    attestation.samples[0].claimed = stated;
+    let action = Action::BanChecker {
+        checker: accused.public(),
+        fault: pictor_protocol::Fault::FalseAttestation {
+            attestation,
+            proof,
+            recomputed: vec![pictor_protocol::Recomputed {
+                x: 0,
+                y: 0,
+                value: [truth[0] ^ 1, truth[1], truth[2]],
+            }],
+        },
+    };
+    Message::DecisionVote(DecisionVote::new(&key(1), NET, action))
+}
+
+/// A fault's evidence is what the accused sent, signed: a checker that changes the values
+/// of an honest attestation to accuse its checker is refused, and blamed.
+#[test]
+fn a_ban_on_values_the_accused_never_sent_is_refused() {
+    let rules = rules();
+    // As sent (the accuser says the scene renders something else there): a fault that the
+    // other checkers go on to confirm by rendering.
+    let genuine = ban_for_sampled_value(None);
+    assert!(rules.check(&sealed(&key(1), NOW, &genuine), NOW).is_ok());
+    // Changed after it was sent: its checker's envelope no longer covers it.
+    let forged = ban_for_sampled_value(Some([10, 20, 30]));
+    let refusal = rules
+        .check(&sealed(&key(1), NOW, &forged), NOW)
+        .expect_err("a forged fault");
+    assert!(refusal.penalise, "{refusal:?}");
+    assert!(
+        refusal.reason.contains("not what its checker sent"),
+        "{refusal:?}"
+    );
+}

@@ -253,6 +253,7 @@ fn check_action(action: &Action) -> Result<(), EnvelopeError> {
                 Fault::FalseAttestation {
                     attestation,
                     recomputed,
+                    ..
                 },
             ..
         } => {
@@ -331,6 +332,15 @@ impl SignedEnvelope {
             issued_ms,
             body,
             signature,
+        }
+    }
+
+    /// The envelope's date and signature, to keep beside its message as proof that its
+    /// signer sent that message exactly so.
+    pub fn proof(&self) -> EnvelopeProof {
+        EnvelopeProof {
+            issued_ms: self.issued_ms,
+            signature: self.signature,
         }
     }
 
@@ -477,6 +487,9 @@ pub fn open_batch(
         .map(|r| r.and_then(|env| env.open_body()))
         .collect()
 }
+
+mod proof;
+pub use proof::EnvelopeProof;
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 //! roles this node plays; each output becomes I/O (a task, a request, a publication) or
 //! new work on the queue.
 
-use pictor_protocol::{codec, JobId, Message, NodeRole, Request, Verdict};
+use pictor_protocol::{codec, EnvelopeProof, JobId, Message, NodeRole, Request, Verdict};
 use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
@@ -23,7 +23,12 @@ const SYNC_PEERS: usize = 3;
 impl EventLoop {
     /// Acts on a message that is stored (or ephemeral): every role of this node sees it,
     /// but a checker's own messages do not go back to it.
-    pub(super) fn dispatch(&mut self, message: Message, from_checker: bool) {
+    pub(super) fn dispatch(
+        &mut self,
+        message: Message,
+        from_checker: bool,
+        proof: Option<EnvelopeProof>,
+    ) {
         let now = crate::now_ms();
         self.view.observe(&message, now);
         self.metrics.observe(&message, &self.me, now);
@@ -132,7 +137,7 @@ impl EventLoop {
                     work.push(Work::Creator(CreatorInput::Attestation(a.clone())));
                 }
                 if to_checker {
-                    work.push(Work::Checker(CheckerInput::Attestation(a)));
+                    work.push(Work::Checker(CheckerInput::Attestation(a, proof)));
                 }
             }
             Message::Certificate(qc) => {

@@ -4,7 +4,7 @@
 use cid::Cid;
 use libp2p::gossipsub;
 use pictor_protocol::job::limits::MAX_TILE;
-use pictor_protocol::{Heartbeat, Message, NodeRole, SignedEnvelope};
+use pictor_protocol::{EnvelopeProof, Heartbeat, Message, NodeRole, SignedEnvelope};
 use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
@@ -50,7 +50,12 @@ impl EventLoop {
     /// Reports a verdict to gossipsub (forwarding valid messages, penalising the sender
     /// of invalid ones, ignoring outdated ones) and takes a valid message in.
     pub(super) fn on_validated(&mut self, verdict: validation::Validated) {
-        let validation::Validated { source, id, result } = verdict;
+        let validation::Validated {
+            source,
+            id,
+            result,
+            proof,
+        } = verdict;
         let (acceptance, message) = match result {
             Ok(message) => (gossipsub::MessageAcceptance::Accept, Some(message)),
             Err(refusal) if refusal.penalise => {
@@ -71,16 +76,22 @@ impl EventLoop {
             .gossipsub
             .report_message_validation_result(&id, &source, acceptance);
         if let Some(message) = message {
-            self.ingest(*message);
+            self.take_in(*message, proof);
         }
     }
 
     /// Stores a message, then hands it to the roles; a message seen before is ignored.
     pub(super) fn ingest(&mut self, message: Message) {
+        self.take_in(message, None);
+    }
+
+    /// [`EventLoop::ingest`], with the proof of the envelope its author gossiped it in.
+    fn take_in(&mut self, message: Message, proof: Option<EnvelopeProof>) {
         match self.persist(&message) {
             Ok(true) => self.queue.push_back(Work::Message {
                 message,
                 from_checker: false,
+                proof,
             }),
             Ok(false) => {}
             Err(e) => warn!(error = %e, "cannot store message; ignored"),
@@ -142,6 +153,7 @@ impl EventLoop {
         self.queue.push_back(Work::Message {
             message,
             from_checker,
+            proof: None,
         });
     }
 

@@ -61,10 +61,12 @@ const PRUNE_INTERVAL_MS: u64 = 10_000;
 #[derive(Debug)]
 enum Work {
     /// A stored (or ephemeral) message, for every role of this node; `from_checker`: this
-    /// node's checker made it and has seen it.
+    /// node's checker made it and has seen it; `proof`: the proof of the envelope its author
+    /// gossiped it in (kept for attestations, the evidence of a peer check).
     Message {
         message: Message,
         from_checker: bool,
+        proof: Option<pictor_protocol::EnvelopeProof>,
     },
     Checker(CheckerInput),
     Worker(WorkerInput),
@@ -298,7 +300,8 @@ impl EventLoop {
                 Work::Message {
                     message,
                     from_checker,
-                } => self.dispatch(message, from_checker),
+                    proof,
+                } => self.dispatch(message, from_checker, proof),
                 Work::Checker(input) => {
                     if let Some(checker) = &mut self.checker {
                         for output in checker.handle(now, input) {

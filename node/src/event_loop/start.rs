@@ -417,10 +417,13 @@ impl EventLoop {
                 .into_iter()
                 .map(Message::Attestation),
         );
+        // Restored without their envelopes' proofs: what this node held for peer checks
+        // before it stopped is not re-checked.
         for message in messages {
             self.queue.push_back(Work::Message {
                 message,
                 from_checker: false,
+                proof: None,
             });
         }
         self.queue.push_back(Work::Worker(WorkerInput::Start));

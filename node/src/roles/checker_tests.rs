@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use pictor_protocol::{
     rules, seed_signature, Assignment, Attestation, ContentId, Engine, FrameRange, JobSpec,
-    Keypair, Message, PixelSample, PublicKey, ResultClaim, ShardId, TileImage, Verdict,
+    Keypair, Message, PixelSample, PublicKey, ResultClaim, ShardId, SignedEnvelope, TileImage,
+    Verdict,
 };
 
 use super::checker::{Checker, CheckerInput, CheckerOutput, CheckerParams};
@@ -42,6 +43,12 @@ struct Rig {
 
 fn key(i: u8) -> Keypair {
     Keypair::from_seed([i; 32])
+}
+
+/// `a` as gossip brings it: with the proof of the envelope `kp`, its checker, sealed it in.
+fn sent(kp: &Keypair, a: Attestation) -> CheckerInput {
+    let proof = SignedEnvelope::seal(kp, NET, 0, &Message::Attestation(a.clone())).proof();
+    CheckerInput::Attestation(a, Some(proof))
 }
 
 /// A 32x32 claim on `shard` by `worker` at `attempt`, of `output`.
@@ -150,7 +157,7 @@ impl Rig {
                         }
                         let input = match m.clone() {
                             Message::Assignment(a) => CheckerInput::Assignment(a),
-                            Message::Attestation(a) => CheckerInput::Attestation(a),
+                            Message::Attestation(a) => sent(&key(from as u8 + 1), a),
                             Message::Certificate(c) => CheckerInput::Certificate(c),
                             other => panic!("unexpected publish {other:?}"),
                         };

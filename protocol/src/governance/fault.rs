@@ -1,13 +1,17 @@
 //! Faults held against a checker. Equivocation proves itself (two conflicting signed
 //! votes). A false attestation names values the checker said it computed and what they
 //! really are; whoever checks it re-renders those pixels (the built-in engine is bit-exact,
-//! so every honest checker gets the same values).
+//! so every honest checker gets the same values). The sampled values are covered by no
+//! signature of the attestation itself (its vote is what a certificate aggregates): the
+//! fault carries the proof of the gossip envelope the checker sent them in, so that no one
+//! can alter an honest attestation's values and accuse its checker of them.
 
 use serde::{Deserialize, Serialize};
 
 use super::GovernanceError;
 use crate::attestation::Attestation;
 use crate::certificate::Evidence;
+use crate::envelope::{EnvelopeProof, Message};
 use crate::identity::PublicKey;
 
 /// Most re-rendered values a false-attestation fault names.
@@ -35,6 +39,9 @@ pub enum Fault {
     FalseAttestation {
         /// The signed attestation.
         attestation: Attestation,
+        /// The proof of the envelope the checker gossiped it in: it covers the sampled
+        /// values.
+        proof: EnvelopeProof,
         /// Sampled positions where its `expected` value is wrong, with the right value.
         recomputed: Vec<Recomputed>,
     },
@@ -67,6 +74,7 @@ impl Fault {
             Fault::FalseAttestation {
                 attestation,
                 recomputed,
+                ..
             } => format!(
                 "false attestation on claim {}: {} sampled value(s) it says it rendered are not what the scene renders",
                 attestation.vote.claim.short(),
@@ -83,6 +91,7 @@ impl Fault {
             Fault::Equivocation(e) => Ok(e.verify(network)?),
             Fault::FalseAttestation {
                 attestation,
+                proof,
                 recomputed,
             } => {
                 if recomputed.is_empty() || recomputed.len() > MAX_RECOMPUTED {
@@ -94,6 +103,18 @@ impl Fault {
                 attestation
                     .verify(network)
                     .map_err(|e| GovernanceError::Fault(e.to_string()))?;
+                proof
+                    .verify(
+                        network,
+                        &attestation.checker,
+                        &Message::Attestation(attestation.clone()),
+                    )
+                    .map_err(|_| {
+                        GovernanceError::Fault(
+                            "the attestation is not what its checker sent: its envelope's signature does not cover it"
+                                .into(),
+                        )
+                    })?;
                 for r in recomputed {
                     let stated = attestation
                         .samples

@@ -2,6 +2,7 @@ use super::*;
 use crate::attestation::tests::{claim, samples_for};
 use crate::attestation::{Attestation, Verdict, Vote};
 use crate::certificate::Evidence;
+use crate::envelope::{EnvelopeProof, Message, SignedEnvelope};
 use crate::identity::Keypair;
 use crate::job::JobId;
 use crate::rules;
@@ -198,6 +199,7 @@ fn a_false_attestation_must_name_its_own_wrong_values() {
     let c = claim();
     let samples = samples_for(&kp, NET, &c, false);
     let attestation = Attestation::create(&kp, NET, &c, samples.clone());
+    let proof = sent(&kp, &attestation);
     let s = samples[0];
     let wrong = Recomputed {
         x: s.x,
@@ -206,6 +208,7 @@ fn a_false_attestation_must_name_its_own_wrong_values() {
     };
     let fault = Fault::FalseAttestation {
         attestation: attestation.clone(),
+        proof,
         recomputed: vec![wrong],
     };
     assert_eq!(fault.check(NET), Ok(()));
@@ -213,6 +216,7 @@ fn a_false_attestation_must_name_its_own_wrong_values() {
     // The value it states is no fault.
     let same = Fault::FalseAttestation {
         attestation: attestation.clone(),
+        proof,
         recomputed: vec![Recomputed {
             value: s.expected,
             ..wrong
@@ -222,6 +226,7 @@ fn a_false_attestation_must_name_its_own_wrong_values() {
     // A position it did not sample is no fault.
     let elsewhere = Fault::FalseAttestation {
         attestation: attestation.clone(),
+        proof,
         recomputed: vec![Recomputed { x: 1000, ..wrong }],
     };
     assert!(elsewhere.check(NET).is_err());
@@ -229,6 +234,7 @@ fn a_false_attestation_must_name_its_own_wrong_values() {
     for recomputed in [vec![], vec![wrong; MAX_RECOMPUTED + 1]] {
         let f = Fault::FalseAttestation {
             attestation: attestation.clone(),
+            proof,
             recomputed,
         };
         assert!(f.check(NET).is_err());
@@ -240,6 +246,73 @@ fn a_false_attestation_must_name_its_own_wrong_values() {
         fault,
     };
     assert!(wrong_target.check(NET, &set, 4).is_err());
+}
+
+/// The proof of the envelope `kp` gossips `attestation` in.
+fn sent(kp: &Keypair, attestation: &Attestation) -> EnvelopeProof {
+    SignedEnvelope::seal(kp, NET, 1_000, &Message::Attestation(attestation.clone())).proof()
+}
+
+#[test]
+fn a_false_attestation_cannot_be_made_of_an_honest_one() {
+    // An honest checker's attestation: every value it states is what the scene renders.
+    let kp = Keypair::from_seed([102; 32]);
+    let c = claim();
+    let attestation = Attestation::create(&kp, NET, &c, samples_for(&kp, NET, &c, false));
+    let proof = sent(&kp, &attestation);
+    // An accuser changes one sampled value (both sides, so that the verdict still follows)
+    // and names the true value as the one it rendered: the votes' signatures still hold,
+    // but the envelope's no longer does.
+    let mut altered = attestation.clone();
+    let truth = altered.samples[0].expected;
+    let lie = [truth[0] ^ 0x40, truth[1], truth[2]];
+    altered.samples[0].expected = lie;
+    altered.samples[0].claimed = lie;
+    assert_eq!(
+        altered.verify(NET),
+        Ok(()),
+        "no signature of its own covers the values"
+    );
+    let s = altered.samples[0];
+    let forged = Fault::FalseAttestation {
+        attestation: altered.clone(),
+        proof,
+        recomputed: vec![Recomputed {
+            x: s.x,
+            y: s.y,
+            value: truth,
+        }],
+    };
+    let Err(GovernanceError::Fault(why)) = forged.check(NET) else {
+        panic!("a forged fault must be refused");
+    };
+    assert!(why.contains("not what its checker sent"), "{why}");
+    // Nor does another checker's envelope, or another date, make it hold.
+    let other = Keypair::from_seed([103; 32]);
+    let theirs = Fault::FalseAttestation {
+        attestation: altered.clone(),
+        proof: SignedEnvelope::seal(&other, NET, 1_000, &Message::Attestation(altered.clone()))
+            .proof(),
+        recomputed: vec![Recomputed {
+            x: s.x,
+            y: s.y,
+            value: truth,
+        }],
+    };
+    assert!(theirs.check(NET).is_err());
+    let redated = Fault::FalseAttestation {
+        attestation: attestation.clone(),
+        proof: EnvelopeProof {
+            issued_ms: proof.issued_ms + 1,
+            ..proof
+        },
+        recomputed: vec![Recomputed {
+            x: s.x,
+            y: s.y,
+            value: [truth[0], truth[1] ^ 1, truth[2]],
+        }],
+    };
+    assert!(redated.check(NET).is_err());
 }
 
 #[test]

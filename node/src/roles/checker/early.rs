@@ -4,7 +4,7 @@
 //! Votes and assignments are held only from checkers of the set, and every signer has a
 //! quota ([`MAX_EARLY_PER_SIGNER`]) within the global bound ([`MAX_EARLY`]).
 
-use pictor_protocol::{Assignment, Attestation, PublicKey, ResultClaim};
+use pictor_protocol::{Assignment, Attestation, EnvelopeProof, PublicKey, ResultClaim};
 
 use super::Checker;
 
@@ -38,7 +38,7 @@ impl Checker {
                 .early_votes
                 .values()
                 .flatten()
-                .filter(|v| v.checker == *signer)
+                .filter(|(v, _)| v.checker == *signer)
                 .count()
     }
 
@@ -72,7 +72,7 @@ impl Checker {
 
     /// Holds a vote until its job (and so its committee) comes: only a checker of the set
     /// sits on a committee.
-    pub(super) fn hold_vote(&mut self, a: Attestation) {
+    pub(super) fn hold_vote(&mut self, a: Attestation, proof: Option<EnvelopeProof>) {
         let held: usize = self.early_votes.values().map(Vec::len).sum();
         if self.of_the_set(&a.checker)
             && held < MAX_EARLY_VOTES
@@ -81,7 +81,7 @@ impl Checker {
             self.early_votes
                 .entry(a.vote.shard.job)
                 .or_default()
-                .push(a);
+                .push((a, proof));
         }
     }
 }

@@ -15,7 +15,7 @@ impl Checker {
         self.early_claims.retain(|shard, _| shard.job != *job);
         self.early_assignments.remove(job);
         self.held_attestations
-            .retain(|_, atts| atts.first().is_some_and(|a| a.vote.shard.job != *job));
+            .retain(|_, atts| atts.first().is_some_and(|(a, _)| a.vote.shard.job != *job));
         self.ledger.forget(job);
         self.decisions.retain(|action| match action {
             pictor_protocol::Action::Recommittee { job: j, .. } => j != job,

@@ -116,8 +116,8 @@ impl Checker {
         for a in self.early_assignments.remove(&id).unwrap_or_default() {
             self.on_assignment(now_ms, a, out);
         }
-        for a in self.early_votes.remove(&id).unwrap_or_default() {
-            self.on_attestation(now_ms, a, out);
+        for (a, proof) in self.early_votes.remove(&id).unwrap_or_default() {
+            self.on_attestation(now_ms, a, proof, out);
         }
         self.assign_all(now_ms, out);
     }

@@ -31,9 +31,9 @@ mod votes;
 
 use pictor_protocol::{
     AdmissionRender, Assignment, Attestation, CanaryReveal, ClaimId, ContentId,
-    DecisionCertificate, DecisionCollector, DecisionVote, Evidence, Fault, JobId, JobSpec, Keypair,
-    Ledger, Message, PublicKey, QuorumCertificate, ResultClaim, ShardId, SignedApplication,
-    Verdict, VoteCollector,
+    DecisionCertificate, DecisionCollector, DecisionVote, EnvelopeProof, Evidence, Fault, JobId,
+    JobSpec, Keypair, Ledger, Message, PublicKey, QuorumCertificate, ResultClaim, ShardId,
+    SignedApplication, Verdict, VoteCollector,
 };
 
 use pictor_gpu::{CapabilityView, DeviceClass, DeviceInfo, HardwareRequirements};
@@ -166,8 +166,10 @@ pub enum CheckerInput {
         claim: ClaimId,
         regions: Result<Vec<Vec<u8>>, String>,
     },
-    /// An attestation (its signatures already checked).
-    Attestation(Attestation),
+    /// An attestation (its signatures already checked), with the proof of the envelope
+    /// its checker gossiped it in where it came so: only such an attestation can be the
+    /// evidence of a fault (the proof covers its sampled values).
+    Attestation(Attestation, Option<EnvelopeProof>),
     /// A quorum certificate (already checked against the job's committee: the node's
     /// validator verifies every certificate before it is forwarded or acted on).
     Certificate(QuorumCertificate),
@@ -323,7 +325,7 @@ pub struct Checker {
     peer_checks: BTreeMap<ClaimId, peers::PeerCheck>,
     /// Attestations of uncertified claims of bit-exact jobs, for the peer checks that a
     /// certificate starts.
-    held_attestations: BTreeMap<ClaimId, Vec<Attestation>>,
+    held_attestations: BTreeMap<ClaimId, Vec<(Attestation, EnvelopeProof)>>,
     params: CheckerParams,
     jobs: BTreeMap<JobId, JobState>,
     workers: BTreeMap<PublicKey, WorkerRecord>,
@@ -331,7 +333,7 @@ pub struct Checker {
     /// One collector per claim with votes and no certificate yet.
     collectors: BTreeMap<ClaimId, VoteCollector>,
     /// Attestations that arrived before their job (whose committee they need).
-    early_votes: BTreeMap<JobId, Vec<Attestation>>,
+    early_votes: BTreeMap<JobId, Vec<(Attestation, Option<EnvelopeProof>)>>,
     /// The collectors of recently certified claims, for late votes.
     closed: votes::Closed,
     /// Certified claims, with their jobs (forgotten with the job).
@@ -465,7 +467,7 @@ impl Checker {
             CheckerInput::RerenderedRegions { claim, regions } => {
                 self.on_rerendered_regions(now_ms, claim, regions, &mut out)
             }
-            CheckerInput::Attestation(a) => self.on_attestation(now_ms, a, &mut out),
+            CheckerInput::Attestation(a, proof) => self.on_attestation(now_ms, a, proof, &mut out),
             CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
             CheckerInput::Forget(job) => self.forget(&job),
             CheckerInput::Funding { job, funding } => {

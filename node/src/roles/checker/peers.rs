@@ -5,10 +5,12 @@
 //! re-rendering the same pixels before this checker co-signs the ban.
 //!
 //! Only the built-in engine's attestations are re-checked: its output is bit-exact, so
-//! every honest re-render gives the same values.
+//! every honest re-render gives the same values. And only those that came with the proof of
+//! their checker's envelope: a fault must show that the checker stated those values itself.
 
 use pictor_protocol::{
-    governance::MAX_RECOMPUTED, Action, Attestation, ClaimId, Fault, QuorumCertificate, Recomputed,
+    governance::MAX_RECOMPUTED, Action, Attestation, ClaimId, EnvelopeProof, Fault,
+    QuorumCertificate, Recomputed,
 };
 
 use super::{Checker, CheckerOutput};
@@ -28,6 +30,7 @@ pub(super) enum PeerCheck {
     /// Re-checking a peer's attestation at these tile-local positions.
     Attestation {
         attestation: Attestation,
+        proof: EnvelopeProof,
         positions: Vec<(u32, u32)>,
     },
     /// Confirming a fault before co-signing its ban.
@@ -49,7 +52,15 @@ fn check_id(me: &[u8], subject: &[u8]) -> ClaimId {
 impl Checker {
     /// A peer's attestation was counted: re-check a random share now, hold the rest
     /// until the certificate says whether they dissent.
-    pub(super) fn hold_attestation(&mut self, a: &Attestation, out: &mut Vec<CheckerOutput>) {
+    pub(super) fn hold_attestation(
+        &mut self,
+        a: &Attestation,
+        proof: Option<EnvelopeProof>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let Some(proof) = proof else {
+            return;
+        };
         if a.checker == self.me || a.samples.is_empty() {
             return;
         }
@@ -62,7 +73,7 @@ impl Checker {
         }
         let draw = check_id(self.me.as_bytes(), a.vote_signature.as_bytes()).0[0];
         if draw < RANDOM_SHARE {
-            return self.recheck(a.clone(), RECHECK_PIXELS, out);
+            return self.recheck(a.clone(), proof, RECHECK_PIXELS, out);
         }
         if !self.held_attestations.contains_key(&a.vote.claim)
             && self.held_attestations.len() >= MAX_HELD
@@ -72,7 +83,7 @@ impl Checker {
         self.held_attestations
             .entry(a.vote.claim)
             .or_default()
-            .push(a.clone());
+            .push((a.clone(), proof));
     }
 
     /// A claim is certified: every held vote against the certified verdict is re-checked.
@@ -85,17 +96,22 @@ impl Checker {
             .held_attestations
             .remove(&qc.vote.claim)
             .unwrap_or_default();
-        for a in held {
+        for (a, proof) in held {
             if a.vote.verdict != qc.vote.verdict {
-                self.recheck(a, usize::MAX, out);
+                self.recheck(a, proof, usize::MAX, out);
             }
         }
     }
 
     /// A vote against a verdict already certified: re-checked, once its sampled positions
     /// are shown to be the ones its seed draws.
-    pub(super) fn recheck_late(&mut self, a: Attestation, out: &mut Vec<CheckerOutput>) {
-        let Some(job) = self.jobs.get(&a.vote.shard.job) else {
+    pub(super) fn recheck_late(
+        &mut self,
+        a: Attestation,
+        proof: Option<EnvelopeProof>,
+        out: &mut Vec<CheckerOutput>,
+    ) {
+        let (Some(job), Some(proof)) = (self.jobs.get(&a.vote.shard.job), proof) else {
             return;
         };
         let sound = job.spec.engine.is_bit_exact()
@@ -105,14 +121,20 @@ impl Checker {
                 .tile_rect(a.vote.shard.tile)
                 .is_some_and(|r| a.check_samples(r.w, r.h, job.samples).is_ok());
         if sound && a.checker != self.me {
-            self.recheck(a, usize::MAX, out);
+            self.recheck(a, proof, usize::MAX, out);
         }
     }
 
     /// Re-renders up to `pixels` of a peer's sampled positions. A dissent is re-checked in
     /// full: a falsified output may differ from the scene at only a few of the positions a
     /// lazy checker copied, and the first few alone would miss them.
-    fn recheck(&mut self, attestation: Attestation, pixels: usize, out: &mut Vec<CheckerOutput>) {
+    fn recheck(
+        &mut self,
+        attestation: Attestation,
+        proof: EnvelopeProof,
+        pixels: usize,
+        out: &mut Vec<CheckerOutput>,
+    ) {
         if self.peer_checks.len() >= MAX_PEER_CHECKS {
             return;
         }
@@ -139,6 +161,7 @@ impl Checker {
                 id,
                 PeerCheck::Attestation {
                     attestation,
+                    proof,
                     positions,
                 },
             );
@@ -152,6 +175,7 @@ impl Checker {
                 Fault::FalseAttestation {
                     attestation,
                     recomputed,
+                    ..
                 },
             ..
         } = &action
@@ -223,6 +247,7 @@ impl Checker {
         match check {
             PeerCheck::Attestation {
                 attestation,
+                proof,
                 positions,
             } => {
                 if pixels.len() != positions.len() {
@@ -250,6 +275,7 @@ impl Checker {
                     checker: attestation.checker,
                     fault: Fault::FalseAttestation {
                         attestation,
+                        proof,
                         recomputed,
                     },
                 };

@@ -317,6 +317,7 @@ impl Checker {
         out.push(CheckerOutput::Publish(Message::Attestation(
             attestation.clone(),
         )));
-        self.on_attestation(now_ms, attestation, out);
+        // Its own: never re-checked, so no proof needed.
+        self.on_attestation(now_ms, attestation, None, out);
     }
 }

@@ -3,7 +3,8 @@
 //! arrives, who publishes a certificate and when, and what a certificate decides.
 
 use pictor_protocol::{
-    rules, Attestation, ClaimId, Collected, Message, QuorumCertificate, Verdict, VoteCollector,
+    rules, Attestation, ClaimId, Collected, EnvelopeProof, Message, QuorumCertificate, Verdict,
+    VoteCollector,
 };
 
 use super::{Checker, CheckerOutput};
@@ -60,6 +61,7 @@ impl Checker {
         &mut self,
         now_ms: u64,
         a: Attestation,
+        proof: Option<EnvelopeProof>,
         out: &mut Vec<CheckerOutput>,
     ) {
         let claim = a.vote.claim;
@@ -75,14 +77,14 @@ impl Checker {
                 .get(&a.vote.shard.job)
                 .is_some_and(|j| j.committee.contains(&a.checker));
             if member && a.vote.verdict != verdict && !self.ledger.is_banned(&a.checker) {
-                self.recheck_late(a, out);
+                self.recheck_late(a, proof, out);
             }
             return;
         }
         let Some(job) = self.jobs.get(&a.vote.shard.job) else {
             // Gossip is unordered: without its job the committee is unknown, so the vote
             // waits for the job (`on_job` feeds it back here).
-            return self.hold_vote(a);
+            return self.hold_vote(a, proof);
         };
         if !job.committee.contains(&a.checker) || self.ledger.is_banned(&a.checker) {
             return;
@@ -112,10 +114,10 @@ impl Checker {
         };
         match collected {
             Collected::Certified(qc) => {
-                self.hold_attestation(&a, out);
+                self.hold_attestation(&a, proof, out);
                 self.on_quorum(now_ms, qc, out)
             }
-            Collected::Pending => self.hold_attestation(&a, out),
+            Collected::Pending => self.hold_attestation(&a, proof, out),
             Collected::Equivocation(evidence) => self.on_equivocation(now_ms, evidence, out),
             // A duplicate: nothing to do.
             _ => {}

@@ -39,9 +39,9 @@ fn a_member_that_votes_both_ways_yields_evidence_and_its_second_vote_does_not_co
     let liar = key(2);
     let c = &mut rig.checkers[0];
     let first = attestation(&liar, &claim, Verdict::Invalid);
-    assert_eq!(c.handle(10, CheckerInput::Attestation(first)), vec![]);
+    assert_eq!(c.handle(10, sent(&liar, first)), vec![]);
     let second = attestation(&liar, &claim, Verdict::Valid);
-    let outs = c.handle(11, CheckerInput::Attestation(second));
+    let outs = c.handle(11, sent(&liar, second));
     let Some(CheckerOutput::Equivocation(evidence)) = outs
         .iter()
         .find(|o| matches!(o, CheckerOutput::Equivocation(_)))
@@ -57,10 +57,7 @@ fn a_member_that_votes_both_ways_yields_evidence_and_its_second_vote_does_not_co
     assert!(c.ledger().is_banned(&liar.public()));
     // Two honest Valid votes and the liar's uncounted one are no quorum of four.
     for k in [key(3), key(4)] {
-        let outs = c.handle(
-            12,
-            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Valid)),
-        );
+        let outs = c.handle(12, sent(&k, attestation(&k, &claim, Verdict::Valid)));
         assert!(
             !outs
                 .iter()
@@ -70,7 +67,7 @@ fn a_member_that_votes_both_ways_yields_evidence_and_its_second_vote_does_not_co
     }
     // The fourth member's vote makes the quorum, without the liar.
     let own = attestation(&key(1), &claim, Verdict::Valid);
-    let mut outs = c.handle(13, CheckerInput::Attestation(own));
+    let mut outs = c.handle(13, sent(&key(1), own));
     assert!(
         outs.iter().any(|o| matches!(
             o,
@@ -110,7 +107,7 @@ fn votes_that_arrive_before_their_job_are_counted_when_it_arrives() {
         let claim = claim_on(shard, rig.workers[0]);
         for k in voters {
             let vote = attestation(&k, &claim, Verdict::Valid);
-            assert_eq!(c.handle(5, CheckerInput::Attestation(vote)), vec![]);
+            assert_eq!(c.handle(5, sent(&k, vote)), vec![]);
         }
     }
     // With the job comes the committee: the first claim is certified, the outsider's
@@ -136,10 +133,7 @@ fn a_vote_that_arrives_after_the_certificate_and_contradicts_it_is_rechecked() {
     // Three members reject the claim: a quorum of four.
     let mut outs = Vec::new();
     for k in [key(1), key(3), key(4)] {
-        outs.extend(c.handle(
-            10,
-            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Invalid)),
-        ));
+        outs.extend(c.handle(10, sent(&k, attestation(&k, &claim, Verdict::Invalid))));
     }
     assert!(
         outs.iter().any(|o| matches!(
@@ -154,20 +148,17 @@ fn a_vote_that_arrives_after_the_certificate_and_contradicts_it_is_rechecked() {
     // The fourth member vouches for the claim afterwards (a lazy checker's late vote):
     // its sampled pixels are re-rendered to check what it stated, once.
     let late = attestation(&key(2), &claim, Verdict::Valid);
-    let outs = c.handle(20, CheckerInput::Attestation(late.clone()));
+    let outs = c.handle(20, sent(&key(2), late.clone()));
     let rerenders = |outs: &[CheckerOutput]| {
         outs.iter()
             .filter(|o| matches!(o, CheckerOutput::Rerender { .. }))
             .count()
     };
     assert_eq!(rerenders(&outs), 1, "{outs:?}");
-    assert_eq!(rerenders(&c.handle(21, CheckerInput::Attestation(late))), 0);
+    assert_eq!(rerenders(&c.handle(21, sent(&key(2), late))), 0);
     // A late vote that agrees with the certificate is not.
     let agreeing = attestation(&key(3), &claim, Verdict::Invalid);
-    assert_eq!(
-        rerenders(&c.handle(22, CheckerInput::Attestation(agreeing))),
-        0
-    );
+    assert_eq!(rerenders(&c.handle(22, sent(&key(3), agreeing))), 0);
 }
 
 #[test]
@@ -177,15 +168,12 @@ fn a_dissent_is_rechecked_at_every_sampled_pixel_and_a_late_false_value_bans_its
     let claim = claim_on(a.shard, a.worker);
     let c = &mut rig.checkers[0];
     for k in [key(1), key(3), key(4)] {
-        c.handle(
-            10,
-            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Invalid)),
-        );
+        c.handle(10, sent(&k, attestation(&k, &claim, Verdict::Invalid)));
     }
     // A lazy member copied the claimed values; the output was falsified at only one of
     // its sampled pixels, the last.
     let late = attestation(&key(2), &claim, Verdict::Valid);
-    let outs = c.handle(20, CheckerInput::Attestation(late.clone()));
+    let outs = c.handle(20, sent(&key(2), late.clone()));
     let Some((id, pixels)) = outs.iter().find_map(|o| match o {
         CheckerOutput::Rerender { claim, pixels, .. } => Some((*claim, pixels.clone())),
         _ => None,
@@ -222,19 +210,13 @@ fn a_vote_after_the_certificate_that_contradicts_its_authors_earlier_vote_is_equ
     let liar = key(2);
     c.handle(
         10,
-        CheckerInput::Attestation(attestation(&liar, &claim, Verdict::Invalid)),
+        sent(&liar, attestation(&liar, &claim, Verdict::Invalid)),
     );
     for k in [key(1), key(3), key(4)] {
-        c.handle(
-            11,
-            CheckerInput::Attestation(attestation(&k, &claim, Verdict::Valid)),
-        );
+        c.handle(11, sent(&k, attestation(&k, &claim, Verdict::Valid)));
     }
     // Its second vote, the other way, comes after the certificate.
-    let outs = c.handle(
-        20,
-        CheckerInput::Attestation(attestation(&liar, &claim, Verdict::Valid)),
-    );
+    let outs = c.handle(20, sent(&liar, attestation(&liar, &claim, Verdict::Valid)));
     let evidence = outs.iter().find_map(|o| match o {
         CheckerOutput::Equivocation(e) => Some(e.clone()),
         _ => None,
@@ -276,7 +258,7 @@ fn a_flood_of_early_messages_from_one_key_does_not_crowd_out_the_others() {
                 ..shard
             };
             let vote = Attestation::create(&stranger, NET, &claim_on(on_job, flooder), vec![]);
-            rig.checkers[i].handle(1, CheckerInput::Attestation(vote));
+            rig.checkers[i].handle(1, sent(&stranger, vote));
         }
     }
     // The assigned worker's claim comes early too: still held, and checked once its job

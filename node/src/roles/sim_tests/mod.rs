@@ -108,6 +108,9 @@ struct Sim {
     seq: u64,
     queue: BinaryHeap<Scheduled>,
     checkers: Vec<Checker>,
+    /// Each checker's key, to seal what it gossips (an attestation reaches the others
+    /// with the proof of its envelope, the evidence of a peer check).
+    keys: Vec<pictor_protocol::Keypair>,
     workers: Vec<PublicKey>,
     faulty: BTreeSet<usize>,
     jobs: BTreeMap<pictor_protocol::JobId, JobSpec>,
@@ -201,10 +204,17 @@ impl Sim {
                 }
             }
         }
+        let proof = match (&message, from) {
+            (Message::Attestation(_), Some(i)) => Some(
+                pictor_protocol::SignedEnvelope::seal(&self.keys[i], "sim", self.now, &message)
+                    .proof(),
+            ),
+            _ => None,
+        };
         let input = |message: Message| match message {
             Message::Assignment(a) => Some(CheckerInput::Assignment(a)),
             Message::Claim(c) => Some(CheckerInput::Claim(c)),
-            Message::Attestation(a) => Some(CheckerInput::Attestation(a)),
+            Message::Attestation(a) => Some(CheckerInput::Attestation(a, proof)),
             Message::Certificate(c) => Some(CheckerInput::Certificate(c)),
             Message::DecisionVote(v) => Some(CheckerInput::DecisionVote(v)),
             Message::Decision(d) => Some(CheckerInput::Decision(d)),

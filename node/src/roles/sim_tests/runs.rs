@@ -144,6 +144,7 @@ fn simulate(seed: u64, scenario: &Scenario) -> Sim {
         now: 0,
         seq: 0,
         queue: BinaryHeap::new(),
+        keys: checker_keys.clone(),
         checkers: checker_keys
             .into_iter()
             .enumerate()
