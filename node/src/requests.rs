@@ -31,7 +31,10 @@ pub(crate) enum Pending {
     /// A peer's equivocation evidence (asked after its decisions).
     Evidence,
     /// A peer's credits certificates (asked after its evidence, on a network with credits).
-    Credits,
+    Credits {
+        /// The certificates skipped (received before, in this pass).
+        skip: u32,
+    },
     /// The spec of a job this worker holds assignments of.
     Job { job: pictor_protocol::JobId },
     /// A returning worker's answer to its challenge render.
@@ -121,24 +124,10 @@ pub(crate) fn answer(store: &Store, request: Request) -> Response {
             }
             Err(e) => Response::Error(e.to_string()),
         },
-        Request::GetCredits => match store.credits() {
+        Request::GetCredits { skip } => match store.credits() {
             Ok(all) => {
-                use pictor_protocol::credits::CreditMessage as C;
-                let certificates: Vec<_> = all
-                    .into_iter()
-                    .filter(|m| {
-                        matches!(
-                            m,
-                            C::TransferCertificate(_)
-                                | C::MintCertificate(_)
-                                | C::EscrowCertificate(_)
-                        )
-                    })
-                    .collect();
-                Response::Credits(wire::bounded_answer(
-                    certificates,
-                    wire::MAX_CREDITS_PER_RESPONSE,
-                ))
+                let (certificates, more) = wire::credits_page(all, skip as usize);
+                Response::Credits { certificates, more }
             }
             Err(e) => Response::Error(e.to_string()),
         },

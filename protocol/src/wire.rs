@@ -55,9 +55,14 @@ pub enum Request {
     /// A checker's vote on a transfer of the account this peer's node owns: the owner
     /// gathers its votes itself (as in FastPay), so they do not cross the whole network.
     CreditVote(crate::credits::TransferVote),
-    /// The credits certificates a peer holds (transfers, mints, escrow orders): a node
-    /// that starts late, or comes back, rebuilds the ledger from them, verifying each.
-    GetCredits,
+    /// The credits certificates a peer holds (transfers, mints, escrow orders), from the
+    /// `skip`-th on in [`credits_page`]'s order: a node that starts late, or comes back,
+    /// rebuilds the ledger from them, verifying each, and asks for the next page while the
+    /// answer says there is `more`.
+    GetCredits {
+        /// Certificates already received from this peer in this pass.
+        skip: u32,
+    },
 }
 
 /// The most certificates in one answer; a job with more shards is asked again later.
@@ -82,6 +87,42 @@ pub fn bounded_answer<T: Serialize>(mut items: Vec<T>, max: usize) -> Vec<T> {
     items
 }
 
+/// The page of `certificates` (credits certificates a node holds) that starts at the
+/// `skip`-th, in the order they apply: mints by the faucet's sequence, then transfers by
+/// account and sequence, then escrow orders by escrow and sequence (a job's budget reaches
+/// its escrow before the escrow pays). At most [`MAX_CREDITS_PER_RESPONSE`] of them and
+/// half an answer's size; `true` if more follow.
+pub fn credits_page(
+    mut certificates: Vec<crate::credits::CreditMessage>,
+    skip: usize,
+) -> (Vec<crate::credits::CreditMessage>, bool) {
+    use crate::credits::CreditMessage as C;
+    certificates.retain(|m| {
+        matches!(
+            m,
+            C::MintCertificate(_) | C::TransferCertificate(_) | C::EscrowCertificate(_)
+        )
+    });
+    let key = |m: &C| match m {
+        C::MintCertificate(c) => (0, Vec::new(), c.mint.mint.sequence),
+        C::TransferCertificate(c) => (
+            1,
+            c.transfer.transfer.from.as_bytes().to_vec(),
+            c.transfer.transfer.sequence,
+        ),
+        C::EscrowCertificate(c) => (2, codec::encode(&c.order.escrow), c.order.sequence),
+        _ => (3, Vec::new(), 0),
+    };
+    certificates.sort_by_cached_key(key);
+    let total = certificates.len();
+    let page = bounded_answer(
+        certificates.into_iter().skip(skip).collect(),
+        MAX_CREDITS_PER_RESPONSE,
+    );
+    let more = skip.saturating_add(page.len()) < total;
+    (page, more)
+}
+
 /// A peer's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
@@ -95,8 +136,14 @@ pub enum Response {
     Decisions(Vec<crate::governance::DecisionCertificate>),
     /// Equivocation evidence (each piece to be verified like gossiped evidence).
     Evidence(Vec<Evidence>),
-    /// Credits certificates (each to be verified like a gossiped one).
-    Credits(Vec<crate::credits::CreditMessage>),
+    /// A page of credits certificates (each to be verified like a gossiped one), and
+    /// whether the peer holds more after it.
+    Credits {
+        /// The certificates.
+        certificates: Vec<crate::credits::CreditMessage>,
+        /// More follow: ask again, skipping those received so far.
+        more: bool,
+    },
     /// The spec of the job asked for.
     Job(crate::job::JobSpec),
     /// The blake3 of a rendered window's pixels (32 bytes).

@@ -18,6 +18,9 @@ use crate::{
     NodeError,
 };
 
+/// The most credits certificates one pass of catching up takes from a peer.
+const MAX_CREDITS_SYNCED: u32 = 4_000_000;
+
 /// Whether a credits message is kept on disk (the rest is ephemeral).
 pub(super) fn kept(
     credits: Option<&Credits>,
@@ -109,21 +112,34 @@ impl EventLoop {
     /// Asks a peer (one that answered its decisions and evidence) for its credits
     /// certificates: a node that starts late, or comes back, rebuilds the ledger.
     pub(super) fn sync_credits(&mut self, peer: libp2p::PeerId) {
+        self.ask_credits(peer, 0);
+    }
+
+    /// Asks `peer` for its credits certificates from the `skip`-th on (pages of
+    /// [`pictor_protocol::wire::MAX_CREDITS_PER_RESPONSE`], up to [`MAX_CREDITS_SYNCED`] in
+    /// one pass).
+    fn ask_credits(&mut self, peer: libp2p::PeerId, skip: u32) {
         if self.credits.is_some() && self.requests.has_room() {
-            self.send_request(&peer, Request::GetCredits, Pending::Credits);
+            self.send_request(
+                &peer,
+                Request::GetCredits { skip },
+                Pending::Credits { skip },
+            );
         }
     }
 
-    /// A peer's credits certificates: each that passes the checks of a gossiped one is
-    /// taken in like it (the role holds what it cannot apply yet); a forged one ends what
-    /// this node takes from that peer.
+    /// A page of a peer's credits certificates: each that passes the checks of a gossiped
+    /// one is taken in like it (the role holds what it cannot apply yet), and the next page
+    /// is asked for while there is more; a forged one ends what this node takes from that
+    /// peer.
     pub(super) fn on_credits_answer(
         &mut self,
         peer: libp2p::PeerId,
+        skip: u32,
         response: Result<Response, String>,
     ) {
-        let certificates = match response {
-            Ok(Response::Credits(c)) => c,
+        let (certificates, more) = match response {
+            Ok(Response::Credits { certificates, more }) => (certificates, more),
             Ok(other) => return debug!(%peer, ?other, "unexpected answer to a credits request"),
             Err(reason) => return debug!(%peer, %reason, "credits request failed"),
         };
@@ -131,10 +147,10 @@ impl EventLoop {
             return;
         };
         let mut taken = 0usize;
-        for m in certificates
-            .into_iter()
-            .take(pictor_protocol::wire::MAX_CREDITS_PER_RESPONSE)
-        {
+        let page = certificates
+            .len()
+            .min(pictor_protocol::wire::MAX_CREDITS_PER_RESPONSE);
+        for m in certificates.into_iter().take(page) {
             match crate::validation::check_credit_certificate(
                 &self.params.id,
                 &self.ledger,
@@ -155,7 +171,12 @@ impl EventLoop {
             }
         }
         if taken > 0 {
-            tracing::info!(%peer, certificates = taken, "caught up on the credits ledger");
+            tracing::info!(%peer, certificates = taken, skipped = skip, more, "caught up on the credits ledger");
+        }
+        // An empty page with more after it would ask for the same page again; and a peer
+        // that always has more is not followed for ever.
+        if more && page > 0 && skip < MAX_CREDITS_SYNCED {
+            self.ask_credits(peer, skip.saturating_add(page as u32));
         }
     }
 
@@ -166,6 +187,16 @@ impl EventLoop {
             credits.set_checkers(ledger.set().to_vec());
             credits.set_history(ledger.sets());
             drop(ledger);
+            // A cancelled job's rest is refunded once no shard given out before the cancel
+            // can still land.
+            if let Some(checker) = &self.checker {
+                for job in credits.unsettled_cancels() {
+                    if checker.shards_out(&job) == Some(0) {
+                        self.queue
+                            .push_back(Work::Credits(CreditsInput::Settled(job)));
+                    }
+                }
+            }
             self.queue.push_back(Work::Credits(CreditsInput::Tick));
         }
         if self.checker.is_some() {

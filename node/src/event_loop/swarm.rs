@@ -375,7 +375,7 @@ impl EventLoop {
                 }
                 self.sync_credits(peer);
             }
-            Pending::Credits => self.on_credits_answer(peer, response),
+            Pending::Credits { skip } => self.on_credits_answer(peer, skip, response),
             Pending::Challenge { worker } => {
                 let digest = match response {
                     Ok(Response::Digest(bytes)) => <[u8; 32]>::try_from(bytes.as_slice())

@@ -280,4 +280,6 @@ mod gossip_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod sync_tests;
+#[cfg(test)]
 mod tests;

@@ -421,6 +421,16 @@ impl Checker {
             .map(|j| j.shards.values().filter(|s| !s.done).count())
     }
 
+    /// Shards of `job` in a worker's hands: given out and not yet decided.
+    pub fn shards_out(&self, job: &JobId) -> Option<usize> {
+        self.jobs.get(job).map(|j| {
+            j.shards
+                .values()
+                .filter(|s| !s.done && s.assignment.is_some())
+                .count()
+        })
+    }
+
     /// Feeds one input; returns what to do.
     pub fn handle(&mut self, now_ms: u64, input: CheckerInput) -> Vec<CheckerOutput> {
         let mut out = Vec::new();

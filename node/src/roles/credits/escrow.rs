@@ -191,16 +191,28 @@ impl Credits {
     }
 
     /// Whether `pay`'s escrow is refunded now: every shard of the job is paid, or its
-    /// creator cancelled the job and every shard accepted so far is paid.
+    /// creator cancelled the job, no shard given out before the cancel is still in a
+    /// worker's hands (this node's checker says so: [`super::CreditsInput::Settled`]), and
+    /// every shard accepted is paid. A shard that lands after the cancel is paid too.
     pub(super) fn refund_due(
         &self,
         pay: &PayJob,
         escrow: &pictor_protocol::credits::Escrow,
     ) -> bool {
         let all_paid = escrow.paid_shards().count() as u64 == pay.spec.shard_count();
-        let cancelled =
-            self.closing.contains(&pay.escrow) && pay.accepted.keys().all(|s| escrow.is_paid(s));
+        let cancelled = self.closing.get(&pay.escrow) == Some(&true)
+            && pay.accepted.keys().all(|s| escrow.is_paid(s));
         all_paid || cancelled
+    }
+
+    /// Cancelled jobs whose shards this node's checker has not yet seen all decided or
+    /// timed out (see [`super::CreditsInput::Settled`]).
+    pub fn unsettled_cancels(&self) -> Vec<JobId> {
+        self.closing
+            .iter()
+            .filter(|(_, settled)| !**settled)
+            .map(|(e, _)| e.job)
+            .collect()
     }
 
     /// Where `job` (by `creator`) stands with its escrow.
@@ -212,7 +224,7 @@ impl Credits {
         let Some(escrow) = self.ledger.escrow(&id) else {
             return Funding::Free;
         };
-        if escrow.is_closed() || self.closing.contains(&id) {
+        if escrow.is_closed() || self.closing.contains_key(&id) {
             return Funding::Closed;
         }
         let Some(pay) = self.pay_jobs.get(job) else {
@@ -425,6 +437,7 @@ impl Credits {
         self.pay_jobs.remove(job);
         self.earned.remove(job);
         self.waiting.retain(|e, _| e.job != *job);
+        self.closing.retain(|e, _| e.job != *job);
         self.proposals.retain(|e, _| e.job != *job);
     }
 }

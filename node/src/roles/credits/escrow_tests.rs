@@ -206,20 +206,34 @@ fn a_cancelled_job_pays_what_was_accepted_and_refunds_the_rest() {
     for i in 0..6 {
         n.run(i, CreditsInput::Message(close.clone()));
     }
-    let spent = 2 * (each + FEE);
+    // A shard in a worker's hands before the cancel lands after it: it is paid too, and
+    // nothing is refunded while the checkers still have shards out.
+    accept(&mut n, &spec, shards[2]);
+    for at in 0..6 {
+        let escrow = n.nodes[at].ledger().escrow(&escrow_id(&n, &spec)).cloned();
+        assert!(!escrow.expect("escrow").is_closed(), "node {at}");
+        assert_eq!(n.balance(at, 5), 3 * each, "node {at}");
+        assert_eq!(n.nodes[at].funding(&spec.id(), &n.key(4)), Funding::Closed);
+        assert_eq!(n.nodes[at].unsettled_cancels(), vec![spec.id()]);
+    }
+    // The committee's checkers have no shard out any more: the rest is refunded.
+    for i in 0..4 {
+        n.run(i, CreditsInput::Settled(spec.id()));
+    }
+    let spent = 3 * (each + FEE);
     for at in 0..6 {
         let escrow = n.nodes[at].ledger().escrow(&escrow_id(&n, &spec)).cloned();
         let escrow = escrow.expect("escrow");
         assert!(escrow.is_closed(), "node {at}");
         assert_eq!(escrow.refunded(), 600 - spent, "node {at}");
         assert_eq!(n.balance(at, 4), 1_000 - spent);
-        assert_eq!(n.balance(at, 5), 2 * each);
+        assert_eq!(n.balance(at, 5), 3 * each);
         assert_eq!(n.nodes[at].funding(&spec.id(), &n.key(4)), Funding::Closed);
         assert!(n.nodes[at].ledger().is_conserved());
     }
-    // A shard accepted after the refund is not paid: nothing moves.
-    accept(&mut n, &spec, shards[2]);
-    assert_eq!(n.balance(0, 5), 2 * each);
+    // A shard accepted after the refund (no checker had it out) moves nothing.
+    accept(&mut n, &spec, shards[3]);
+    assert_eq!(n.balance(0, 5), 3 * each);
 }
 
 #[test]
@@ -239,6 +253,9 @@ fn a_job_cancelled_before_any_shard_is_accepted_is_refunded_whole() {
     let close = CreditMessage::EscrowClose(escrow_id(&n, &spec));
     for i in 0..6 {
         n.run(i, CreditsInput::Message(close.clone()));
+    }
+    for i in 0..4 {
+        n.run(i, CreditsInput::Settled(spec.id()));
     }
     for at in 0..6 {
         assert_eq!(

@@ -56,6 +56,10 @@ pub enum CreditsInput {
         price: u64,
         issued_ms: u64,
     },
+    /// This node's checker has no shard of the cancelled `job` in a worker's hands (every
+    /// shard given out before the cancel is decided or timed out): what was accepted is all
+    /// that will be, and the rest of its escrow can be refunded.
+    Settled(JobId),
     /// A job is pruned.
     Forget(JobId),
     /// Time passes.
@@ -135,8 +139,9 @@ pub struct Credits {
     waiting: BTreeMap<EscrowId, (EscrowVote, u64)>,
     /// What this node earned per job.
     earned: BTreeMap<JobId, Earned>,
-    /// Escrows whose creator cancelled the job.
-    closing: std::collections::BTreeSet<EscrowId>,
+    /// Escrows whose creator cancelled the job, and whether this node's checker has none
+    /// of its shards out any more.
+    closing: BTreeMap<EscrowId, bool>,
 }
 
 impl Credits {
@@ -246,6 +251,16 @@ impl Credits {
             CreditsInput::Track { spec, committee } => {
                 let _ = self.track(*spec, committee);
             }
+            CreditsInput::Settled(job) => {
+                if let Some(settled) = self
+                    .closing
+                    .iter_mut()
+                    .find_map(|(e, settled)| (e.job == job).then_some(settled))
+                {
+                    *settled = true;
+                }
+                self.retry_waiting(now_ms, &mut out);
+            }
             CreditsInput::Forget(job) => self.forget(&job),
             CreditsInput::Tick => self.on_tick(now_ms, &mut out),
         }
@@ -305,8 +320,8 @@ impl Credits {
             }
             CreditMessage::EscrowVote(vote) => self.on_escrow_vote(now_ms, vote, out),
             CreditMessage::EscrowClose(escrow) => {
-                if self.closing.len() < escrow::MAX_PAY_JOBS || self.closing.contains(&escrow) {
-                    self.closing.insert(escrow);
+                if self.closing.len() < escrow::MAX_PAY_JOBS {
+                    self.closing.entry(escrow).or_insert(false);
                 }
                 self.retry_waiting(now_ms, out);
             }
