@@ -187,12 +187,8 @@ impl Devnet {
             blender_pool: Some(blender_pool.clone()),
             job_retention: config.job_retention,
             durable: config.durable,
-            // Every node of this network is on loopback in this process: no NAT to cross,
-            // and every node dials every other at start: no DHT to serve.
-            swarm: crate::network::SwarmOptions {
-                dht_client: true,
-                ..Default::default()
-            },
+            // Every node of this network is on loopback in this process: no NAT to cross.
+            swarm: crate::network::SwarmOptions::default(),
         };
         // The local workers share one machine: measure it once, while the checkers start.
         // A network that asks for no benchmark score gets none measured.

@@ -52,11 +52,6 @@ pub struct SwarmOptions {
     pub relay_server: bool,
     /// Ask the router for a port mapping over UPnP (it sends SSDP multicast on the LAN).
     pub upnp: bool,
-    /// Use the Kademlia DHT without serving it. A network inside one process, whose
-    /// nodes all dial each other at start, sets it: with no node serving the DHT there,
-    /// none sends DHT queries (Kademlia bootstraps itself each time its routing table
-    /// grows, a few hundred requests on a local network of eight nodes).
-    pub dht_client: bool,
 }
 
 /// What travels over a relay: control traffic (gossip, claims, requests), not frames.
@@ -330,12 +325,8 @@ pub fn build_swarm_with(
             // bootstraps before any is known would only warn.
             kad_config.set_periodic_bootstrap_interval(None);
             let mut kad = kad::Behaviour::with_config(me, store, kad_config);
-            // Serve the DHT: every node is a full IPFS peer (but see `dht_client`).
-            kad.set_mode(Some(if options.dht_client {
-                kad::Mode::Client
-            } else {
-                kad::Mode::Server
-            }));
+            // Serve the DHT: every node is a full IPFS peer.
+            kad.set_mode(Some(kad::Mode::Server));
             Ok(Behaviour {
                 limits: connection_limits::Behaviour::new(
                     ConnectionLimits::default()
