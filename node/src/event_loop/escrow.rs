@@ -150,6 +150,8 @@ impl EventLoop {
             Funding::Funded => JobFunding::Funded,
             Funding::Paused { .. } | Funding::Closed => JobFunding::Paused,
         };
+        let payments_due = credits.payments_due(&job, &spec.creator);
+        let funding = (funding, payments_due);
         if self.funding_told.get(&job) != Some(&funding) {
             if self.funding_told.len() >= crate::jobs::MAX_JOBS
                 && !self.funding_told.contains_key(&job)
@@ -158,7 +160,11 @@ impl EventLoop {
             }
             self.funding_told.insert(job, funding);
             return Some(Work::Checker(
-                crate::roles::checker::CheckerInput::Funding { job, funding },
+                crate::roles::checker::CheckerInput::Funding {
+                    job,
+                    funding: funding.0,
+                    payments_due,
+                },
             ));
         }
         None

@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::{EventLoop, Work};
 use crate::requests::Pending;
-use crate::roles::{checker::CheckerInput, worker::WorkerInput};
+use crate::roles::{checker::CheckerInput, credits::CreditsInput, worker::WorkerInput};
 
 /// Challenge renders a worker answers at once (each a few milliseconds).
 const MAX_RENDERS_ANSWERING: usize = 4;
@@ -32,6 +32,15 @@ impl EventLoop {
             Ok(Applied::Moved { job, generation }) => {
                 let committee = self.ledger.lock().committee(&job);
                 info!(job = %job.short(), generation, "job moved to a new committee");
+                // Its escrow is paid by the new committee's payer from now on.
+                if let (Some(spec), Some(_), Some(_)) =
+                    (self.jobs.get(&job), &self.credits, &self.checker)
+                {
+                    work.push(Work::Credits(CreditsInput::Track {
+                        spec: Box::new(spec.clone()),
+                        committee: committee.clone(),
+                    }));
+                }
                 work.push(Work::Worker(WorkerInput::Moved { job, committee }));
             }
             Ok(Applied::Admitted {

@@ -161,7 +161,7 @@ pub(crate) struct EventLoop {
     budgets: BTreeMap<JobId, u64>,
     fundings: HashMap<u64, JobId>,
     /// How each job's escrow stood when the checker was last told.
-    funding_told: HashMap<JobId, crate::roles::checker::JobFunding>,
+    funding_told: HashMap<JobId, (crate::roles::checker::JobFunding, bool)>,
     /// Foreign peers to disconnect, and when (after a moment's grace).
     foreign_cuts: Vec<(PeerId, u64)>,
     /// Work for the roles, in order.

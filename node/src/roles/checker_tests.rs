@@ -82,11 +82,15 @@ fn tile(w: u32, h: u32, shade: u8) -> TileImage {
 
 impl Rig {
     fn new(workers: u8) -> Rig {
+        Rig::with_params(workers, params())
+    }
+
+    fn with_params(workers: u8, params: CheckerParams) -> Rig {
         let keys: Vec<Keypair> = (1..=4).map(key).collect();
         let set: Vec<PublicKey> = keys.iter().map(Keypair::public).collect();
         let checkers = keys
             .into_iter()
-            .map(|k| Checker::new(k, set.clone(), params()))
+            .map(|k| Checker::new(k, set.clone(), params.clone()))
             .collect();
         let job = JobSpec {
             creator: key(100).public(),
@@ -113,7 +117,11 @@ impl Rig {
 
     /// A rig whose checkers know `workers` live workers and then the job.
     fn started(workers: u8) -> Rig {
-        let mut rig = Rig::new(workers);
+        Rig::started_with(workers, params())
+    }
+
+    fn started_with(workers: u8, params: CheckerParams) -> Rig {
+        let mut rig = Rig::with_params(workers, params);
         for w in rig.workers.clone() {
             rig.broadcast(0, || CheckerInput::WorkerSeen(w));
         }

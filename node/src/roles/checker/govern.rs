@@ -54,9 +54,9 @@ impl Checker {
             .collect()
     }
 
-    /// Each tick: every job with open shards whose committee lost a member gets this
-    /// checker's vote for the move it computes (every live checker computes the same one
-    /// from the same view).
+    /// Each tick: every job with open shards, or payments due from its escrow, whose
+    /// committee lost a member gets this checker's vote for the move it computes (every
+    /// live checker computes the same one from the same view).
     pub(super) fn govern(&mut self, now_ms: u64, out: &mut Vec<CheckerOutput>) {
         if self.ledger.is_banned(&self.me) {
             return;
@@ -64,7 +64,7 @@ impl Checker {
         let open: Vec<JobId> = self
             .jobs
             .iter()
-            .filter(|(_, j)| j.shards.values().any(|s| !s.done))
+            .filter(|(_, j)| j.payments_due || j.shards.values().any(|s| !s.done))
             .map(|(id, _)| *id)
             .collect();
         for job in open {

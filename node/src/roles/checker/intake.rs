@@ -109,6 +109,7 @@ impl Checker {
                 leader_epoch: 0,
                 excluded: BTreeSet::new(),
                 funding: JobFunding::Funded,
+                payments_due: false,
             },
         );
         // Assignments (and through them, claims) and votes that arrived before the job

@@ -178,8 +178,15 @@ pub enum CheckerInput {
     /// A job is finished and pruned: forget everything about it.
     Forget(JobId),
     /// How a job's escrow stands now (the node's credits tell it, on a network with
-    /// credits): its leader gives out its shards by it.
-    Funding { job: JobId, funding: JobFunding },
+    /// credits): its leader gives out its shards by it. `payments_due`: its escrow still
+    /// has payments or a refund to certify, so the job is not done with its committee (a
+    /// committee that lost members moves it even with every shard decided: its payer may be
+    /// gone for good).
+    Funding {
+        job: JobId,
+        funding: JobFunding,
+        payments_due: bool,
+    },
 }
 
 /// What the checker asks the node loop to do.
@@ -292,6 +299,8 @@ struct JobState {
     excluded: BTreeSet<PublicKey>,
     /// How its escrow stands (on a network with credits).
     funding: JobFunding,
+    /// Its escrow still has payments or a refund to certify.
+    payments_due: bool,
 }
 
 /// How a job's escrow stands, as the node's credits tell the checker (a network without
@@ -480,10 +489,15 @@ impl Checker {
             CheckerInput::Attestation(a, proof) => self.on_attestation(now_ms, a, proof, &mut out),
             CheckerInput::Certificate(qc) => self.on_certificate(now_ms, qc, &mut out),
             CheckerInput::Forget(job) => self.forget(&job),
-            CheckerInput::Funding { job, funding } => {
+            CheckerInput::Funding {
+                job,
+                funding,
+                payments_due,
+            } => {
                 if let Some(state) = self.jobs.get_mut(&job) {
                     let resumed = state.funding != funding;
                     state.funding = funding;
+                    state.payments_due = payments_due;
                     if resumed {
                         self.assign_all(now_ms, &mut out);
                     }

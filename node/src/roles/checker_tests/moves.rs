@@ -118,3 +118,46 @@ fn a_member_that_took_the_old_assignment_takes_the_new_one_over_it() {
         "{outs:?}"
     );
 }
+
+/// Whether `outs` hold this checker's vote to move the job.
+fn votes_a_move(outs: &[CheckerOutput]) -> bool {
+    outs.iter().any(|o| {
+        matches!(
+            o,
+            CheckerOutput::Publish(Message::DecisionVote(v))
+                if matches!(v.action, Action::Recommittee { .. })
+        )
+    })
+}
+
+#[test]
+fn a_finished_job_moves_off_a_lost_member_while_its_escrow_still_pays() {
+    let mut p = params();
+    p.checker_liveness_ms = 5_000;
+    let mut rig = Rig::started_with(2, p);
+    let job = rig.job.id();
+    for a in &rig.assignments() {
+        let good = tile(32, 32, a.shard.tile as u8);
+        rig.claim_and_verify(10, a, &good, &good);
+    }
+    assert_eq!(rig.checkers[0].open_shards(&job), Some(0));
+    // Long after: checkers 2 and 3 are heard from, checker 4 (the job's payer, say) is not.
+    let c = &mut rig.checkers[0];
+    let now = 60_000;
+    for i in [2, 3] {
+        c.handle(now, CheckerInput::CheckerSeen(key(i).public()));
+    }
+    // Every shard is decided and nothing is owed: the job is done with its committee.
+    assert!(!votes_a_move(&c.handle(now, CheckerInput::Tick)));
+    // Its escrow still has payments to certify (its payer may be the one gone): the job
+    // moves to a committee that can pay them.
+    c.handle(
+        now,
+        CheckerInput::Funding {
+            job,
+            funding: crate::roles::checker::JobFunding::Funded,
+            payments_due: true,
+        },
+    );
+    assert!(votes_a_move(&c.handle(now + 1, CheckerInput::Tick)));
+}

@@ -8,7 +8,10 @@
 //! When every shard of the job is paid the payer proposes the refund of the rest.
 //!
 //! One payer per job means two orders never compete for one sequence (which would lock
-//! the votes of that sequence for good). While the payer is down its job's payments wait.
+//! the votes of that sequence for good). While the payer is down its job's payments wait;
+//! a payer gone for good misses its heartbeats, and the checker set moves the job to a new
+//! committee (an escrow with payments due keeps a finished job's committee on the hook:
+//! `CheckerInput::Funding`'s `payments_due`), whose own first leader pays from then on.
 
 use std::collections::BTreeMap;
 
@@ -213,6 +216,16 @@ impl Credits {
             .filter(|(_, settled)| !**settled)
             .map(|(e, _)| e.job)
             .collect()
+    }
+
+    /// Whether `job` (by `creator`) has an escrow still to pay from or refund: until it is
+    /// closed, its committee is not done with it.
+    pub fn payments_due(&self, job: &JobId, creator: &PublicKey) -> bool {
+        let id = EscrowId {
+            job: *job,
+            creator: *creator,
+        };
+        self.ledger.escrow(&id).is_some_and(|e| !e.is_closed())
     }
 
     /// Where `job` (by `creator`) stands with its escrow.
