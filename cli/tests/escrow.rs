@@ -3,7 +3,8 @@
 //! price (and itself a fee), the rest goes back to the creator when the job is complete;
 //! the job's payer is killed with SIGKILL in the middle and started again, and every
 //! shard is still paid exactly once, across later kills of a worker, a checker and the
-//! creator too, with nothing created or lost; a budget that runs out pauses the job until
+//! creator too, with nothing created or lost; a payer killed for good is replaced by the
+//! job's new committee, which pays the rest; a budget that runs out pauses the job until
 //! its creator adds credits; a cancelled job pays what was accepted and refunds the rest.
 
 mod common;
@@ -360,4 +361,81 @@ fn a_cancelled_job_pays_what_was_accepted_and_refunds_the_rest() {
     assert_eq!(b["balance"].as_u64(), Some(1000 - spent), "{b}");
     assert_eq!(b["escrowed"], 0, "{b}");
     assert_eq!(b["circulating"], 1000, "nothing created or lost: {b}");
+}
+
+#[test]
+fn a_payer_gone_for_good_is_replaced_and_every_shard_is_paid() {
+    let net = paid_devnet();
+    let (dir, creator) = (net.dir.clone(), net.creator.clone());
+    let budget = BUDGET.to_string();
+    let (code, out, err) = submit(
+        &creator,
+        &[
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--samples",
+            "64",
+            "--tile",
+            "32",
+            "--budget",
+            &budget,
+        ],
+    );
+    assert_eq!(code, 0, "job submit: {err}");
+    let job_text = out.trim().to_owned();
+    let job: JobId = job_text.parse().expect("a job id");
+    let names: Vec<String> = (1..=4).map(|i| format!("checker-{i}")).collect();
+    let set: Vec<PublicKey> = names
+        .iter()
+        .map(|n| key(&dir.join(n)).parse().expect("a key"))
+        .collect();
+    let payer = rules::job_leader(&rules::committee(&job, &set, 4), 0).expect("a payer");
+    let payer_name = &names[set.iter().position(|k| *k == payer).expect("in the set")];
+    // The payer dies once the job is under way, and never comes back.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(&creator, &job_text)["verified"].as_u64() < Some(1) {
+        assert!(Instant::now() < deadline, "no shard verified");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    kill(runtime(&dir.join(payer_name))["pid"].as_i64().expect("pid") as i32);
+
+    // The live checkers move the job to a committee without it, whose payer pays the rest.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let done = loop {
+        let s = status(&creator, &job_text);
+        if s["state"] == "complete" && s["escrow"]["closed"] == true {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "not complete and refunded: {s}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let each = price_for(65_536u64.div_ceil(1_000), 1_000, PRICE).expect("price");
+    let shards = done["shards"].as_u64().expect("shards");
+    let escrow = &done["escrow"];
+    assert_eq!(escrow["shards_paid"], shards, "{done}");
+    assert_eq!(escrow["paid_workers"], shards * each, "{done}");
+    let spent = shards * (each + 1);
+    assert_eq!(escrow["refunded"], BUDGET - spent, "{done}");
+    let live: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != payer_name.as_str())
+        .chain(["worker-1", "worker-2", "creator"])
+        .collect();
+    let accounts: Vec<String> = ["worker-1", "worker-2", "creator"]
+        .iter()
+        .map(|n| key(&dir.join(n)))
+        .collect();
+    let paid = settled(&dir, &live, &accounts);
+    assert_eq!(paid[0] + paid[1], shards * each, "the workers: {paid:?}");
+    assert_eq!(paid[2], 1000 - spent, "the creator: {paid:?}");
+    for home in live {
+        let b = balance(&dir.join(home), None);
+        assert_eq!(
+            b["circulating"], 1000,
+            "{home}: nothing created or lost: {b}"
+        );
+    }
 }
