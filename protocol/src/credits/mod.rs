@@ -62,7 +62,7 @@ pub use order::{
     EscrowAction, EscrowId, EscrowOrder, Mint, Payee, SignedMint, SignedTransfer, Transfer,
 };
 pub use pricing::{
-    max_job_cost, price_for, shard_price, worker_within_cap, REFERENCE_KSAMPLES_PER_S,
+    max_job_cost, pay_rate, price_for, shard_price, worker_within_cap, REFERENCE_KSAMPLES_PER_S,
 };
 pub use quorum::{
     EscrowCertificate, EscrowVote, MintCertificate, MintVote, TransferCertificate, TransferVote,

@@ -46,6 +46,19 @@ pub fn worker_within_cap(price: u64, cap: u64) -> bool {
     cap == 0 || price <= cap
 }
 
+/// The rate `spec`'s escrow pays a worker whose price is `price`: that price, never more
+/// than the job's cap (0: none). A worker is given shards only within the cap, but may
+/// raise its price before its shard is paid; it is paid at most the cap its creator
+/// accepted, and every member of the committee computes the same amount whether or not
+/// it has seen the worker's new price yet. [`max_job_cost`] is then a true bound.
+pub fn pay_rate(price: u64, spec: &JobSpec) -> u64 {
+    if spec.price_cap == 0 {
+        price
+    } else {
+        price.min(spec.price_cap)
+    }
+}
+
 /// The price of `shard` of `spec` for a worker at `price_per_normalised_second`: the
 /// shard's normalised render time is its samples (pixels × samples per pixel) at the
 /// reference rate, so the price depends on the work, not on how long the worker says it

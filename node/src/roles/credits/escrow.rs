@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 
 use pictor_protocol::{
     credits::{
-        shard_price, AppliedEscrow, CreditError, CreditMessage, EscrowAction, EscrowCertificate,
-        EscrowId, EscrowOrder, EscrowVote,
+        pay_rate, shard_price, AppliedEscrow, CreditError, CreditMessage, EscrowAction,
+        EscrowCertificate, EscrowId, EscrowOrder, EscrowVote,
     },
     rules, JobId, JobSpec, PublicKey, ShardId,
 };
@@ -148,8 +148,8 @@ impl Credits {
     }
 
     /// The payment this node owes for `shard` of `pay`'s job, rendered by `worker`: the
-    /// worker's price for it and the committee's fee (`None` while the worker's price is
-    /// not known here).
+    /// worker's price for it (never above the job's cap: `pay_rate`) and the committee's
+    /// fee (`None` while the worker's price is not known here).
     pub(super) fn payment(
         &self,
         pay: &PayJob,
@@ -157,7 +157,7 @@ impl Credits {
         worker: &PublicKey,
     ) -> Option<EscrowAction> {
         let (price, _) = self.prices.get(worker)?;
-        let worker_amount = shard_price(&pay.spec, shard, *price).ok()?;
+        let worker_amount = shard_price(&pay.spec, shard, pay_rate(*price, &pay.spec)).ok()?;
         Some(EscrowAction::PayShard {
             shard: *shard,
             worker: *worker,
@@ -250,7 +250,7 @@ impl Credits {
             let Some((price, _)) = self.prices.get(worker) else {
                 continue;
             };
-            let cost = shard_price(&pay.spec, shard, *price)
+            let cost = shard_price(&pay.spec, shard, pay_rate(*price, &pay.spec))
                 .unwrap_or(u64::MAX)
                 .saturating_add(self.checker_fee);
             needed = needed.saturating_add(cost);

@@ -266,3 +266,34 @@ fn a_job_cancelled_before_any_shard_is_accepted_is_refunded_whole() {
         assert_eq!(n.nodes[at].ledger().escrowed_by(&n.key(4)), 0);
     }
 }
+
+#[test]
+fn a_worker_that_raises_its_price_mid_job_is_paid_at_most_the_jobs_cap() {
+    let mut spec = job(&net());
+    spec.price_cap = PRICE;
+    let mut n = funded(&spec, 600);
+    let shards = spec.shards();
+    let each = shard_price(&spec, &shards[0], PRICE).expect("price");
+    accept(&mut n, &spec, shards[0]);
+    // The worker asks ten times more; only some of the committee have heard of it when its
+    // next shard is accepted.
+    let worker = n.key(5);
+    for i in [0, 1, 5] {
+        n.run(
+            i,
+            CreditsInput::Price {
+                worker,
+                price: PRICE * 10,
+                issued_ms: 2,
+            },
+        );
+    }
+    accept(&mut n, &spec, shards[1]);
+    for at in 0..6 {
+        assert_eq!(
+            n.balance(at, 5),
+            2 * each,
+            "node {at}: paid at the cap the creator accepted"
+        );
+    }
+}
