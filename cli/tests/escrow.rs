@@ -91,7 +91,8 @@ fn paid_devnet() -> Paid {
     let tmp = tempfile::tempdir().expect("tempdir");
     // PICTOR_TEST_KEEP=DIR keeps the network's homes and logs there for a look afterwards.
     let dir = match std::env::var("PICTOR_TEST_KEEP") {
-        Ok(keep) => PathBuf::from(keep).join("net"),
+        // One directory a test process: tests run side by side.
+        Ok(keep) => PathBuf::from(keep).join(format!("net-{}", std::process::id())),
         Err(_) => tmp.path().join("net"),
     };
     let network = Network::new(dir.clone());
@@ -114,6 +115,26 @@ fn submit(creator: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["job", "submit", path(&scene), "--home", path(creator)];
     all.extend(args);
     pictor(&all)
+}
+
+/// Waits until a shard of `job` is verified, then kills its payer (its committee's first
+/// leader) with SIGKILL; returns the payer's name.
+fn kill_payer(dir: &Path, creator: &Path, job: &str) -> String {
+    let id: JobId = job.parse().expect("a job id");
+    let names: Vec<String> = (1..=4).map(|i| format!("checker-{i}")).collect();
+    let set: Vec<PublicKey> = names
+        .iter()
+        .map(|n| key(&dir.join(n)).parse().expect("a key"))
+        .collect();
+    let payer = rules::job_leader(&rules::committee(&id, &set, 4), 0).expect("a payer");
+    let name = names[set.iter().position(|k| *k == payer).expect("in the set")].clone();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while status(creator, job)["verified"].as_u64() < Some(1) {
+        assert!(Instant::now() < deadline, "no shard verified");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    kill(runtime(&dir.join(&name))["pid"].as_i64().expect("pid") as i32);
+    name
 }
 
 #[test]
@@ -147,24 +168,12 @@ fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
     let (code, out, err) = submit(&creator, &args);
     assert_eq!(code, 0, "job submit: {err}");
     let job_text = out.trim().to_owned();
-    let job: JobId = job_text.parse().expect("a job id");
     assert_eq!(balance(&creator, None)["escrowed"], BUDGET);
 
     // The job's payer (its committee's first leader) dies once the job is under way, and
     // comes back.
     let names: Vec<String> = (1..=4).map(|i| format!("checker-{i}")).collect();
-    let set: Vec<PublicKey> = names
-        .iter()
-        .map(|n| key(&dir.join(n)).parse().expect("a key"))
-        .collect();
-    let payer = rules::job_leader(&rules::committee(&job, &set, 4), 0).expect("a payer");
-    let payer_name = &names[set.iter().position(|k| *k == payer).expect("in the set")];
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while status(&creator, &job_text)["verified"].as_u64() < Some(1) {
-        assert!(Instant::now() < deadline, "no shard verified");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    kill(runtime(&dir.join(payer_name))["pid"].as_i64().expect("pid") as i32);
+    kill_payer(&dir, &creator, &job_text);
     std::thread::sleep(Duration::from_secs(1));
     up(&dir);
 
@@ -385,21 +394,9 @@ fn a_payer_gone_for_good_is_replaced_and_every_shard_is_paid() {
     );
     assert_eq!(code, 0, "job submit: {err}");
     let job_text = out.trim().to_owned();
-    let job: JobId = job_text.parse().expect("a job id");
     let names: Vec<String> = (1..=4).map(|i| format!("checker-{i}")).collect();
-    let set: Vec<PublicKey> = names
-        .iter()
-        .map(|n| key(&dir.join(n)).parse().expect("a key"))
-        .collect();
-    let payer = rules::job_leader(&rules::committee(&job, &set, 4), 0).expect("a payer");
-    let payer_name = &names[set.iter().position(|k| *k == payer).expect("in the set")];
     // The payer dies once the job is under way, and never comes back.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while status(&creator, &job_text)["verified"].as_u64() < Some(1) {
-        assert!(Instant::now() < deadline, "no shard verified");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    kill(runtime(&dir.join(payer_name))["pid"].as_i64().expect("pid") as i32);
+    let payer_name = kill_payer(&dir, &creator, &job_text);
 
     // The live checkers move the job to a committee without it, whose payer pays the rest.
     let deadline = Instant::now() + Duration::from_secs(240);
@@ -421,7 +418,7 @@ fn a_payer_gone_for_good_is_replaced_and_every_shard_is_paid() {
     let live: Vec<&str> = names
         .iter()
         .map(String::as_str)
-        .filter(|n| *n != payer_name.as_str())
+        .filter(|n| **n != payer_name)
         .chain(["worker-1", "worker-2", "creator"])
         .collect();
     let accounts: Vec<String> = ["worker-1", "worker-2", "creator"]

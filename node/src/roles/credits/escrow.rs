@@ -292,7 +292,11 @@ impl Credits {
                 }
                 None => {}
             }
-            let Some(order) = self.expected(&job) else {
+            // (Made for the committee the job had then: after a move it no longer stands.)
+            let locked = next
+                .and_then(|n| self.locked_order(&escrow, n))
+                .filter(|o| o.committee == committee);
+            let Some(order) = locked.or_else(|| self.expected(&job)) else {
                 continue;
             };
             match self.ledger.vote_escrow(&self.keypair, &order, &committee) {
@@ -432,7 +436,29 @@ impl Credits {
             let mut flight = in_flight(vote.order.clone(), now_ms, None);
             flight.votes.insert(self.me, vote);
             self.proposals.insert(escrow, flight);
+        } else if open
+            && (self.locked.len() < MAX_PAY_JOBS || self.locked.contains_key(&escrow))
+            && self
+                .locked
+                .get(&escrow)
+                .is_none_or(|v| v.order.sequence <= vote.order.sequence)
+        {
+            // Its job is followed again only once its certificates are replayed: as its
+            // payer then, this node proposes the order it voted for, whatever shard it
+            // would pick first now (another order at that sequence would never get its
+            // own vote, and the escrow would stop there).
+            self.locked.insert(escrow, vote);
         }
+    }
+
+    /// The order this node voted for at `escrow`'s `sequence` before it restarted, if any.
+    fn locked_order(&mut self, escrow: &EscrowId, sequence: u64) -> Option<EscrowOrder> {
+        let vote = self.locked.get(escrow)?;
+        if vote.order.sequence < sequence {
+            self.locked.remove(escrow);
+            return None;
+        }
+        (vote.order.sequence == sequence).then(|| vote.order.clone())
     }
 
     /// What this node earned, job by job (the jobs it still keeps).
@@ -451,6 +477,7 @@ impl Credits {
         self.earned.remove(job);
         self.waiting.retain(|e, _| e.job != *job);
         self.closing.retain(|e, _| e.job != *job);
+        self.locked.retain(|e, _| e.job != *job);
         self.proposals.retain(|e, _| e.job != *job);
     }
 }

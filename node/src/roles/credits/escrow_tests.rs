@@ -297,3 +297,60 @@ fn a_worker_that_raises_its_price_mid_job_is_paid_at_most_the_jobs_cap() {
         );
     }
 }
+
+#[test]
+fn a_restarted_payer_proposes_again_the_order_it_voted_for() {
+    let spec = job(&net());
+    let mut n = funded(&spec, 600);
+    let shards = spec.shards();
+    let each = shard_price(&spec, &shards[0], PRICE).expect("price");
+    let committee: Vec<_> = (0..4).map(|i| n.key(i)).collect();
+    let payer_key = pictor_protocol::rules::job_leader(&committee, 0).expect("a payer");
+    let payer = (0..4)
+        .find(|&i| n.key(i) == payer_key)
+        .expect("in the committee");
+    // Only the payer has seen the second shard accepted: it proposes its payment, and the
+    // others wait for it.
+    n.run(
+        payer,
+        CreditsInput::Accepted {
+            spec: Box::new(spec.clone()),
+            shard: shards[1],
+            worker: n.key(5),
+            committee: committee.clone(),
+        },
+    );
+    let proposal = n
+        .published
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            CreditMessage::EscrowVote(v) if v.checker == payer_key => Some(v.clone()),
+            _ => None,
+        })
+        .expect("the payer proposed");
+    assert_eq!(n.balance(0, 5), 0);
+    // The payer restarts from its store: the certificates, then its own vote; it follows
+    // the job again only as its committee's certificates are replayed, and by then the
+    // first shard was accepted too, which it would pay first.
+    let mut fresh = n.restarted(payer);
+    fresh.checker_fee = FEE;
+    let _ = fresh.handle(
+        1,
+        CreditsInput::Price {
+            worker: n.key(5),
+            price: PRICE,
+            issued_ms: 1,
+        },
+    );
+    let _ = fresh.handle(
+        1,
+        CreditsInput::Restored(CreditMessage::EscrowVote(proposal)),
+    );
+    n.nodes[payer] = fresh;
+    accept(&mut n, &spec, shards[0]);
+    accept(&mut n, &spec, shards[1]);
+    for at in 0..6 {
+        assert_eq!(n.balance(at, 5), 2 * each, "node {at}: both shards paid");
+    }
+}

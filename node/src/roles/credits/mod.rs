@@ -137,6 +137,9 @@ pub struct Credits {
     proposals: BTreeMap<EscrowId, InFlight<EscrowOrder, EscrowVote>>,
     /// Payers' proposals this member could not vote for yet, and since when.
     waiting: BTreeMap<EscrowId, (EscrowVote, u64)>,
+    /// This node's own escrow votes from before it restarted, at sequences not yet used:
+    /// its vote there is locked, so as payer it proposes that order again, never another.
+    locked: BTreeMap<EscrowId, EscrowVote>,
     /// What this node earned per job.
     earned: BTreeMap<JobId, Earned>,
     /// Escrows whose creator cancelled the job, and whether this node's checker has none
@@ -174,6 +177,7 @@ impl Credits {
             prices: BTreeMap::new(),
             proposals: BTreeMap::new(),
             waiting: BTreeMap::new(),
+            locked: BTreeMap::new(),
             earned: BTreeMap::new(),
             closing: Default::default(),
         }

@@ -92,7 +92,7 @@ impl Net {
     }
 
     /// Node `i` started again from nothing but the certificates published so far.
-    fn restarted(&self, i: usize) -> Credits {
+    pub(super) fn restarted(&self, i: usize) -> Credits {
         let faucet = Keypair::from_seed([99; 32]);
         let mut fresh = Credits::new(
             self.nodes[i].keypair.clone(),
