@@ -437,9 +437,14 @@ fn a_shards_price_follows_its_work_and_the_workers_price() {
     }
     // At the cap of 3 each of the 4 shards costs a credit, plus a fee of 2.
     assert_eq!(max_job_cost(&spec, 2), Ok(Some(12)));
+    // A worker is paid at its price, never above the cap (it may raise its price after it
+    // was given a shard): the cost above is a bound.
+    assert_eq!(pay_rate(2, &spec), 2);
+    assert_eq!(pay_rate(100, &spec), 3);
     let uncapped = JobSpec {
         price_cap: 0,
         ..spec
     };
     assert_eq!(max_job_cost(&uncapped, 2), Ok(None));
+    assert_eq!(pay_rate(100, &uncapped), 100);
 }
