@@ -379,6 +379,39 @@ fn a_restarted_member_keeps_its_escrow_vote_lock() {
 }
 
 #[test]
+fn an_escrow_vote_binds_its_action_whichever_committee_orders_it() {
+    let (mut net, _, id) = funded(400);
+    let worker = kp(2);
+    let set = net.set.clone();
+    // The job moves (its payer died with this order half voted): the same sequence under
+    // the new committee, of the three that are left.
+    let moved: Vec<PublicKey> = set[1..].to_vec();
+    let first = EscrowOrder::new(id, 0, &set, pay(0, &worker, 50, 8));
+    let again = EscrowOrder::new(id, 0, &moved, pay(0, &worker, 50, 8));
+    let other = EscrowOrder::new(id, 0, &moved, pay(1, &worker, 50, 8));
+    let member = net.checkers[1].clone();
+    assert!(net.ledgers[1].vote_escrow(&member, &first, &set).is_ok());
+    // Bound to its action, not to the committee: the same payment under the new committee
+    // gets its vote, another payment at that sequence does not.
+    assert_eq!(
+        net.ledgers[1].vote_escrow(&member, &other, &moved).err(),
+        Some(CreditError::Conflict { sequence: 0 })
+    );
+    assert!(net.ledgers[1].vote_escrow(&member, &again, &moved).is_ok());
+    // Either certificate pays the same shard: a node that applies one, then the other,
+    // ends where a node that applies only the other does.
+    let (old, new) = (force(&net, first), force(&net, again));
+    let mut both = net.ledgers[2].clone();
+    let mut one = net.ledgers[2].clone();
+    assert!(both.apply_escrow(&old, &set).is_ok());
+    let _ = both.apply_escrow(&new, &moved);
+    assert!(one.apply_escrow(&new, &moved).is_ok());
+    assert_eq!(both.escrow(&id), one.escrow(&id));
+    assert_eq!(both.balance(&worker.public()), 50);
+    assert_eq!(one.balance(&worker.public()), 50);
+}
+
+#[test]
 fn a_shards_price_follows_its_work_and_the_workers_price() {
     use crate::{ContentId, Engine, FrameRange, JobSpec};
     let spec = JobSpec {

@@ -20,6 +20,16 @@ fn digest<T: serde::Serialize>(value: &T) -> [u8; 32] {
     *blake3::hash(&signing_body(b"pictor/credits/v1/lock\0", value)).as_bytes()
 }
 
+/// What an escrow vote locks: the action at the escrow's sequence, not the committee
+/// that orders it. A job that moves to a new committee while an order is half voted (its
+/// payer died) goes on at that sequence with the same action under the new committee: its
+/// members that voted stay bound to that action, so two certificates at one sequence, one
+/// from each committee (the old payer comes back and gathers its votes), carry the same
+/// action, and every node's escrow ends the same whichever it applies.
+fn escrow_lock(order: &EscrowOrder) -> [u8; 32] {
+    digest(&(order.escrow, order.sequence, &order.action))
+}
+
 impl CreditLedger {
     /// `keypair`'s vote for a signed transfer, if it may cast one: the owner's signature
     /// verifies, the sequence is the account's next, the balance covers the amount, an
@@ -76,8 +86,8 @@ impl CreditLedger {
     /// `committee` (the committee that holds the job), which the order names; the sequence
     /// is the escrow's next; the escrow is open; a shard it pays is of the job and not paid
     /// yet and the budget covers it ([`CreditError::BudgetExhausted`] otherwise: the node
-    /// pauses the job); and this ledger has not voted for a different order at that
-    /// sequence.
+    /// pauses the job); and this ledger has not voted for a different action at that
+    /// sequence (the same action under another committee is the same vote's content).
     pub fn vote_escrow(
         &mut self,
         keypair: &Keypair,
@@ -97,7 +107,7 @@ impl CreditLedger {
         })?;
         vote_sequence(escrow.next_sequence(), order.sequence)?;
         self.escrow_effect(order)?;
-        self.lock(LockKey::Escrow(id), order.sequence, digest(order))?;
+        self.lock(LockKey::Escrow(id), order.sequence, escrow_lock(order))?;
         Ok(EscrowVote::new(keypair, &self.network, order.clone()))
     }
 
@@ -126,7 +136,11 @@ impl CreditLedger {
         if order.sequence < used {
             return Ok(());
         }
-        self.lock(LockKey::Escrow(order.escrow), order.sequence, digest(order))
+        self.lock(
+            LockKey::Escrow(order.escrow),
+            order.sequence,
+            escrow_lock(order),
+        )
     }
 
     /// Takes again the lock of a mint vote this checker cast before it restarted.

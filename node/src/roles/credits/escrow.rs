@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use pictor_protocol::{
     credits::{
         pay_rate, shard_price, AppliedEscrow, CreditError, CreditMessage, EscrowAction,
-        EscrowCertificate, EscrowId, EscrowOrder, EscrowVote,
+        EscrowCertificate, EscrowId, EscrowOrder,
     },
     rules, JobId, JobSpec, PublicKey, ShardId,
 };
@@ -292,10 +292,7 @@ impl Credits {
                 }
                 None => {}
             }
-            // (Made for the committee the job had then: after a move it no longer stands.)
-            let locked = next
-                .and_then(|n| self.locked_order(&escrow, n))
-                .filter(|o| o.committee == committee);
+            let locked = next.and_then(|n| self.locked_order(&escrow, n, &committee));
             let Some(order) = locked.or_else(|| self.expected(&job)) else {
                 continue;
             };
@@ -308,6 +305,7 @@ impl Credits {
                     let mut flight = in_flight(order, now_ms, None);
                     flight.votes.insert(self.me, vote.clone());
                     self.proposals.insert(escrow, flight);
+                    self.voted(vote.clone());
                     out.push(CreditsOutput::Publish(CreditMessage::EscrowVote(vote)));
                     self.try_certify_escrow(&escrow, out);
                 }
@@ -415,50 +413,6 @@ impl Credits {
             }
             _ => {}
         }
-    }
-
-    /// A stored escrow vote of this node's: its lock taken again; the payer's own
-    /// proposal in flight again.
-    pub(super) fn restore_escrow_vote(&mut self, now_ms: u64, vote: EscrowVote) {
-        if let Err(e) = self.ledger.relock_escrow(&vote) {
-            return debug!(error = %e, "stored escrow vote not relocked");
-        }
-        let escrow = vote.order.escrow;
-        let open = self
-            .ledger
-            .escrow(&escrow)
-            .is_none_or(|e| e.next_sequence() <= vote.order.sequence);
-        let payer = self
-            .pay_jobs
-            .get(&escrow.job)
-            .is_some_and(|p| p.payer == Some(self.me));
-        if open && payer {
-            let mut flight = in_flight(vote.order.clone(), now_ms, None);
-            flight.votes.insert(self.me, vote);
-            self.proposals.insert(escrow, flight);
-        } else if open
-            && (self.locked.len() < MAX_PAY_JOBS || self.locked.contains_key(&escrow))
-            && self
-                .locked
-                .get(&escrow)
-                .is_none_or(|v| v.order.sequence <= vote.order.sequence)
-        {
-            // Its job is followed again only once its certificates are replayed: as its
-            // payer then, this node proposes the order it voted for, whatever shard it
-            // would pick first now (another order at that sequence would never get its
-            // own vote, and the escrow would stop there).
-            self.locked.insert(escrow, vote);
-        }
-    }
-
-    /// The order this node voted for at `escrow`'s `sequence` before it restarted, if any.
-    fn locked_order(&mut self, escrow: &EscrowId, sequence: u64) -> Option<EscrowOrder> {
-        let vote = self.locked.get(escrow)?;
-        if vote.order.sequence < sequence {
-            self.locked.remove(escrow);
-            return None;
-        }
-        (vote.order.sequence == sequence).then(|| vote.order.clone())
     }
 
     /// What this node earned, job by job (the jobs it still keeps).

@@ -75,7 +75,10 @@ impl Credits {
                 .ledger
                 .vote_escrow(&self.keypair, &vote.order, &committee)
             {
-                Ok(mine) => out.push(CreditsOutput::Publish(CreditMessage::EscrowVote(mine))),
+                Ok(mine) => {
+                    self.voted(mine.clone());
+                    out.push(CreditsOutput::Publish(CreditMessage::EscrowVote(mine)))
+                }
                 Err(e) => debug!(error = %e, "no vote for an escrow order"),
             }
         } else if self.waiting.len() < MAX_PAY_JOBS || self.waiting.contains_key(&escrow) {

@@ -137,8 +137,9 @@ pub struct Credits {
     proposals: BTreeMap<EscrowId, InFlight<EscrowOrder, EscrowVote>>,
     /// Payers' proposals this member could not vote for yet, and since when.
     waiting: BTreeMap<EscrowId, (EscrowVote, u64)>,
-    /// This node's own escrow votes from before it restarted, at sequences not yet used:
-    /// its vote there is locked, so as payer it proposes that order again, never another.
+    /// This node's newest vote on each escrow (restored after a restart too): its vote at
+    /// that sequence is locked to that action, so as payer it proposes it there, never
+    /// another.
     locked: BTreeMap<EscrowId, EscrowVote>,
     /// What this node earned per job.
     earned: BTreeMap<JobId, Earned>,
@@ -381,6 +382,7 @@ fn refuse(reply: u64, why: &str) -> Vec<CreditsOutput> {
 
 mod certificates;
 mod escrow;
+mod locks;
 mod members;
 mod orders;
 mod timers;
