@@ -201,7 +201,18 @@ impl Checker {
         }
         self.certified
             .insert(claim, (qc.vote.shard.job, qc.vote.verdict));
-        if let Some(collector) = self.collectors.remove(&claim) {
+        // Kept for the votes that come late: two of them that contradict each other are
+        // equivocation all the same. A certificate may arrive before any vote it holds
+        // (gossip topics are not ordered): its claim gets a collector of its own then.
+        let collector = self.collectors.remove(&claim).or_else(|| {
+            let job = self.jobs.get(&qc.vote.shard.job)?;
+            Some(VoteCollector::new(
+                &self.params.network,
+                claim,
+                &job.committee,
+            ))
+        });
+        if let Some(collector) = collector {
             self.closed.insert(claim, collector);
         }
         self.check_dissenters(&qc, out);

@@ -278,3 +278,37 @@ fn a_flood_of_early_messages_from_one_key_does_not_crowd_out_the_others() {
         "{outs:?}"
     );
 }
+
+#[test]
+fn late_votes_that_contradict_each_other_are_evidence_even_when_the_certificate_came_first() {
+    let mut rig = Rig::started(2);
+    let a: Assignment = rig.assignments()[0].clone();
+    let claim = claim_on(a.shard, a.worker);
+    // Checker 0 (key 1) hears the certificate of three other members before any vote:
+    // gossip topics are not ordered, and a loaded node may take them in either order.
+    let vote = pictor_protocol::Vote::on(&claim, Verdict::Valid);
+    let mut signatures: Vec<_> = [2, 3, 4]
+        .iter()
+        .map(|&i| (key(i).public(), vote.sign(&key(i), NET)))
+        .collect();
+    signatures.sort_by_key(|(k, _)| *k);
+    let c = &mut rig.checkers[0];
+    c.handle(
+        10,
+        CheckerInput::Certificate(pictor_protocol::QuorumCertificate { vote, signatures }),
+    );
+    // Then a member's two votes, one each way.
+    let liar = key(2);
+    let equivocation = |outs: &[CheckerOutput]| {
+        outs.iter()
+            .any(|o| matches!(o, CheckerOutput::Equivocation(_)))
+    };
+    let first = c.handle(11, sent(&liar, attestation(&liar, &claim, Verdict::Valid)));
+    assert!(!equivocation(&first), "{first:?}");
+    let second = c.handle(
+        12,
+        sent(&liar, attestation(&liar, &claim, Verdict::Invalid)),
+    );
+    assert!(equivocation(&second), "{second:?}");
+    assert!(c.ledger().is_banned(&liar.public()));
+}
