@@ -56,7 +56,8 @@ impl Credits {
 
     /// The order this node proposes at `escrow`'s `sequence`, held by `committee`, if that
     /// sequence has an action already (under the committee of now): the one it voted for,
-    /// or else the one an earlier payer proposed there (members may be locked to it).
+    /// or else the one an earlier payer proposed there (members may be locked to it), if
+    /// this node finds it right itself (what it votes for, it has checked).
     pub(super) fn locked_order(
         &mut self,
         escrow: &EscrowId,
@@ -70,16 +71,12 @@ impl Credits {
         {
             self.locked.remove(escrow);
         }
-        let earlier = self
-            .locked
-            .get(escrow)
-            .or_else(|| self.waiting.get(escrow).map(|(v, _)| v))
-            .filter(|v| v.order.sequence == sequence)?;
-        Some(EscrowOrder::new(
-            *escrow,
-            sequence,
-            committee,
-            earlier.order.action,
-        ))
+        let at = |v: &&EscrowVote| v.order.sequence == sequence;
+        let again = |v: &EscrowVote| EscrowOrder::new(*escrow, sequence, committee, v.order.action);
+        if let Some(mine) = self.locked.get(escrow).filter(at) {
+            return Some(again(mine));
+        }
+        let (proposed, _) = self.waiting.get(escrow).filter(|(v, _)| at(&v))?;
+        Some(again(proposed)).filter(|order| self.acceptable(order))
     }
 }
