@@ -108,6 +108,37 @@ fn paid_devnet() -> Paid {
     }
 }
 
+/// `job`'s status (from `creator`) once `ready` holds of it; fails with `what` and the last
+/// status after `secs`.
+fn status_when(
+    creator: &Path,
+    job: &str,
+    secs: u64,
+    ready: impl Fn(&Value) -> bool,
+    what: &str,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let s = status(creator, job);
+        if ready(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "{what}: {s}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Complete, and its escrow closed (every shard paid, the rest refunded).
+fn refunded(s: &Value) -> bool {
+    s["state"] == "complete" && s["escrow"]["closed"] == true
+}
+
+/// What a shard of these tests' jobs pays its worker: 32 × 32 × 64 samples, 66 ms at the
+/// reference rate, at [`PRICE`] credits a second.
+fn shard_pay() -> u64 {
+    price_for(65_536u64.div_ceil(1_000), 1_000, PRICE).expect("price")
+}
+
 /// `pictor job submit` of the Cornell box from `creator` with `args`: its exit code, its
 /// output and its errors.
 fn submit(creator: &Path, args: &[&str]) -> (i32, String, String) {
@@ -177,17 +208,14 @@ fn a_jobs_budget_pays_each_accepted_shard_once_across_kills() {
     std::thread::sleep(Duration::from_secs(1));
     up(&dir);
 
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let done = loop {
-        let s = status(&creator, &job_text);
-        if s["state"] == "complete" && s["escrow"]["closed"] == true {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "not complete and refunded: {s}");
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    // 32 × 32 × 64 samples a shard: 66 ms at the reference rate, at 50 credits a second.
-    let each = price_for(65_536u64.div_ceil(1_000), 1_000, PRICE).expect("price");
+    let done = status_when(
+        &creator,
+        &job_text,
+        180,
+        refunded,
+        "not complete and refunded",
+    );
+    let each = shard_pay();
     let shards = done["shards"].as_u64().expect("shards");
     let escrow = &done["escrow"];
     assert_eq!(escrow["funded"], BUDGET, "{done}");
@@ -303,16 +331,8 @@ fn a_job_whose_budget_runs_out_is_paused_until_its_creator_adds_credits() {
 
     let (code, _, err) = pictor(&["fund", &job, "100", "--home", path(&creator)]);
     assert_eq!(code, 0, "fund: {err}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let done = loop {
-        let s = status(&creator, &job);
-        if s["state"] == "complete" && s["escrow"]["closed"] == true {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the job did not go on: {s}");
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let each = price_for(65_536u64.div_ceil(1_000), 1_000, PRICE).expect("price");
+    let done = status_when(&creator, &job, 120, refunded, "the job did not go on");
+    let each = shard_pay();
     assert_eq!(done["escrow"]["funded"], 110, "{done}");
     assert_eq!(done["escrow"]["paid_workers"], 16 * each, "{done}");
     assert_eq!(done["escrow"]["refunded"], 110 - 16 * (each + 1), "{done}");
@@ -348,18 +368,13 @@ fn a_cancelled_job_pays_what_was_accepted_and_refunds_the_rest() {
     }
     let (code, _, err) = pictor(&["job", "cancel", &job, "--home", path(&creator)]);
     assert_eq!(code, 0, "cancel: {err}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let s = status(&creator, &job);
-        if s["escrow"]["closed"] == true {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not refunded after the cancel: {s}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    let done = status_when(
+        &creator,
+        &job,
+        60,
+        |s| s["escrow"]["closed"] == true,
+        "not refunded after the cancel",
+    );
     assert_eq!(done["state"], "cancelled", "{done}");
     let e = &done["escrow"];
     let paid = e["shards_paid"].as_u64().expect("shards paid");
@@ -399,16 +414,14 @@ fn a_payer_gone_for_good_is_replaced_and_every_shard_is_paid() {
     let payer_name = kill_payer(&dir, &creator, &job_text);
 
     // The live checkers move the job to a committee without it, whose payer pays the rest.
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let done = loop {
-        let s = status(&creator, &job_text);
-        if s["state"] == "complete" && s["escrow"]["closed"] == true {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "not complete and refunded: {s}");
-        std::thread::sleep(Duration::from_millis(250));
-    };
-    let each = price_for(65_536u64.div_ceil(1_000), 1_000, PRICE).expect("price");
+    let done = status_when(
+        &creator,
+        &job_text,
+        240,
+        refunded,
+        "not complete and refunded",
+    );
+    let each = shard_pay();
     let shards = done["shards"].as_u64().expect("shards");
     let escrow = &done["escrow"];
     assert_eq!(escrow["shards_paid"], shards, "{done}");

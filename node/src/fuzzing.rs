@@ -72,8 +72,8 @@ pub fn gossip(data: &[u8]) -> Result<(), String> {
     };
     let mut results = rules.check_batch(&[data], envelope.issued_ms);
     match results.pop() {
-        Some(Ok(_)) => Ok(()),
-        Some(Err(refusal)) => Err(refusal.reason),
+        Some((Ok(_), _)) => Ok(()),
+        Some((Err(refusal), _)) => Err(refusal.reason),
         None => Err("no answer".into()),
     }
 }

@@ -12,12 +12,13 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use libp2p::{gossipsub::MessageId, PeerId};
+#[cfg(test)]
 use pictor_protocol::SignedEnvelope;
 use pictor_protocol::{
     attestation::verify_batch,
     credits::{CreditError, CreditMessage, EscrowOrder},
-    open_batch, Attestation, AttestationError, CheckedVotes, EnvelopeError, Evidence, Ledger,
-    Message,
+    open_batch_proved, Attestation, AttestationError, CheckedVotes, EnvelopeError, EnvelopeProof,
+    Evidence, Ledger, Message,
 };
 use tokio::sync::mpsc;
 
@@ -86,7 +87,7 @@ pub(crate) struct Validated {
     pub(crate) result: Result<Box<Message>, Refusal>,
     /// For an attestation: the proof of its envelope (its checker's signature over its
     /// sampled values, the evidence a peer check may need).
-    pub(crate) proof: Option<pictor_protocol::EnvelopeProof>,
+    pub(crate) proof: Option<EnvelopeProof>,
 }
 
 /// What the validator needs to know of the network.
@@ -171,17 +172,18 @@ impl Rules {
 
     /// The checks of [`Rules::check`] for many messages at once, with the same answers:
     /// the envelopes' signatures are verified in one batch, and both signatures of every
-    /// attestation among them in another.
+    /// attestation among them in another. An attestation comes with its envelope's proof
+    /// (the evidence a peer check may need).
     pub(crate) fn check_batch(
         &self,
         items: &[&[u8]],
         now_ms: u64,
-    ) -> Vec<Result<Message, Refusal>> {
-        let opened = open_batch(items, &self.network, now_ms, self.max_age_ms);
+    ) -> Vec<(Result<Message, Refusal>, Option<EnvelopeProof>)> {
+        let opened = open_batch_proved(items, &self.network, now_ms, self.max_age_ms);
         let attestations: Vec<&Attestation> = opened
             .iter()
             .filter_map(|r| match r {
-                Ok((_, Message::Attestation(a))) => Some(a),
+                Ok((_, Message::Attestation(a), _)) => Some(a),
                 _ => None,
             })
             .collect();
@@ -189,12 +191,15 @@ impl Rules {
         opened
             .into_iter()
             .map(|r| {
-                let (_, message) = r.map_err(envelope_refusal)?;
-                let verdict = match &message {
-                    Message::Attestation(_) => verdicts.next(),
-                    _ => None,
+                let (_, message, proof) = match r {
+                    Ok(opened) => opened,
+                    Err(e) => return (Err(envelope_refusal(e)), None),
                 };
-                self.check_opened(message, verdict)
+                let (verdict, proof) = match &message {
+                    Message::Attestation(_) => (verdicts.next(), Some(proof)),
+                    _ => (None, None),
+                };
+                (self.check_opened(message, verdict), proof)
             })
             .collect()
     }
@@ -438,19 +443,11 @@ fn check(rules: &Rules, batch: Vec<Unchecked>) -> Vec<Validated> {
     batch
         .into_iter()
         .zip(results)
-        .map(|(m, result)| {
-            let proof = match &result {
-                Ok(Message::Attestation(_)) => SignedEnvelope::decode(&m.data)
-                    .ok()
-                    .map(|envelope| envelope.proof()),
-                _ => None,
-            };
-            Validated {
-                source: m.source,
-                id: m.id,
-                result: result.map(Box::new),
-                proof,
-            }
+        .map(|(m, (result, proof))| Validated {
+            source: m.source,
+            id: m.id,
+            proof: proof.filter(|_| result.is_ok()),
+            result: result.map(Box::new),
         })
         .collect()
 }

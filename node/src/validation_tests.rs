@@ -223,7 +223,11 @@ fn a_batch_gets_the_answers_of_one_by_one_checks() {
         sealed(&key(4), NOW, &Message::Attestation(attestation(&key(4), 2))),
     ];
     let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
-    let batch = rules.check_batch(&refs, NOW);
+    let batch: Vec<_> = rules
+        .check_batch(&refs, NOW)
+        .into_iter()
+        .map(|(result, _)| result)
+        .collect();
     assert_eq!(batch.len(), items.len());
     for (i, (b, item)) in batch.iter().zip(&items).enumerate() {
         let one = rules.check(item, NOW);

@@ -451,6 +451,20 @@ pub fn open_batch(
     now_ms: u64,
     max_age_ms: u64,
 ) -> Vec<Result<(PublicKey, Message), EnvelopeError>> {
+    open_batch_proved(items, network, now_ms, max_age_ms)
+        .into_iter()
+        .map(|r| r.map(|(signer, message, _)| (signer, message)))
+        .collect()
+}
+
+/// [`open_batch`], with each envelope's [`EnvelopeProof`] kept beside its message (the
+/// evidence that its signer sent it so).
+pub fn open_batch_proved(
+    items: &[&[u8]],
+    network: &str,
+    now_ms: u64,
+    max_age_ms: u64,
+) -> Vec<Result<(PublicKey, Message, EnvelopeProof), EnvelopeError>> {
     let mut results: Vec<Result<SignedEnvelope, EnvelopeError>> = items
         .iter()
         .map(|b| {
@@ -484,7 +498,12 @@ pub fn open_batch(
     }
     results
         .into_iter()
-        .map(|r| r.and_then(|env| env.open_body()))
+        .map(|r| {
+            r.and_then(|env| {
+                let (signer, message) = env.open_body()?;
+                Ok((signer, message, env.proof()))
+            })
+        })
         .collect()
 }
 

@@ -40,7 +40,9 @@ pub use certificate::{
 pub use claim::{Assignment, ClaimId, ResultClaim};
 pub use codec::{decode, encode, CodecError, MAX_GOSSIP_SIZE, MAX_RESPONSE_SIZE};
 pub use content::{ContentError, ContentId};
-pub use envelope::{open_batch, EnvelopeError, EnvelopeProof, Message, SignedEnvelope};
+pub use envelope::{
+    open_batch, open_batch_proved, EnvelopeError, EnvelopeProof, Message, SignedEnvelope,
+};
 pub use governance::{
     Action, ActionId, AdmissionRender, Application, Applied, CheckerStatus, DecisionCertificate,
     DecisionCollector, DecisionVote, Fault, GovernanceError, Ledger, Recomputed, SignedApplication,

@@ -55,14 +55,7 @@ fn funded(spec: &JobSpec, budget: u64) -> Net {
     }
     if budget > 0 {
         let to = Payee::Escrow(spec.id());
-        n.run(
-            4,
-            CreditsInput::Pay {
-                to,
-                amount: budget,
-                reply: 2,
-            },
-        );
+        n.pay(4, to, budget, 2);
         assert!(
             matches!(n.replies.last(), Some((4, 2, Ok(_)))),
             "{:?}",
@@ -74,19 +67,24 @@ fn funded(spec: &JobSpec, budget: u64) -> Net {
 
 /// Every committee member (and the creator) hears that `shard` was accepted.
 fn accept(n: &mut Net, spec: &JobSpec, shard: ShardId) {
-    let committee: Vec<_> = (0..4).map(|i| n.key(i)).collect();
-    let worker = n.key(5);
     for i in [3, 2, 1, 0, 4] {
-        n.run(
-            i,
-            CreditsInput::Accepted {
-                spec: Box::new(spec.clone()),
-                shard,
-                worker,
-                committee: committee.clone(),
-            },
-        );
+        accept_at(n, i, spec, shard);
     }
+}
+
+/// Node `i` hears that its committee (nodes 0–3) accepted `shard`, rendered by node 5.
+fn accept_at(n: &mut Net, i: usize, spec: &JobSpec, shard: ShardId) {
+    let committee: Vec<_> = (0..4).map(|c| n.key(c)).collect();
+    let worker = n.key(5);
+    n.run(
+        i,
+        CreditsInput::Accepted {
+            spec: Box::new(spec.clone()),
+            shard,
+            worker,
+            committee,
+        },
+    );
 }
 
 fn escrow_id(n: &Net, spec: &JobSpec) -> EscrowId {
@@ -168,14 +166,7 @@ fn a_job_whose_budget_is_out_is_paused_until_its_creator_adds_credits() {
     }
     // The creator adds credits: the third shard is paid and the job goes on.
     let to = Payee::Escrow(spec.id());
-    n.run(
-        4,
-        CreditsInput::Pay {
-            to,
-            amount: 50,
-            reply: 3,
-        },
-    );
+    n.pay(4, to, 50, 3);
     assert_eq!(n.balance(0, 5), 3 * (cost - FEE));
     for at in 0..5 {
         assert_eq!(n.nodes[at].funding(&spec.id(), &n.key(4)), Funding::Funded);
@@ -311,15 +302,7 @@ fn a_restarted_payer_proposes_again_the_order_it_voted_for() {
         .expect("in the committee");
     // Only the payer has seen the second shard accepted: it proposes its payment, and the
     // others wait for it.
-    n.run(
-        payer,
-        CreditsInput::Accepted {
-            spec: Box::new(spec.clone()),
-            shard: shards[1],
-            worker: n.key(5),
-            committee: committee.clone(),
-        },
-    );
+    accept_at(&mut n, payer, &spec, shards[1]);
     let proposal = n
         .published
         .iter()

@@ -59,6 +59,11 @@ impl Net {
         self.run_at(i, NOW, input);
     }
 
+    /// Node `from` pays `amount` to `to`; `reply` names the caller.
+    pub(super) fn pay(&mut self, from: usize, to: Payee, amount: u64, reply: u64) {
+        self.run(from, CreditsInput::Pay { to, amount, reply });
+    }
+
     /// [`Net::run`] at `now`.
     pub(super) fn run_at(&mut self, i: usize, now: u64, input: CreditsInput) {
         let mut queue = vec![(i, self.nodes[i].handle(now, input))];
@@ -134,14 +139,7 @@ fn faucet_then_payment_settle_on_every_node() {
         }))
     );
     let to = Payee::Account(n.key(5));
-    n.run(
-        4,
-        CreditsInput::Pay {
-            to,
-            amount: 300,
-            reply: 2,
-        },
-    );
+    n.pay(4, to, 300, 2);
     let (node, reply, result) = n.replies.pop().expect("an answer");
     assert_eq!((node, reply), (4, 2));
     assert_eq!(result.map(|r| r.balance), Ok(400));
@@ -157,14 +155,7 @@ fn faucet_then_payment_settle_on_every_node() {
 fn an_overspend_is_refused_at_once_and_changes_nothing() {
     let mut n = holding(100);
     let to = Payee::Account(n.key(5));
-    n.run(
-        4,
-        CreditsInput::Pay {
-            to,
-            amount: 101,
-            reply: 2,
-        },
-    );
+    n.pay(4, to, 101, 2);
     let (_, _, result) = n.replies.pop().expect("an answer");
     assert!(result
         .expect_err("refused")
@@ -220,14 +211,7 @@ fn two_transfers_signed_at_one_sequence_never_both_certify() {
 fn a_replayed_or_forged_certificate_changes_nothing() {
     let mut n = holding(500);
     let to = Payee::Account(n.key(5));
-    n.run(
-        4,
-        CreditsInput::Pay {
-            to,
-            amount: 200,
-            reply: 2,
-        },
-    );
+    n.pay(4, to, 200, 2);
     let cert = n
         .published
         .iter()
@@ -330,14 +314,7 @@ fn a_replayed_faucet_request_is_answered_once() {
 fn certificates_of_an_earlier_set_apply_after_the_set_grew() {
     let mut n = holding(600);
     let to = Payee::Account(n.key(5));
-    n.run(
-        4,
-        CreditsInput::Pay {
-            to,
-            amount: 200,
-            reply: 2,
-        },
-    );
+    n.pay(4, to, 200, 2);
     // A node that catches up after a fifth checker joined the set: the four's quorums
     // are short of the five's, so they count only as the earlier set's.
     let four: Vec<PublicKey> = (0..4).map(|c| n.key(c)).collect();
