@@ -99,9 +99,7 @@ impl EventLoop {
         let Some(credits) = &self.credits else {
             return;
         };
-        let open =
-            crate::wallet::JobEscrow::of(credits.ledger(), job, self.me).is_some_and(|e| !e.closed);
-        if open {
+        if credits.payments_due(&job, &self.me) {
             let close = CreditMessage::EscrowClose(pictor_protocol::credits::EscrowId {
                 job,
                 creator: self.me,
